@@ -1,0 +1,29 @@
+"""Checkpoint stores: set-based reads of the pending queue and review bundles."""
+
+from __future__ import annotations
+
+from console.core.dburl import DatabaseLocation
+from console.core.graphs import GraphRegistry
+from console.core.store.base import CheckpointStore
+from console.core.store.heads import DEFAULT_GRACE_SECONDS
+
+
+async def open_store(
+    location: DatabaseLocation,
+    registry: GraphRegistry | None = None,
+    *,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    create: bool = False,
+) -> CheckpointStore:
+    """Open the store for a database location; the caller closes it."""
+    registry = registry if registry is not None else GraphRegistry()
+    if location.backend == "postgres":
+        from console.core.store.postgres import PostgresStore
+
+        return await PostgresStore.open(location, registry, grace_seconds, create=create)
+    from console.core.store.sqlite import SqliteStore
+
+    return await SqliteStore.open(location, registry, grace_seconds, create=create)
+
+
+__all__ = ["CheckpointStore", "open_store"]

@@ -1,0 +1,215 @@
+"""What every checkpoint store offers, and the parts that only need the saver."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+
+from console.core.dburl import DatabaseLocation
+from console.core.errors import ConsoleError, NotPendingError
+from console.core.graphs import GraphRegistry
+from console.core.models import (
+    CheckpointRef,
+    PendingFilter,
+    PendingInterrupt,
+    PendingThread,
+    ReviewBundle,
+)
+from console.core.store.heads import (
+    DEFAULT_GRACE_SECONDS,
+    HeadState,
+    classify,
+    matches,
+    parse_ts,
+    pending_interrupts,
+    triggered_nodes,
+)
+
+HISTORY_LIMIT = 200
+Cursor = tuple[datetime, str]
+
+
+def state_values(channel_values: dict[str, Any]) -> dict[str, Any]:
+    """The user-visible state: channel values without LangGraph's own channels."""
+    return {
+        k: v
+        for k, v in channel_values.items()
+        if not k.startswith(("branch:", "__", "start:", "join:"))
+    }
+
+
+class CheckpointStore(abc.ABC):
+    """Read access to the pending queue and review bundles of one checkpoint database."""
+
+    def __init__(
+        self,
+        location: DatabaseLocation,
+        registry: GraphRegistry,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    ) -> None:
+        self.location = location
+        self.registry = registry
+        self.grace_seconds = grace_seconds
+
+    @property
+    @abc.abstractmethod
+    def saver(self) -> BaseCheckpointSaver[Any]:
+        """The LangGraph saver for this database (the serializer and resume path)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def head_states(
+        self,
+        flt: PendingFilter,
+        thread_ids: Sequence[str] | None = None,
+        *,
+        after: Cursor | None = None,
+        limit: int | None = None,
+    ) -> list[HeadState]:
+        """Heads of root threads that have unconsumed triggers (candidates for a pause).
+
+        With `thread_ids`, only those threads. A backend whose `pages_in_sql` is true
+        honours `after`/`limit` (ordered by paused_at, thread_id); others return all.
+        """
+
+    @property
+    @abc.abstractmethod
+    def pages_in_sql(self) -> bool: ...
+
+    @abc.abstractmethod
+    async def head_checkpoint_id(self, thread_id: str) -> str | None:
+        """The thread's newest root checkpoint id, or None if the thread does not exist."""
+
+    @abc.abstractmethod
+    async def setup(self, *, notify: bool = False) -> list[str]:
+        """Create the console's tables (idempotent); return what was done."""
+
+    async def pending(
+        self,
+        flt: PendingFilter | None = None,
+        *,
+        after: Cursor | None = None,
+        limit: int | None = None,
+        now: datetime | None = None,
+    ) -> list[PendingThread]:
+        """Pending threads, oldest first, keyset-paged by (paused_at, thread_id)."""
+        flt = flt or PendingFilter()
+        now = now or datetime.now(UTC)
+        found: list[PendingThread] = []
+        # Some candidates are not pauses (runs between steps), so a page of heads can
+        # yield fewer pauses than asked for: read further pages until it is full.
+        batch = max(2 * limit, 200) if limit is not None and self.pages_in_sql else None
+        cursor = after
+        while True:
+            heads = await self.head_states(flt, after=cursor, limit=batch)
+            for head in heads:
+                pause = classify(head, self.registry, now=now, grace_seconds=self.grace_seconds)
+                if pause is None or not matches(pause, flt, now):
+                    continue
+                if after is not None and pause.sort_key() <= after:
+                    continue
+                found.append(pause)
+            if batch is None or len(heads) < batch or (limit and len(found) >= limit):
+                break
+            cursor = (heads[-1].paused_at, heads[-1].thread_id)
+        found.sort(key=PendingThread.sort_key)
+        return found if limit is None else found[:limit]
+
+    async def pending_thread(self, thread_id: str) -> PendingThread | None:
+        """The thread's pause at its head, or None if it is not waiting for a human."""
+        heads = await self.head_states(PendingFilter(), thread_ids=[thread_id])
+        if not heads:
+            return None
+        return classify(
+            heads[0], self.registry, now=datetime.now(UTC), grace_seconds=self.grace_seconds
+        )
+
+    async def bundle(self, thread_id: str, *, now: datetime | None = None) -> ReviewBundle:
+        """The review bundle of one thread, decoded with the saver's own serializer.
+
+        The pause is classified from the same SQL as the queue, so the list and the
+        bundle never disagree about what is pending.
+        """
+        for _ in range(3):
+            bundle = await self._bundle_once(thread_id, now or datetime.now(UTC))
+            if bundle is not None:
+                return bundle
+        raise ConsoleError(f"Thread {thread_id!r} keeps moving on; try again in a moment.")
+
+    async def _bundle_once(self, thread_id: str, now: datetime) -> ReviewBundle | None:
+        config: Any = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+        head = await self.saver.aget_tuple(config)
+        if head is None:
+            raise NotPendingError(
+                f"Thread {thread_id!r} was not found in {self.location.display()}."
+            )
+        checkpoint = head.checkpoint
+        heads = await self.head_states(PendingFilter(), thread_ids=[thread_id])
+        head_state = heads[0] if heads else None
+        if head_state is not None and head_state.checkpoint_id != checkpoint["id"]:
+            return None  # the thread moved between the two reads
+        parent = None
+        if head.parent_config is not None:
+            parent = await self.saver.aget_tuple(head.parent_config)
+        history = [t async for t in self.saver.alist(config, limit=HISTORY_LIMIT)]
+        pause = None
+        interrupts: tuple[PendingInterrupt, ...] = ()
+        if head_state is not None:
+            pause = classify(head_state, self.registry, now=now, grace_seconds=self.grace_seconds)
+            interrupts = pending_interrupts(head_state)
+        return ReviewBundle(
+            thread_id=thread_id,
+            checkpoint_ns="",
+            checkpoint_id=checkpoint["id"],
+            parent_checkpoint_id=(
+                head.parent_config["configurable"].get("checkpoint_id")
+                if head.parent_config
+                else None
+            ),
+            created_at=parse_ts(checkpoint.get("ts")),
+            values=state_values(checkpoint["channel_values"]),
+            previous_values=(
+                state_values(parent.checkpoint["channel_values"]) if parent else None
+            ),
+            first_values=_run_start_values(history),
+            next_nodes=triggered_nodes(
+                checkpoint["channel_values"],
+                checkpoint["channel_versions"],
+                checkpoint["versions_seen"],
+            ),
+            metadata=dict(head.metadata),
+            interrupts=interrupts,
+            pending=pause,
+            history=tuple(_ref(t) for t in history),
+        )
+
+
+def _run_start_values(history: list[CheckpointTuple]) -> dict[str, Any] | None:
+    """State right after the newest run's input was applied (history is newest first)."""
+    for index, item in enumerate(history):
+        if item.metadata.get("source") == "input":
+            start = history[index - 1] if index > 0 else item
+            return state_values(start.checkpoint["channel_values"])
+    return state_values(history[-1].checkpoint["channel_values"]) if history else None
+
+
+def _ref(item: CheckpointTuple) -> CheckpointRef:
+    step = item.metadata.get("step")
+    source = item.metadata.get("source")
+    return CheckpointRef(
+        checkpoint_id=item.config["configurable"]["checkpoint_id"],
+        parent_checkpoint_id=(
+            item.parent_config["configurable"].get("checkpoint_id")
+            if item.parent_config
+            else None
+        ),
+        created_at=parse_ts(item.checkpoint.get("ts")),
+        step=step if isinstance(step, int) else None,
+        source=source if isinstance(source, str) else None,
+    )

@@ -1,0 +1,205 @@
+"""Turning a thread's head checkpoint into a pending pause, the same way for every backend.
+
+The SQL in the backends finds head checkpoints with unconsumed `branch:to:<node>`
+triggers and their interrupt writes; this module decides what kind of pause that is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from console.core.conventions import detect_convention, summarize_value
+from console.core.graphs import GraphRegistry
+from console.core.models import (
+    Convention,
+    PauseKind,
+    PendingFilter,
+    PendingInterrupt,
+    PendingThread,
+)
+
+TRIGGER_PREFIX = "branch:to:"
+INTERRUPT_CHANNEL = "__interrupt__"
+# Writes that do not mean a task finished (langgraph-notes.md: "A task counts as finished
+# once it has any non-control write").
+CONTROL_CHANNELS = frozenset({"__interrupt__", "__resume__", "__error__", "__error_source_node__"})
+DEFAULT_GRACE_SECONDS = 300.0
+
+
+@dataclass(slots=True)
+class HeadState:
+    """The facts about one head checkpoint that classification needs."""
+
+    thread_id: str
+    checkpoint_id: str
+    parent_checkpoint_id: str | None
+    paused_at: datetime
+    metadata: dict[str, Any]
+    next_nodes: tuple[str, ...]
+    # task_id -> (task_path, decoded list of Interrupt objects)
+    interrupt_writes: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
+    finished_tasks: set[str] = field(default_factory=set)
+    parent_next_nodes: tuple[str, ...] | None = None
+
+
+def triggered_nodes(
+    channel_values: Mapping[str, Any] | Iterable[str],
+    channel_versions: Mapping[str, Any],
+    versions_seen: Mapping[str, Mapping[str, Any]],
+) -> tuple[str, ...]:
+    """Nodes whose trigger channel holds a value newer than what the node has seen.
+
+    This mirrors LangGraph's `prepare_next_tasks` for StateGraph triggers: a trigger is
+    pending when the channel is available and its version exceeds the node's seen one.
+    """
+    available = set(channel_values)
+    nodes = []
+    for channel, version in channel_versions.items():
+        if not channel.startswith(TRIGGER_PREFIX) or channel not in available:
+            continue
+        node = channel.removeprefix(TRIGGER_PREFIX)
+        seen = versions_seen.get(node, {}).get(channel)
+        if seen is None or _version_key(version) > _version_key(seen):
+            nodes.append(node)
+    return tuple(sorted(nodes))
+
+
+def _version_key(version: Any) -> tuple[float, str]:
+    # Savers use "000..0042.0.1234" strings; the in-memory saver uses ints.
+    if isinstance(version, int | float):
+        return (float(version), "")
+    return (0.0, str(version))
+
+
+def parse_ts(value: Any) -> datetime:
+    """A checkpoint `ts` as an aware UTC datetime (epoch if missing or unreadable)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.fromtimestamp(0, UTC)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def pending_interrupts(head: HeadState) -> tuple[PendingInterrupt, ...]:
+    """Interrupts at the head whose task has not produced output."""
+    found = []
+    for task_id, (task_path, interrupts) in sorted(head.interrupt_writes.items()):
+        if task_id in head.finished_tasks:
+            continue
+        for item in interrupts:
+            schema = getattr(item, "response_schema", None)
+            schema = schema if isinstance(schema, dict) else None
+            value = getattr(item, "value", item)
+            found.append(
+                PendingInterrupt(
+                    id=str(getattr(item, "id", "")),
+                    value=value,
+                    task_id=task_id,
+                    task_path=task_path,
+                    response_schema=schema,
+                    convention=detect_convention(value, schema),
+                )
+            )
+    return tuple(found)
+
+
+def classify(
+    head: HeadState,
+    registry: GraphRegistry,
+    *,
+    now: datetime,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+) -> PendingThread | None:
+    """The pending pause this head represents, or None if it is not waiting for a human."""
+    if not head.next_nodes:
+        return None
+    info = registry.for_thread(head.metadata, head.next_nodes)
+    graph_name = info.name if info else _graph_id(head.metadata)
+    interrupts = pending_interrupts(head)
+    if interrupts:
+        conventions = {i.convention for i in interrupts}
+        convention = conventions.pop() if len(conventions) == 1 else Convention.RAW
+        nodes = tuple(sorted({_node_of(i, head) for i in interrupts}))
+        summary = summarize_value(interrupts[0].value, interrupts[0].convention)
+        if len(interrupts) > 1:
+            summary = f"{len(interrupts)} interrupts; {summary}"
+        return _pending(head, graph_name, nodes, PauseKind.INTERRUPT, convention, interrupts,
+                        summary)
+    if info is not None:
+        before = tuple(n for n in head.next_nodes if info.pauses_before(n))
+        if before:
+            return _pending(head, graph_name, before, PauseKind.BEFORE, Convention.BREAKPOINT,
+                            (), f"paused before {', '.join(before)}")
+        after = tuple(n for n in (head.parent_next_nodes or ()) if info.pauses_after(n))
+        if after:
+            return _pending(head, graph_name, after, PauseKind.AFTER, Convention.BREAKPOINT,
+                            (), f"paused after {', '.join(after)}")
+        return None  # the graph says no breakpoint: the run is still going (or crashed)
+    if (now - head.paused_at).total_seconds() < grace_seconds:
+        return None
+    nodes = head.next_nodes
+    return _pending(head, graph_name, nodes, PauseKind.STALLED, Convention.BREAKPOINT, (),
+                    f"paused before {', '.join(nodes)} (breakpoint or stalled)")
+
+
+def _graph_id(metadata: Mapping[str, Any]) -> str | None:
+    graph_id = metadata.get("graph_id")
+    return graph_id if isinstance(graph_id, str) else None
+
+
+def _node_of(interrupt: PendingInterrupt, head: HeadState) -> str:
+    # task_path of a root task is "~__pregel_pull, node"; fall back to the head's next nodes.
+    parts = [p.strip() for p in interrupt.task_path.strip("~()").split(",")]
+    if len(parts) >= 2 and parts[1] in head.next_nodes:
+        return parts[1]
+    return head.next_nodes[0] if len(head.next_nodes) == 1 else ",".join(head.next_nodes)
+
+
+def _pending(
+    head: HeadState,
+    graph: str | None,
+    nodes: tuple[str, ...],
+    kind: PauseKind,
+    convention: Convention,
+    interrupts: tuple[PendingInterrupt, ...],
+    summary: str,
+) -> PendingThread:
+    return PendingThread(
+        thread_id=head.thread_id,
+        checkpoint_ns="",
+        checkpoint_id=head.checkpoint_id,
+        graph=graph,
+        nodes=nodes,
+        kind=kind,
+        convention=convention,
+        interrupts=interrupts,
+        paused_at=head.paused_at,
+        summary=summary,
+        metadata=head.metadata,
+    )
+
+
+def matches(thread: PendingThread, flt: PendingFilter, now: datetime) -> bool:
+    """Whether a pending thread passes the queue filter."""
+    if flt.graph and thread.graph != flt.graph:
+        return False
+    if flt.node and flt.node not in thread.nodes:
+        return False
+    if (
+        flt.older_than_seconds is not None
+        and (now - thread.paused_at).total_seconds() < flt.older_than_seconds
+    ):
+        return False
+    if flt.search:
+        needle = flt.search.casefold()
+        haystack = " ".join(
+            (thread.thread_id, thread.graph or "", " ".join(thread.nodes), thread.summary)
+        ).casefold()
+        if needle not in haystack:
+            return False
+    return True

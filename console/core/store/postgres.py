@@ -1,0 +1,271 @@
+"""Reading pending pauses from a LangGraph Postgres checkpointer, set-based.
+
+Two plans, same result:
+- without `hitl-console setup`: one query finds every root thread's head with
+  `max(checkpoint_id)` per thread (an index-only scan of the primary key), then reads
+  only those heads' trigger channels and interrupt writes;
+- after setup: the `hitl_thread_status` table, kept by a trigger on `checkpoints`,
+  already holds each thread's head and its triggered nodes, with a partial index on
+  the open ones, so cost does not grow with finished threads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from console.core.dburl import DatabaseLocation
+from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
+from console.core.graphs import GraphRegistry
+from console.core.models import PendingFilter
+from console.core.store.base import CheckpointStore, Cursor
+from console.core.store.heads import (
+    CONTROL_CHANNELS,
+    DEFAULT_GRACE_SECONDS,
+    INTERRUPT_CHANNEL,
+    HeadState,
+    parse_ts,
+)
+from console.core.store.pg_schema import STATUS_TABLE, next_nodes_sql, setup_statements
+
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+_HEADS_BY_SCAN = """
+    SELECT thread_id, max(checkpoint_id) AS checkpoint_id
+    FROM checkpoints
+    WHERE checkpoint_ns = '' {thread_clause}
+    GROUP BY thread_id
+"""
+
+_HEADS_BY_STATUS = f"""
+    SELECT thread_id, checkpoint_id
+    FROM {STATUS_TABLE}
+    WHERE next_nodes <> '{{}}' {{thread_clause}} {{after_clause}}
+    ORDER BY paused_at, thread_id
+    {{limit_clause}}
+"""
+
+_CANDIDATES = """
+WITH heads AS MATERIALIZED ({heads}),
+candidates AS MATERIALIZED (
+    SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id,
+           c.checkpoint->>'ts' AS ts, c.metadata,
+           {next_nodes} AS next_nodes
+    FROM heads h
+    JOIN checkpoints c
+      ON c.thread_id = h.thread_id AND c.checkpoint_ns = '' AND c.checkpoint_id = h.checkpoint_id
+)
+SELECT cand.*,
+       {parent_next} AS parent_next_nodes,
+       w.task_ids, w.task_paths, w.channels, w.types, w.blobs
+FROM candidates cand
+LEFT JOIN checkpoints p
+  ON %(with_parent)s AND p.thread_id = cand.thread_id AND p.checkpoint_ns = ''
+ AND p.checkpoint_id = cand.parent_checkpoint_id
+LEFT JOIN LATERAL (
+    SELECT array_agg(cw.task_id) AS task_ids, array_agg(cw.task_path) AS task_paths,
+           array_agg(cw.channel) AS channels, array_agg(cw.type) AS types,
+           array_agg(CASE WHEN cw.channel = %(interrupt)s THEN cw.blob END) AS blobs
+    FROM checkpoint_writes cw
+    WHERE cw.thread_id = cand.thread_id AND cw.checkpoint_ns = ''
+      AND cw.checkpoint_id = cand.checkpoint_id
+) w ON true
+WHERE cardinality(cand.next_nodes) > 0
+"""
+
+
+class PostgresStore(CheckpointStore):
+    """A store over a pooled async psycopg connection."""
+
+    def __init__(
+        self,
+        location: DatabaseLocation,
+        registry: GraphRegistry,
+        pool: AsyncConnectionPool[Any],
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    ) -> None:
+        super().__init__(location, registry, grace_seconds)
+        self.pool = pool
+        self._saver = AsyncPostgresSaver(pool)
+        self._has_status: bool | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        location: DatabaseLocation,
+        registry: GraphRegistry,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        max_size: int = 8,
+        *,
+        create: bool = False,
+    ) -> PostgresStore:
+        """Connect, check that this is a checkpointer database, and return the store."""
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            location.target,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            kwargs={
+                "autocommit": True,
+                "prepare_threshold": None,
+                "row_factory": dict_row,
+                "connect_timeout": int(CONNECT_TIMEOUT_SECONDS),
+                "options": "-c jit=off",
+            },
+        )
+        try:
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+        except Exception as exc:
+            await pool.close()
+            raise DatabaseUnavailable(
+                f"Cannot connect to {location.display()}: {_first_line(exc)}. "
+                "Check that the server is running and the URL is right."
+            ) from exc
+        store = cls(location, registry, pool, grace_seconds)
+        try:
+            if create:
+                await store._saver.setup()
+            await store._check_schema()
+        except BaseException:
+            await pool.close()
+            raise
+        return store
+
+    @property
+    def saver(self) -> AsyncPostgresSaver:
+        return self._saver
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def _check_schema(self) -> None:
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT to_regclass('checkpoints') IS NOT NULL AS cp,"
+                    " to_regclass('checkpoint_writes') IS NOT NULL AS w,"
+                    f" to_regclass('{STATUS_TABLE}') IS NOT NULL AS status"
+                )
+            ).fetchone()
+        assert row is not None
+        if not (row["cp"] and row["w"]):
+            raise NotACheckpointDatabase(
+                f"{self.location.display()} has no LangGraph checkpoint tables: point --db at "
+                "the database your graphs' PostgresSaver writes to."
+            )
+        self._has_status = bool(row["status"])
+
+    @property
+    def has_status_table(self) -> bool:
+        return bool(self._has_status)
+
+    async def head_states(
+        self,
+        flt: PendingFilter,
+        thread_ids: Sequence[str] | None = None,
+        *,
+        after: Cursor | None = None,
+        limit: int | None = None,
+    ) -> list[HeadState]:
+        params: dict[str, Any] = {
+            "interrupt": INTERRUPT_CHANNEL,
+            # the parent's triggers are the nodes that just ran: only interrupt_after needs them
+            "with_parent": any(g.interrupt_after or g.interrupt_after_all for g in self.registry),
+            "thread_ids": list(thread_ids or ()),
+        }
+        thread_clause = "AND thread_id = ANY(%(thread_ids)s)" if thread_ids is not None else ""
+        if self._has_status:
+            after_clause = ""
+            if after is not None:
+                after_clause = "AND (paused_at, thread_id) > (%(after_ts)s, %(after_id)s)"
+                params["after_ts"], params["after_id"] = after
+            heads = _HEADS_BY_STATUS.format(
+                thread_clause=thread_clause,
+                after_clause=after_clause,
+                limit_clause="LIMIT %(limit)s" if limit is not None else "",
+            )
+            params["limit"] = limit
+        else:
+            heads = _HEADS_BY_SCAN.format(thread_clause=thread_clause)
+        query = _CANDIDATES.format(
+            heads=heads,
+            next_nodes=next_nodes_sql("c.checkpoint"),
+            parent_next=f"CASE WHEN p.checkpoint IS NULL THEN NULL ELSE "
+            f"{next_nodes_sql('p.checkpoint')} END",
+        )
+        try:
+            async with self.pool.connection() as conn:
+                rows = await (await conn.execute(query, params)).fetchall()
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(
+                f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
+            ) from exc
+        return [self._head_of(row) for row in rows]
+
+    @property
+    def pages_in_sql(self) -> bool:
+        return bool(self._has_status)
+
+    def _head_of(self, row: dict[str, Any]) -> HeadState:
+        metadata = row["metadata"]
+        if isinstance(metadata, str | bytes):
+            metadata = json.loads(metadata)
+        head = HeadState(
+            thread_id=row["thread_id"],
+            checkpoint_id=row["checkpoint_id"],
+            parent_checkpoint_id=row["parent_checkpoint_id"],
+            paused_at=parse_ts(row["ts"]),
+            metadata=dict(metadata or {}),
+            next_nodes=tuple(row["next_nodes"]),
+            parent_next_nodes=(
+                tuple(row["parent_next_nodes"]) if row["parent_next_nodes"] is not None else None
+            ),
+        )
+        serde = self._saver.serde
+        for task_id, path, channel, type_, blob in zip(
+            row["task_ids"] or (),
+            row["task_paths"] or (),
+            row["channels"] or (),
+            row["types"] or (),
+            row["blobs"] or (),
+            strict=True,
+        ):
+            if channel == INTERRUPT_CHANNEL:
+                value = serde.loads_typed((type_, bytes(blob)))
+                _, earlier = head.interrupt_writes.get(task_id, (path, []))
+                head.interrupt_writes[task_id] = (path, [*earlier, *(value or ())])
+            elif channel not in CONTROL_CHANNELS:
+                head.finished_tasks.add(task_id)
+        return head
+
+    async def head_checkpoint_id(self, thread_id: str) -> str | None:
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT max(checkpoint_id) AS id FROM checkpoints"
+                    " WHERE thread_id = %s AND checkpoint_ns = ''",
+                    (thread_id,),
+                )
+            ).fetchone()
+        return row["id"] if row else None
+
+    async def setup(self, *, notify: bool = False) -> list[str]:
+        done = []
+        async with self.pool.connection() as conn, conn.transaction():
+            for label, statement in setup_statements(notify=notify):
+                await conn.execute(statement)
+                done.append(label)
+        self._has_status = True
+        return done
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0].rstrip(".") if text else type(exc).__name__
+

@@ -1,0 +1,267 @@
+"""Reading pending pauses from a LangGraph SQLite checkpointer.
+
+SQLite keeps the whole checkpoint as one msgpack blob, so SQL alone cannot see which
+nodes are triggered. Heads are found in SQL (the primary key answers `max(checkpoint_id)`
+per thread), and only heads this process has not decoded before are read and decoded;
+a head checkpoint never changes, so the decoded facts are cached by its id.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import ormsgpack
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from console.core.dburl import DatabaseLocation
+from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
+from console.core.graphs import GraphRegistry
+from console.core.models import PendingFilter
+from console.core.store.base import CheckpointStore, Cursor
+from console.core.store.heads import (
+    CONTROL_CHANNELS,
+    DEFAULT_GRACE_SECONDS,
+    INTERRUPT_CHANNEL,
+    HeadState,
+    parse_ts,
+    triggered_nodes,
+)
+
+CACHE_LIMIT = 500_000
+_BATCH = 5_000
+
+_HEAD_IDS = """
+    SELECT thread_id, max(checkpoint_id) AS checkpoint_id
+    FROM checkpoints WHERE checkpoint_ns = '' {thread_clause}
+    GROUP BY thread_id
+"""
+
+_CHECKPOINTS_BY_KEY = """
+    SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id, c.type, c.checkpoint, c.metadata
+    FROM json_each(?) AS k
+    JOIN checkpoints c
+      ON c.thread_id = json_extract(k.value, '$[0]') AND c.checkpoint_ns = ''
+     AND c.checkpoint_id = json_extract(k.value, '$[1]')
+"""
+
+_WRITES_BY_KEY = f"""
+    SELECT w.thread_id, w.task_id, w.task_path, w.channel, w.type,
+           CASE WHEN w.channel = '{INTERRUPT_CHANNEL}' THEN w.value END AS value
+    FROM json_each(?) AS k
+    JOIN writes w
+      ON w.thread_id = json_extract(k.value, '$[0]') AND w.checkpoint_ns = ''
+     AND w.checkpoint_id = json_extract(k.value, '$[1]')
+"""
+
+
+class _Decoded:
+    """The facts of one checkpoint that classification needs (immutable once written)."""
+
+    __slots__ = ("metadata", "next_nodes", "parent_checkpoint_id", "ts")
+
+    def __init__(
+        self,
+        ts: datetime,
+        next_nodes: tuple[str, ...],
+        parent_checkpoint_id: str | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        self.ts = ts
+        self.next_nodes = next_nodes
+        self.parent_checkpoint_id = parent_checkpoint_id
+        self.metadata = metadata
+
+
+class SqliteStore(CheckpointStore):
+    """A store over one aiosqlite connection (SQLite serialises access anyway)."""
+
+    def __init__(
+        self,
+        location: DatabaseLocation,
+        registry: GraphRegistry,
+        conn: aiosqlite.Connection,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    ) -> None:
+        super().__init__(location, registry, grace_seconds)
+        self.conn = conn
+        self._saver = AsyncSqliteSaver(conn)
+        self._decoded: dict[tuple[str, str], _Decoded] = {}
+
+    @classmethod
+    async def open(
+        cls,
+        location: DatabaseLocation,
+        registry: GraphRegistry,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        *,
+        create: bool = False,
+    ) -> SqliteStore:
+        """Open the file (it must exist unless `create`) and check it holds checkpoints."""
+        path = Path(location.target)
+        if not create and not path.is_file():
+            raise DatabaseUnavailable(
+                f"SQLite file {str(path)!r} does not exist: check --db, or run "
+                "`hitl-console demo` to create a demo database."
+            )
+        try:
+            conn = await aiosqlite.connect(str(path), timeout=10)
+            await conn.execute("PRAGMA busy_timeout = 10000")
+        except (sqlite3.Error, OSError) as exc:
+            raise DatabaseUnavailable(f"Cannot open {location.display()}: {exc}.") from exc
+        store = cls(location, registry, conn, grace_seconds)
+        try:
+            if create:
+                await store._saver.setup()
+            await store._check_schema()
+        except BaseException:
+            await conn.close()
+            raise
+        return store
+
+    @property
+    def saver(self) -> AsyncSqliteSaver:
+        return self._saver
+
+    @property
+    def pages_in_sql(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def _check_schema(self) -> None:
+        try:
+            async with self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            ) as cur:
+                tables = {row[0] for row in await cur.fetchall()}
+        except sqlite3.DatabaseError as exc:
+            raise NotACheckpointDatabase(
+                f"{self.location.display()} is not a SQLite database ({exc})."
+            ) from exc
+        if not {"checkpoints", "writes"} <= tables:
+            raise NotACheckpointDatabase(
+                f"{self.location.display()} has no LangGraph checkpoint tables: point --db at "
+                "the file your graphs' SqliteSaver writes to."
+            )
+
+    async def head_states(
+        self,
+        flt: PendingFilter,
+        thread_ids: Sequence[str] | None = None,
+        *,
+        after: Cursor | None = None,
+        limit: int | None = None,
+    ) -> list[HeadState]:
+        try:
+            return await self._head_states(thread_ids)
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(
+                f"Reading the queue from {self.location.display()} failed: {exc}."
+            ) from exc
+
+    async def _head_states(self, thread_ids: Sequence[str] | None) -> list[HeadState]:
+        params: tuple[Any, ...] = ()
+        thread_clause = ""
+        if thread_ids is not None:
+            thread_clause = "AND thread_id IN (SELECT value FROM json_each(?))"
+            params = (json.dumps(list(thread_ids)),)
+        async with self.conn.execute(_HEAD_IDS.format(thread_clause=thread_clause), params) as cur:
+            heads = [(row[0], row[1]) for row in await cur.fetchall()]
+        await self._decode_missing(heads)
+        candidates = [
+            HeadState(
+                thread_id=thread_id,
+                checkpoint_id=checkpoint_id,
+                parent_checkpoint_id=facts.parent_checkpoint_id,
+                paused_at=facts.ts,
+                metadata=facts.metadata,
+                next_nodes=facts.next_nodes,
+            )
+            for thread_id, checkpoint_id in heads
+            if (facts := self._decoded[(thread_id, checkpoint_id)]).next_nodes
+        ]
+        await self._attach_writes(candidates)
+        if any(g.interrupt_after or g.interrupt_after_all for g in self.registry):
+            await self._attach_parent_nodes(candidates)
+        return candidates
+
+    async def _decode_missing(self, keys: Iterable[tuple[str, str]]) -> None:
+        missing = [key for key in keys if key not in self._decoded]
+        if not missing:
+            return
+        if len(self._decoded) + len(missing) > CACHE_LIMIT:
+            self._decoded.clear()
+        for start in range(0, len(missing), _BATCH):
+            batch = json.dumps(missing[start : start + _BATCH])
+            async with self.conn.execute(_CHECKPOINTS_BY_KEY, (batch,)) as cur:
+                for row in await cur.fetchall():
+                    self._decoded[(row[0], row[1])] = self._decode(row)
+
+    def _decode(self, row: sqlite3.Row | tuple[Any, ...]) -> _Decoded:
+        _, _, parent_id, type_, blob, metadata = row
+        if type_ == "msgpack":
+            # Only versions and channel names are needed: skip rebuilding objects.
+            checkpoint = ormsgpack.unpackb(
+                blob, ext_hook=_skip_ext, option=ormsgpack.OPT_NON_STR_KEYS
+            )
+        else:
+            checkpoint = self._saver.serde.loads_typed((type_, blob))
+        return _Decoded(
+            ts=parse_ts(checkpoint.get("ts")),
+            next_nodes=triggered_nodes(
+                checkpoint.get("channel_values") or {},
+                checkpoint.get("channel_versions") or {},
+                checkpoint.get("versions_seen") or {},
+            ),
+            parent_checkpoint_id=parent_id,
+            metadata=json.loads(metadata) if metadata else {},
+        )
+
+    async def _attach_writes(self, candidates: list[HeadState]) -> None:
+        by_key = {(h.thread_id, h.checkpoint_id): h for h in candidates}
+        by_thread = {h.thread_id: h for h in candidates}
+        serde = self._saver.serde
+        keys = list(by_key)
+        for start in range(0, len(keys), _BATCH):
+            batch = json.dumps(keys[start : start + _BATCH])
+            async with self.conn.execute(_WRITES_BY_KEY, (batch,)) as cur:
+                rows = await cur.fetchall()
+            for thread_id, task_id, task_path, channel, type_, value in rows:
+                head = by_thread[thread_id]
+                if channel == INTERRUPT_CHANNEL:
+                    interrupts = serde.loads_typed((type_, value)) or []
+                    _, earlier = head.interrupt_writes.get(task_id, (task_path, []))
+                    head.interrupt_writes[task_id] = (task_path, [*earlier, *interrupts])
+                elif channel not in CONTROL_CHANNELS:
+                    head.finished_tasks.add(task_id)
+
+    async def _attach_parent_nodes(self, candidates: list[HeadState]) -> None:
+        need = [h for h in candidates if not h.interrupt_writes and h.parent_checkpoint_id]
+        await self._decode_missing((h.thread_id, h.parent_checkpoint_id or "") for h in need)
+        for head in need:
+            parent = self._decoded.get((head.thread_id, head.parent_checkpoint_id or ""))
+            head.parent_next_nodes = parent.next_nodes if parent else None
+
+    async def head_checkpoint_id(self, thread_id: str) -> str | None:
+        async with self.conn.execute(
+            "SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
+            (thread_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def setup(self, *, notify: bool = False) -> list[str]:
+        # SQLite needs no status table (see the module docstring); the ledger adds its own.
+        await self._saver.setup()
+        return ["checkpoint tables"]
+
+
+def _skip_ext(code: int, data: bytes) -> None:
+    return None

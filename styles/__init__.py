@@ -1,0 +1,1 @@
+"""Textual stylesheets (TCSS), one per screen; shipped as console.styles."""
