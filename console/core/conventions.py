@@ -79,3 +79,25 @@ def summarize_value(value: Any, convention: Convention) -> str:
 def _clip(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= SUMMARY_WIDTH else flat[: SUMMARY_WIDTH - 3] + "..."
+
+
+def allowed_decisions(value: Any, convention: Convention) -> list[str]:
+    """Decision types a reviewer may send for one pause, per its payload's own rules."""
+    if convention is Convention.LANGCHAIN_HITL:
+        configs = value.get("review_configs", value.get("reviewConfigs")) or []
+        allowed: list[str] = []
+        for config in configs if isinstance(configs, Sequence) else ():
+            if isinstance(config, Mapping):
+                names = config.get("allowed_decisions", config.get("allowedDecisions")) or ()
+                allowed.extend(str(n) for n in names if str(n) not in allowed)
+        return allowed or ["approve", "edit", "reject"]
+    if convention is Convention.AGENT_INBOX:
+        config = (inbox_request(value) or {}).get("config", {})
+        flags = {"accept": "allow_accept", "edit": "allow_edit", "response": "allow_respond",
+                 "ignore": "allow_ignore"}
+        return [name for name, flag in flags.items() if config.get(flag)]
+    if convention is Convention.SCHEMA:
+        return ["resume"]
+    if convention is Convention.BREAKPOINT:
+        return ["approve", "edit", "reject"]
+    return ["approve", "reject", "resume"]

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# How long a head with next nodes but no loaded graph must sit idle before it is listed as
+# "paused before NODE (breakpoint or stalled)": younger ones are most likely still running.
+DEFAULT_GRACE_SECONDS = 300.0
+
 
 class PauseKind(enum.StrEnum):
     """How a thread came to be waiting for a human."""

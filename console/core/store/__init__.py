@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from console.core.dburl import DatabaseLocation
 from console.core.graphs import GraphRegistry
+from console.core.models import DEFAULT_GRACE_SECONDS
 from console.core.store.base import CheckpointStore
-from console.core.store.heads import DEFAULT_GRACE_SECONDS
 
 
 async def open_store(

@@ -13,6 +13,7 @@ from console.core.dburl import DatabaseLocation
 from console.core.errors import ConsoleError, NotPendingError
 from console.core.graphs import GraphRegistry
 from console.core.models import (
+    DEFAULT_GRACE_SECONDS,
     CheckpointRef,
     PendingFilter,
     PendingInterrupt,
@@ -20,7 +21,6 @@ from console.core.models import (
     ReviewBundle,
 )
 from console.core.store.heads import (
-    DEFAULT_GRACE_SECONDS,
     HeadState,
     classify,
     matches,

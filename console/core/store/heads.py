@@ -14,6 +14,7 @@ from typing import Any
 from console.core.conventions import detect_convention, summarize_value
 from console.core.graphs import GraphRegistry
 from console.core.models import (
+    DEFAULT_GRACE_SECONDS,
     Convention,
     PauseKind,
     PendingFilter,
@@ -26,7 +27,6 @@ INTERRUPT_CHANNEL = "__interrupt__"
 # Writes that do not mean a task finished (langgraph-notes.md: "A task counts as finished
 # once it has any non-control write").
 CONTROL_CHANNELS = frozenset({"__interrupt__", "__resume__", "__error__", "__error_source_node__"})
-DEFAULT_GRACE_SECONDS = 300.0
 
 
 @dataclass(slots=True)

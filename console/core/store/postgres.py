@@ -23,11 +23,10 @@ from psycopg_pool import AsyncConnectionPool
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
 from console.core.graphs import GraphRegistry
-from console.core.models import PendingFilter
+from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
 from console.core.store.base import CheckpointStore, Cursor
 from console.core.store.heads import (
     CONTROL_CHANNELS,
-    DEFAULT_GRACE_SECONDS,
     INTERRUPT_CHANNEL,
     HeadState,
     parse_ts,

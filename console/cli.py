@@ -1,0 +1,142 @@
+"""The `hitl-console` command line: argument parsing only, then calls into the core.
+
+Exit codes (product.md section 6): 0 done, 1 error, 2 usage, 3 conflict,
+4 not found or not pending, 5 refused by policy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from console.core.errors import ConsoleError, UsageError
+from console.settings import DEMO_DB, Settings, load_settings
+
+Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+EPILOG = """\
+database: --db URL or HITL_DB: postgresql://..., sqlite:///path, or a .sqlite/.db path.
+exit codes: 0 done, 1 error, 2 usage, 3 conflict, 4 not found or not pending, 5 policy.
+"""
+
+
+def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options every subcommand accepts, before or after its name."""
+    default: Any = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("common options")
+    group.add_argument("--db", default=default, metavar="URL",
+                       help="checkpoint database (default: HITL_DB)")
+    group.add_argument("--graph", action="append", default=default, metavar="NAME=module:attr",
+                       dest="graphs",
+                       help="load a compiled graph (repeatable; default: the graphs of "
+                       "./langgraph.json); a bare NAME filters by graph where a command lists")
+    group.add_argument("--reviewer", default=default,
+                       help="who is deciding (default: HITL_REVIEWER, else the OS login)")
+    group.add_argument("--config", default=default, metavar="FILE",
+                       help="config file (default: ~/.config/hitl-console/config.toml)")
+    group.add_argument("--json", action="store_true", default=default,
+                       help="machine-readable output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hitl-console",
+        description="Review LangGraph runs paused at a human approval gate.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        _common_options(sub, suppress=True)
+        return sub
+
+    tui = command("tui", "open the full-screen console (the default command)")
+    tui.add_argument("--no-mouse", action="store_true",
+                     help="do not enable mouse tracking (bastions, slow links)")
+
+    demo = command("demo", "seed a demo queue and open the console on it")
+    demo.add_argument("--threads", type=int, default=40, help="paused threads to seed (default 40)")
+    demo.add_argument("--no-tui", action="store_true", help="seed and print a summary only")
+    demo.add_argument("--reset", action="store_true",
+                      help="delete the demo SQLite file first and seed again")
+    demo.add_argument("--no-mouse", action="store_true", help="do not enable mouse tracking")
+
+    setup = command("setup", "create the console's tables in the checkpoint database")
+    setup.add_argument("--notify", action="store_true",
+                       help="also install the change-notification trigger (Postgres)")
+
+    pending = command("pending", "list pending threads, oldest first")
+    pending.add_argument("--node", help="only pauses at this node")
+    pending.add_argument("--older-than", metavar="D", help="only pauses older than D (e.g. 2h)")
+    pending.add_argument("--search", metavar="TEXT", help="text in thread id, graph, node, summary")
+    pending.add_argument("--limit", type=int, metavar="N", help="at most N threads")
+
+    show = command("show", "the review bundle of one thread")
+    show.add_argument("thread", help="thread id")
+
+    from console.decide_cli import add_decision_commands
+
+    add_decision_commands(command)
+    return parser
+
+
+def _handlers() -> dict[str, Handler]:
+    from console import commands
+    from console.decide_cli import DECISION_HANDLERS
+
+    return {
+        "tui": commands.run_tui,
+        "demo": commands.run_demo,
+        "setup": commands.run_setup,
+        "pending": commands.run_pending,
+        "show": commands.run_show,
+        **DECISION_HANDLERS,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "tui"
+    as_json = bool(getattr(args, "json", False))
+    # `--graph NAME` (no colon) filters by graph; `--graph NAME=module:attr` loads one.
+    specs = [g for g in args.graphs or () if ":" in g]
+    args.graph_filter = next((g for g in args.graphs or () if ":" not in g), None)
+    try:
+        settings = load_settings(
+            config=args.config, db=args.db, graphs=specs, reviewer=args.reviewer,
+            json_output=as_json, no_mouse=bool(getattr(args, "no_mouse", False)),
+        )
+        if command == "demo" and not settings.db:
+            settings = settings.with_overrides(db=DEMO_DB)
+        return asyncio.run(_handlers()[command](args, settings))
+    except ConsoleError as exc:
+        return report_error(exc, as_json)
+    except KeyboardInterrupt:
+        print("Interrupted; nothing further was done.", file=sys.stderr)
+        return 130
+
+
+def report_error(exc: ConsoleError, as_json: bool) -> int:
+    """One sentence on stderr (plus a JSON object on stdout with --json)."""
+    from console.core.redact import Redactor
+
+    message = Redactor().redact_text(str(exc))
+    print(f"hitl-console: {message}", file=sys.stderr)
+    if as_json:
+        kind = type(exc).__name__
+        print(json.dumps({"error": {"type": kind, "message": message,
+                                    "exit_code": exc.exit_code}}))
+    return exc.exit_code if not isinstance(exc, UsageError) else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""Read-side command handlers: tui, demo, setup, pending, show."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from console.core.dburl import parse_db_url
+from console.core.durations import format_age, parse_duration
+from console.core.errors import NotPendingError, UsageError
+from console.core.graphs import GraphInfo, GraphRegistry
+from console.core.inert import fit, inert
+from console.core.models import PendingFilter, ReviewBundle
+from console.core.views import bundle_view, pending_view
+from console.session import redactor_for, registry_for, store_session
+from console.settings import Settings
+
+
+def emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+async def run_pending(args: argparse.Namespace, settings: Settings) -> int:
+    flt = PendingFilter(
+        graph=args.graph_filter,
+        node=args.node,
+        older_than_seconds=parse_duration(args.older_than) if args.older_than else None,
+        search=args.search,
+    )
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1.")
+    redactor = redactor_for(settings)
+    async with store_session(settings) as store:
+        threads = await store.pending(flt, limit=args.limit)
+    if settings.json:
+        emit_json([pending_view(t, redactor) for t in threads])
+        return 0
+    if not threads:
+        print("No pending threads.")
+        return 0
+    now = datetime.now(UTC)
+    print(f"{'AGE':>5}  {'GRAPH':<14} {'NODE':<16} {'KIND':<22} {'THREAD':<24} SUMMARY")
+    for t in threads:
+        kind = f"{t.kind.value}/{t.convention.value}"
+        print(
+            f"{format_age((now - t.paused_at).total_seconds()):>5}  "
+            f"{fit(t.graph or '?', 14):<14} {fit(','.join(t.nodes), 16):<16} "
+            f"{fit(kind, 22):<22} {fit(t.thread_id, 24):<24} "
+            f"{fit(redactor.redact_text(t.summary), 60)}"
+        )
+    print(f"{len(threads)} pending")
+    return 0
+
+
+async def run_show(args: argparse.Namespace, settings: Settings) -> int:
+    redactor = redactor_for(settings)
+    async with store_session(settings) as store:
+        bundle = await store.bundle(args.thread)
+    view = bundle_view(bundle, redactor)
+    if settings.json:
+        emit_json(view)
+    else:
+        print_bundle(bundle, view)
+    if bundle.pending is None:
+        print(f"hitl-console: thread {inert(args.thread)!s} is not waiting for a human "
+              f"(head {bundle.checkpoint_id}).", file=sys.stderr)
+        return NotPendingError.exit_code
+    return 0
+
+
+def print_bundle(bundle: ReviewBundle, view: dict[str, Any]) -> None:
+    pause = bundle.pending
+    print(f"thread      {inert(view['thread_id'])}")
+    print(f"checkpoint  {bundle.checkpoint_id}")
+    if pause is not None:
+        print(f"graph       {inert(pause.graph or '?')}")
+        print(f"paused      {pause.kind.value} at {', '.join(pause.nodes)} "
+              f"({pause.convention.value}) since {view['pending']['paused_at']}")
+        print(f"decisions   {', '.join(view['allowed_decisions'])}")
+    else:
+        print("paused      no: not waiting for a human")
+    for item in view["interrupts"]:
+        print(f"\ninterrupt {item['id']} ({item['convention']})")
+        print(_indent(json.dumps(item["value"], indent=2, ensure_ascii=False)))
+    print("\nchanges since the previous checkpoint")
+    for change in view["diff_previous"] or [{"path": "(none)", "kind": "", "before": None,
+                                              "after": None}]:
+        print(f"  {change['kind']:<8} {inert(change['path'])}: "
+              f"{_short(change['before'])} -> {_short(change['after'])}")
+    print("\nstate")
+    print(_indent(json.dumps(view["values"], indent=2, ensure_ascii=False)))
+
+
+def _short(value: Any) -> str:
+    return inert(json.dumps(value, ensure_ascii=False), limit=70) if value is not None else "-"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + inert(line, limit=400) for line in text.splitlines())
+
+
+async def run_setup(args: argparse.Namespace, settings: Settings) -> int:
+    from console.core.ledger_schema import install_ledger
+
+    async with store_session(settings) as store:
+        done = await store.setup(notify=args.notify)
+        done += await install_ledger(store)
+    if settings.json:
+        emit_json({"done": done})
+    else:
+        print(f"Set up {store.location.display()}: {', '.join(done)}.")
+    return 0
+
+
+def demo_registry() -> GraphRegistry:
+    from console.demo.graphs import DEMO_GRAPHS
+
+    return GraphRegistry(GraphInfo.of(name, build(None)) for name, build in DEMO_GRAPHS.items())
+
+
+async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from console.demo.seed import seed_demo
+
+    if args.threads < 1:
+        raise UsageError("--threads must be at least 1.")
+    location = parse_db_url(settings.db or "")
+    if args.reset:
+        if location.backend != "sqlite":
+            raise UsageError("--reset only deletes SQLite demo files; drop a Postgres "
+                             "database yourself.")
+        for suffix in ("", "-wal", "-shm"):
+            Path(location.target + suffix).unlink(missing_ok=True)
+    registry = demo_registry()
+    async with store_session(settings, registry=registry, create=True) as store:
+        existing = await store.pending()
+        if not existing:
+            print(f"Seeding {args.threads} paused demo threads into {location.display()}...",
+                  file=sys.stderr)
+            await seed_demo(store.saver, args.threads)
+            await store.setup()
+            from console.core.ledger_schema import install_ledger
+
+            await install_ledger(store)
+        elif not args.no_tui:
+            print(f"Using the existing demo queue in {location.display()} "
+                  f"({len(existing)} pending); pass --reset to start over.", file=sys.stderr)
+        if args.no_tui:
+            threads = await store.pending()
+            print(f"{len(threads)} pending threads in {location.display()}; open them with "
+                  f"`hitl-console demo --db {location.display()}`.")
+            return 0
+        return await _run_app(store, settings)
+
+
+async def run_tui(args: argparse.Namespace, settings: Settings) -> int:
+    async with store_session(settings) as store:
+        return await _run_app(store, settings)
+
+
+async def _run_app(store: Any, settings: Settings) -> int:
+    from console.ui.app import make_app
+
+    app = make_app(store, settings)
+    await app.run_async(mouse=settings.mouse)
+    return int(app.return_code or 0)
+
+
+__all__ = ["registry_for", "run_demo", "run_pending", "run_setup", "run_show", "run_tui"]

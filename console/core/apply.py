@@ -1,0 +1,372 @@
+"""Applying decisions exactly once: validate, claim in the ledger, resume, finalise.
+
+The ledger row is committed before the graph is resumed and finalised after, so a crash
+in between leaves a visible in-flight row that `reconcile` settles from the thread's
+actual head, without ever running anything again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.types import Command
+
+from console.core.decisions import DecisionInput, Plan, plan_decision
+from console.core.errors import ConflictError, ConsoleError, NotPendingError, UsageError
+from console.core.graphs import GraphInfo
+from console.core.ledger_schema import install_ledger
+from console.core.models import PendingThread, ReviewBundle
+from console.core.models_ledger import (
+    ClaimRequest,
+    ClaimResult,
+    DecisionStatus,
+    DecisionType,
+    LedgerRow,
+    Origin,
+)
+from console.core.store.base import CheckpointStore
+from console.core.store.ledger_sql import LedgerDB, database_error, ledger_db
+
+# How many nodes a rejection may skip to end a run (loops in a graph must not spin).
+MAX_SKIPPED_STEPS = 25
+# A run metadata key LangGraph writes itself; everything else is the application's.
+_LANGGRAPH_METADATA = frozenset({"source", "step", "parents", "writes", "thread_id"})
+
+
+def current_origin(reviewer: str, ssh_origin: str | None = None) -> Origin:
+    """The deciding reviewer with this host, ssh origin and process id."""
+    return Origin(
+        reviewer=reviewer,
+        client_host=socket.gethostname(),
+        ssh_origin=ssh_origin if ssh_origin is not None else os.environ.get("SSH_CONNECTION"),
+        pid=os.getpid(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one decision."""
+
+    thread_id: str
+    status: str  # applied | replayed | failed | queued
+    row: LedgerRow
+    plan: Plan | None
+    new_checkpoint_id: str | None
+    message: str
+
+
+def describe_conflict(thread_id: str, expected: str, claim: ClaimResult) -> str:
+    """One sentence that says what changed: who decided, when, and the new head."""
+    winner = claim.conflict_with
+    if winner is not None:
+        when = winner.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        state = {"in_flight": "is applying", "applied": "applied", "queued": "queued",
+                 "claimed": "is applying"}.get(winner.status, winner.status)
+        tail = f"; the head is now {claim.current_head}" if claim.current_head != expected else ""
+        return (f"Conflict on {thread_id}: {winner.reviewer} {state} a {winner.decision} "
+                f"decision at {when} (ledger #{winner.id}){tail}. Nothing was run; reload "
+                "and decide again on the new state if needed.")
+    if claim.current_head is None:
+        return f"Conflict on {thread_id}: the thread no longer exists. Nothing was run."
+    return (f"Conflict on {thread_id}: the thread moved on from {expected} to "
+            f"{claim.current_head} (resumed outside this console). Nothing was run; reload.")
+
+
+class Decider:
+    """The one path every decision takes, from the CLI, the TUI, bulk and expire."""
+
+    def __init__(
+        self,
+        store: CheckpointStore,
+        origin: Origin,
+        *,
+        templates: Mapping[str, Any] | None = None,
+        worker_mode: bool = False,
+    ) -> None:
+        self.store = store
+        self.origin = origin
+        self.templates = templates or {}
+        self.worker_mode = worker_mode
+        self.ledger: LedgerDB = ledger_db(store)
+        self._ledger_ready = False
+
+    async def ensure_ledger(self) -> None:
+        """Install the ledger on first use (idempotent), with a clear error if we may not."""
+        if self._ledger_ready:
+            return
+        try:
+            if not await self.ledger.installed():
+                await install_ledger(self.store)
+        except Exception as exc:
+            raise database_error(exc, self.store.location.display()) from exc
+        self._ledger_ready = True
+
+    async def plan(
+        self, thread_id: str, choice: DecisionInput, *, expect: str | None = None
+    ) -> tuple[ReviewBundle, PendingThread, Plan]:
+        """Validate a decision against the thread's current head without writing anything."""
+        bundle = await self.store.bundle(thread_id)
+        pause = bundle.pending
+        if expect is not None and expect != bundle.checkpoint_id:
+            await self._raise_stale(thread_id, expect, bundle.checkpoint_id)
+        if pause is None:
+            await self._raise_if_decided(thread_id, bundle.checkpoint_id)
+            raise NotPendingError(
+                f"Thread {thread_id!r} is not waiting for a human at its head "
+                f"{bundle.checkpoint_id}; nothing to decide."
+            )
+        graph = self.store.registry.get(pause.graph)
+        plan = plan_decision(pause, bundle.values, choice, graph, self.templates)
+        return bundle, pause, plan
+
+    async def decide(
+        self,
+        thread_id: str,
+        choice: DecisionInput,
+        *,
+        expect: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Apply one decision exactly once, or raise Conflict/NotPending/Refused errors."""
+        await self.ensure_ledger()
+        if idempotency_key:
+            earlier = await self.ledger.rows(idempotency_key=idempotency_key)
+            if earlier:
+                return _replayed(earlier[0])
+        bundle, pause, plan = await self.plan(thread_id, choice, expect=expect)
+        graph = self.store.registry.get(pause.graph)
+        if graph is None and not self.worker_mode:
+            raise UsageError(
+                f"No graph is loaded for thread {thread_id!r} (graph {pause.graph or 'unknown'}):"
+                " pass --graph NAME=module:attr so the console can resume it. Nothing was written."
+            )
+        claim = await self._claim(bundle, choice, plan, idempotency_key)
+        if claim.replayed and claim.row is not None:
+            return _replayed(claim.row)
+        if claim.row is None:
+            raise ConflictError(describe_conflict(thread_id, bundle.checkpoint_id, claim))
+        if self.worker_mode or graph is None:
+            message = f"Recorded {choice.decision.value} for {thread_id}; a worker applies it."
+            return Outcome(thread_id, "queued", claim.row, plan, None, message)
+        return await self.apply_claimed(claim.row, graph, plan, pause)
+
+    async def _claim(
+        self, bundle: ReviewBundle, choice: DecisionInput, plan: Plan, key: str | None
+    ) -> ClaimResult:
+        request = ClaimRequest(
+            thread_id=bundle.thread_id,
+            checkpoint_ns=bundle.checkpoint_ns,
+            checkpoint_id=bundle.checkpoint_id,
+            decision=choice.decision,
+            origin=self.origin,
+            reason=choice.reason,
+            edits={"state": plan.update, "actions": {str(k): v for k, v in
+                                                      (choice.action_edits or {}).items()}},
+            resume=plan.command_preview(),
+            idempotency_key=key,
+            apply_mode="worker" if self.worker_mode else "inline",
+            status=DecisionStatus.QUEUED if self.worker_mode else DecisionStatus.IN_FLIGHT,
+        )
+        try:
+            return await self.ledger.claim(request)
+        except Exception as exc:
+            raise database_error(exc, self.store.location.display()) from exc
+
+    async def apply_claimed(
+        self, row: LedgerRow, graph: GraphInfo, plan: Plan, pause: PendingThread
+    ) -> Outcome:
+        """Resume the graph for a claimed row and finalise the row with the result."""
+        try:
+            await resume_graph(self.store, graph, plan, pause)
+        except Exception as exc:
+            head = await self.store.head_checkpoint_id(row.thread_id)
+            message = f"{type(exc).__name__}: {exc}"
+            await self.ledger.finish(row.id, DecisionStatus.FAILED.value, head, message)
+            raise ConsoleError(
+                f"Resuming {row.thread_id} failed ({message}). The decision is recorded as "
+                f"failed (ledger #{row.id}); the thread's head is {head}."
+            ) from exc
+        head = await self.store.head_checkpoint_id(row.thread_id)
+        await self.ledger.finish(row.id, DecisionStatus.APPLIED.value, head, "applied")
+        return Outcome(row.thread_id, "applied", row, plan, head,
+                       f"{row.decision.capitalize()} applied to {row.thread_id}; new head {head}.")
+
+    async def _raise_if_decided(self, thread_id: str, head: str) -> None:
+        """A pause this ledger already answered is a conflict (exit 3), not 'not pending'."""
+        if not await self.ledger.installed():
+            return
+        rows = await self.ledger.rows(thread_id=thread_id)
+        for row in reversed(rows):
+            if row.status == DecisionStatus.IN_FLIGHT.value or (
+                row.status == DecisionStatus.APPLIED.value and row.new_checkpoint_id == head
+            ):
+                raise ConflictError(describe_conflict(
+                    thread_id, row.checkpoint_id,
+                    ClaimResult(row=None, conflict_with=row, current_head=head)))
+            break
+
+    async def _raise_stale(self, thread_id: str, expected: str, head: str) -> None:
+        rows = await self.ledger.rows(thread_id=thread_id)
+        holder = next((r for r in reversed(rows) if r.checkpoint_id == expected), None)
+        raise ConflictError(describe_conflict(
+            thread_id, expected, ClaimResult(row=None, conflict_with=holder, current_head=head)))
+
+
+def _replayed(row: LedgerRow) -> Outcome:
+    return Outcome(
+        row.thread_id, "replayed", row, None, row.new_checkpoint_id,
+        f"Idempotency key already used by ledger #{row.id} ({row.decision}, {row.status}); "
+        "nothing was run again.",
+    )
+
+
+async def resume_graph(
+    store: CheckpointStore, graph: GraphInfo, plan: Plan, pause: PendingThread
+) -> None:
+    """Run the Command of a plan with the console's own saver for this database."""
+    runnable = graph.graph.copy(update={"checkpointer": store.saver})
+    metadata = {k: v for k, v in pause.metadata.items() if k not in _LANGGRAPH_METADATA}
+    config: Any = {"configurable": {"thread_id": pause.thread_id, "checkpoint_ns": ""},
+                   "metadata": metadata}
+    if plan.breakpoint_action == "skip":
+        await _skip_to_end(runnable, config, plan)
+    elif plan.breakpoint_action == "continue":
+        await runnable.ainvoke(Command(update=plan.update) if plan.update else None, config)
+    else:
+        if plan.update:
+            await runnable.ainvoke(Command(update=plan.update, resume=plan.resume), config)
+        else:
+            await runnable.ainvoke(Command(resume=plan.resume), config)
+
+
+async def _skip_to_end(runnable: Any, config: Any, plan: Plan) -> None:
+    """Record the gated nodes as done without running them, until the run ends."""
+    if plan.update:
+        await runnable.aupdate_state(config, plan.update)
+    state = await runnable.aget_state(config)
+    for _ in range(MAX_SKIPPED_STEPS):
+        if not state.next:
+            return
+        await runnable.aupdate_state(config, None, as_node=state.next[0])
+        state = await runnable.aget_state(config)
+    raise ConsoleError(f"The run kept scheduling nodes after {MAX_SKIPPED_STEPS} skips.")
+
+
+# ----------------------------------------------------------------------------- bulk
+
+
+@dataclass(frozen=True, slots=True)
+class BulkTarget:
+    """One thread to reject, with the checkpoint the reviewer saw (a mark holds both)."""
+
+    thread_id: str
+    checkpoint_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResult:
+    thread_id: str
+    status: str  # rejected | conflict | failed | not_pending | refused
+    message: str
+
+
+Progress = Callable[[BulkResult, int, int], Awaitable[None] | None]
+
+
+async def reject_many(
+    decider: Decider,
+    targets: Sequence[BulkTarget],
+    reason: str,
+    *,
+    concurrency: int = 8,
+    progress: Progress | None = None,
+) -> list[BulkResult]:
+    """Reject many threads with bounded parallelism; one failure never stops the rest."""
+    await decider.ensure_ledger()
+    gate = asyncio.Semaphore(max(1, concurrency))
+    done = 0
+    results: list[BulkResult | None] = [None] * len(targets)
+    choice = DecisionInput(DecisionType.REJECT, reason=reason)
+
+    async def one(index: int, target: BulkTarget) -> None:
+        nonlocal done
+        async with gate:
+            result = await _reject_one(decider, target, choice)
+        results[index] = result
+        done += 1
+        if progress is not None:
+            maybe = progress(result, done, len(targets))
+            if maybe is not None:
+                await maybe
+
+    await asyncio.gather(*(one(i, t) for i, t in enumerate(targets)))
+    return [r for r in results if r is not None]
+
+
+async def _reject_one(decider: Decider, target: BulkTarget, choice: DecisionInput) -> BulkResult:
+    try:
+        outcome = await decider.decide(target.thread_id, choice, expect=target.checkpoint_id)
+    except ConflictError as exc:
+        return BulkResult(target.thread_id, "conflict", str(exc))
+    except NotPendingError as exc:
+        return BulkResult(target.thread_id, "not_pending", str(exc))
+    except UsageError as exc:
+        return BulkResult(target.thread_id, "refused", str(exc))
+    except Exception as exc:  # one failure never stops the rest
+        return BulkResult(target.thread_id, "failed", f"{type(exc).__name__}: {exc}")
+    status = "rejected" if outcome.status in ("applied", "queued") else outcome.status
+    return BulkResult(target.thread_id, status, outcome.message)
+
+
+# ------------------------------------------------------------------------- reconcile
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_abandoned(row: LedgerRow, *, now: datetime, lease_seconds: float) -> bool:
+    """An in-flight row whose process is gone (same host) or whose lease ran out."""
+    if row.status != DecisionStatus.IN_FLIGHT.value:
+        return False
+    if row.client_host == socket.gethostname() and not _process_alive(row.client_pid):
+        return True
+    return (now - row.created_at).total_seconds() > lease_seconds
+
+
+async def reconcile(
+    decider: Decider, *, lease_seconds: float = 600.0, now: datetime | None = None
+) -> list[tuple[LedgerRow, str]]:
+    """Settle abandoned in-flight rows from each thread's actual head; never re-runs."""
+    await decider.ensure_ledger()
+    now = now or datetime.now(UTC)
+    settled = []
+    for row in await decider.ledger.rows(statuses=[DecisionStatus.IN_FLIGHT.value]):
+        if not is_abandoned(row, now=now, lease_seconds=lease_seconds):
+            continue
+        head = await decider.store.head_checkpoint_id(row.thread_id)
+        if head != row.checkpoint_id:
+            status, note = DecisionStatus.APPLIED.value, (
+                f"reconciled: the thread moved on to {head} after the claim")
+        else:
+            status, note = DecisionStatus.FAILED.value, (
+                "reconciled: the process stopped before the graph recorded progress; the pause "
+                "is still pending and may be decided again")
+        if await decider.ledger.finish(row.id, status, head, note,
+                                       only_if_status=DecisionStatus.IN_FLIGHT.value):
+            settled.append((row, status))
+    return settled

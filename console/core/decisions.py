@@ -1,0 +1,336 @@
+"""Turning a reviewer's decision into the exact resume value each convention expects.
+
+Everything here is validated before anything is written: a decision the payload does
+not allow, malformed edits, a value that breaks a response schema or a state key the
+graph does not have are refused with a reason, and nothing reaches the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from console.core.conventions import (
+    action_args,
+    action_requests,
+    allowed_decisions,
+    inbox_request,
+)
+from console.core.errors import UsageError
+from console.core.graphs import GraphInfo
+from console.core.models import Convention, PauseKind, PendingInterrupt, PendingThread
+from console.core.models_ledger import DecisionType
+
+DEFAULT_APPROVE = "approved"
+DEFAULT_REJECT = "rejected: {reason}"
+
+
+class DecisionRefused(UsageError):
+    """The decision does not fit the pause (not allowed, invalid edit, schema mismatch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionInput:
+    """What the reviewer asked for, before it is fitted to the pause."""
+
+    decision: DecisionType
+    reason: str | None = None
+    state_update: Mapping[str, Any] | None = None
+    # edited tool arguments by action-request index (LangChain HITL, Agent Inbox)
+    action_edits: Mapping[int, Mapping[str, Any]] | None = None
+    # a custom resume value: one value for every interrupt, or {interrupt_id: value}
+    resume: Any = None
+    has_resume: bool = False
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateEffect:
+    """How one state key changes through the graph's channel, shown before submit."""
+
+    key: str
+    reducer: str  # "replace" or the reducer's name
+    replaces_collection: bool
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The exact Command the console will send, and what it will do to state."""
+
+    resume: dict[str, Any] | None  # {interrupt_id: value}, None at static breakpoints
+    update: dict[str, Any] | None
+    breakpoint_action: str | None  # "continue" | "skip" for before/after pauses
+    skip_nodes: tuple[str, ...] = ()
+    effects: tuple[UpdateEffect, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    def command_preview(self) -> dict[str, Any]:
+        """The Command as data, for previews, the ledger and `--json`."""
+        if self.breakpoint_action == "skip":
+            return {"skip": list(self.skip_nodes), "update": self.update}
+        if self.breakpoint_action == "continue":
+            return {"update": self.update, "resume": None}
+        return {"update": self.update, "resume": self.resume}
+
+
+def plan_decision(
+    pause: PendingThread,
+    values: Mapping[str, Any],
+    choice: DecisionInput,
+    graph: GraphInfo | None,
+    templates: Mapping[str, Any] | None = None,
+) -> Plan:
+    """Fit a decision to a pause; raises DecisionRefused with a reason when it does not fit."""
+    effects = update_effects(choice.state_update, values, graph) if choice.state_update else ()
+    replacing = [e for e in effects if e.replaces_collection]
+    warnings = tuple(
+        f"update of {e.key!r} replaces the whole {type(e.before).__name__} "
+        "(the channel has no reducer)"
+        for e in replacing
+    )
+    if replacing and not choice.force:
+        raise DecisionRefused(
+            f"{warnings[0].capitalize()}: earlier items would be lost. Nothing was written; "
+            "check the edit, then confirm with --force."
+        )
+    update = dict(choice.state_update) if choice.state_update else None
+    if pause.kind is not PauseKind.INTERRUPT:
+        return _plan_breakpoint(pause, choice, update, effects, warnings)
+    resume: dict[str, Any] = {}
+    for item in pause.interrupts:
+        resume[item.id] = _resume_for(item, pause, choice, templates or {})
+    return Plan(resume=resume, update=update, breakpoint_action=None, effects=effects,
+                warnings=warnings)
+
+
+def _plan_breakpoint(
+    pause: PendingThread, choice: DecisionInput, update: dict[str, Any] | None,
+    effects: tuple[UpdateEffect, ...], warnings: tuple[str, ...],
+) -> Plan:
+    if choice.decision in (DecisionType.APPROVE, DecisionType.EDIT):
+        return Plan(resume=None, update=update, breakpoint_action="continue", effects=effects,
+                    warnings=warnings)
+    if choice.decision is DecisionType.REJECT:
+        # interrupt_before: the gated node must not run; interrupt_after: it ran, so what
+        # it would lead to must not. Either way the run ends without running anything.
+        return Plan(resume=None, update=update, breakpoint_action="skip",
+                    skip_nodes=pause.nodes, effects=effects, warnings=warnings)
+    raise DecisionRefused(
+        f"A static breakpoint ({pause.kind.value} {', '.join(pause.nodes)}) can only be "
+        "approved (optionally with --edit) or rejected; it takes no message or resume value."
+    )
+
+
+def _resume_for(
+    item: PendingInterrupt, pause: PendingThread, choice: DecisionInput,
+    templates: Mapping[str, Any],
+) -> Any:
+    if choice.has_resume:
+        value = choice.resume
+        if isinstance(value, Mapping) and set(value) == {i.id for i in pause.interrupts} and (
+            len(pause.interrupts) > 1 or item.id in value
+        ):
+            value = value[item.id]
+        _check_schema(item, value)
+        return value
+    allowed = allowed_decisions(item.value, item.convention)
+    if item.convention is Convention.LANGCHAIN_HITL:
+        return _hitl_resume(item, choice)
+    if item.convention is Convention.AGENT_INBOX:
+        return _inbox_resume(item, choice, allowed)
+    if item.convention is Convention.SCHEMA:
+        raise DecisionRefused(
+            "This pause expects a value matching its response schema: give it with --resume "
+            "JSON (or the edit form)."
+        )
+    return _raw_resume(item, pause, choice, templates)
+
+
+def _need_reason(choice: DecisionInput, what: str) -> str:
+    text = (choice.reason or "").strip()
+    if not text:
+        raise DecisionRefused(f"A {what} needs a reason or message: pass --reason TEXT.")
+    return text
+
+
+def _hitl_resume(item: PendingInterrupt, choice: DecisionInput) -> dict[str, Any]:
+    requests = action_requests(item.value) or []
+    camel = isinstance(item.value, Mapping) and "actionRequests" in item.value
+    configs = _review_configs(item.value)
+    edits = dict(choice.action_edits or {})
+    unknown = [i for i in edits if not 0 <= i < len(requests)]
+    if unknown:
+        raise DecisionRefused(
+            f"Edited action {unknown[0]} does not exist: this pause has {len(requests)} "
+            "action request(s), numbered from 0."
+        )
+    decisions = []
+    for index, request in enumerate(requests):
+        name = str(request.get("name", request.get("action", "")))
+        allowed = configs.get(name, ["approve", "edit", "reject"])
+        if index in edits or (choice.decision is DecisionType.EDIT and index in edits):
+            kind = "edit"
+        elif choice.decision in (DecisionType.APPROVE, DecisionType.EDIT):
+            kind = "approve"
+        elif choice.decision is DecisionType.REJECT:
+            kind = "reject"
+        elif choice.decision is DecisionType.RESPOND:
+            kind = "respond"
+        else:
+            raise DecisionRefused("Use --resume JSON to send a custom value.")
+        if kind not in allowed:
+            raise DecisionRefused(
+                f"Action {index} ({name}) does not allow {kind!r}; it allows "
+                f"{', '.join(allowed)}."
+            )
+        decisions.append(_hitl_decision(kind, name, request, edits.get(index), choice, camel))
+    return {"decisions": decisions}
+
+
+def _hitl_decision(
+    kind: str, name: str, request: Mapping[str, Any], edited: Mapping[str, Any] | None,
+    choice: DecisionInput, camel: bool,
+) -> dict[str, Any]:
+    if kind == "approve":
+        return {"type": "approve"}
+    if kind == "edit":
+        args = dict(edited or {})
+        _check_args_schema(request, args)
+        key = "editedAction" if camel else "edited_action"
+        return {"type": "edit", key: {"name": name, "args": args}}
+    message = _need_reason(choice, "rejection" if kind == "reject" else "response")
+    return {"type": kind, "message": message}
+
+
+def _review_configs(value: Any) -> dict[str, list[str]]:
+    raw = value.get("review_configs", value.get("reviewConfigs")) if isinstance(
+        value, Mapping) else None
+    configs: dict[str, list[str]] = {}
+    for config in raw if isinstance(raw, Sequence) else ():
+        if isinstance(config, Mapping):
+            name = str(config.get("action_name", config.get("actionName", "")))
+            names = config.get("allowed_decisions", config.get("allowedDecisions")) or ()
+            configs[name] = [str(n) for n in names]
+    return configs
+
+
+def _check_args_schema(request: Mapping[str, Any], args: Mapping[str, Any]) -> None:
+    schema = request.get("args_schema") or request.get("argsSchema")
+    if isinstance(schema, Mapping):
+        try:
+            jsonschema.validate(dict(args), dict(schema))
+        except jsonschema.ValidationError as exc:
+            raise DecisionRefused(f"Edited arguments do not fit the tool's schema: "
+                                  f"{exc.message}.") from exc
+    original = action_args(request)
+    if isinstance(original, Mapping) and not isinstance(args, Mapping):
+        raise DecisionRefused("Edited arguments must be a JSON object.")
+
+
+def _inbox_resume(
+    item: PendingInterrupt, choice: DecisionInput, allowed: list[str]
+) -> list[dict[str, Any]]:
+    request = inbox_request(item.value) or {}
+    action = request.get("action_request", {})
+    edits = (choice.action_edits or {}).get(0)
+    if choice.decision is DecisionType.APPROVE and not edits:
+        response: dict[str, Any] = {"type": "accept", "args": None}
+    elif choice.decision in (DecisionType.EDIT, DecisionType.APPROVE):
+        response = {"type": "edit", "args": {"action": action.get("action"),
+                                              "args": dict(edits or {})}}
+    elif choice.decision is DecisionType.RESPOND:
+        response = {"type": "response", "args": _need_reason(choice, "response")}
+    elif choice.decision is DecisionType.REJECT:
+        # The inbox has no reject: "ignore" ends it; the reason stays in the ledger.
+        response = {"type": "ignore", "args": None}
+    else:
+        raise DecisionRefused("Use --resume JSON to send a custom value.")
+    if response["type"] not in allowed:
+        raise DecisionRefused(
+            f"This Agent Inbox request does not allow {response['type']!r}; it allows "
+            f"{', '.join(allowed) or 'nothing'}."
+        )
+    return [response]
+
+
+def _raw_resume(
+    item: PendingInterrupt, pause: PendingThread, choice: DecisionInput,
+    templates: Mapping[str, Any],
+) -> Any:
+    template = _template(templates, pause)
+    if choice.decision is DecisionType.APPROVE:
+        return template.get("approve", DEFAULT_APPROVE)
+    if choice.decision is DecisionType.REJECT:
+        reason = _need_reason(choice, "rejection")
+        return str(template.get("reject", DEFAULT_REJECT)).replace("{reason}", reason)
+    if choice.decision is DecisionType.RESPOND:
+        return _need_reason(choice, "response")
+    raise DecisionRefused(
+        "This pause takes a plain value: approve, reject with --reason, or send --resume JSON."
+    )
+
+
+def _template(templates: Mapping[str, Any], pause: PendingThread) -> Mapping[str, Any]:
+    graph_templates = templates.get(pause.graph or "", {})
+    for node in pause.nodes:
+        node_templates = graph_templates.get(node)
+        if isinstance(node_templates, Mapping):
+            return node_templates
+    return graph_templates if isinstance(graph_templates, Mapping) else {}
+
+
+def _check_schema(item: PendingInterrupt, value: Any) -> None:
+    if item.response_schema:
+        try:
+            jsonschema.validate(value, item.response_schema)
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "value"
+            raise DecisionRefused(
+                f"The resume value does not fit the pause's schema at {where}: {exc.message}."
+            ) from exc
+        except jsonschema.SchemaError as exc:
+            raise DecisionRefused(f"The pause's response schema is invalid: {exc.message}.") \
+                from exc
+
+
+def update_effects(
+    update: Mapping[str, Any], values: Mapping[str, Any], graph: GraphInfo | None
+) -> tuple[UpdateEffect, ...]:
+    """What each updated key becomes through its channel's reducer (or plain replace)."""
+    if not isinstance(update, Mapping):
+        raise DecisionRefused("A state edit must be a JSON object of key: value.")
+    channels: Mapping[str, Any] = getattr(graph.graph, "channels", {}) if graph else {}
+    effects = []
+    for key, new in update.items():
+        if graph is not None and key not in channels:
+            known = ", ".join(sorted(k for k in channels if not k.startswith(("__", "branch:"))))
+            raise DecisionRefused(f"State key {key!r} is not a channel of graph "
+                                  f"{graph.name!r}; it has: {known}.")
+        before = values.get(key)
+        channel = channels.get(key)
+        operator = getattr(channel, "operator", None)
+        after = _through_channel(channel, before, new) if channel is not None else new
+        effects.append(UpdateEffect(
+            key=key,
+            reducer=getattr(operator, "__name__", "reducer") if operator else "replace",
+            replaces_collection=operator is None and isinstance(before, list | dict)
+            and bool(before),
+            before=before,
+            after=after,
+        ))
+    return tuple(effects)
+
+
+def _through_channel(channel: Any, before: Any, new: Any) -> Any:
+    """Apply `new` with the channel's own update logic on a copy (reducers included)."""
+    try:
+        probe = channel.from_checkpoint(before) if before is not None else channel.copy()
+        probe.update([new])
+        return probe.get()
+    except Exception as exc:
+        raise DecisionRefused(f"The graph rejects this update: {exc}.") from exc

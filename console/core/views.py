@@ -1,0 +1,84 @@
+"""Redacted, JSON-safe views of pending threads and review bundles (CLI and export)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from console.core.conventions import allowed_decisions
+from console.core.diff import Change, state_diff
+from console.core.models import PendingInterrupt, PendingThread, ReviewBundle
+from console.core.redact import Redactor
+
+
+def pending_view(thread: PendingThread, redactor: Redactor) -> dict[str, Any]:
+    """The `pending --json` object of product.md section 6."""
+    return {
+        "thread_id": redactor.redact_text(thread.thread_id),
+        "checkpoint_id": thread.checkpoint_id,
+        "graph": thread.graph,
+        "nodes": list(thread.nodes),
+        "kind": thread.kind.value,
+        "convention": thread.convention.value,
+        "interrupt_ids": list(thread.interrupt_ids),
+        "paused_at": thread.paused_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "summary": redactor.redact_text(thread.summary),
+    }
+
+
+def interrupt_view(item: PendingInterrupt, redactor: Redactor) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "task_id": item.task_id,
+        "task_path": item.task_path,
+        "convention": item.convention.value,
+        "value": redactor.redact(item.value),
+        "response_schema": item.response_schema,
+        "allowed_decisions": allowed_decisions(item.value, item.convention),
+    }
+
+
+def change_view(change: Change) -> dict[str, Any]:
+    return {"path": change.path, "kind": change.kind, "before": change.before,
+            "after": change.after}
+
+
+def bundle_view(bundle: ReviewBundle, redactor: Redactor) -> dict[str, Any]:
+    """The `show --json` review bundle: payloads, state, diffs, allowed decisions."""
+    pause = bundle.pending
+    decisions: list[str] = []
+    if pause is not None:
+        if pause.interrupts:
+            for item in pause.interrupts:
+                decisions += [d for d in allowed_decisions(item.value, item.convention)
+                              if d not in decisions]
+        else:
+            decisions = allowed_decisions(None, pause.convention)
+    return {
+        "thread_id": redactor.redact_text(bundle.thread_id),
+        "checkpoint_ns": bundle.checkpoint_ns,
+        "checkpoint_id": bundle.checkpoint_id,
+        "parent_checkpoint_id": bundle.parent_checkpoint_id,
+        "created_at": bundle.created_at.isoformat() if bundle.created_at else None,
+        "pending": pending_view(pause, redactor) if pause else None,
+        "next": list(bundle.next_nodes),
+        "interrupts": [interrupt_view(i, redactor) for i in bundle.interrupts],
+        "allowed_decisions": decisions,
+        "metadata": redactor.redact(bundle.metadata),
+        "values": redactor.redact(bundle.values),
+        "diff_previous": [
+            change_view(c) for c in state_diff(bundle.previous_values, bundle.values, redactor)
+        ],
+        "diff_run_start": [
+            change_view(c) for c in state_diff(bundle.first_values, bundle.values, redactor)
+        ],
+        "history": [
+            {
+                "checkpoint_id": ref.checkpoint_id,
+                "step": ref.step,
+                "source": ref.source,
+                "created_at": ref.created_at.isoformat() if ref.created_at else None,
+            }
+            for ref in bundle.history
+        ],
+    }

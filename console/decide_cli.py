@@ -1,0 +1,313 @@
+"""Decision commands: approve, reject, respond, expire, audit, reconcile."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from console.core.durations import parse_duration
+from console.core.errors import ConflictError, ConsoleError, NotPendingError, UsageError
+from console.core.inert import inert
+from console.core.models import PendingFilter
+from console.core.models_ledger import DecisionType, LedgerRow
+from console.settings import Settings
+
+if TYPE_CHECKING:
+    from console.core.apply import BulkResult, Decider
+    from console.core.decisions import DecisionInput
+
+# The handlers import the core's decision path lazily, so `--help` stays instant.
+
+Command = Callable[[str, str], argparse.ArgumentParser]
+
+
+def add_decision_commands(command: Command) -> None:
+    approve = command("approve", "approve a pause (optionally with edits)")
+    approve.add_argument("thread", help="thread id")
+    _decision_options(approve)
+    approve.add_argument("--edit", metavar="JSON", help="state update applied through reducers")
+    approve.add_argument("--edit-action", action="append", default=[], metavar="N=JSON",
+                         help="edited arguments of action request N (repeatable)")
+    approve.add_argument("--resume", metavar="JSON",
+                         help="custom resume value (or {interrupt_id: value, ...})")
+    approve.add_argument("--force", action="store_true",
+                         help="allow an edit that replaces a list/dict channel without reducer")
+
+    reject = command("reject", "reject one, many, or all matching pauses")
+    reject.add_argument("threads", nargs="*", metavar="THREAD", help="thread ids")
+    _decision_options(reject)
+    reject.add_argument("--all", action="store_true", help="reject every pending thread "
+                        "matching the filters (needs --yes)")
+    reject.add_argument("--node", help="with --all: only pauses at this node")
+    reject.add_argument("--older-than", metavar="D", help="with --all: only pauses older than D")
+    reject.add_argument("--search", metavar="TEXT", help="with --all: text filter")
+    reject.add_argument("--yes", action="store_true", help="confirm --all")
+    reject.add_argument("--concurrency", type=int, default=8, help="parallel rejections")
+
+    respond = command("respond", "answer without running the tool (where allowed)")
+    respond.add_argument("thread", help="thread id")
+    respond.add_argument("--message", "-m", required=True, help="the response")
+    _decision_options(respond, reason=False)
+
+    expire = command("expire", "reject pauses past an SLA with reason 'approval timeout'")
+    expire.add_argument("--older-than", required=True, metavar="D", help="e.g. 72h, 7d")
+    expire.add_argument("--dry-run", action="store_true", help="list what would expire")
+    expire.add_argument("--concurrency", type=int, default=8, help="parallel rejections")
+
+    audit = command("audit", "the decision ledger")
+    audit.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    audit.add_argument("--thread", metavar="T", help="only this thread")
+    audit.add_argument("--since", metavar="D", help="only decisions in the last D (e.g. 24h)")
+
+    rec = command("reconcile", "settle decisions left in flight by a crashed process")
+    rec.add_argument("--lease", default="10m", metavar="D",
+                     help="treat in-flight rows older than D as abandoned (default 10m)")
+
+
+def _decision_options(parser: argparse.ArgumentParser, *, reason: bool = True) -> None:
+    if reason:
+        parser.add_argument("--reason", "-m", help="why (recorded in the ledger)")
+    parser.add_argument("--expect", metavar="CKPT",
+                        help="refuse unless the thread's head is this checkpoint")
+    parser.add_argument("--idempotency-key", metavar="K",
+                        help="a repeated key returns the first outcome and runs nothing")
+
+
+def _json_arg(raw: str | None, flag: str) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{flag} is not valid JSON ({exc.msg} at column {exc.colno}); "
+                         "nothing was written.") from exc
+
+
+def _action_edits(items: list[str]) -> dict[int, Any]:
+    edits = {}
+    for item in items:
+        index, sep, raw = item.partition("=")
+        if not sep or not index.strip().isdigit():
+            raise UsageError(f"--edit-action {item!r} is not N=JSON.")
+        edits[int(index)] = _json_arg(raw, f"--edit-action {index}")
+    return edits
+
+
+def _decider(store: Any, settings: Settings) -> Decider:
+    from console.core.apply import Decider, current_origin
+
+    return Decider(store, current_origin(settings.reviewer, settings.ssh_origin),
+                   templates=settings.raw.get("templates", {}))
+
+
+def _print(settings: Settings, data: dict[str, Any], text: str) -> None:
+    if settings.json:
+        print(json.dumps(data, ensure_ascii=False, default=str))
+    else:
+        print(inert(text, limit=2000))
+
+
+async def run_approve(args: argparse.Namespace, settings: Settings) -> int:
+    from console.core.decisions import DecisionInput
+
+    edit = _json_arg(args.edit, "--edit")
+    resume = _json_arg(args.resume, "--resume")
+    actions = _action_edits(args.edit_action)
+    kind = DecisionType.EDIT if (edit or actions) else DecisionType.APPROVE
+    if args.resume is not None:
+        kind = DecisionType.RESUME
+    choice = DecisionInput(kind, reason=args.reason, state_update=edit, action_edits=actions,
+                           resume=resume, has_resume=args.resume is not None, force=args.force)
+    return await _decide_one(args, settings, args.thread, choice)
+
+
+async def run_respond(args: argparse.Namespace, settings: Settings) -> int:
+    from console.core.decisions import DecisionInput
+
+    choice = DecisionInput(DecisionType.RESPOND, reason=args.message)
+    return await _decide_one(args, settings, args.thread, choice)
+
+
+async def _decide_one(args: argparse.Namespace, settings: Settings, thread: str,
+                      choice: DecisionInput) -> int:
+    from console.session import redactor_for, store_session
+
+    async with store_session(settings) as store:
+        outcome = await _decider(store, settings).decide(
+            thread, choice, expect=args.expect, idempotency_key=args.idempotency_key)
+    redactor = redactor_for(settings)
+    _print(settings, {
+        "thread_id": outcome.thread_id, "status": outcome.status, "ledger_id": outcome.row.id,
+        "decision": outcome.row.decision, "checkpoint_before": outcome.row.checkpoint_id,
+        "new_checkpoint_id": outcome.new_checkpoint_id,
+        "command": redactor.redact(outcome.plan.command_preview()) if outcome.plan else None,
+        "warnings": list(outcome.plan.warnings) if outcome.plan else [],
+    }, outcome.message)
+    return 0
+
+
+async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
+    from console.core.apply import BulkTarget, reject_many
+    from console.core.decisions import DecisionInput
+    from console.session import store_session
+
+    reason = (args.reason or "").strip()
+    if not reason:
+        raise UsageError("A rejection needs a reason: pass --reason TEXT.")
+    if args.all == bool(args.threads):
+        raise UsageError("Name threads to reject, or use --all with filters and --yes.")
+    async with store_session(settings) as store:
+        decider = _decider(store, settings)
+        if args.all:
+            if not args.yes:
+                raise UsageError("--all rejects every matching pause: add --yes to confirm.")
+            flt = PendingFilter(
+                graph=args.graph_filter, node=args.node, search=args.search,
+                older_than_seconds=parse_duration(args.older_than) if args.older_than else None)
+            targets = [BulkTarget(t.thread_id, t.checkpoint_id) for t in await store.pending(flt)]
+        else:
+            targets = [BulkTarget(t, args.expect) for t in args.threads]
+        if len(targets) == 1 and not args.all:
+            choice = DecisionInput(DecisionType.REJECT, reason=reason)
+            outcome = await decider.decide(targets[0].thread_id, choice, expect=args.expect,
+                                           idempotency_key=args.idempotency_key)
+            _print(settings, {"thread_id": outcome.thread_id, "status": outcome.status,
+                              "ledger_id": outcome.row.id,
+                              "new_checkpoint_id": outcome.new_checkpoint_id}, outcome.message)
+            return 0
+        results = await reject_many(decider, targets, reason, concurrency=args.concurrency,
+                                    progress=None if settings.json else _progress)
+    return _bulk_report(settings, results)
+
+
+def _progress(result: BulkResult, done: int, total: int) -> None:
+    print(f"\r{done}/{total} {result.status:<11} {inert(result.thread_id, limit=40)}",
+          end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def _bulk_report(settings: Settings, results: list[BulkResult]) -> int:
+    counts = Counter(r.status for r in results)
+    if settings.json:
+        print(json.dumps({"counts": counts, "results": [
+            {"thread_id": r.thread_id, "status": r.status, "message": r.message}
+            for r in results]}, ensure_ascii=False))
+    else:
+        for r in results:
+            if r.status != "rejected":
+                print(f"{r.status:<11} {inert(r.thread_id, limit=40)}: {inert(r.message)}")
+        print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing")
+    if counts.get("failed"):
+        return 1
+    if counts.get("conflict") or counts.get("not_pending"):
+        return ConflictError.exit_code
+    return 0
+
+
+async def run_expire(args: argparse.Namespace, settings: Settings) -> int:
+    from console.core.apply import BulkTarget, reject_many
+    from console.session import store_session
+
+    seconds = parse_duration(args.older_than)
+    async with store_session(settings) as store:
+        flt = PendingFilter(graph=args.graph_filter, older_than_seconds=seconds)
+        threads = await store.pending(flt)
+        if args.dry_run:
+            _print(settings, {"would_expire": [t.thread_id for t in threads]},
+                   "\n".join(t.thread_id for t in threads) + f"\n{len(threads)} would expire")
+            return 0
+        results = await reject_many(
+            _decider(store, settings),
+            [BulkTarget(t.thread_id, t.checkpoint_id) for t in threads],
+            "approval timeout", concurrency=args.concurrency)
+    return _bulk_report(settings, results)
+
+
+AUDIT_FIELDS = ("id", "created_at", "finished_at", "reviewer", "decision", "status",
+                "thread_id", "checkpoint_id", "new_checkpoint_id", "reason", "outcome",
+                "idempotency_key", "client_host", "ssh_origin", "apply_mode", "resume", "edits")
+
+
+async def run_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from console.session import redactor_for, store_session
+
+    since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since)) if args.since \
+        else None
+    redactor = redactor_for(settings)
+    async with store_session(settings) as store:
+        decider = _decider(store, settings)
+        await decider.ensure_ledger()
+        rows = await decider.ledger.rows(thread_id=args.thread, since=since)
+        in_flight = [r for r in rows if r.status == "in_flight"]
+    records = [_audit_record(r, redactor) for r in rows]
+    if settings.json:
+        for record in records:
+            print(json.dumps(record, ensure_ascii=False))
+    elif args.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=AUDIT_FIELDS)
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
+                             for k, v in record.items()})
+    else:
+        for r in records:
+            print(f"#{r['id']:<5} {r['created_at'][:19]} {inert(r['reviewer'], limit=16):<16} "
+                  f"{r['decision']:<8} {r['status']:<10} {inert(r['thread_id'], limit=30)} "
+                  f"{inert(r['reason'] or '', limit=40)}")
+        if in_flight:
+            print(f"{len(in_flight)} decision(s) in flight; if their process died, run "
+                  "`hitl-console reconcile`.", file=sys.stderr)
+    return 0
+
+
+def _audit_record(row: LedgerRow, redactor: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "created_at": row.created_at.isoformat(),
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "reviewer": row.reviewer,
+        "decision": row.decision,
+        "status": row.status,
+        "thread_id": row.thread_id,
+        "checkpoint_id": row.checkpoint_id,
+        "new_checkpoint_id": row.new_checkpoint_id,
+        "reason": redactor.redact_text(row.reason) if row.reason else None,
+        "outcome": redactor.redact_text(row.outcome) if row.outcome else None,
+        "idempotency_key": row.idempotency_key,
+        "client_host": row.client_host,
+        "ssh_origin": row.ssh_origin,
+        "apply_mode": row.apply_mode,
+        "resume": redactor.redact(row.resume),
+        "edits": redactor.redact(row.edits),
+    }
+
+
+async def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from console.core.apply import reconcile
+    from console.session import store_session
+
+    async with store_session(settings) as store:
+        settled = await reconcile(_decider(store, settings),
+                                  lease_seconds=parse_duration(args.lease))
+    _print(settings, {"settled": [{"id": r.id, "thread_id": r.thread_id, "status": s}
+                                  for r, s in settled]},
+           "\n".join(f"#{r.id} {r.thread_id}: {s}" for r, s in settled)
+           + f"\n{len(settled)} in-flight decision(s) settled")
+    return 0
+
+
+DECISION_HANDLERS = {
+    "approve": run_approve,
+    "reject": run_reject,
+    "respond": run_respond,
+    "expire": run_expire,
+    "audit": run_audit,
+    "reconcile": run_reconcile,
+}
+
+__all__ = ["DECISION_HANDLERS", "ConsoleError", "NotPendingError", "add_decision_commands"]

@@ -1,0 +1,44 @@
+"""Opening the core's objects from Settings: the one place the CLI and the TUI share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from console.core.dburl import parse_db_url
+from console.core.errors import UsageError
+from console.core.graphs import GraphRegistry, load_registry
+from console.core.redact import Redactor
+from console.core.store import CheckpointStore, open_store
+from console.settings import Settings
+
+
+def registry_for(settings: Settings) -> GraphRegistry:
+    return load_registry(settings.graphs)
+
+
+def redactor_for(settings: Settings) -> Redactor:
+    return Redactor.from_config(settings.raw)
+
+
+@asynccontextmanager
+async def store_session(
+    settings: Settings,
+    *,
+    registry: GraphRegistry | None = None,
+    create: bool = False,
+) -> AsyncIterator[CheckpointStore]:
+    """The store for `settings.db`, closed on exit."""
+    if not settings.db:
+        raise UsageError("No database given: pass --db URL or set HITL_DB "
+                         "(or run `hitl-console demo` to try it on a demo queue).")
+    store = await open_store(
+        parse_db_url(settings.db),
+        registry if registry is not None else registry_for(settings),
+        grace_seconds=settings.grace_seconds,
+        create=create,
+    )
+    try:
+        yield store
+    finally:
+        await store.close()
