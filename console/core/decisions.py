@@ -119,7 +119,7 @@ def _plan_breakpoint(
         # interrupt_before: the gated node must not run; interrupt_after: it ran, so what
         # it would lead to must not. Either way the run ends without running anything.
         return Plan(resume=None, update=update, breakpoint_action="skip",
-                    skip_nodes=pause.nodes, effects=effects, warnings=warnings)
+                    skip_nodes=pause.next_nodes or pause.nodes, effects=effects, warnings=warnings)
     raise DecisionRefused(
         f"A static breakpoint ({pause.kind.value} {', '.join(pause.nodes)}) can only be "
         "approved (optionally with --edit) or rejected; it takes no message or resume value."

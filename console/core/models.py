@@ -58,6 +58,8 @@ class PendingThread:
     paused_at: datetime
     summary: str
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # what would run on resume; for an `after` pause these differ from `nodes`
+    next_nodes: tuple[str, ...] = ()
 
     @property
     def interrupt_ids(self) -> tuple[str, ...]:

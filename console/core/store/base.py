@@ -26,7 +26,6 @@ from console.core.store.heads import (
     matches,
     parse_ts,
     pending_interrupts,
-    triggered_nodes,
 )
 
 HISTORY_LIMIT = 200
@@ -173,21 +172,44 @@ class CheckpointStore(abc.ABC):
                 else None
             ),
             created_at=parse_ts(checkpoint.get("ts")),
-            values=state_values(checkpoint["channel_values"]),
+            values=await self._head_values(head, pause),
             previous_values=(
                 state_values(parent.checkpoint["channel_values"]) if parent else None
             ),
             first_values=_run_start_values(history),
-            next_nodes=triggered_nodes(
-                checkpoint["channel_values"],
-                checkpoint["channel_versions"],
-                checkpoint["versions_seen"],
-            ),
+            next_nodes=head_state.pending_nodes if head_state else (),
             metadata=dict(head.metadata),
             interrupts=interrupts,
             pending=pause,
             history=tuple(_ref(t) for t in history),
         )
+
+
+    async def _head_values(
+        self, head: CheckpointTuple, pause: PendingThread | None
+    ) -> dict[str, Any]:
+        """Head state as the app would see it. With the graph, through LangGraph itself
+        (writes of tasks that already finished, e.g. one of two parallel approvals, are
+        applied); without it, the stored channel values."""
+        graph_id = head.metadata.get("graph_id")
+        info = self.registry.get(pause.graph if pause else str(graph_id or ""))
+        if info is not None:
+            values = await _graph_values(self, info.graph, head)
+            if isinstance(values, dict):
+                return values
+        return state_values(head.checkpoint["channel_values"])
+
+
+async def _graph_values(store: CheckpointStore, graph: Any, head: CheckpointTuple) -> Any:
+    runnable = graph.copy(update={"checkpointer": store.saver})
+    # Without a checkpoint id LangGraph applies the writes of finished tasks to the
+    # snapshot (with one, it does not); the id check below catches a head that moved.
+    latest = {"configurable": {"thread_id": head.config["configurable"]["thread_id"],
+                               "checkpoint_ns": ""}}
+    snapshot = await runnable.aget_state(latest)
+    if snapshot.config["configurable"].get("checkpoint_id") != head.checkpoint["id"]:
+        return None
+    return snapshot.values
 
 
 def _run_start_values(history: list[CheckpointTuple]) -> dict[str, Any] | None:

@@ -42,7 +42,26 @@ class HeadState:
     # task_id -> (task_path, decoded list of Interrupt objects)
     interrupt_writes: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
     finished_tasks: set[str] = field(default_factory=set)
+    finished_nodes: set[str] = field(default_factory=set)
     parent_next_nodes: tuple[str, ...] | None = None
+
+    def add_output_write(self, task_id: str, task_path: str) -> None:
+        """Record that a task at this head produced output (it finished)."""
+        self.finished_tasks.add(task_id)
+        node = node_of_task_path(task_path)
+        if node:
+            self.finished_nodes.add(node)
+
+    @property
+    def pending_nodes(self) -> tuple[str, ...]:
+        """Triggered nodes whose task has not finished: LangGraph's `StateSnapshot.next`."""
+        return tuple(n for n in self.next_nodes if n not in self.finished_nodes)
+
+
+def node_of_task_path(task_path: str) -> str | None:
+    """The node of a root pull task path such as `~__pregel_pull, gate`."""
+    parts = [p.strip() for p in task_path.strip("~()").split(",")]
+    return parts[1] if len(parts) >= 2 and parts[0] == "__pregel_pull" else None
 
 
 def triggered_nodes(
@@ -131,18 +150,19 @@ def classify(
         return _pending(head, graph_name, nodes, PauseKind.INTERRUPT, convention, interrupts,
                         summary)
     if info is not None:
-        before = tuple(n for n in head.next_nodes if info.pauses_before(n))
+        before = tuple(n for n in head.pending_nodes if info.pauses_before(n))
         if before:
             return _pending(head, graph_name, before, PauseKind.BEFORE, Convention.BREAKPOINT,
                             (), f"paused before {', '.join(before)}")
         after = tuple(n for n in (head.parent_next_nodes or ()) if info.pauses_after(n))
         if after:
             return _pending(head, graph_name, after, PauseKind.AFTER, Convention.BREAKPOINT,
-                            (), f"paused after {', '.join(after)}")
+                            (), f"paused after {', '.join(after)}; next: "
+                            f"{', '.join(head.pending_nodes)}")
         return None  # the graph says no breakpoint: the run is still going (or crashed)
     if (now - head.paused_at).total_seconds() < grace_seconds:
         return None
-    nodes = head.next_nodes
+    nodes = head.pending_nodes
     return _pending(head, graph_name, nodes, PauseKind.STALLED, Convention.BREAKPOINT, (),
                     f"paused before {', '.join(nodes)} (breakpoint or stalled)")
 
@@ -153,11 +173,11 @@ def _graph_id(metadata: Mapping[str, Any]) -> str | None:
 
 
 def _node_of(interrupt: PendingInterrupt, head: HeadState) -> str:
-    # task_path of a root task is "~__pregel_pull, node"; fall back to the head's next nodes.
-    parts = [p.strip() for p in interrupt.task_path.strip("~()").split(",")]
-    if len(parts) >= 2 and parts[1] in head.next_nodes:
-        return parts[1]
-    return head.next_nodes[0] if len(head.next_nodes) == 1 else ",".join(head.next_nodes)
+    node = node_of_task_path(interrupt.task_path)
+    if node and node in head.next_nodes:
+        return node
+    pending = head.pending_nodes
+    return pending[0] if len(pending) == 1 else ",".join(pending)
 
 
 def _pending(
@@ -181,6 +201,7 @@ def _pending(
         paused_at=head.paused_at,
         summary=summary,
         metadata=head.metadata,
+        next_nodes=head.pending_nodes,
     )
 
 

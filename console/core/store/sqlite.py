@@ -239,7 +239,7 @@ class SqliteStore(CheckpointStore):
                     _, earlier = head.interrupt_writes.get(task_id, (task_path, []))
                     head.interrupt_writes[task_id] = (task_path, [*earlier, *interrupts])
                 elif channel not in CONTROL_CHANNELS:
-                    head.finished_tasks.add(task_id)
+                    head.add_output_write(task_id, task_path)
 
     async def _attach_parent_nodes(self, candidates: list[HeadState]) -> None:
         need = [h for h in candidates if not h.interrupt_writes and h.parent_checkpoint_id]
