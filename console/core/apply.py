@@ -20,7 +20,7 @@ from langgraph.types import Command
 from console.core.decisions import DecisionInput, Plan, plan_decision
 from console.core.errors import ConflictError, ConsoleError, NotPendingError, UsageError
 from console.core.graphs import GraphInfo
-from console.core.ledger_schema import install_ledger
+from console.core.ledger_schema import CLAIMING_STATUSES, install_ledger
 from console.core.models import PendingThread, ReviewBundle
 from console.core.models_ledger import (
     ClaimRequest,
@@ -163,6 +163,7 @@ class Decider:
             thread_id=bundle.thread_id,
             checkpoint_ns=bundle.checkpoint_ns,
             checkpoint_id=bundle.checkpoint_id,
+            pause_key=pause_key(bundle.pending),
             decision=choice.decision,
             origin=self.origin,
             reason=choice.reason,
@@ -193,29 +194,43 @@ class Decider:
                 f"failed (ledger #{row.id}); the thread's head is {head}."
             ) from exc
         head = await self.store.head_checkpoint_id(row.thread_id)
-        await self.ledger.finish(row.id, DecisionStatus.APPLIED.value, head, "applied")
-        return Outcome(row.thread_id, "applied", row, plan, head,
-                       f"{row.decision.capitalize()} applied to {row.thread_id}; new head {head}.")
+        message = f"{row.decision.capitalize()} applied to {row.thread_id}; new head {head}."
+        note = "applied"
+        if head == row.checkpoint_id:
+            again = await self.store.pending_thread(row.thread_id)
+            if again is not None and pause_key(again) != row.pause_key:
+                note = "applied; the graph asked again at the same checkpoint"
+                message = (f"{row.decision.capitalize()} delivered to {row.thread_id}, but the "
+                           f"graph asked again: {again.summary}")
+        await self.ledger.finish(row.id, DecisionStatus.APPLIED.value, head, note)
+        return Outcome(row.thread_id, "applied", row, plan, head, message)
 
     async def _raise_if_decided(self, thread_id: str, head: str) -> None:
-        """A pause this ledger already answered is a conflict (exit 3), not 'not pending'."""
+        """A pause this ledger already answered is a conflict (exit 3), not 'not pending'.
+
+        While the winning resume runs, the head is the pause itself or an intermediate
+        checkpoint; afterwards it is whatever the resumed run left. In every case the
+        latest word on this thread was a console decision, so the caller lost a race.
+        """
         if not await self.ledger.installed():
             return
         rows = await self.ledger.rows(thread_id=thread_id)
-        for row in reversed(rows):
-            if row.status == DecisionStatus.IN_FLIGHT.value or (
-                row.status == DecisionStatus.APPLIED.value and row.new_checkpoint_id == head
-            ):
-                raise ConflictError(describe_conflict(
-                    thread_id, row.checkpoint_id,
-                    ClaimResult(row=None, conflict_with=row, current_head=head)))
-            break
+        latest = rows[-1] if rows else None
+        if latest is not None and latest.status in CLAIMING_STATUSES:
+            raise ConflictError(describe_conflict(
+                thread_id, latest.checkpoint_id,
+                ClaimResult(row=None, conflict_with=latest, current_head=head)))
 
     async def _raise_stale(self, thread_id: str, expected: str, head: str) -> None:
         rows = await self.ledger.rows(thread_id=thread_id)
         holder = next((r for r in reversed(rows) if r.checkpoint_id == expected), None)
         raise ConflictError(describe_conflict(
             thread_id, expected, ClaimResult(row=None, conflict_with=holder, current_head=head)))
+
+
+def pause_key(pause: PendingThread | None) -> str:
+    """The interrupt ids that, with the checkpoint, identify one pause ('' at breakpoints)."""
+    return ",".join(sorted(pause.interrupt_ids)) if pause else ""
 
 
 def _replayed(row: LedgerRow) -> Outcome:

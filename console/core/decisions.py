@@ -238,7 +238,7 @@ def _inbox_resume(
     request = inbox_request(item.value) or {}
     action = request.get("action_request", {})
     edits = (choice.action_edits or {}).get(0)
-    if choice.decision is DecisionType.APPROVE and not edits:
+    if choice.decision in (DecisionType.APPROVE, DecisionType.EDIT) and not edits:
         response: dict[str, Any] = {"type": "accept", "args": None}
     elif choice.decision in (DecisionType.EDIT, DecisionType.APPROVE):
         response = {"type": "edit", "args": {"action": action.get("action"),
@@ -263,7 +263,7 @@ def _raw_resume(
     templates: Mapping[str, Any],
 ) -> Any:
     template = _template(templates, pause)
-    if choice.decision is DecisionType.APPROVE:
+    if choice.decision in (DecisionType.APPROVE, DecisionType.EDIT):  # EDIT: state edits only
         return template.get("approve", DEFAULT_APPROVE)
     if choice.decision is DecisionType.REJECT:
         reason = _need_reason(choice, "rejection")

@@ -2,8 +2,10 @@
 
 `hitl_decisions` holds one row per decision. The partial unique index
 `hitl_decisions_one_claim` is what makes a pause answerable at most once across any
-number of processes and hosts: a second claim on the same (thread, ns, checkpoint)
-fails inside the database, whatever the clients do.
+number of processes and hosts: a second claim on the same pause fails inside the
+database, whatever the clients do. A pause is (thread, ns, checkpoint, pause_key), where
+pause_key lists the pending interrupt ids: a node that rejects an answer and asks again
+stays at the same checkpoint with a new interrupt id, and that is a new pause.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _PG = [
         thread_id text NOT NULL,
         checkpoint_ns text NOT NULL DEFAULT '',
         checkpoint_id text NOT NULL,
+        pause_key text NOT NULL DEFAULT '',
         decision text NOT NULL,
         status text NOT NULL,
         reviewer text NOT NULL,
@@ -43,7 +46,7 @@ _PG = [
         new_checkpoint_id text,
         outcome text)""",
     f"""CREATE UNIQUE INDEX IF NOT EXISTS hitl_decisions_one_claim
-        ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id)
+        ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key)
         WHERE status IN ({", ".join(f"'{s}'" for s in CLAIMING_STATUSES)})""",
     """CREATE INDEX IF NOT EXISTS hitl_decisions_thread ON hitl_decisions (thread_id, id)""",
     """CREATE INDEX IF NOT EXISTS hitl_decisions_open ON hitl_decisions (status, created_at)
@@ -71,6 +74,7 @@ _SQLITE = [
         thread_id TEXT NOT NULL,
         checkpoint_ns TEXT NOT NULL DEFAULT '',
         checkpoint_id TEXT NOT NULL,
+        pause_key TEXT NOT NULL DEFAULT '',
         decision TEXT NOT NULL,
         status TEXT NOT NULL,
         reviewer TEXT NOT NULL,
@@ -87,7 +91,7 @@ _SQLITE = [
         new_checkpoint_id TEXT,
         outcome TEXT)""",
     f"""CREATE UNIQUE INDEX IF NOT EXISTS hitl_decisions_one_claim
-        ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id)
+        ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key)
         WHERE status IN ({", ".join(f"'{s}'" for s in CLAIMING_STATUSES)})""",
     """CREATE INDEX IF NOT EXISTS hitl_decisions_thread ON hitl_decisions (thread_id, id)""",
     """CREATE TABLE IF NOT EXISTS hitl_events (

@@ -42,6 +42,7 @@ class LedgerRow:
     thread_id: str
     checkpoint_ns: str
     checkpoint_id: str
+    pause_key: str
     decision: str
     status: str
     reviewer: str
@@ -66,6 +67,7 @@ class ClaimRequest:
     thread_id: str
     checkpoint_ns: str
     checkpoint_id: str
+    pause_key: str
     decision: DecisionType
     origin: Origin
     reason: str | None

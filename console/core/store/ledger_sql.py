@@ -25,8 +25,8 @@ from console.core.store.base import CheckpointStore
 from console.core.store.heads import parse_ts
 
 _COLUMNS = (
-    "id, thread_id, checkpoint_ns, checkpoint_id, decision, status, reviewer, reason, edits, "
-    "resume, idempotency_key, client_host, ssh_origin, client_pid, apply_mode, created_at, "
+    "id, thread_id, checkpoint_ns, checkpoint_id, pause_key, decision, status, reviewer, reason, "
+    "edits, resume, idempotency_key, client_host, ssh_origin, client_pid, apply_mode, created_at, "
     "finished_at, new_checkpoint_id, outcome"
 )
 _CLAIMING = ", ".join(f"'{s}'" for s in CLAIMING_STATUSES)
@@ -53,6 +53,7 @@ def _row(data: dict[str, Any]) -> LedgerRow:
         thread_id=data["thread_id"],
         checkpoint_ns=data["checkpoint_ns"],
         checkpoint_id=data["checkpoint_id"],
+        pause_key=data["pause_key"],
         decision=data["decision"],
         status=data["status"],
         reviewer=data["reviewer"],
@@ -176,20 +177,23 @@ class PostgresLedger(LedgerDB):
             holder = await self._fetch(
                 conn,
                 f"SELECT {_COLUMNS} FROM hitl_decisions WHERE thread_id = %s"
-                f" AND checkpoint_ns = %s AND checkpoint_id = %s AND status IN ({_CLAIMING})",
-                (request.thread_id, request.checkpoint_ns, request.checkpoint_id))
+                f" AND checkpoint_ns = %s AND checkpoint_id = %s AND pause_key = %s"
+                f" AND status IN ({_CLAIMING})",
+                (request.thread_id, request.checkpoint_ns, request.checkpoint_id,
+                 request.pause_key))
             if holder or head != request.checkpoint_id:
                 return ClaimResult(row=None, conflict_with=holder[0] if holder else None,
                                    current_head=head)
             origin = request.origin
             inserted = await self._fetch(
                 conn,
-                f"INSERT INTO hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, decision,"
-                " status, reviewer, reason, edits, resume, idempotency_key, client_host,"
-                " ssh_origin, client_pid, apply_mode)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s, %s)"
-                f" RETURNING {_COLUMNS}",
+                f"INSERT INTO hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key,"
+                " decision, status, reviewer, reason, edits, resume, idempotency_key,"
+                " client_host, ssh_origin, client_pid, apply_mode)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s,"
+                f" %s) RETURNING {_COLUMNS}",
                 (request.thread_id, request.checkpoint_ns, request.checkpoint_id,
+                 request.pause_key,
                  request.decision.value, request.status.value, origin.reviewer, request.reason,
                  _dumps(request.edits), _dumps(request.resume), request.idempotency_key,
                  origin.client_host, origin.ssh_origin, origin.pid, request.apply_mode))
@@ -204,8 +208,10 @@ class PostgresLedger(LedgerDB):
             holder = await self._fetch(
                 conn,
                 f"SELECT {_COLUMNS} FROM hitl_decisions WHERE thread_id = %s"
-                f" AND checkpoint_ns = %s AND checkpoint_id = %s AND status IN ({_CLAIMING})",
-                (request.thread_id, request.checkpoint_ns, request.checkpoint_id))
+                f" AND checkpoint_ns = %s AND checkpoint_id = %s AND pause_key = %s"
+                f" AND status IN ({_CLAIMING})",
+                (request.thread_id, request.checkpoint_ns, request.checkpoint_id,
+                 request.pause_key))
             head_row = await (await conn.execute(
                 "SELECT max(checkpoint_id) AS head FROM checkpoints"
                 " WHERE thread_id = %s AND checkpoint_ns = %s",
@@ -315,18 +321,18 @@ class SqliteLedger(LedgerDB):
         head = found[0] if found else None
         holder = await self._fetch(
             f"SELECT {_COLUMNS} FROM hitl_decisions WHERE thread_id = ? AND checkpoint_ns = ?"
-            f" AND checkpoint_id = ? AND status IN ({_CLAIMING})",
-            (request.thread_id, request.checkpoint_ns, request.checkpoint_id))
+            f" AND checkpoint_id = ? AND pause_key = ? AND status IN ({_CLAIMING})",
+            (request.thread_id, request.checkpoint_ns, request.checkpoint_id, request.pause_key))
         if holder or head != request.checkpoint_id:
             return ClaimResult(row=None, conflict_with=holder[0] if holder else None,
                                current_head=head)
         origin = request.origin
         inserted = await self._fetch(
-            "INSERT INTO hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, decision,"
-            " status, reviewer, reason, edits, resume, idempotency_key, client_host, ssh_origin,"
-            " client_pid, apply_mode, created_at)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
-            (request.thread_id, request.checkpoint_ns, request.checkpoint_id,
+            "INSERT INTO hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key,"
+            " decision, status, reviewer, reason, edits, resume, idempotency_key, client_host,"
+            " ssh_origin, client_pid, apply_mode, created_at)"
+            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            (request.thread_id, request.checkpoint_ns, request.checkpoint_id, request.pause_key,
              request.decision.value, request.status.value, origin.reviewer, request.reason,
              _dumps(request.edits), _dumps(request.resume), request.idempotency_key,
              origin.client_host, origin.ssh_origin, origin.pid, request.apply_mode,

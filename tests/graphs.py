@@ -1,0 +1,223 @@
+"""Small real graphs whose gate nodes record exactly what they received.
+
+Each gate appends the raw resume value to `received`; the gated action appends to
+`effects`. Tests assert on both: the shape the node got, and how often the action ran.
+`race` also writes its side effect to a table of the test's own (`EFFECTS_DB`), outside
+LangGraph's state, so a double execution is visible even if state would hide it.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import sqlite3
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+
+HITL_PAYLOAD = {
+    "action_requests": [
+        {"name": "send_email", "args": {"to": "a@example.com", "body": "hi"},
+         "description": "send it"},
+        {"name": "delete_rows", "args": {"table": "sessions"}, "description": "purge"},
+    ],
+    "review_configs": [
+        {"action_name": "send_email", "allowed_decisions": ["approve", "edit", "reject"]},
+        {"action_name": "delete_rows", "allowed_decisions": ["approve", "reject"]},
+    ],
+}
+INBOX_PAYLOAD = [{
+    "action_request": {"action": "wire", "args": {"amount": 10}},
+    "config": {"allow_accept": True, "allow_edit": True, "allow_respond": True,
+               "allow_ignore": True},
+    "description": "wire money",
+}]
+SCHEMA = {"type": "object", "properties": {"amount": {"type": "number", "maximum": 100}},
+          "required": ["amount"]}
+
+
+class GateState(TypedDict, total=False):
+    topic: str
+    history: list[str]  # no reducer: an update replaces it
+    notes: Annotated[list[str], operator.add]
+    received: Annotated[list[Any], operator.add]
+    effects: Annotated[list[str], operator.add]
+
+
+def _gate(payload: Any, schema: dict[str, Any] | None = None) -> Any:
+    def gate(state: GateState) -> dict[str, Any]:
+        return {"received": [interrupt(payload, response_schema=schema)]}
+    return gate
+
+
+def _act(state: GateState) -> dict[str, Any]:
+    return {"effects": ["acted"]}
+
+
+def _prepare(state: GateState) -> dict[str, Any]:
+    return {"notes": ["prepared"]}
+
+
+def approved(value: Any) -> bool:
+    """Whether a resume value (of any convention) lets the gated action run."""
+    if isinstance(value, str):
+        return not value.startswith("rejected")
+    if isinstance(value, dict) and "decisions" in value:
+        return all(d["type"] in ("approve", "edit") for d in value["decisions"])
+    if isinstance(value, list):
+        return all(r.get("type") in ("accept", "edit") for r in value)
+    return True
+
+
+def _route(state: GateState) -> str:
+    return "act" if approved(state["received"][-1]) else END
+
+
+def _linear(name: str, gate: Any, **compile_kwargs: Any) -> Any:
+    builder = StateGraph(GateState)
+    builder.add_node("gate", gate)
+    builder.add_node("act", _act)
+    builder.add_edge(START, "gate")
+    builder.add_conditional_edges("gate", _route, ["act", END])
+    builder.add_edge("act", END)
+    return builder.compile(name=name, **compile_kwargs)
+
+
+raw = _linear("raw", _gate({"question": "ok?"}))
+
+
+def _strict_gate(state: GateState) -> dict[str, Any]:
+    """Asks again (same checkpoint, new interrupt id) until it gets a contract answer."""
+    payload: dict[str, Any] = {"question": "ok?"}
+    while True:
+        answer = interrupt(payload)
+        if answer == "approved" or str(answer).startswith("rejected: "):
+            return {"received": [answer]}
+        payload = {"question": "ok?", "error": f"bad answer {answer!r}"}
+
+
+reask = _linear("reask", _strict_gate)
+hitl = _linear("hitl", _gate(HITL_PAYLOAD))
+inbox = _linear("inbox", _gate(INBOX_PAYLOAD))
+schema = _linear("schema", _gate({"question": "amount?"}, SCHEMA))
+
+
+def _breakpoint(name: str, **compile_kwargs: Any) -> Any:
+    builder = StateGraph(GateState)
+    builder.add_node("prepare", _prepare)
+    builder.add_node("act", _act)
+    builder.add_edge(START, "prepare")
+    builder.add_edge("prepare", "act")
+    builder.add_edge("act", END)
+    return builder.compile(name=name, **compile_kwargs)
+
+
+before = _breakpoint("before", interrupt_before=["act"])
+after = _breakpoint("after", interrupt_after=["prepare"])
+
+
+def _parallel() -> Any:
+    builder = StateGraph(GateState)
+    builder.add_node("left", _gate({"question": "left?"}))
+    builder.add_node("right", _gate({"question": "right?"}))
+    builder.add_node("act", _act)
+    builder.add_edge(START, "left")
+    builder.add_edge(START, "right")
+    builder.add_edge(["left", "right"], "act")
+    builder.add_edge("act", END)
+    return builder.compile(name="parallel")
+
+
+parallel = _parallel()
+
+
+# --- race: the gated action leaves a row in a table of the test's own -----------------
+
+EFFECTS_ENV = "HITL_TEST_EFFECTS_DB"
+
+
+def record_effect(thread_id: str) -> None:
+    """Insert one row per execution of the gated action into EFFECTS_DB."""
+    target = os.environ[EFFECTS_ENV]
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS race_effects (thread_id text, pid int)")
+            conn.execute("INSERT INTO race_effects VALUES (%s, %s)", (thread_id, os.getpid()))
+        return
+    with sqlite3.connect(target, timeout=30) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS race_effects (thread_id text, pid int)")
+        conn.execute("INSERT INTO race_effects VALUES (?, ?)", (thread_id, os.getpid()))
+
+
+def _race_act(state: GateState, config: RunnableConfig) -> dict[str, Any]:
+    record_effect(str(config["configurable"]["thread_id"]))
+    return {"effects": ["acted"]}
+
+
+def _race() -> Any:
+    builder = StateGraph(GateState)
+    builder.add_node("gate", _gate({"question": "race?"}))
+    builder.add_node("act", _race_act)
+    builder.add_edge(START, "gate")
+    builder.add_edge("gate", "act")
+    builder.add_edge("act", END)
+    return builder.compile(name="race")
+
+
+race = _race()
+
+
+def _slow_gate(state: GateState, config: RunnableConfig) -> dict[str, Any]:
+    import time
+
+    answer = interrupt({"question": "slow?"})
+    record_effect(str(config["configurable"]["thread_id"]))
+    time.sleep(float(os.environ.get("HITL_TEST_SLOW_SECONDS", "30")))
+    return {"received": [answer], "effects": ["acted"]}
+
+
+def _slow() -> Any:
+    """The gated action runs inside the gate after the answer, then sleeps: a process
+    killed there leaves the head at the pause. `slow_after` instead acts in a later node
+    and sleeps after it, so a kill there leaves a head that moved on."""
+    builder = StateGraph(GateState)
+    builder.add_node("gate", _slow_gate)
+    builder.add_edge(START, "gate")
+    builder.add_edge("gate", END)
+    return builder.compile(name="slow")
+
+
+def _sleep(state: GateState) -> dict[str, Any]:
+    import time
+
+    time.sleep(float(os.environ.get("HITL_TEST_SLOW_SECONDS", "30")))
+    return {"notes": ["slept"]}
+
+
+def _slow_after() -> Any:
+    builder = StateGraph(GateState)
+    builder.add_node("gate", _gate({"question": "slow?"}))
+    builder.add_node("act", _race_act)
+    builder.add_node("linger", _sleep)
+    builder.add_edge(START, "gate")
+    builder.add_edge("gate", "act")
+    builder.add_edge("act", "linger")
+    builder.add_edge("linger", END)
+    return builder.compile(name="slow_after")
+
+
+slow = _slow()
+slow_after = _slow_after()
+
+ALL = {"raw": raw, "reask": reask, "hitl": hitl, "inbox": inbox, "schema": schema, "before": before,
+       "after": after, "parallel": parallel, "race": race, "slow": slow,
+       "slow_after": slow_after}
+
+
+def spec(name: str) -> str:
+    """The `--graph` spec of one of these graphs."""
+    return f"{name}=tests.graphs:{name}"
