@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -105,6 +106,8 @@ def _handlers() -> dict[str, Handler]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # psycopg's pool logs each retry; our errors already say what went wrong, once.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     command = args.command or "tui"
     as_json = bool(getattr(args, "json", False))
     # `--graph NAME` (no colon) filters by graph; `--graph NAME=module:attr` loads one.

@@ -21,7 +21,7 @@ from console.core.decisions import DecisionInput, Plan, plan_decision
 from console.core.errors import ConflictError, ConsoleError, NotPendingError, UsageError
 from console.core.graphs import GraphInfo
 from console.core.ledger_schema import CLAIMING_STATUSES, install_ledger
-from console.core.models import PendingThread, ReviewBundle
+from console.core.models import PendingThread
 from console.core.models_ledger import (
     ClaimRequest,
     ClaimResult,
@@ -109,21 +109,30 @@ class Decider:
 
     async def plan(
         self, thread_id: str, choice: DecisionInput, *, expect: str | None = None
-    ) -> tuple[ReviewBundle, PendingThread, Plan]:
-        """Validate a decision against the thread's current head without writing anything."""
-        bundle = await self.store.bundle(thread_id)
-        pause = bundle.pending
-        if expect is not None and expect != bundle.checkpoint_id:
-            await self._raise_stale(thread_id, expect, bundle.checkpoint_id)
-        if pause is None:
-            await self._raise_if_decided(thread_id, bundle.checkpoint_id)
+    ) -> tuple[PendingThread, Plan]:
+        """Validate a decision against the thread's current head without writing anything.
+
+        Reads only the head's pause (one query); the full state is read only when the
+        decision edits it, since reducer previews need it.
+        """
+        pause = await self.store.pending_thread(thread_id)
+        head = pause.checkpoint_id if pause else await self.store.head_checkpoint_id(thread_id)
+        if head is None:
             raise NotPendingError(
-                f"Thread {thread_id!r} is not waiting for a human at its head "
-                f"{bundle.checkpoint_id}; nothing to decide."
+                f"Thread {thread_id!r} was not found in {self.store.location.display()}.")
+        if expect is not None and expect != head:
+            await self._raise_stale(thread_id, expect, head)
+        if pause is None:
+            await self._raise_if_decided(thread_id, head)
+            raise NotPendingError(
+                f"Thread {thread_id!r} is not waiting for a human at its head {head}; "
+                "nothing to decide."
             )
+        values: dict[str, Any] = {}
+        if choice.state_update:
+            values = (await self.store.bundle(thread_id)).values
         graph = self.store.registry.get(pause.graph)
-        plan = plan_decision(pause, bundle.values, choice, graph, self.templates)
-        return bundle, pause, plan
+        return pause, plan_decision(pause, values, choice, graph, self.templates)
 
     async def decide(
         self,
@@ -139,31 +148,31 @@ class Decider:
             earlier = await self.ledger.rows(idempotency_key=idempotency_key)
             if earlier:
                 return _replayed(earlier[0])
-        bundle, pause, plan = await self.plan(thread_id, choice, expect=expect)
+        pause, plan = await self.plan(thread_id, choice, expect=expect)
         graph = self.store.registry.get(pause.graph)
         if graph is None and not self.worker_mode:
             raise UsageError(
                 f"No graph is loaded for thread {thread_id!r} (graph {pause.graph or 'unknown'}):"
                 " pass --graph NAME=module:attr so the console can resume it. Nothing was written."
             )
-        claim = await self._claim(bundle, choice, plan, idempotency_key)
+        claim = await self._claim(pause, choice, plan, idempotency_key)
         if claim.replayed and claim.row is not None:
             return _replayed(claim.row)
         if claim.row is None:
-            raise ConflictError(describe_conflict(thread_id, bundle.checkpoint_id, claim))
+            raise ConflictError(describe_conflict(thread_id, pause.checkpoint_id, claim))
         if self.worker_mode or graph is None:
             message = f"Recorded {choice.decision.value} for {thread_id}; a worker applies it."
             return Outcome(thread_id, "queued", claim.row, plan, None, message)
         return await self.apply_claimed(claim.row, graph, plan, pause)
 
     async def _claim(
-        self, bundle: ReviewBundle, choice: DecisionInput, plan: Plan, key: str | None
+        self, pause: PendingThread, choice: DecisionInput, plan: Plan, key: str | None
     ) -> ClaimResult:
         request = ClaimRequest(
-            thread_id=bundle.thread_id,
-            checkpoint_ns=bundle.checkpoint_ns,
-            checkpoint_id=bundle.checkpoint_id,
-            pause_key=pause_key(bundle.pending),
+            thread_id=pause.thread_id,
+            checkpoint_ns=pause.checkpoint_ns,
+            checkpoint_id=pause.checkpoint_id,
+            pause_key=pause_key(pause),
             decision=choice.decision,
             origin=self.origin,
             reason=choice.reason,
@@ -186,23 +195,19 @@ class Decider:
         try:
             await resume_graph(self.store, graph, plan, pause)
         except Exception as exc:
-            head = await self.store.head_checkpoint_id(row.thread_id)
             message = f"{type(exc).__name__}: {exc}"
-            await self.ledger.finish(row.id, DecisionStatus.FAILED.value, head, message)
+            head = await self.ledger.finish(row.id, DecisionStatus.FAILED.value, message)
             raise ConsoleError(
                 f"Resuming {row.thread_id} failed ({message}). The decision is recorded as "
                 f"failed (ledger #{row.id}); the thread's head is {head}."
             ) from exc
-        head = await self.store.head_checkpoint_id(row.thread_id)
+        head = await self.ledger.finish(row.id, DecisionStatus.APPLIED.value, "applied")
         message = f"{row.decision.capitalize()} applied to {row.thread_id}; new head {head}."
-        note = "applied"
         if head == row.checkpoint_id:
             again = await self.store.pending_thread(row.thread_id)
             if again is not None and pause_key(again) != row.pause_key:
-                note = "applied; the graph asked again at the same checkpoint"
                 message = (f"{row.decision.capitalize()} delivered to {row.thread_id}, but the "
                            f"graph asked again: {again.summary}")
-        await self.ledger.finish(row.id, DecisionStatus.APPLIED.value, head, note)
         return Outcome(row.thread_id, "applied", row, plan, head, message)
 
     async def _raise_if_decided(self, thread_id: str, head: str) -> None:
@@ -374,14 +379,14 @@ async def reconcile(
         if not is_abandoned(row, now=now, lease_seconds=lease_seconds):
             continue
         head = await decider.store.head_checkpoint_id(row.thread_id)
-        if head != row.checkpoint_id:
+        if head != row.checkpoint_id:  # re-read at finish; the guard keeps a late winner
             status, note = DecisionStatus.APPLIED.value, (
                 f"reconciled: the thread moved on to {head} after the claim")
         else:
             status, note = DecisionStatus.FAILED.value, (
                 "reconciled: the process stopped before the graph recorded progress; the pause "
                 "is still pending and may be decided again")
-        if await decider.ledger.finish(row.id, status, head, note,
+        if await decider.ledger.finish(row.id, status, note,
                                        only_if_status=DecisionStatus.IN_FLIGHT.value):
             settled.append((row, status))
     return settled

@@ -246,8 +246,13 @@ def _inbox_resume(
     elif choice.decision is DecisionType.RESPOND:
         response = {"type": "response", "args": _need_reason(choice, "response")}
     elif choice.decision is DecisionType.REJECT:
-        # The inbox has no reject: "ignore" ends it; the reason stays in the ledger.
-        response = {"type": "ignore", "args": None}
+        # The inbox has no reject: "ignore" ends it (the reason stays in the ledger); where
+        # ignoring is not allowed, the reason goes back as a response.
+        if "ignore" in allowed or "response" not in allowed:
+            response = {"type": "ignore", "args": None}
+        else:
+            response = {"type": "response",
+                        "args": f"rejected: {_need_reason(choice, 'rejection')}"}
     else:
         raise DecisionRefused("Use --resume JSON to send a custom value.")
     if response["type"] not in allowed:

@@ -120,7 +120,7 @@ async def test_refused_decisions_write_nothing(
 
 async def test_edits_go_through_reducers(store: CheckpointStore, decider: Decider) -> None:
     await start(store, "raw", "t1", notes=["n1"])
-    _, _, plan = await decider.plan("t1", DecisionInput(
+    _, plan = await decider.plan("t1", DecisionInput(
         DecisionType.EDIT, state_update={"notes": ["n2"], "history": ["new"]}, force=True))
     effects = {e.key: e for e in plan.effects}
     assert effects["notes"].after == ["n1", "n2"] and effects["notes"].reducer == "add"

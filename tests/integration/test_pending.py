@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-
 from console.core.dburl import parse_db_url
 from console.core.graphs import GraphRegistry
 from console.core.models import PendingFilter

@@ -1,9 +1,10 @@
 """The ledger's SQL for Postgres and SQLite, next to the code that runs it.
 
-Exclusion comes from the database only: the claim runs in one transaction that checks
-the idempotency key and the thread's head, then inserts a row the partial unique index
-`hitl_decisions_one_claim` admits at most once per pause. Two processes racing both
-pass the checks; the index makes the second INSERT fail, and that loser is told who won.
+Exclusion comes from the database only. A claim is one INSERT that succeeds only if
+the thread's head is still the checkpoint the reviewer saw, and that the partial unique
+index `hitl_decisions_one_claim` admits at most once per pause (`ON CONFLICT DO
+NOTHING`): of any number of racing processes exactly one gets a row back. The losers
+then read who won, to say so.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from console.core.store.base import CheckpointStore
 from console.core.store.heads import parse_ts
 
 _COLUMNS = (
-    "id, thread_id, checkpoint_ns, checkpoint_id, pause_key, decision, status, reviewer, reason, "
-    "edits, resume, idempotency_key, client_host, ssh_origin, client_pid, apply_mode, created_at, "
-    "finished_at, new_checkpoint_id, outcome"
+    "id, thread_id, checkpoint_ns, checkpoint_id, pause_key, decision, status, reviewer, "
+    "reason, edits, resume, idempotency_key, client_host, ssh_origin, client_pid, apply_mode, "
+    "created_at, finished_at, new_checkpoint_id, outcome"
 )
 _CLAIMING = ", ".join(f"'{s}'" for s in CLAIMING_STATUSES)
+_HEAD = "(SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = {m} AND checkpoint_ns = {m})"
 
 
 def _dumps(value: Any) -> str | None:
@@ -72,75 +74,167 @@ def _row(data: dict[str, Any]) -> LedgerRow:
     )
 
 
-def _now_text() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 class LedgerDB(abc.ABC):
-    """Ledger reads and writes for one backend."""
+    """Ledger reads and writes; subclasses supply the dialect and three primitives."""
+
+    mark = "%s"  # the driver's parameter marker
+    json_cast = ""  # how a JSON text parameter becomes the column's type
+    now_sql = "now()"
 
     @abc.abstractmethod
-    async def install(self, statements: Sequence[str]) -> None: ...
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """Run one statement (committed on its own) and return its rows as dicts."""
+
+    @abc.abstractmethod
+    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        """Run one statement (committed on its own) and return the affected row count."""
+
+    @abc.abstractmethod
+    async def install(self, statements: Sequence[str]) -> None:
+        """Run the DDL in one transaction."""
 
     @abc.abstractmethod
     async def installed(self) -> bool: ...
 
-    @abc.abstractmethod
-    async def claim(self, request: ClaimRequest) -> ClaimResult: ...
+    def _now_param(self) -> Any:
+        return None
 
-    @abc.abstractmethod
+    async def claim(self, request: ClaimRequest) -> ClaimResult:
+        """Insert the decision if the head is still the pause and nobody claimed it."""
+        m = self.mark
+        origin = request.origin
+        values = [request.thread_id, request.checkpoint_ns, request.checkpoint_id,
+                  request.pause_key, request.decision.value, request.status.value,
+                  origin.reviewer, request.reason, _dumps(request.edits), _dumps(request.resume),
+                  request.idempotency_key, origin.client_host, origin.ssh_origin, origin.pid,
+                  request.apply_mode]
+        placeholders = [m] * len(values)
+        placeholders[8] = placeholders[9] = f"{m}{self.json_cast}"
+        created = self._now_param()
+        if created is not None:
+            values.append(created)
+            placeholders.append(m)
+        sql = (
+            "INSERT INTO hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key,"
+            " decision, status, reviewer, reason, edits, resume, idempotency_key, client_host,"
+            f" ssh_origin, client_pid, apply_mode{', created_at' if created else ''})"
+            f" SELECT {', '.join(placeholders)} WHERE {_HEAD.format(m=m)} = {m}"
+            f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}"
+        )
+        params = [*values, request.thread_id, request.checkpoint_ns, request.checkpoint_id]
+        try:
+            rows = await self._fetch(sql, params)
+        except (pg_errors.UniqueViolation, sqlite3.IntegrityError):
+            rows = []
+        if rows:
+            return ClaimResult(row=_row(rows[0]), current_head=request.checkpoint_id)
+        return await self._explain_loss(request)
+
+    async def _explain_loss(self, request: ClaimRequest) -> ClaimResult:
+        m = self.mark
+        if request.idempotency_key:
+            earlier = await self.rows(idempotency_key=request.idempotency_key)
+            if earlier:
+                return ClaimResult(row=earlier[0], replayed=True)
+        holder = await self._fetch(
+            f"SELECT {_COLUMNS} FROM hitl_decisions WHERE thread_id = {m}"
+            f" AND checkpoint_ns = {m} AND checkpoint_id = {m} AND pause_key = {m}"
+            f" AND status IN ({_CLAIMING})",
+            (request.thread_id, request.checkpoint_ns, request.checkpoint_id, request.pause_key))
+        head = await self._fetch(f"SELECT {_HEAD.format(m=m)} AS head",
+                                 (request.thread_id, request.checkpoint_ns))
+        return ClaimResult(row=None, conflict_with=_row(holder[0]) if holder else None,
+                           current_head=head[0]["head"] if head else None)
+
     async def finish(
-        self, decision_id: int, status: str, new_checkpoint_id: str | None, outcome: str | None,
+        self, decision_id: int, status: str, outcome: str | None,
         *, only_if_status: str | None = None,
-    ) -> bool: ...
+    ) -> str | None:
+        """Settle a decision, recording the thread's head now; returns that head (or None
+        if the guard did not match)."""
+        m = self.mark
+        guard = f" AND status = {m}" if only_if_status else ""
+        params: list[Any] = [status, outcome, decision_id]
+        if only_if_status:
+            params.append(only_if_status)
+        now = f"{m}" if self._now_param() is not None else self.now_sql
+        if self._now_param() is not None:
+            params.insert(2, self._now_param())
+        rows = await self._fetch(
+            f"UPDATE hitl_decisions SET status = {m}, outcome = {m}, finished_at = {now},"
+            " new_checkpoint_id = (SELECT max(c.checkpoint_id) FROM checkpoints c"
+            "   WHERE c.thread_id = hitl_decisions.thread_id"
+            "   AND c.checkpoint_ns = hitl_decisions.checkpoint_ns)"
+            f" WHERE id = {m}{guard} RETURNING new_checkpoint_id", params)
+        return rows[0]["new_checkpoint_id"] if rows else None
 
-    @abc.abstractmethod
     async def rows(
-        self,
-        *,
-        thread_id: str | None = None,
-        since: datetime | None = None,
-        statuses: Sequence[str] | None = None,
-        idempotency_key: str | None = None,
+        self, *, thread_id: str | None = None, since: datetime | None = None,
+        statuses: Sequence[str] | None = None, idempotency_key: str | None = None,
         limit: int | None = None,
-    ) -> list[LedgerRow]: ...
+    ) -> list[LedgerRow]:
+        where, params = self._where(thread_id, since, statuses, idempotency_key, "created_at")
+        tail = f" LIMIT {int(limit)}" if limit else ""
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM hitl_decisions{where} ORDER BY id{tail}", params)
+        return [_row(r) for r in rows]
 
-    @abc.abstractmethod
-    async def event(
-        self, origin: Origin, action: str, thread_id: str | None, checkpoint_id: str | None,
-        detail: Any,
-    ) -> None: ...
+    async def event(self, origin: Origin, action: str, thread_id: str | None,
+                    checkpoint_id: str | None, detail: Any) -> None:
+        m = self.mark
+        params = [origin.reviewer, action, thread_id, checkpoint_id, _dumps(detail),
+                  origin.client_host, origin.ssh_origin]
+        columns = "reviewer, action, thread_id, checkpoint_id, detail, client_host, ssh_origin"
+        if self._now_param() is not None:
+            params.append(self._now_param())
+            columns += ", at"
+        await self._execute(
+            f"INSERT INTO hitl_events ({columns}) VALUES ({', '.join([m] * len(params))})",
+            params)
 
-    @abc.abstractmethod
     async def events(self, *, thread_id: str | None = None,
-                     since: datetime | None = None) -> list[dict[str, Any]]: ...
+                     since: datetime | None = None) -> list[dict[str, Any]]:
+        where, params = self._where(thread_id, since, None, None, "at")
+        return await self._fetch(f"SELECT * FROM hitl_events{where} ORDER BY id", params)
 
-
-def _where(
-    thread_id: str | None, since: datetime | None, statuses: Sequence[str] | None,
-    key: str | None, mark: str,
-) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if thread_id is not None:
-        clauses.append(f"thread_id = {mark}")
-        params.append(thread_id)
-    if since is not None:
-        clauses.append(f"created_at >= {mark}")
-        params.append(since if mark == "%s" else since.astimezone(UTC).isoformat())
-    if statuses:
-        clauses.append(f"status IN ({', '.join([mark] * len(statuses))})")
-        params.extend(statuses)
-    if key is not None:
-        clauses.append(f"idempotency_key = {mark}")
-        params.append(key)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    def _where(
+        self, thread_id: str | None, since: datetime | None, statuses: Sequence[str] | None,
+        key: str | None, time_column: str,
+    ) -> tuple[str, list[Any]]:
+        m = self.mark
+        clauses: list[str] = []
+        params: list[Any] = []
+        if thread_id is not None:
+            clauses.append(f"thread_id = {m}")
+            params.append(thread_id)
+        if since is not None:
+            clauses.append(f"{time_column} >= {m}")
+            params.append(since if self._now_param() is None else since.astimezone(UTC).isoformat())
+        if statuses:
+            clauses.append(f"status IN ({', '.join([m] * len(statuses))})")
+            params.extend(statuses)
+        if key is not None:
+            clauses.append(f"idempotency_key = {m}")
+            params.append(key)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
 class PostgresLedger(LedgerDB):
+    mark = "%s"
+    json_cast = "::jsonb"
+
     def __init__(self, store: Any) -> None:
         self.pool = store.pool
-        self.location = store.location
+
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return [dict(r) for r in await cur.fetchall()] if cur.description else []
+
+    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return int(cur.rowcount)
 
     async def install(self, statements: Sequence[str]) -> None:
         async with self.pool.connection() as conn, conn.transaction():
@@ -149,132 +243,37 @@ class PostgresLedger(LedgerDB):
                 await conn.execute(statement)
 
     async def installed(self) -> bool:
-        async with self.pool.connection() as conn:
-            row = await (await conn.execute(
-                "SELECT to_regclass('hitl_decisions') IS NOT NULL AS ok")).fetchone()
-        return bool(row and row["ok"])
-
-    async def claim(self, request: ClaimRequest) -> ClaimResult:
-        try:
-            return await self._claim_once(request)
-        except (pg_errors.UniqueViolation, pg_errors.SerializationFailure):
-            # Lost a race inside the database: report what won.
-            return await self._explain_loss(request)
-
-    async def _claim_once(self, request: ClaimRequest) -> ClaimResult:
-        async with self.pool.connection() as conn, conn.transaction():
-            if request.idempotency_key:
-                earlier = await self._fetch(
-                    conn, f"SELECT {_COLUMNS} FROM hitl_decisions WHERE idempotency_key = %s",
-                    (request.idempotency_key,))
-                if earlier:
-                    return ClaimResult(row=earlier[0], replayed=True)
-            head_row = await (await conn.execute(
-                "SELECT max(checkpoint_id) AS head FROM checkpoints"
-                " WHERE thread_id = %s AND checkpoint_ns = %s",
-                (request.thread_id, request.checkpoint_ns))).fetchone()
-            head = head_row["head"] if head_row else None
-            holder = await self._fetch(
-                conn,
-                f"SELECT {_COLUMNS} FROM hitl_decisions WHERE thread_id = %s"
-                f" AND checkpoint_ns = %s AND checkpoint_id = %s AND pause_key = %s"
-                f" AND status IN ({_CLAIMING})",
-                (request.thread_id, request.checkpoint_ns, request.checkpoint_id,
-                 request.pause_key))
-            if holder or head != request.checkpoint_id:
-                return ClaimResult(row=None, conflict_with=holder[0] if holder else None,
-                                   current_head=head)
-            origin = request.origin
-            inserted = await self._fetch(
-                conn,
-                f"INSERT INTO hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key,"
-                " decision, status, reviewer, reason, edits, resume, idempotency_key,"
-                " client_host, ssh_origin, client_pid, apply_mode)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s,"
-                f" %s) RETURNING {_COLUMNS}",
-                (request.thread_id, request.checkpoint_ns, request.checkpoint_id,
-                 request.pause_key,
-                 request.decision.value, request.status.value, origin.reviewer, request.reason,
-                 _dumps(request.edits), _dumps(request.resume), request.idempotency_key,
-                 origin.client_host, origin.ssh_origin, origin.pid, request.apply_mode))
-            return ClaimResult(row=inserted[0], current_head=head)
-
-    async def _explain_loss(self, request: ClaimRequest) -> ClaimResult:
-        if request.idempotency_key:
-            earlier = await self.rows(idempotency_key=request.idempotency_key)
-            if earlier:
-                return ClaimResult(row=earlier[0], replayed=True)
-        async with self.pool.connection() as conn:
-            holder = await self._fetch(
-                conn,
-                f"SELECT {_COLUMNS} FROM hitl_decisions WHERE thread_id = %s"
-                f" AND checkpoint_ns = %s AND checkpoint_id = %s AND pause_key = %s"
-                f" AND status IN ({_CLAIMING})",
-                (request.thread_id, request.checkpoint_ns, request.checkpoint_id,
-                 request.pause_key))
-            head_row = await (await conn.execute(
-                "SELECT max(checkpoint_id) AS head FROM checkpoints"
-                " WHERE thread_id = %s AND checkpoint_ns = %s",
-                (request.thread_id, request.checkpoint_ns))).fetchone()
-        return ClaimResult(row=None, conflict_with=holder[0] if holder else None,
-                           current_head=head_row["head"] if head_row else None)
-
-    async def finish(
-        self, decision_id: int, status: str, new_checkpoint_id: str | None, outcome: str | None,
-        *, only_if_status: str | None = None,
-    ) -> bool:
-        guard = " AND status = %s" if only_if_status else ""
-        params: list[Any] = [status, new_checkpoint_id, outcome, decision_id]
-        if only_if_status:
-            params.append(only_if_status)
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "UPDATE hitl_decisions SET status = %s, new_checkpoint_id = %s, outcome = %s,"
-                f" finished_at = now() WHERE id = %s{guard}", params)
-            return bool(cur.rowcount == 1)
-
-    async def rows(
-        self, *, thread_id: str | None = None, since: datetime | None = None,
-        statuses: Sequence[str] | None = None, idempotency_key: str | None = None,
-        limit: int | None = None,
-    ) -> list[LedgerRow]:
-        where, params = _where(thread_id, since, statuses, idempotency_key, "%s")
-        tail = f" LIMIT {int(limit)}" if limit else ""
-        async with self.pool.connection() as conn:
-            return await self._fetch(
-                conn, f"SELECT {_COLUMNS} FROM hitl_decisions{where} ORDER BY id{tail}", params)
-
-    async def event(self, origin: Origin, action: str, thread_id: str | None,
-                    checkpoint_id: str | None, detail: Any) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                "INSERT INTO hitl_events (reviewer, action, thread_id, checkpoint_id, detail,"
-                " client_host, ssh_origin) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (origin.reviewer, action, thread_id, checkpoint_id, _dumps(detail),
-                 origin.client_host, origin.ssh_origin))
-
-    async def events(self, *, thread_id: str | None = None,
-                     since: datetime | None = None) -> list[dict[str, Any]]:
-        where, params = _where(thread_id, since, None, None, "%s")
-        where = where.replace("created_at", "at")
-        async with self.pool.connection() as conn:
-            rows = await (await conn.execute(
-                f"SELECT * FROM hitl_events{where} ORDER BY id", params)).fetchall()
-        return [dict(r) for r in rows]
-
-    @staticmethod
-    async def _fetch(conn: Any, sql: str, params: Sequence[Any]) -> list[LedgerRow]:
-        rows = await (await conn.execute(sql, params)).fetchall()
-        return [_row(dict(r)) for r in rows]
+        rows = await self._fetch(
+            "SELECT to_regclass('hitl_decisions') IS NOT NULL AS ok", ())
+        return bool(rows and rows[0]["ok"])
 
 
 class SqliteLedger(LedgerDB):
     """SQLite ledger on the store's connection, serialised with the saver's own lock."""
 
+    mark = "?"
+
     def __init__(self, store: Any) -> None:
         self.conn = store.conn
         self.lock = store.saver.lock
-        self.location = store.location
+
+    def _now_param(self) -> Any:
+        return datetime.now(UTC).isoformat()
+
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        async with self.lock:
+            async with self.conn.execute(sql, params) as cur:
+                names = [d[0] for d in cur.description or ()]
+                rows = [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+            if self.conn.in_transaction:
+                await self.conn.commit()
+            return rows
+
+    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        async with self.lock:
+            cur = await self.conn.execute(sql, params)
+            await self.conn.commit()
+            return int(cur.rowcount)
 
     async def install(self, statements: Sequence[str]) -> None:
         async with self.lock:
@@ -288,105 +287,10 @@ class SqliteLedger(LedgerDB):
                 raise
 
     async def installed(self) -> bool:
-        async with self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hitl_decisions'"
-        ) as cur:
-            return await cur.fetchone() is not None
-
-    async def claim(self, request: ClaimRequest) -> ClaimResult:
-        async with self.lock:
-            # IMMEDIATE takes the write lock up front, so checks and insert are atomic
-            # across processes (others wait up to busy_timeout).
-            await self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = await self._claim_locked(request)
-                await self.conn.commit()
-                return result
-            except BaseException:
-                await self.conn.rollback()
-                raise
-
-    async def _claim_locked(self, request: ClaimRequest) -> ClaimResult:
-        if request.idempotency_key:
-            earlier = await self._fetch(
-                f"SELECT {_COLUMNS} FROM hitl_decisions WHERE idempotency_key = ?",
-                (request.idempotency_key,))
-            if earlier:
-                return ClaimResult(row=earlier[0], replayed=True)
-        async with self.conn.execute(
-            "SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ?",
-            (request.thread_id, request.checkpoint_ns),
-        ) as cur:
-            found = await cur.fetchone()
-        head = found[0] if found else None
-        holder = await self._fetch(
-            f"SELECT {_COLUMNS} FROM hitl_decisions WHERE thread_id = ? AND checkpoint_ns = ?"
-            f" AND checkpoint_id = ? AND pause_key = ? AND status IN ({_CLAIMING})",
-            (request.thread_id, request.checkpoint_ns, request.checkpoint_id, request.pause_key))
-        if holder or head != request.checkpoint_id:
-            return ClaimResult(row=None, conflict_with=holder[0] if holder else None,
-                               current_head=head)
-        origin = request.origin
-        inserted = await self._fetch(
-            "INSERT INTO hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key,"
-            " decision, status, reviewer, reason, edits, resume, idempotency_key, client_host,"
-            " ssh_origin, client_pid, apply_mode, created_at)"
-            f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
-            (request.thread_id, request.checkpoint_ns, request.checkpoint_id, request.pause_key,
-             request.decision.value, request.status.value, origin.reviewer, request.reason,
-             _dumps(request.edits), _dumps(request.resume), request.idempotency_key,
-             origin.client_host, origin.ssh_origin, origin.pid, request.apply_mode,
-             _now_text()))
-        return ClaimResult(row=inserted[0], current_head=head)
-
-    async def finish(
-        self, decision_id: int, status: str, new_checkpoint_id: str | None, outcome: str | None,
-        *, only_if_status: str | None = None,
-    ) -> bool:
-        guard = " AND status = ?" if only_if_status else ""
-        params: list[Any] = [status, new_checkpoint_id, outcome, _now_text(), decision_id]
-        if only_if_status:
-            params.append(only_if_status)
-        async with self.lock:
-            cur = await self.conn.execute(
-                "UPDATE hitl_decisions SET status = ?, new_checkpoint_id = ?, outcome = ?,"
-                f" finished_at = ? WHERE id = ?{guard}", params)
-            await self.conn.commit()
-            return bool(cur.rowcount == 1)
-
-    async def rows(
-        self, *, thread_id: str | None = None, since: datetime | None = None,
-        statuses: Sequence[str] | None = None, idempotency_key: str | None = None,
-        limit: int | None = None,
-    ) -> list[LedgerRow]:
-        where, params = _where(thread_id, since, statuses, idempotency_key, "?")
-        tail = f" LIMIT {int(limit)}" if limit else ""
-        return await self._fetch(
-            f"SELECT {_COLUMNS} FROM hitl_decisions{where} ORDER BY id{tail}", params)
-
-    async def event(self, origin: Origin, action: str, thread_id: str | None,
-                    checkpoint_id: str | None, detail: Any) -> None:
-        async with self.lock:
-            await self.conn.execute(
-                "INSERT INTO hitl_events (at, reviewer, action, thread_id, checkpoint_id, detail,"
-                " client_host, ssh_origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (_now_text(), origin.reviewer, action, thread_id, checkpoint_id,
-                 _dumps(detail), origin.client_host, origin.ssh_origin))
-            await self.conn.commit()
-
-    async def events(self, *, thread_id: str | None = None,
-                     since: datetime | None = None) -> list[dict[str, Any]]:
-        where, params = _where(thread_id, since, None, None, "?")
-        where = where.replace("created_at", "at")
-        async with self.conn.execute(f"SELECT * FROM hitl_events{where} ORDER BY id",
-                                     params) as cur:
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
-
-    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[LedgerRow]:
-        async with self.conn.execute(sql, params) as cur:
-            names = [d[0] for d in cur.description]
-            return [_row(dict(zip(names, r, strict=True))) for r in await cur.fetchall()]
+        rows = await self._fetch(
+            "SELECT 1 AS ok FROM sqlite_master WHERE type = 'table' AND name = 'hitl_decisions'",
+            ())
+        return bool(rows)
 
 
 def ledger_db(store: CheckpointStore) -> LedgerDB:
@@ -398,6 +302,8 @@ def ledger_db(store: CheckpointStore) -> LedgerDB:
 
 def database_error(exc: BaseException, location: str) -> ConsoleError:
     """A one-sentence error for a failed ledger operation."""
+    if isinstance(exc, ConsoleError):
+        return exc
     if isinstance(exc, pg_errors.InsufficientPrivilege) or (
         isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc)
     ):

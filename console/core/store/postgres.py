@@ -45,7 +45,7 @@ _HEADS_BY_SCAN = """
 _HEADS_BY_STATUS = f"""
     SELECT thread_id, checkpoint_id
     FROM {STATUS_TABLE}
-    WHERE next_nodes <> '{{}}' {{thread_clause}} {{after_clause}}
+    WHERE next_nodes <> '{{{{}}}}' {{thread_clause}} {{after_clause}}
     ORDER BY paused_at, thread_id
     {{limit_clause}}
 """
@@ -105,6 +105,7 @@ class PostgresStore(CheckpointStore):
         create: bool = False,
     ) -> PostgresStore:
         """Connect, check that this is a checkpointer database, and return the store."""
+        await _probe(location)
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             location.target,
             min_size=1,
@@ -262,6 +263,20 @@ class PostgresStore(CheckpointStore):
                 done.append(label)
         self._has_status = True
         return done
+
+
+async def _probe(location: DatabaseLocation) -> None:
+    """One direct connection first: its error names the cause (refused, auth, no such
+    database) at once, where a pool would retry until its timeout."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            location.target, connect_timeout=int(CONNECT_TIMEOUT_SECONDS))
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(
+            f"Cannot connect to {location.display()}: {_first_line(exc)}. "
+            "Check that the server is running and the URL is right."
+        ) from exc
+    await conn.close()
 
 
 async def _configure_connection(conn: psycopg.AsyncConnection[Any]) -> None:
