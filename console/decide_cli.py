@@ -101,9 +101,11 @@ def _action_edits(items: list[str]) -> dict[int, Any]:
 
 def _decider(store: Any, settings: Settings) -> Decider:
     from console.core.apply import Decider, current_origin
+    from console.core.policy import Policy
 
     return Decider(store, current_origin(settings.reviewer, settings.ssh_origin),
-                   templates=settings.raw.get("templates", {}))
+                   templates=settings.raw.get("templates", {}),
+                   policy=Policy.from_config(settings.raw))
 
 
 def _print(settings: Settings, data: dict[str, Any], text: str) -> None:
@@ -142,9 +144,11 @@ async def _decide_one(args: argparse.Namespace, settings: Settings, thread: str,
         outcome = await _decider(store, settings).decide(
             thread, choice, expect=args.expect, idempotency_key=args.idempotency_key)
     redactor = redactor_for(settings)
+    row = outcome.row
     _print(settings, {
-        "thread_id": outcome.thread_id, "status": outcome.status, "ledger_id": outcome.row.id,
-        "decision": outcome.row.decision, "checkpoint_before": outcome.row.checkpoint_id,
+        "thread_id": outcome.thread_id, "status": outcome.status,
+        "ledger_id": row.id if row else None, "decision": choice.decision.value,
+        "checkpoint_before": row.checkpoint_id if row else None,
         "new_checkpoint_id": outcome.new_checkpoint_id,
         "command": redactor.redact(outcome.plan.command_preview()) if outcome.plan else None,
         "warnings": list(outcome.plan.warnings) if outcome.plan else [],
@@ -178,7 +182,7 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
             outcome = await decider.decide(targets[0].thread_id, choice, expect=args.expect,
                                            idempotency_key=args.idempotency_key)
             _print(settings, {"thread_id": outcome.thread_id, "status": outcome.status,
-                              "ledger_id": outcome.row.id,
+                              "ledger_id": outcome.row.id if outcome.row else None,
                               "new_checkpoint_id": outcome.new_checkpoint_id}, outcome.message)
             return 0
         results = await reject_many(decider, targets, reason, concurrency=args.concurrency,

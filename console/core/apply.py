@@ -8,6 +8,7 @@ actual head, without ever running anything again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -18,7 +19,13 @@ from typing import Any
 from langgraph.types import Command
 
 from console.core.decisions import DecisionInput, Plan, plan_decision
-from console.core.errors import ConflictError, ConsoleError, NotPendingError, UsageError
+from console.core.errors import (
+    ConflictError,
+    ConsoleError,
+    NotPendingError,
+    PolicyRefused,
+    UsageError,
+)
 from console.core.graphs import GraphInfo
 from console.core.ledger_schema import CLAIMING_STATUSES, install_ledger
 from console.core.models import PendingThread
@@ -30,11 +37,19 @@ from console.core.models_ledger import (
     LedgerRow,
     Origin,
 )
+from console.core.policy import Policy, Verdict
 from console.core.store.base import CheckpointStore
 from console.core.store.ledger_sql import LedgerDB, database_error, ledger_db
 
 # How many nodes a rejection may skip to end a run (loops in a graph must not spin).
 MAX_SKIPPED_STEPS = 25
+_POLICY_ACTION = {
+    DecisionType.APPROVE: "approve",
+    DecisionType.EDIT: "edit",
+    DecisionType.RESUME: "edit",  # a custom value is an edit of what the gate receives
+    DecisionType.REJECT: "reject",
+    DecisionType.RESPOND: "respond",
+}
 # A run metadata key LangGraph writes itself; everything else is the application's.
 _LANGGRAPH_METADATA = frozenset({"source", "step", "parents", "writes", "thread_id"})
 
@@ -54,8 +69,8 @@ class Outcome:
     """What happened to one decision."""
 
     thread_id: str
-    status: str  # applied | replayed | failed | queued
-    row: LedgerRow
+    status: str  # applied | replayed | failed | queued | approval_recorded
+    row: LedgerRow | None
     plan: Plan | None
     new_checkpoint_id: str | None
     message: str
@@ -88,9 +103,11 @@ class Decider:
         *,
         templates: Mapping[str, Any] | None = None,
         worker_mode: bool = False,
+        policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.origin = origin
+        self.policy = policy or Policy()
         self.templates = templates or {}
         self.worker_mode = worker_mode
         self.ledger: LedgerDB = ledger_db(store)
@@ -155,7 +172,15 @@ class Decider:
                 f"No graph is loaded for thread {thread_id!r} (graph {pause.graph or 'unknown'}):"
                 " pass --graph NAME=module:attr so the console can resume it. Nothing was written."
             )
-        claim = await self._claim(pause, choice, plan, idempotency_key)
+        request = self._request(pause, choice, plan, idempotency_key)
+        verdict = await self.authorise(pause, choice)
+        if verdict.approvals_needed > 1:
+            count = await self.ledger.add_approval(request)
+            if count < verdict.approvals_needed:
+                return Outcome(thread_id, "approval_recorded", None, plan, None,
+                               f"Approval {count} of {verdict.approvals_needed} recorded for "
+                               f"{thread_id}; it runs after the last one.")
+        claim = await self._claim(request)
         if claim.replayed and claim.row is not None:
             return _replayed(claim.row)
         if claim.row is None:
@@ -165,10 +190,22 @@ class Decider:
             return Outcome(thread_id, "queued", claim.row, plan, None, message)
         return await self.apply_claimed(claim.row, graph, plan, pause)
 
-    async def _claim(
+    async def authorise(self, pause: PendingThread, choice: DecisionInput) -> Verdict:
+        """The policy's verdict; a refusal is audited and raised (exit 5)."""
+        action = _POLICY_ACTION[choice.decision]
+        verdict = self.policy.check(self.origin.reviewer, pause, action)
+        if not verdict.allowed:
+            with contextlib.suppress(Exception):  # a read-only role cannot write the event
+                await self.ledger.event(self.origin, "policy_refused", pause.thread_id,
+                                        pause.checkpoint_id, {"action": action,
+                                                              "reason": verdict.reason})
+            raise PolicyRefused(f"{verdict.reason} Nothing was written.")
+        return verdict
+
+    def _request(
         self, pause: PendingThread, choice: DecisionInput, plan: Plan, key: str | None
-    ) -> ClaimResult:
-        request = ClaimRequest(
+    ) -> ClaimRequest:
+        return ClaimRequest(
             thread_id=pause.thread_id,
             checkpoint_ns=pause.checkpoint_ns,
             checkpoint_id=pause.checkpoint_id,
@@ -183,6 +220,8 @@ class Decider:
             apply_mode="worker" if self.worker_mode else "inline",
             status=DecisionStatus.QUEUED if self.worker_mode else DecisionStatus.IN_FLIGHT,
         )
+
+    async def _claim(self, request: ClaimRequest) -> ClaimResult:
         try:
             return await self.ledger.claim(request)
         except Exception as exc:
@@ -336,7 +375,7 @@ async def _reject_one(decider: Decider, target: BulkTarget, choice: DecisionInpu
         return BulkResult(target.thread_id, "conflict", str(exc))
     except NotPendingError as exc:
         return BulkResult(target.thread_id, "not_pending", str(exc))
-    except UsageError as exc:
+    except (UsageError, PolicyRefused) as exc:
         return BulkResult(target.thread_id, "refused", str(exc))
     except Exception as exc:  # one failure never stops the rest
         return BulkResult(target.thread_id, "failed", f"{type(exc).__name__}: {exc}")

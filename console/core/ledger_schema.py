@@ -20,6 +20,82 @@ LEDGER_VERSION = 1
 # Statuses that hold a pause: a decision in one of them blocks every other on that pause.
 CLAIMING_STATUSES = ("in_flight", "applied", "queued", "claimed")
 
+# Worker mode (console/core/worker.py): a queued decision is claimed by one worker with a
+# lease it renews by heartbeat; `started_at` is committed just before the graph is resumed,
+# so a claim that expired without it provably never touched the graph.
+WORKER_COLUMNS = (
+    ("graph", "text"), ("claimed_by", "text"), ("claimed_at", "timestamptz"),
+    ("lease_until", "timestamptz"), ("started_at", "timestamptz"),
+    ("attempts", "integer NOT NULL DEFAULT 0"),
+)
+DECISIONS_CHANNEL = "hitl_console_decisions"
+
+_PG_WORKER = [
+    # ledgers created before these columns existed (the SQLite DDL has them inline only)
+    *(f"ALTER TABLE hitl_decisions ADD COLUMN IF NOT EXISTS {name} {kind}"
+      for name, kind in WORKER_COLUMNS),
+    """CREATE INDEX IF NOT EXISTS hitl_decisions_queue ON hitl_decisions (id)
+        WHERE status = 'queued'""",
+    """CREATE INDEX IF NOT EXISTS hitl_decisions_leases ON hitl_decisions (lease_until)
+        WHERE status = 'claimed'""",
+    """CREATE TABLE IF NOT EXISTS hitl_workers (
+        worker_id text PRIMARY KEY,
+        host text NOT NULL,
+        pid integer NOT NULL,
+        graphs text NOT NULL DEFAULT '',
+        concurrency integer NOT NULL DEFAULT 1,
+        wake text NOT NULL DEFAULT 'poll',
+        state text NOT NULL DEFAULT 'running',
+        lease_seconds double precision NOT NULL DEFAULT 60,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at timestamptz NOT NULL DEFAULT now(),
+        stopped_at timestamptz,
+        applying integer NOT NULL DEFAULT 0,
+        applied integer NOT NULL DEFAULT 0,
+        failed integer NOT NULL DEFAULT 0,
+        released integer NOT NULL DEFAULT 0,
+        reconciled integer NOT NULL DEFAULT 0)""",
+    # One notification per decision that becomes queued (wakes idle workers) or settles
+    # (lets a console refresh the thread); payload "status id thread_id".
+    f"""CREATE OR REPLACE FUNCTION hitl_notify_decision() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('{DECISIONS_CHANNEL}',
+                              NEW.status || ' ' || NEW.id || ' ' || left(NEW.thread_id, 7000));
+            RETURN NULL;
+        END $$""",
+    "DROP TRIGGER IF EXISTS hitl_decisions_notify ON hitl_decisions",
+    """CREATE TRIGGER hitl_decisions_notify
+        AFTER INSERT OR UPDATE OF status ON hitl_decisions
+        FOR EACH ROW WHEN (NEW.status IN ('queued', 'applied', 'failed'))
+        EXECUTE FUNCTION hitl_notify_decision()""",
+]
+
+_SQLITE_WORKER = [
+    """CREATE INDEX IF NOT EXISTS hitl_decisions_queue ON hitl_decisions (id)
+        WHERE status = 'queued'""",
+    """CREATE INDEX IF NOT EXISTS hitl_decisions_leases ON hitl_decisions (lease_until)
+        WHERE status = 'claimed'""",
+    """CREATE TABLE IF NOT EXISTS hitl_workers (
+        worker_id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        graphs TEXT NOT NULL DEFAULT '',
+        concurrency INTEGER NOT NULL DEFAULT 1,
+        wake TEXT NOT NULL DEFAULT 'poll',
+        state TEXT NOT NULL DEFAULT 'running',
+        lease_seconds REAL NOT NULL DEFAULT 60,
+        started_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        stopped_at TEXT,
+        applying INTEGER NOT NULL DEFAULT 0,
+        applied INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        released INTEGER NOT NULL DEFAULT 0,
+        reconciled INTEGER NOT NULL DEFAULT 0)""",
+]
+
+
 _PG = [
     """CREATE TABLE IF NOT EXISTS hitl_schema_version (
         component text PRIMARY KEY, version integer NOT NULL,
@@ -44,7 +120,13 @@ _PG = [
         created_at timestamptz NOT NULL DEFAULT now(),
         finished_at timestamptz,
         new_checkpoint_id text,
-        outcome text)""",
+        outcome text,
+        graph text,
+        claimed_by text,
+        claimed_at timestamptz,
+        lease_until timestamptz,
+        started_at timestamptz,
+        attempts integer NOT NULL DEFAULT 0)""",
     f"""CREATE UNIQUE INDEX IF NOT EXISTS hitl_decisions_one_claim
         ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key)
         WHERE status IN ({", ".join(f"'{s}'" for s in CLAIMING_STATUSES)})""",
@@ -61,6 +143,17 @@ _PG = [
         detail text,
         client_host text,
         ssh_origin text)""",
+    """CREATE TABLE IF NOT EXISTS hitl_approvals (
+        thread_id text NOT NULL,
+        checkpoint_ns text NOT NULL DEFAULT '',
+        checkpoint_id text NOT NULL,
+        pause_key text NOT NULL DEFAULT '',
+        reviewer text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        client_host text,
+        ssh_origin text,
+        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, pause_key, reviewer))""",
+    *_PG_WORKER,
     f"""INSERT INTO hitl_schema_version (component, version) VALUES ('ledger', {LEDGER_VERSION})
         ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version""",
 ]
@@ -89,7 +182,13 @@ _SQLITE = [
         created_at TEXT NOT NULL,
         finished_at TEXT,
         new_checkpoint_id TEXT,
-        outcome TEXT)""",
+        outcome TEXT,
+        graph TEXT,
+        claimed_by TEXT,
+        claimed_at TEXT,
+        lease_until TEXT,
+        started_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0)""",
     f"""CREATE UNIQUE INDEX IF NOT EXISTS hitl_decisions_one_claim
         ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key)
         WHERE status IN ({", ".join(f"'{s}'" for s in CLAIMING_STATUSES)})""",
@@ -104,6 +203,17 @@ _SQLITE = [
         detail TEXT,
         client_host TEXT,
         ssh_origin TEXT)""",
+    """CREATE TABLE IF NOT EXISTS hitl_approvals (
+        thread_id TEXT NOT NULL,
+        checkpoint_ns TEXT NOT NULL DEFAULT '',
+        checkpoint_id TEXT NOT NULL,
+        pause_key TEXT NOT NULL DEFAULT '',
+        reviewer TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        client_host TEXT,
+        ssh_origin TEXT,
+        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, pause_key, reviewer))""",
+    *_SQLITE_WORKER,
     f"""INSERT INTO hitl_schema_version (component, version) VALUES ('ledger', {LEDGER_VERSION})
         ON CONFLICT (component) DO UPDATE SET version = excluded.version""",
 ]

@@ -168,6 +168,30 @@ class LedgerDB(abc.ABC):
             f" WHERE id = {m}{guard} RETURNING new_checkpoint_id", params)
         return rows[0]["new_checkpoint_id"] if rows else None
 
+    async def add_approval(self, request: ClaimRequest) -> int:
+        """Record one reviewer's approval of a pause; the number of distinct approvers.
+
+        Each insert commits before the count, so of concurrent approvers the last to
+        commit always sees every approval: the Nth approval is never missed.
+        """
+        m = self.mark
+        origin = request.origin
+        key = (request.thread_id, request.checkpoint_ns, request.checkpoint_id,
+               request.pause_key)
+        params: list[Any] = [*key, origin.reviewer, origin.client_host, origin.ssh_origin]
+        columns = ("thread_id, checkpoint_ns, checkpoint_id, pause_key, reviewer, client_host,"
+                   " ssh_origin")
+        if self._now_param() is not None:
+            params.append(self._now_param())
+            columns += ", created_at"
+        await self._execute(
+            f"INSERT INTO hitl_approvals ({columns}) VALUES ({', '.join([m] * len(params))})"
+            " ON CONFLICT DO NOTHING", params)
+        rows = await self._fetch(
+            f"SELECT count(*) AS n FROM hitl_approvals WHERE thread_id = {m}"
+            f" AND checkpoint_ns = {m} AND checkpoint_id = {m} AND pause_key = {m}", key)
+        return int(rows[0]["n"])
+
     async def rows(
         self, *, thread_id: str | None = None, since: datetime | None = None,
         statuses: Sequence[str] | None = None, idempotency_key: str | None = None,
