@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 from console.core.errors import ConsoleError, UsageError
@@ -22,6 +24,21 @@ Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 EPILOG = """\
 database: --db URL or HITL_DB: postgresql://..., sqlite:///path, or a .sqlite/.db path.
 exit codes: 0 done, 1 error, 2 usage, 3 conflict, 4 not found or not pending, 5 policy.
+"""
+
+
+SETUP_GRANTS = """\
+database roles (PostgreSQL; run setup once as the owner of the checkpoint tables):
+  read-only reviewer:  GRANT SELECT ON checkpoints, checkpoint_blobs, checkpoint_writes,
+                         hitl_thread_status, hitl_decisions, hitl_events TO reviewer_ro;
+                       (lists and shows; every decision fails cleanly, nothing is written)
+  deciding reviewer:   the above, plus
+                       GRANT INSERT, UPDATE ON hitl_decisions, hitl_approvals TO reviewer;
+                       GRANT INSERT ON hitl_events TO reviewer;
+                       GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO reviewer;
+                       and, for inline apply, INSERT/UPDATE on the checkpoint tables
+                       (worker mode needs none: the worker writes checkpoints)
+
 """
 
 
@@ -41,6 +58,9 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                        help="config file (default: ~/.config/hitl-console/config.toml)")
     group.add_argument("--json", action="store_true", default=default,
                        help="machine-readable output")
+    group.add_argument("--worker-mode", action="store_true", default=default,
+                       help="only record decisions; `hitl-console worker` applies them "
+                       "(default: HITL_WORKER_MODE, [console] worker_mode)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-mouse", action="store_true", help="do not enable mouse tracking")
 
     setup = command("setup", "create the console's tables in the checkpoint database")
+    setup.epilog = SETUP_GRANTS + EPILOG
     setup.add_argument("--notify", action="store_true",
                        help="also install the change-notification trigger (Postgres)")
 
@@ -82,16 +103,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = command("show", "the review bundle of one thread")
     show.add_argument("thread", help="thread id")
+    show.add_argument("--reveal", metavar="PATH",
+                      help="print the unredacted state value at PATH (e.g. credentials.token); "
+                      "only where policy `reveal` allows it, and audited")
 
     from console.decide_cli import add_decision_commands
 
     add_decision_commands(command)
+
+    from console.worker_cli import add_worker_commands
+
+    add_worker_commands(command)
     return parser
 
 
 def _handlers() -> dict[str, Handler]:
     from console import commands
     from console.decide_cli import DECISION_HANDLERS
+    from console.worker_cli import WORKER_HANDLERS
 
     return {
         "tui": commands.run_tui,
@@ -100,6 +129,7 @@ def _handlers() -> dict[str, Handler]:
         "pending": commands.run_pending,
         "show": commands.run_show,
         **DECISION_HANDLERS,
+        **WORKER_HANDLERS,
     }
 
 
@@ -120,12 +150,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if command == "demo" and not settings.db:
             settings = settings.with_overrides(db=DEMO_DB)
-        return asyncio.run(_handlers()[command](args, settings))
+        with _worker_mode(bool(getattr(args, "worker_mode", False)), settings):
+            return asyncio.run(_handlers()[command](args, settings))
     except ConsoleError as exc:
         return report_error(exc, as_json)
     except KeyboardInterrupt:
         print("Interrupted; nothing further was done.", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def _worker_mode(flag: bool, settings: Settings) -> Iterator[None]:
+    """Worker mode for this command (flag, else HITL_WORKER_MODE, else `[console]
+    worker_mode`): every Decider then records decisions as queued for a worker."""
+    configured = bool(settings.raw.get("console", {}).get("worker_mode"))
+    if not (flag or configured):
+        yield
+        return
+    from console.core.apply import WORKER_MODE_ENV
+
+    previous = os.environ.get(WORKER_MODE_ENV)
+    if not flag and previous is not None:
+        yield  # the environment outranks the config file
+        return
+    os.environ[WORKER_MODE_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(WORKER_MODE_ENV, None)
+        else:
+            os.environ[WORKER_MODE_ENV] = previous
 
 
 def report_error(exc: ConsoleError, as_json: bool) -> int:

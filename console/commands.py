@@ -11,11 +11,11 @@ from typing import Any
 
 from console.core.dburl import parse_db_url
 from console.core.durations import format_age, parse_duration
-from console.core.errors import NotPendingError, UsageError
+from console.core.errors import NotPendingError, PolicyRefused, UsageError
 from console.core.graphs import GraphInfo, GraphRegistry
 from console.core.inert import fit, inert
 from console.core.models import PendingFilter, ReviewBundle
-from console.core.views import bundle_view, pending_view
+from console.core.views import bundle_view, pending_view, safe_summary
 from console.session import redactor_for, registry_for, store_session
 from console.settings import Settings
 
@@ -51,7 +51,7 @@ async def run_pending(args: argparse.Namespace, settings: Settings) -> int:
             f"{format_age((now - t.paused_at).total_seconds()):>5}  "
             f"{fit(t.graph or '?', 14):<14} {fit(','.join(t.nodes), 16):<16} "
             f"{fit(kind, 22):<22} {fit(t.thread_id, 24):<24} "
-            f"{fit(redactor.redact_text(t.summary), 60)}"
+            f"{fit(safe_summary(t, redactor), 60)}"
         )
     print(f"{len(threads)} pending")
     return 0
@@ -61,6 +61,8 @@ async def run_show(args: argparse.Namespace, settings: Settings) -> int:
     redactor = redactor_for(settings)
     async with store_session(settings) as store:
         bundle = await store.bundle(args.thread)
+        if args.reveal:
+            return await _reveal(store, settings, bundle, args.reveal)
     view = bundle_view(bundle, redactor)
     if settings.json:
         emit_json(view)
@@ -70,6 +72,36 @@ async def run_show(args: argparse.Namespace, settings: Settings) -> int:
         print(f"hitl-console: thread {inert(args.thread)!s} is not waiting for a human "
               f"(head {bundle.checkpoint_id}).", file=sys.stderr)
         return NotPendingError.exit_code
+    return 0
+
+
+async def _reveal(store: Any, settings: Settings, bundle: ReviewBundle, path: str) -> int:
+    """Print one unredacted value, if policy allows; both outcomes are audited."""
+    from console.core.apply import current_origin
+    from console.core.jsonable import to_jsonable
+    from console.core.ledger_schema import install_ledger
+    from console.core.policy import Policy
+    from console.core.store.ledger_sql import ledger_db
+
+    origin = current_origin(settings.reviewer, settings.ssh_origin)
+    verdict = Policy.from_config(settings.raw).may_reveal(settings.reviewer)
+    ledger = ledger_db(store)
+    if not await ledger.installed():
+        await install_ledger(store)
+    action = "reveal" if verdict.allowed else "reveal_refused"
+    await ledger.event(origin, action, bundle.thread_id, bundle.checkpoint_id, {"path": path})
+    if not verdict.allowed:
+        raise PolicyRefused(f"{verdict.reason} The attempt was recorded.")
+    value: Any = bundle.values
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise NotPendingError(f"State of {bundle.thread_id!r} has no value at {path!r}.")
+    text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
+    print(text if settings.json else inert(text, limit=100_000, keep_newlines=True))
     return 0
 
 

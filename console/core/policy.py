@@ -19,6 +19,8 @@ Configured in the `[policy]` table of the config file:
     respond = ["*"]                   # default: whoever may reject
     approvals = 2                     # distinct approvals before the resume runs
 
+    # and, in [policy]: reveal = ["@security"] lets them see redacted values (audited)
+
 A rejection by any reviewer allowed to reject is final, whatever `approvals` says.
 """
 
@@ -66,6 +68,7 @@ class Policy:
     rules: tuple[Rule, ...] = ()
     four_eyes: bool = False
     requester_key: str = "requested_by"
+    reveal: tuple[str, ...] = ()  # who may see a redacted value (each reveal is audited)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policy:
@@ -83,6 +86,7 @@ class Policy:
             rules=rules,
             four_eyes=bool(table.get("four_eyes", False)),
             requester_key=str(table.get("requester_key", "requested_by")),
+            reveal=tuple(map(str, table.get("reveal", ()))),
         )
 
     def check(self, reviewer: str, pause: PendingThread, action: str) -> Verdict:
@@ -102,6 +106,13 @@ class Policy:
                                       "not approve it; another reviewer must.")
         needed = rule.approvals if rule and action in ("approve", "edit") else 1
         return Verdict(True, "allowed", needed)
+
+    def may_reveal(self, reviewer: str) -> Verdict:
+        """Revealing redacted values is off unless `[policy] reveal` names the reviewer."""
+        if reviewer in self.read_only or not self._member(reviewer, self.reveal):
+            return Verdict(False, f"{reviewer} may not reveal redacted values "
+                                  "(policy `reveal` does not name them).")
+        return Verdict(True, "allowed")
 
     def allowed_actions(self, reviewer: str, pause: PendingThread) -> dict[str, Verdict]:
         """Every action's verdict, for a UI that hides or disables what is forbidden."""

@@ -5,10 +5,21 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from console.core.conventions import allowed_decisions
+from console.core.conventions import allowed_decisions, summarize_value
 from console.core.diff import Change, state_diff
 from console.core.models import PendingInterrupt, PendingThread, ReviewBundle
 from console.core.redact import Redactor
+
+
+def safe_summary(thread: PendingThread, redactor: Redactor) -> str:
+    """The summary rebuilt from the redacted payload (the stored one saw raw values)."""
+    if thread.interrupts:
+        first = thread.interrupts[0]
+        text = summarize_value(redactor.redact(first.value), first.convention)
+        if len(thread.interrupts) > 1:
+            text = f"{len(thread.interrupts)} interrupts; {text}"
+        return redactor.redact_text(text)
+    return redactor.redact_text(thread.summary)
 
 
 def pending_view(thread: PendingThread, redactor: Redactor) -> dict[str, Any]:
@@ -22,7 +33,7 @@ def pending_view(thread: PendingThread, redactor: Redactor) -> dict[str, Any]:
         "convention": thread.convention.value,
         "interrupt_ids": list(thread.interrupt_ids),
         "paused_at": thread.paused_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "summary": redactor.redact_text(thread.summary),
+        "summary": safe_summary(thread, redactor),
     }
 
 

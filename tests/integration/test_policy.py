@@ -172,3 +172,36 @@ async def test_read_only_database_role(pg_url: str) -> None:
             conn.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}')
             conn.execute(f'REVOKE USAGE ON SCHEMA "{schema}" FROM {role}')
             conn.execute(f"DROP ROLE {role}")
+
+
+async def test_reveal_only_where_policy_allows_and_always_audited(
+    db_url: str, tmp_path: Path
+) -> None:
+    from console.core.dburl import parse_db_url
+    from console.core.store import open_store
+    from console.demo.seed import seed_demo
+
+    store = await open_store(parse_db_url(db_url), create=True)
+    try:
+        await seed_demo(store.saver, 3)
+    finally:
+        await store.close()
+    allowed = tmp_path / "reveal.toml"
+    allowed.write_text('[policy]\nreveal = ["sec"]\n')
+    shown = cli("show", "hitl_agent-0002", "--db", db_url, "--json")
+    assert "«redacted:" in json.loads(shown.stdout)["values"]["user"]["account"]["api_key"]
+    refused = cli("show", "hitl_agent-0002", "--db", db_url, "--reveal", "user.account.api_key",
+                  "--reviewer", "eve", "--config", str(allowed))
+    assert refused.returncode == 5 and "recorded" in refused.stderr
+    revealed = cli("show", "hitl_agent-0002", "--db", db_url, "--reveal", "user.account.api_key",
+                   "--reviewer", "sec", "--config", str(allowed), "--json")
+    assert revealed.returncode == 0 and json.loads(revealed.stdout).startswith("sk-")
+    from console.core.store.ledger_sql import ledger_db
+
+    store = await open_store(parse_db_url(db_url))
+    try:
+        events = await ledger_db(store).events(thread_id="hitl_agent-0002")
+    finally:
+        await store.close()
+    assert [(e["reviewer"], e["action"]) for e in events] == [
+        ("eve", "reveal_refused"), ("sec", "reveal")]
