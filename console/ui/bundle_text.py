@@ -1,0 +1,256 @@
+"""A review bundle as the text of the detail pane: header, payload cards, state.
+
+Pure functions from core models to `rich.text.Text`, so the layout of a review can be
+tested without running the app, and nothing from the data is ever read as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+
+from console.core.conventions import action_args, action_requests, inbox_request
+from console.core.durations import format_age
+from console.core.inert import inert
+from console.core.models import (
+    Convention,
+    PauseKind,
+    PendingInterrupt,
+    PendingThread,
+    ReviewBundle,
+)
+from console.core.redact import Redactor
+from console.ui.ages import AgeBand, age_band, age_seconds
+from console.ui.cell_text import one_line
+from console.ui.pretty import KEY_STYLE, NOTE_STYLE, pretty, pretty_fields
+
+TITLE_STYLE = "bold"
+SECTION_STYLE = "bold underline"
+CARD_STYLE = "bold"
+WARNING_STYLE = "bold reverse"
+SEPARATOR = " | "  # ASCII: box-drawing and middle dots are not in every ssh client's font
+
+_SLA_WORDS = {AgeBand.OK: "within the", AgeBand.WARN: "close to the", AgeBand.OVER: "OVER the"}
+
+# Agent Inbox `config` flags and the HumanResponse type each one allows.
+_INBOX_RESPONSES = (
+    ("allow_accept", "accept"),
+    ("allow_edit", "edit"),
+    ("allow_respond", "response"),
+    ("allow_ignore", "ignore"),
+)
+
+
+def kind_label(kind: PauseKind, convention: Convention) -> str:
+    """`interrupt/langchain-hitl`, or just the kind for breakpoints (no payload)."""
+    if kind is PauseKind.INTERRUPT:
+        return f"interrupt/{convention.value}"
+    return kind.value
+
+
+def format_time(moment: datetime) -> str:
+    """UTC, to the second: the ledger and the audit export speak UTC too."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _line(out: Text, *parts: tuple[str, str | None]) -> None:
+    for text, style in parts:
+        out.append(text, style=style or "")
+    out.append("\n")
+
+
+def header_text(
+    bundle: ReviewBundle,
+    thread: PendingThread | None,
+    *,
+    now: datetime,
+    sla_seconds: float,
+    redactor: Redactor,
+) -> Text:
+    """Who and where: thread, graph, nodes, pause kind, age against the SLA, checkpoint."""
+    pause = bundle.pending or thread
+    out = Text()
+    _line(out, (one_line(redactor.redact_text(bundle.thread_id)), TITLE_STYLE))
+    if pause is None:
+        nodes = ", ".join(bundle.next_nodes) or "-"
+        _line(out, (f"next {one_line(nodes)}{SEPARATOR}not waiting for a human", None))
+    else:
+        graph = one_line(pause.graph or "?")
+        nodes = one_line(", ".join(pause.nodes) or "-")
+        _line(
+            out,
+            ("graph ", KEY_STYLE),
+            (graph, None),
+            (SEPARATOR, None),
+            ("node ", KEY_STYLE),
+            (nodes, None),
+            (SEPARATOR, None),
+            (kind_label(pause.kind, pause.convention), None),
+        )
+        seconds = age_seconds(pause.paused_at, now)
+        band = age_band(seconds, sla_seconds)
+        sla = f"{_SLA_WORDS[band]} {format_age(sla_seconds)} SLA"
+        _line(
+            out,
+            ("paused ", KEY_STYLE),
+            (format_time(pause.paused_at), None),
+            (f" ({format_age(seconds)} ago, {sla})", None),
+        )
+    _line(out, ("checkpoint ", KEY_STYLE), (one_line(bundle.checkpoint_id), None))
+    if thread is not None and thread.checkpoint_id != bundle.checkpoint_id:
+        _line(out, ("This thread moved on since the queue was loaded.", WARNING_STYLE))
+    if bundle.pending is None:
+        _line(out, ("This thread is no longer waiting for a human.", WARNING_STYLE))
+    return out
+
+
+def _review_configs(value: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    configs = value.get("review_configs", value.get("reviewConfigs"))
+    if isinstance(configs, Sequence) and not isinstance(configs, str | bytes):
+        return [c for c in configs if isinstance(c, Mapping)]
+    return []
+
+
+def allowed_decisions(value: Mapping[str, Any], index: int, name: str) -> list[str] | None:
+    """Decisions a HITL review config allows for one action request (None: not stated).
+
+    Per action request, unlike the core's `conventions.allowed_decisions` (the union for
+    the whole pause): a card shows what may be done with its own action. Configs are
+    matched by action name, then by position; both spellings are accepted.
+    """
+    configs = _review_configs(value)
+    by_name = [c for c in configs if c.get("action_name", c.get("actionName")) == name]
+    chosen = by_name[0] if by_name else (configs[index] if index < len(configs) else None)
+    if chosen is None:
+        return None
+    allowed = chosen.get("allowed_decisions", chosen.get("allowedDecisions"))
+    if isinstance(allowed, Sequence) and not isinstance(allowed, str | bytes):
+        return [str(a) for a in allowed]
+    return None
+
+
+class _Cards:
+    """Writes the payload of one bundle; holds the redactor every value goes through."""
+
+    def __init__(self, out: Text, redactor: Redactor) -> None:
+        self.out = out
+        self.redactor = redactor
+
+    def field(self, label: str, body: Text | str) -> None:
+        self.out.append(f"  {label}: ", style=KEY_STYLE)
+        if isinstance(body, Text):
+            self.out.append_text(body)
+        else:
+            self.out.append(body)
+        self.out.append("\n")
+
+    def value(self, value: Any) -> Text:
+        return pretty(value, redactor=self.redactor, indent=1)
+
+    def name(self, text: Any) -> str:
+        return inert(self.redactor.redact_text(str(text)))
+
+    def prose(self, text: Any) -> str:
+        """Free text (descriptions) keeps its line breaks, indented under its label."""
+        shown = inert(self.redactor.redact_text(str(text)), keep_newlines=True)
+        return shown.replace("\n", "\n    ")
+
+    def hitl(self, value: Any) -> None:
+        requests = action_requests(value) or []
+        for index, request in enumerate(requests):
+            name = str(request.get("name", request.get("action", "?")))
+            title = f"[{index + 1}/{len(requests)}] {self.name(name)}\n"
+            self.out.append(title, style=CARD_STYLE)
+            if request.get("description"):
+                self.field("description", self.prose(request["description"]))
+            self.field("args", self.value(action_args(request)))
+            allowed = allowed_decisions(value, index, name)
+            self.field("allowed", " | ".join(allowed) if allowed else "not stated")
+
+    def inbox(self, value: Any) -> None:
+        request = inbox_request(value) or {}
+        action_request = request.get("action_request") or {}
+        config = request.get("config") or {}
+        action = str(action_request.get("action", "?"))
+        self.out.append(f"[inbox] {self.name(action)}\n", style=CARD_STYLE)
+        if request.get("description"):
+            self.field("description", self.prose(request["description"]))
+        self.field("args", self.value(action_request.get("args", {})))
+        allowed = [response for flag, response in _INBOX_RESPONSES if config.get(flag)]
+        self.field("allowed", " | ".join(allowed) if allowed else "none")
+
+    def interrupt(self, item: PendingInterrupt) -> None:
+        if item.convention is Convention.LANGCHAIN_HITL:
+            self.hitl(item.value)
+        elif item.convention is Convention.AGENT_INBOX:
+            self.inbox(item.value)
+        else:
+            self.field("value", self.value(item.value))
+            if item.response_schema:
+                # The graph's own schema, not data: no redaction needed.
+                self.field("answer schema", pretty(item.response_schema, redactor=None, indent=1))
+
+
+def _node_of(item: PendingInterrupt) -> str:
+    # task_path of a root task reads "~__pregel_pull, node"
+    parts = [p.strip() for p in item.task_path.strip("~()").split(",")]
+    return parts[1] if len(parts) >= 2 else item.task_path
+
+
+def payload_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
+    """The interrupt payloads as cards, or what a static breakpoint means."""
+    out = Text()
+    out.append("Payload\n", style=SECTION_STYLE)
+    cards = _Cards(out, redactor)
+    pause = bundle.pending
+    if bundle.interrupts:
+        count = len(bundle.interrupts)
+        for number, item in enumerate(bundle.interrupts, 1):
+            if count > 1:
+                out.append(
+                    f"Interrupt {number} of {count}{SEPARATOR}"
+                    f"node {one_line(_node_of(item))}{SEPARATOR}id {one_line(item.id[:12])}\n",
+                    style=NOTE_STYLE,
+                )
+            cards.interrupt(item)
+    elif pause is not None and pause.kind is not PauseKind.INTERRUPT:
+        nodes = one_line(", ".join(pause.nodes))
+        where = {
+            PauseKind.BEFORE: f"Static breakpoint before {nodes}.",
+            PauseKind.AFTER: f"Static breakpoint after {nodes}.",
+        }.get(pause.kind, f"Paused before {nodes}: a breakpoint, or a run that stalled.")
+        out.append(f"{where} No payload: approving continues the run; rejecting ends it.\n")
+    else:
+        out.append("No pending interrupt.\n", style=NOTE_STYLE)
+    return out
+
+
+def state_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
+    """The thread's state values at the head checkpoint."""
+    out = Text()
+    out.append(f"State ({len(bundle.values)} keys)\n", style=SECTION_STYLE)
+    if bundle.values:
+        out.append_text(pretty_fields(bundle.values, redactor=redactor))
+    else:
+        out.append("(empty)", style=NOTE_STYLE)
+    return out
+
+
+def bundle_text(
+    bundle: ReviewBundle,
+    thread: PendingThread | None,
+    *,
+    now: datetime,
+    sla_seconds: float,
+    redactor: Redactor,
+) -> Text:
+    """The whole detail pane for one bundle, redacted."""
+    out = header_text(bundle, thread, now=now, sla_seconds=sla_seconds, redactor=redactor)
+    out.append("\n")
+    out.append_text(payload_text(bundle, redactor=redactor))
+    out.append("\n")
+    out.append_text(state_text(bundle, redactor=redactor))
+    return out

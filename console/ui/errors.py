@@ -1,0 +1,30 @@
+"""Turning exceptions into one sentence a reviewer can act on (never a traceback)."""
+
+from __future__ import annotations
+
+from console.core.errors import ConsoleError, DatabaseUnavailable
+from console.core.redact import Redactor
+from console.ui.cell_text import one_line
+
+MAX_LENGTH = 500
+
+
+def describe_error(error: BaseException, redactor: Redactor | None = None) -> tuple[str, str]:
+    """A (title, message) pair for an error shown to a person.
+
+    `ConsoleError` messages are written for people already; anything else is a bug or
+    an unforeseen failure, named by its type so it can be reported. Messages can quote
+    data (a driver error echoing a value), so they are redacted like everything else.
+    """
+    if isinstance(error, ConsoleError):
+        title = "Database unavailable" if isinstance(error, DatabaseUnavailable) else "Error"
+        message = str(error)
+    else:
+        title = "Unexpected error"
+        message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if redactor is not None:
+        message = redactor.redact_text(message)
+    message = one_line(message)
+    if len(message) > MAX_LENGTH:
+        message = message[: MAX_LENGTH - 3] + "..."
+    return title, message

@@ -1,0 +1,394 @@
+"""The pending queue as a virtualised table: only the lines on screen are ever rendered.
+
+A `ScrollView` with `render_line` costs the same at 100 or 100k rows (textual-notes.md:
+DataTable needs ~30 s to paint 100k rows, this kind of widget ~40 ms). Rows are core
+`PendingThread`s kept in a list the owner replaces wholesale (`replace_rows`) or one at
+a time (`update_row`); the cursor belongs to a thread id, not to a row index, so a live
+refresh that adds or removes rows above it never moves the reviewer's selection.
+
+Cells are built from `Segment`s of cleaned plain text (`inert.one_line`): a thread id
+such as `[bold]x[/]` shows literally, and escape sequences never reach the terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from console.core.models import PauseKind, PendingThread
+from console.core.redact import Redactor
+from console.ui.ages import AgeBand, age_band, age_label, age_seconds
+from console.ui.cell_text import fit, one_line
+from console.ui.clock import Clock, utc_now
+from console.ui.widgets.scrollbars import use_cell_scrollbars
+
+ColumnName = Literal["age", "graph", "node", "kind", "summary", "thread"]
+
+# Compact labels for the kind/convention column: the convention says how to answer an
+# inline interrupt; a breakpoint has no payload, so its kind is what matters.
+_KIND_LABELS = {
+    "langchain-hitl": "hitl",
+    "agent-inbox": "inbox",
+    "schema": "schema",
+    "raw": "raw",
+}
+
+
+def kind_cell(thread: PendingThread) -> str:
+    """`hitl`/`inbox`/`schema`/`raw` for interrupts, `before`/`after`/`stalled` otherwise."""
+    if thread.kind is PauseKind.INTERRUPT:
+        return _KIND_LABELS.get(thread.convention.value, thread.convention.value)
+    return thread.kind.value
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: its title, its natural width bounds and how its text is cut."""
+
+    name: ColumnName
+    title: str
+    minimum: int
+    maximum: int
+    middle_cut: bool = False  # ids differ at both ends
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("age", "AGE", 4, 4),
+    Column("graph", "GRAPH", 6, 20),
+    Column("node", "NODE", 6, 24),
+    Column("kind", "KIND", 4, 7),
+    Column("summary", "SUMMARY", 22, 10_000),  # at 80 columns, the one that reads as prose
+    Column("thread", "THREAD", 10, 36, middle_cut=True),
+)
+GAP = 1  # blank cells between columns
+SUMMARY_SHARE = 0.3  # the summary never gets less than this share of a wide table
+WIDE_TABLE = 90  # (below this width every cell counts: ids first, then prose)
+
+
+def layout_columns(width: int, natural: dict[ColumnName, int]) -> list[int]:
+    """Column widths for a table `width` cells wide.
+
+    Every column but the summary gets its natural width (the widest value, within its
+    bounds); when that does not fit, the widest columns give way first, down to their
+    minimum. The summary takes what is left: at least 22 cells, and on tables 90
+    cells or wider at least 30% of the width, as it is the column that reads as prose.
+    """
+    wanted = [max(c.minimum, min(c.maximum, natural.get(c.name, c.minimum))) for c in COLUMNS]
+    summary = next(i for i, c in enumerate(COLUMNS) if c.name == "summary")
+    summary_minimum = COLUMNS[summary].minimum
+    if width >= WIDE_TABLE:
+        summary_minimum = max(summary_minimum, int(width * SUMMARY_SHARE))
+    budget = width - GAP * (len(COLUMNS) - 1) - summary_minimum
+    others = [i for i in range(len(COLUMNS)) if i != summary]
+    while sum(wanted[i] for i in others) > budget:
+        shrinkable = [i for i in others if wanted[i] > COLUMNS[i].minimum]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: wanted[i])
+        wanted[widest] -= 1
+    wanted[summary] = max(0, width - GAP * (len(COLUMNS) - 1) - sum(wanted[i] for i in others))
+    return wanted
+
+
+class QueueTable(ScrollView, can_focus=True):
+    """Pending threads, oldest first; line 0 is a fixed header, the rest scroll."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j,down", "cursor_down", "Down", show=False, id="queue.down"),
+        Binding("k,up", "cursor_up", "Up", show=False, id="queue.up"),
+        Binding("g,home", "first", "First", show=False, id="queue.first"),
+        Binding("G,end", "last", "Last", show=False, id="queue.last"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="queue.page_down"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="queue.page_up"),
+        Binding("enter", "open", "Open", key_display="enter", id="queue.open"),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "queue-table--header",
+        "queue-table--cursor",
+        "queue-table--age-ok",
+        "queue-table--age-warn",
+        "queue-table--age-over",
+        "queue-table--empty",
+    }
+
+    class Highlighted(Message):
+        """The thread under the cursor changed (another thread, or a new checkpoint of it)."""
+
+        def __init__(self, table: QueueTable, thread: PendingThread | None) -> None:
+            super().__init__()
+            self.table = table
+            self.thread = thread
+
+        @property
+        def control(self) -> QueueTable:
+            return self.table
+
+    class Opened(Message):
+        """The reviewer pressed enter on a thread."""
+
+        def __init__(self, table: QueueTable, thread: PendingThread) -> None:
+            super().__init__()
+            self.table = table
+            self.thread = thread
+
+        @property
+        def control(self) -> QueueTable:
+            return self.table
+
+    def __init__(
+        self,
+        *,
+        clock: Clock = utc_now,
+        sla_seconds: float = 3600.0,
+        redactor: Redactor | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """`redactor` hides credentials in summaries and ids (default rules if None)."""
+        super().__init__(name=name, id=id, classes=classes)
+        self._clock = clock
+        self.sla_seconds = sla_seconds
+        self._redactor = redactor if redactor is not None else Redactor()
+        self._rows: list[PendingThread] = []
+        self._positions: dict[str, int] = {}
+        self._natural: dict[ColumnName, int] = {}
+        self._cursor = 0
+        self._announced: tuple[str, str] | None = None
+        self.empty_text = "Loading..."
+        self.render_count = 0  # lines rendered since mount: proves the table is virtual
+
+    # --- data -----------------------------------------------------------------------
+
+    @property
+    def rows(self) -> Sequence[PendingThread]:
+        """The rows shown, in order (do not mutate: use `replace_rows`/`update_row`)."""
+        return self._rows
+
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def cursor_row(self) -> int:
+        """Index of the highlighted row (0 when the table is empty)."""
+        return self._cursor
+
+    @property
+    def selected(self) -> PendingThread | None:
+        """The highlighted thread, if any."""
+        return self._rows[self._cursor] if self._rows else None
+
+    def replace_rows(self, rows: Sequence[PendingThread], *, empty_text: str | None = None) -> None:
+        """Show `rows` instead of the current ones, keeping the cursor on its thread.
+
+        If the highlighted thread is gone, the cursor stays at the same position (the
+        next thread moves up under it), and the cursor keeps its line on screen so the
+        view does not jump under the reviewer's eyes.
+        """
+        if empty_text is not None:
+            self.empty_text = empty_text
+        previous = self.selected
+        screen_line = self._cursor - round(self.scroll_y)
+        self._rows = list(rows)
+        self._positions = {row.thread_id: index for index, row in enumerate(self._rows)}
+        self._natural = self._measure(self._rows)
+        if previous is not None and previous.thread_id in self._positions:
+            cursor = self._positions[previous.thread_id]
+        else:
+            cursor = self._cursor
+        self._cursor = max(0, min(cursor, len(self._rows) - 1))
+        self._sync_virtual_size()
+        self.scroll_to(y=max(0, self._cursor - screen_line), animate=False)
+        self._keep_cursor_visible()
+        self.refresh()
+        self._announce()
+
+    def update_row(self, thread: PendingThread) -> bool:
+        """Replace one thread's row in place (e.g. a new checkpoint); False if not shown."""
+        index = self._positions.get(thread.thread_id)
+        if index is None:
+            return False
+        self._rows[index] = thread
+        self.refresh_line(index + 1)
+        if index == self._cursor:
+            self._announce()
+        return True
+
+    def select_thread(self, thread_id: str) -> bool:
+        """Move the cursor to a thread; False if it is not shown."""
+        index = self._positions.get(thread_id)
+        if index is None:
+            return False
+        self._move_to(index)
+        return True
+
+    @staticmethod
+    def _measure(rows: Sequence[PendingThread]) -> dict[ColumnName, int]:
+        # Graphs, nodes and kinds repeat, so measure their distinct values; thread ids
+        # are unique but cheap to take the length of (~10 ms for 100k rows).
+        graphs = {row.graph for row in rows}
+        nodes = {row.nodes for row in rows}
+        kinds = {kind_cell(row) for row in {(r.kind, r.convention): r for r in rows}.values()}
+        return {
+            "graph": max((len(g or "?") for g in graphs), default=0),
+            "node": max((len(",".join(n)) for n in nodes), default=0),
+            "kind": max((len(k) for k in kinds), default=0),
+            "thread": max((len(row.thread_id) for row in rows), default=0),
+        }
+
+    def _sync_virtual_size(self) -> None:
+        # Width follows the widget: columns shrink to fit rather than scroll sideways.
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._rows) + 1)
+
+    def on_mount(self) -> None:
+        use_cell_scrollbars(self)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._sync_virtual_size()
+        self._keep_cursor_visible()
+
+    # --- cursor ---------------------------------------------------------------------
+
+    @property
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _move_to(self, index: int) -> None:
+        if not self._rows:
+            return
+        index = max(0, min(index, len(self._rows) - 1))
+        if index == self._cursor:
+            return
+        old = self._cursor
+        self._cursor = index
+        # Repaint just the two rows involved: on a slow link every line counts.
+        self.refresh_line(old + 1)
+        self.refresh_line(index + 1)
+        self._keep_cursor_visible()
+        self._announce()
+
+    def _keep_cursor_visible(self) -> None:
+        top = round(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False)
+        elif self._cursor > top + self._page - 1:
+            self.scroll_to(y=self._cursor - self._page + 1, animate=False)
+
+    def _announce(self) -> None:
+        thread = self.selected
+        key = (thread.thread_id, thread.checkpoint_id) if thread else None
+        if key != self._announced:
+            self._announced = key
+            self.post_message(self.Highlighted(self, thread))
+
+    def action_cursor_down(self) -> None:
+        self._move_to(self._cursor + 1)
+
+    def action_cursor_up(self) -> None:
+        self._move_to(self._cursor - 1)
+
+    def action_first(self) -> None:
+        self._move_to(0)
+
+    def action_last(self) -> None:
+        self._move_to(len(self._rows) - 1)
+
+    def action_page_down(self) -> None:
+        self.scroll_to(y=self.scroll_y + self._page, animate=False)
+        self._move_to(self._cursor + self._page)
+
+    def action_page_up(self) -> None:
+        self.scroll_to(y=max(0, self.scroll_y - self._page), animate=False)
+        self._move_to(self._cursor - self._page)
+
+    def action_open(self) -> None:
+        if (thread := self.selected) is not None:
+            self.post_message(self.Opened(self, thread))
+
+    def on_focus(self, event: events.Focus) -> None:
+        self.refresh()  # header and cursor styles differ with focus
+
+    def on_blur(self, event: events.Blur) -> None:
+        self.refresh()
+
+    # --- rendering ------------------------------------------------------------------
+
+    def refresh_line(self, y: int) -> None:
+        """Repaint virtual line `y` (0 is the header, which never scrolls)."""
+        if y == 0:
+            self.refresh(Region(0, 0, self.size.width, 1))
+            return
+        super().refresh_line(y)
+
+    def render_line(self, y: int) -> Strip:
+        self.render_count += 1
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        widths = layout_columns(width, self._natural)
+        if y == 0:
+            return self._header(widths, base)
+        index = round(self.scroll_y) + y - 1
+        if not self._rows:
+            if y == 1:
+                style = base + self.get_component_rich_style("queue-table--empty")
+                return Strip([Segment(fit(self.empty_text, width).ljust(width), style)])
+            return Strip.blank(width, base)
+        if index >= len(self._rows):
+            return Strip.blank(width, base)
+        return self._row(self._rows[index], index == self._cursor, widths, base)
+
+    def _header(self, widths: list[int], base: Style) -> Strip:
+        style = base + self.get_component_rich_style("queue-table--header")
+        cells = [
+            _pad(c.title, w, right=c.name == "age") for c, w in zip(COLUMNS, widths, strict=True)
+        ]
+        return Strip([Segment((" " * GAP).join(cells), style)]).adjust_cell_length(
+            self.scrollable_content_region.width, style
+        )
+
+    def _row(self, thread: PendingThread, is_cursor: bool, widths: list[int], base: Style) -> Strip:
+        seconds = age_seconds(thread.paused_at, self._clock())
+        band = age_band(seconds, self.sla_seconds)
+        values: dict[ColumnName, str] = {
+            "age": age_label(seconds, band),
+            "graph": one_line(thread.graph or "?"),
+            "node": one_line(",".join(thread.nodes)),
+            "kind": kind_cell(thread),
+            "summary": one_line(self._redactor.redact_text(thread.summary)),
+            "thread": one_line(self._redactor.redact_text(thread.thread_id)),
+        }
+        row_style = base
+        if is_cursor:
+            row_style = base + self.get_component_rich_style("queue-table--cursor")
+        age_style = self.get_component_rich_style(f"queue-table--age-{band.value}")
+        segments: list[Segment] = []
+        for number, (column, width) in enumerate(zip(COLUMNS, widths, strict=True)):
+            if number:
+                segments.append(Segment(" " * GAP, row_style))
+            text = fit(values[column.name], width, middle=column.middle_cut)
+            cell = _pad(text, width, right=column.name == "age")
+            if column.name == "age" and (band is not AgeBand.OK or not is_cursor):
+                # On the cursor row an OK age takes the cursor colours; a late one keeps
+                # its warning colour so a breach stays visible wherever the cursor is.
+                segments.append(Segment(cell, row_style + age_style))
+            else:
+                segments.append(Segment(cell, row_style))
+        return Strip(segments).adjust_cell_length(self.scrollable_content_region.width, row_style)
+
+
+def _pad(text: str, width: int, *, right: bool = False) -> str:
+    gap = max(0, width - cell_len(text))
+    return " " * gap + text if right else text + " " * gap

@@ -1,0 +1,90 @@
+"""Helpers shared by the UI tests: the frozen clock, the app factory, screen text.
+
+Screen text is read from `App.export_screenshot` (public, and exactly what a terminal
+would show), so assertions see what a reviewer sees: markup literal, escapes gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from textual.app import App
+from textual.worker import WorkerFailed
+
+from console.core.graphs import GraphInfo, GraphRegistry
+from console.core.store.base import CheckpointStore
+from console.demo import graphs as demo_graphs
+from console.settings import Settings
+from console.ui.app import ConsoleApp, make_app
+
+# The instant the demo was seeded "at", and the frozen clock every test app runs on.
+SEED_NOW = datetime(2025, 1, 15, 12, 0, 0, tzinfo=UTC)
+SEED_THREADS = 12
+SLA_SECONDS = 3600.0
+
+
+def frozen_clock() -> datetime:
+    return SEED_NOW
+
+
+def demo_registry() -> GraphRegistry:
+    """The demo graphs, as `--graph NAME=console.demo.graphs:NAME` would load them."""
+    return GraphRegistry(
+        GraphInfo.of(name, getattr(demo_graphs, name)) for name in demo_graphs.DEMO_GRAPHS
+    )
+
+
+def build_app(store: CheckpointStore, settings: Settings, **options: Any) -> ConsoleApp:
+    """The app as the CLI builds it, with time frozen and no timers firing mid-test."""
+    options.setdefault("clock", frozen_clock)
+    options.setdefault("detail_delay", 0)
+    options.setdefault("tick_interval", 0)
+    app = make_app(store, settings, **options)
+    app.theme = "textual-dark"  # the user's TEXTUAL_THEME must not change snapshots
+    app.animation_level = "none"  # TEXTUAL_ANIMATIONS likewise
+    return app
+
+
+_TEXT = re.compile(
+    r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+    r'clip-path="url\(#[\w-]+-line-(\d+)\)">([^<]*)</text>'
+)
+CELL_WIDTH = 12.2  # pixels per cell in Textual's SVG export
+
+
+def svg_lines(svg: str, width: int, height: int) -> list[str]:
+    """Rows of text of a Textual SVG screenshot."""
+    rows = [[" "] * width for _ in range(height)]
+    for x, line, content in _TEXT.findall(svg):
+        row = int(line)
+        if row >= height:
+            continue
+        column = round(float(x) / CELL_WIDTH)
+        for offset, char in enumerate(html.unescape(content).replace("\xa0", " ")):
+            if column + offset < width:
+                rows[row][column + offset] = char
+    return ["".join(r).rstrip() for r in rows]
+
+
+def screen_lines(app: App[Any]) -> list[str]:
+    """What the terminal shows right now, one string per row."""
+    width, height = app.size
+    return svg_lines(app.export_screenshot(), width, height)
+
+
+def screen_text(app: App[Any]) -> str:
+    return "\n".join(screen_lines(app))
+
+
+async def settle(pilot: Any, rounds: int = 3) -> None:
+    """Wait for workers *and* the messages they post (a load starts a detail fetch)."""
+    for _ in range(rounds):
+        # A failed worker is the app's to report; tests assert on what the reviewer sees.
+        with contextlib.suppress(WorkerFailed):
+            await asyncio.wait_for(pilot.app.workers.wait_for_complete(), timeout=20)
+        await pilot.pause()
