@@ -63,6 +63,20 @@ class CheckpointStore(abc.ABC):
     async def close(self) -> None: ...
 
     @abc.abstractmethod
+    async def _check_schema(self) -> None:
+        """Raise NotACheckpointDatabase unless the LangGraph tables are there."""
+
+    async def prepare(self, *, create: bool) -> None:
+        """Create the saver's tables if asked, then check the schema; close on failure."""
+        try:
+            if create:
+                await self.saver.setup()  # type: ignore[attr-defined]
+            await self._check_schema()
+        except BaseException:
+            await self.close()
+            raise
+
+    @abc.abstractmethod
     async def head_states(
         self,
         flt: PendingFilter,

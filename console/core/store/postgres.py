@@ -128,13 +128,7 @@ class PostgresStore(CheckpointStore):
                 "Check that the server is running and the URL is right."
             ) from exc
         store = cls(location, registry, pool, grace_seconds)
-        try:
-            if create:
-                await store._saver.setup()
-            await store._check_schema()
-        except BaseException:
-            await pool.close()
-            raise
+        await store.prepare(create=create)
         return store
 
     @property

@@ -114,13 +114,7 @@ class SqliteStore(CheckpointStore):
         except (sqlite3.Error, OSError) as exc:
             raise DatabaseUnavailable(f"Cannot open {location.display()}: {exc}.") from exc
         store = cls(location, registry, conn, grace_seconds)
-        try:
-            if create:
-                await store._saver.setup()
-            await store._check_schema()
-        except BaseException:
-            await conn.close()
-            raise
+        await store.prepare(create=create)
         return store
 
     @property
