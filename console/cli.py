@@ -38,6 +38,8 @@ database roles (PostgreSQL; run setup once as the owner of the checkpoint tables
                        GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO reviewer;
                        and, for inline apply, INSERT/UPDATE on the checkpoint tables
                        (worker mode needs none: the worker writes checkpoints)
+  worker:              the deciding grants, write access to the checkpoint tables, and
+                       SELECT, INSERT, UPDATE, DELETE ON hitl_workers
 
 """
 

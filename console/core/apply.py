@@ -102,14 +102,14 @@ class Decider:
         origin: Origin,
         *,
         templates: Mapping[str, Any] | None = None,
-        worker_mode: bool = False,
+        worker_mode: bool | None = None,
         policy: Policy | None = None,
     ) -> None:
         self.store = store
         self.origin = origin
         self.policy = policy or Policy()
         self.templates = templates or {}
-        self.worker_mode = worker_mode
+        self.worker_mode = worker_mode_default() if worker_mode is None else worker_mode
         self.ledger: LedgerDB = ledger_db(store)
         self._ledger_ready = False
 
@@ -219,6 +219,7 @@ class Decider:
             idempotency_key=key,
             apply_mode="worker" if self.worker_mode else "inline",
             status=DecisionStatus.QUEUED if self.worker_mode else DecisionStatus.IN_FLIGHT,
+            graph=pause.graph,
         )
 
     async def _claim(self, request: ClaimRequest) -> ClaimResult:
@@ -272,6 +273,15 @@ class Decider:
             thread_id, expected, ClaimResult(row=None, conflict_with=holder, current_head=head)))
 
 
+WORKER_MODE_ENV = "HITL_WORKER_MODE"
+
+
+def worker_mode_default() -> bool:
+    """Whether a Decider built without `worker_mode` only records decisions for a worker:
+    `HITL_WORKER_MODE=1` (which `--worker-mode` and `[console] worker_mode` set)."""
+    return os.environ.get(WORKER_MODE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def pause_key(pause: PendingThread | None) -> str:
     """The interrupt ids that, with the checkpoint, identify one pause ('' at breakpoints)."""
     return ",".join(sorted(pause.interrupt_ids)) if pause else ""
@@ -285,6 +295,13 @@ def _replayed(row: LedgerRow) -> Outcome:
     )
 
 
+# Each step's checkpoint is committed before the next step starts. With LangGraph's default
+# ("async") a later node can run before the gate's checkpoint lands, so a process that
+# dies there leaves the head at the pause although the gated action ran; reconciling
+# from the head ("unchanged: nothing after the gate ran") needs "sync".
+RESUME_DURABILITY: Any = "sync"
+
+
 async def resume_graph(
     store: CheckpointStore, graph: GraphInfo, plan: Plan, pause: PendingThread
 ) -> None:
@@ -296,12 +313,15 @@ async def resume_graph(
     if plan.breakpoint_action == "skip":
         await _skip_to_end(runnable, config, plan)
     elif plan.breakpoint_action == "continue":
-        await runnable.ainvoke(Command(update=plan.update) if plan.update else None, config)
+        await runnable.ainvoke(Command(update=plan.update) if plan.update else None, config,
+                               durability=RESUME_DURABILITY)
     else:
         if plan.update:
-            await runnable.ainvoke(Command(update=plan.update, resume=plan.resume), config)
+            await runnable.ainvoke(Command(update=plan.update, resume=plan.resume), config,
+                                   durability=RESUME_DURABILITY)
         else:
-            await runnable.ainvoke(Command(resume=plan.resume), config)
+            await runnable.ainvoke(Command(resume=plan.resume), config,
+                                   durability=RESUME_DURABILITY)
 
 
 async def _skip_to_end(runnable: Any, config: Any, plan: Plan) -> None:

@@ -58,6 +58,13 @@ class LedgerRow:
     finished_at: datetime | None
     new_checkpoint_id: str | None
     outcome: str | None
+    # worker mode: the graph the pause belongs to, and the worker's claim on the decision
+    graph: str | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    lease_until: datetime | None = None
+    started_at: datetime | None = None  # committed just before the graph was resumed
+    attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,7 @@ class ClaimRequest:
     idempotency_key: str | None
     apply_mode: str = "inline"
     status: DecisionStatus = DecisionStatus.IN_FLIGHT
+    graph: str | None = None  # lets a worker claim only the graphs it has loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +94,38 @@ class ClaimResult:
     replayed: bool = False
     conflict_with: LedgerRow | None = None
     current_head: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """One worker process as its heartbeat row in `hitl_workers` describes it."""
+
+    worker_id: str
+    host: str
+    pid: int
+    graphs: tuple[str, ...]
+    concurrency: int
+    wake: str  # "notify" or "poll"
+    state: str  # running | stopping | stopped
+    lease_seconds: float
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None
+    applying: int
+    applied: int
+    failed: int
+    released: int
+    reconciled: int
+    heartbeat_age_seconds: float = 0.0  # by the database's clock, when read
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """The worker queue at a glance: what waits, what is being applied, what is stuck."""
+
+    queued: int
+    claimed: int
+    expired: int  # claims whose lease ran out: their worker stopped mid-apply
+    oldest_queued_seconds: float | None
+    queued_by_graph: dict[str, int]
+    failed_last_day: int

@@ -10,10 +10,11 @@ then read who won, to say so.
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import sqlite3
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -21,17 +22,28 @@ from psycopg import errors as pg_errors
 
 from console.core.errors import ConsoleError, DatabaseUnavailable
 from console.core.ledger_schema import CLAIMING_STATUSES
-from console.core.models_ledger import ClaimRequest, ClaimResult, LedgerRow, Origin
+from console.core.models_ledger import (
+    ClaimRequest,
+    ClaimResult,
+    LedgerRow,
+    Origin,
+    QueueDepth,
+    WorkerRecord,
+)
 from console.core.store.base import CheckpointStore
 from console.core.store.heads import parse_ts
 
 _COLUMNS = (
     "id, thread_id, checkpoint_ns, checkpoint_id, pause_key, decision, status, reviewer, "
     "reason, edits, resume, idempotency_key, client_host, ssh_origin, client_pid, apply_mode, "
-    "created_at, finished_at, new_checkpoint_id, outcome"
+    "created_at, finished_at, new_checkpoint_id, outcome, graph, claimed_by, claimed_at, "
+    "lease_until, started_at, attempts"
 )
 _CLAIMING = ", ".join(f"'{s}'" for s in CLAIMING_STATUSES)
 _HEAD = "(SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = {m} AND checkpoint_ns = {m})"
+_NEW_HEAD = ("(SELECT max(c.checkpoint_id) FROM checkpoints c"
+             " WHERE c.thread_id = hitl_decisions.thread_id"
+             " AND c.checkpoint_ns = hitl_decisions.checkpoint_ns)")
 
 
 def _dumps(value: Any) -> str | None:
@@ -71,7 +83,17 @@ def _row(data: dict[str, Any]) -> LedgerRow:
         finished_at=parse_ts(data["finished_at"]) if data["finished_at"] else None,
         new_checkpoint_id=data["new_checkpoint_id"],
         outcome=data["outcome"],
+        graph=data.get("graph"),
+        claimed_by=data.get("claimed_by"),
+        claimed_at=_ts(data.get("claimed_at")),
+        lease_until=_ts(data.get("lease_until")),
+        started_at=_ts(data.get("started_at")),
+        attempts=int(data.get("attempts") or 0),
     )
+
+
+def _ts(value: Any) -> datetime | None:
+    return parse_ts(value) if value else None
 
 
 class LedgerDB(abc.ABC):
@@ -107,7 +129,7 @@ class LedgerDB(abc.ABC):
                   request.pause_key, request.decision.value, request.status.value,
                   origin.reviewer, request.reason, _dumps(request.edits), _dumps(request.resume),
                   request.idempotency_key, origin.client_host, origin.ssh_origin, origin.pid,
-                  request.apply_mode]
+                  request.apply_mode, request.graph]
         placeholders = [m] * len(values)
         placeholders[8] = placeholders[9] = f"{m}{self.json_cast}"
         created = self._now_param()
@@ -117,7 +139,7 @@ class LedgerDB(abc.ABC):
         sql = (
             "INSERT INTO hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key,"
             " decision, status, reviewer, reason, edits, resume, idempotency_key, client_host,"
-            f" ssh_origin, client_pid, apply_mode{', created_at' if created else ''})"
+            f" ssh_origin, client_pid, apply_mode, graph{', created_at' if created else ''})"
             f" SELECT {', '.join(placeholders)} WHERE {_HEAD.format(m=m)} = {m}"
             f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}"
         )
@@ -221,6 +243,252 @@ class LedgerDB(abc.ABC):
         where, params = self._where(thread_id, since, None, None, "at")
         return await self._fetch(f"SELECT * FROM hitl_events{where} ORDER BY id", params)
 
+    # ------------------------------------------------------------------ worker mode
+    # A queued row already holds its pause in `hitl_decisions_one_claim`; these statements
+    # move it between queued and claimed (never two workers at once), renew and expire
+    # leases, and settle it. Each is one statement, atomic on its own.
+
+    def _clock(self, offset_seconds: float = 0.0) -> tuple[str, list[Any]]:
+        """SQL for now + offset: the server's clock on Postgres, this host's on SQLite."""
+        if self._now_param() is None:
+            if not offset_seconds:
+                return self.now_sql, []
+            return f"({self.now_sql} + {self.mark} * interval '1 second')", [
+                float(offset_seconds)]
+        at = datetime.now(UTC) + timedelta(seconds=offset_seconds)
+        return self.mark, [at.isoformat(timespec="microseconds")]
+
+    def _in(self, column: str, values: Sequence[Any], *, negate: bool = False) -> tuple[
+            str, list[Any]]:
+        if not values:
+            return ("TRUE" if negate else "FALSE"), []
+        marks = ", ".join([self.mark] * len(values))
+        return f"{column} {'NOT IN' if negate else 'IN'} ({marks})", list(values)
+
+    async def claim_queued(
+        self, worker_id: str, lease_seconds: float, *, graphs: Sequence[str] | None = None,
+        exclude: Sequence[int] = (),
+    ) -> LedgerRow | None:
+        """Claim the oldest queued decision for this worker, or None if there is none.
+
+        Postgres: `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other
+        and never get the same row. SQLite: the UPDATE runs under the database's single
+        write lock, which makes it just as exclusive (one host).
+        """
+        now_sql, now_params = self._clock()
+        lease_sql, lease_params = self._clock(lease_seconds)
+        where = ["status = 'queued'"]
+        params: list[Any] = []
+        if graphs is not None:
+            clause, values = self._in("graph", graphs)
+            where.append(f"(graph IS NULL OR {clause})")
+            params += values
+        if exclude:
+            clause, values = self._in("id", exclude, negate=True)
+            where.append(clause)
+            params += values
+        lock = " FOR UPDATE SKIP LOCKED" if self._now_param() is None else ""
+        rows = await self._fetch(
+            f"UPDATE hitl_decisions SET status = 'claimed', claimed_by = {self.mark},"
+            f" claimed_at = {now_sql}, lease_until = {lease_sql}, started_at = NULL,"
+            " attempts = attempts + 1"
+            f" WHERE id = (SELECT id FROM hitl_decisions WHERE {' AND '.join(where)}"
+            f" ORDER BY id LIMIT 1{lock}) AND status = 'queued'"
+            f" RETURNING {_COLUMNS}",
+            [worker_id, *now_params, *lease_params, *params])
+        return _row(rows[0]) if rows else None
+
+    async def _transition(
+        self, decision_id: int, assignments: str, params: Sequence[Any], guard: str,
+        guard_params: Sequence[Any], returning: str = "id",
+    ) -> list[dict[str, Any]]:
+        m = self.mark
+        return await self._fetch(
+            f"UPDATE hitl_decisions SET {assignments} WHERE id = {m} AND {guard}"
+            f" RETURNING {returning}", [*params, decision_id, *guard_params])
+
+    async def mark_started(self, decision_id: int, worker_id: str) -> bool:
+        """Commit that the graph is about to be resumed (False if the claim was lost)."""
+        now_sql, now_params = self._clock()
+        rows = await self._transition(
+            decision_id, f"started_at = {now_sql}", now_params,
+            f"status = 'claimed' AND claimed_by = {self.mark}", [worker_id])
+        return bool(rows)
+
+    async def release_claims(self, worker_id: str, decision_id: int | None = None) -> int:
+        """Put this worker's claims that never started back in the queue."""
+        m = self.mark
+        only = f" AND id = {m}" if decision_id is not None else ""
+        rows = await self._fetch(
+            "UPDATE hitl_decisions SET status = 'queued', claimed_by = NULL, claimed_at = NULL,"
+            f" lease_until = NULL WHERE status = 'claimed' AND claimed_by = {m}"
+            f" AND started_at IS NULL{only} RETURNING id",
+            [worker_id] if decision_id is None else [worker_id, decision_id])
+        return len(rows)
+
+    async def finish_claim(
+        self, decision_id: int, worker_id: str, status: str, outcome: str,
+    ) -> tuple[bool, str | None]:
+        """Settle a claim this worker still holds; (settled, the thread's head now)."""
+        now_sql, now_params = self._clock()
+        rows = await self._transition(
+            decision_id, f"status = {self.mark}, outcome = {self.mark}, finished_at = {now_sql},"
+            f" new_checkpoint_id = {_NEW_HEAD}", [status, outcome, *now_params],
+            f"status = 'claimed' AND claimed_by = {self.mark}", [worker_id],
+            returning="new_checkpoint_id")
+        return (True, rows[0]["new_checkpoint_id"]) if rows else (False, None)
+
+    async def renew_leases(self, worker_id: str, lease_seconds: float) -> int:
+        """Extend every claim this worker holds (its heartbeat)."""
+        lease_sql, lease_params = self._clock(lease_seconds)
+        return await self._execute(
+            f"UPDATE hitl_decisions SET lease_until = {lease_sql}"
+            f" WHERE status = 'claimed' AND claimed_by = {self.mark}",
+            [*lease_params, worker_id])
+
+    async def expired_claims(self) -> list[tuple[LedgerRow, str | None, int | None]]:
+        """Claims whose lease ran out, with the host and pid of the worker that held them."""
+        now_sql, now_params = self._clock()
+        columns = ", ".join(f"d.{c.strip()}" for c in _COLUMNS.split(","))
+        rows = await self._fetch(
+            f"SELECT {columns}, w.host AS worker_host, w.pid AS worker_pid"
+            " FROM hitl_decisions d LEFT JOIN hitl_workers w ON w.worker_id = d.claimed_by"
+            f" WHERE d.status = 'claimed' AND d.lease_until < {now_sql} ORDER BY d.id",
+            now_params)
+        return [(_row(r), r["worker_host"], r["worker_pid"]) for r in rows]
+
+    async def settle_expired(
+        self, row: LedgerRow, status: str, outcome: str,
+    ) -> tuple[bool, str | None]:
+        """Settle a claim whose lease is (still) expired; a renewed lease wins."""
+        now_sql, now_params = self._clock()
+        now2_sql, now2_params = self._clock()
+        m = self.mark
+        rows = await self._transition(
+            row.id, f"status = {m}, outcome = {m}, finished_at = {now_sql},"
+            f" new_checkpoint_id = {_NEW_HEAD}", [status, outcome, *now_params],
+            f"status = 'claimed' AND claimed_by = {m} AND lease_until < {now2_sql}",
+            [row.claimed_by, *now2_params], returning="new_checkpoint_id")
+        return (True, rows[0]["new_checkpoint_id"]) if rows else (False, None)
+
+    async def requeue_expired(self, row: LedgerRow) -> bool:
+        """Queue again an expired claim that never started: the graph was not touched."""
+        now_sql, now_params = self._clock()
+        m = self.mark
+        rows = await self._transition(
+            row.id, "status = 'queued', claimed_by = NULL, claimed_at = NULL,"
+            " lease_until = NULL", [],
+            f"status = 'claimed' AND claimed_by = {m} AND started_at IS NULL"
+            f" AND lease_until < {now_sql}", [row.claimed_by, *now_params])
+        return bool(rows)
+
+    async def register_worker(self, record: WorkerRecord) -> None:
+        """Insert (or refresh) this worker's heartbeat row."""
+        m = self.mark
+        now_sql, now_params = self._clock()
+        await self._execute(
+            "INSERT INTO hitl_workers (worker_id, host, pid, graphs, concurrency, wake, state,"
+            " lease_seconds, started_at, heartbeat_at)"
+            f" VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}, {m}, {now_sql}, {now_sql})"
+            " ON CONFLICT (worker_id) DO UPDATE SET state = excluded.state,"
+            " wake = excluded.wake, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL",
+            [record.worker_id, record.host, record.pid, ",".join(record.graphs),
+             record.concurrency, record.wake, record.state, record.lease_seconds,
+             *now_params, *now_params])
+
+    async def worker_heartbeat(
+        self, worker_id: str, *, state: str, wake: str, applying: int, applied: int,
+        failed: int, released: int, reconciled: int, stopped: bool = False,
+    ) -> None:
+        """Record that this worker is alive, with its counters."""
+        m = self.mark
+        now_sql, now_params = self._clock()
+        stop_sql, stop_params = (now_sql, now_params) if stopped else ("NULL", [])
+        await self._execute(
+            f"UPDATE hitl_workers SET heartbeat_at = {now_sql}, state = {m}, wake = {m},"
+            f" applying = {m}, applied = {m}, failed = {m}, released = {m}, reconciled = {m},"
+            f" stopped_at = {stop_sql} WHERE worker_id = {m}",
+            [*now_params, state, wake, applying, applied, failed, released, reconciled,
+             *stop_params, worker_id])
+
+    async def prune_workers(self, older_than_seconds: float) -> int:
+        """Forget workers silent for longer than this (their rows only feed `workers`)."""
+        cutoff_sql, cutoff_params = self._clock(-older_than_seconds)
+        return await self._execute(
+            f"DELETE FROM hitl_workers WHERE heartbeat_at < {cutoff_sql}", cutoff_params)
+
+    async def _db_now(self) -> datetime:
+        if self._now_param() is not None:
+            return datetime.now(UTC)
+        rows = await self._fetch(f"SELECT {self.now_sql} AS now", ())
+        return parse_ts(rows[0]["now"])
+
+    async def latest_by_thread(self, thread_ids: Sequence[str]) -> dict[str, LedgerRow]:
+        """The newest decision of each of these threads (for a queued/applied/failed column
+        in a queue view; refresh it on `hitl_console_decisions` notifications)."""
+        found: dict[str, LedgerRow] = {}
+        ids = list(dict.fromkeys(thread_ids))
+        for start in range(0, len(ids), 500):
+            clause, params = self._in("thread_id", ids[start:start + 500])
+            rows = await self._fetch(
+                f"SELECT {_COLUMNS} FROM hitl_decisions WHERE id IN (SELECT max(id)"
+                f" FROM hitl_decisions WHERE {clause} GROUP BY thread_id)", params)
+            found.update((r["thread_id"], _row(r)) for r in rows)
+        return found
+
+    async def notify_installed(self) -> bool:
+        """Whether queued decisions notify listeners (Postgres, once the ledger is set up)."""
+        if self._now_param() is not None:
+            return False
+        rows = await self._fetch(
+            "SELECT count(*) AS n FROM pg_trigger WHERE tgname = 'hitl_decisions_notify'"
+            " AND tgrelid = to_regclass('hitl_decisions')::oid", ())
+        return bool(rows and rows[0]["n"])
+
+    async def workers(self) -> list[WorkerRecord]:
+        """Every worker row, newest heartbeat first."""
+        now = await self._db_now()
+        rows = await self._fetch("SELECT * FROM hitl_workers ORDER BY heartbeat_at DESC", ())
+        found = []
+        for r in rows:
+            beat = parse_ts(r["heartbeat_at"])
+            found.append(WorkerRecord(
+                worker_id=r["worker_id"], host=r["host"], pid=int(r["pid"]),
+                graphs=tuple(g for g in str(r["graphs"] or "").split(",") if g),
+                concurrency=int(r["concurrency"]), wake=r["wake"], state=r["state"],
+                lease_seconds=float(r["lease_seconds"]), started_at=parse_ts(r["started_at"]),
+                heartbeat_at=beat,
+                stopped_at=parse_ts(r["stopped_at"]) if r["stopped_at"] else None,
+                applying=int(r["applying"]), applied=int(r["applied"]), failed=int(r["failed"]),
+                released=int(r["released"]), reconciled=int(r["reconciled"]),
+                heartbeat_age_seconds=max(0.0, (now - beat).total_seconds())))
+        return found
+
+    async def queue_depth(self) -> QueueDepth:
+        """What waits for a worker, what is being applied, and what is stuck."""
+        now = await self._db_now()
+        now_sql, now_params = self._clock()
+        day_sql, day_params = self._clock(-86400.0)
+        rows = await self._fetch(
+            "SELECT status, graph, count(*) AS n, min(created_at) AS oldest,"
+            f" sum(CASE WHEN lease_until < {now_sql} THEN 1 ELSE 0 END) AS expired"
+            " FROM hitl_decisions WHERE status IN ('queued', 'claimed')"
+            " GROUP BY status, graph", now_params)
+        failed = await self._fetch(
+            "SELECT count(*) AS n FROM hitl_decisions WHERE status = 'failed'"
+            f" AND apply_mode = 'worker' AND finished_at >= {day_sql}", day_params)
+        queued = {r["graph"] or "?": int(r["n"]) for r in rows if r["status"] == "queued"}
+        oldest = [parse_ts(r["oldest"]) for r in rows if r["status"] == "queued"]
+        return QueueDepth(
+            queued=sum(queued.values()),
+            claimed=sum(int(r["n"]) for r in rows if r["status"] == "claimed"),
+            expired=sum(int(r["expired"] or 0) for r in rows if r["status"] == "claimed"),
+            oldest_queued_seconds=max(0.0, (now - min(oldest)).total_seconds())
+            if oldest else None,
+            queued_by_graph=queued,
+            failed_last_day=int(failed[0]["n"]) if failed else 0,
+        )
+
     def _where(
         self, thread_id: str | None, since: datetime | None, statuses: Sequence[str] | None,
         key: str | None, time_column: str,
@@ -285,7 +553,7 @@ class SqliteLedger(LedgerDB):
         return datetime.now(UTC).isoformat()
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        async with self.lock:
+        async with self.lock, self._rollback_on_error():
             async with self.conn.execute(sql, params) as cur:
                 names = [d[0] for d in cur.description or ()]
                 rows = [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
@@ -294,10 +562,22 @@ class SqliteLedger(LedgerDB):
             return rows
 
     async def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        async with self.lock:
+        async with self.lock, self._rollback_on_error():
             cur = await self.conn.execute(sql, params)
             await self.conn.commit()
             return int(cur.rowcount)
+
+    @contextlib.asynccontextmanager
+    async def _rollback_on_error(self) -> AsyncIterator[None]:
+        """A failed statement (e.g. `database is locked`) must not leave the implicit
+        transaction open: the shared connection would stay stuck on a stale snapshot."""
+        try:
+            yield
+        except BaseException:
+            if self.conn.in_transaction:
+                with contextlib.suppress(Exception):
+                    await self.conn.rollback()
+            raise
 
     async def install(self, statements: Sequence[str]) -> None:
         async with self.lock:

@@ -153,7 +153,10 @@ class SqliteStore(CheckpointStore):
         limit: int | None = None,
     ) -> list[HeadState]:
         try:
-            return await self._head_states(thread_ids)
+            # Under the saver's lock: a read left open on this shared connection would pin
+            # an old snapshot and make the next write fail with "database is locked".
+            async with self._saver.lock:
+                return await self._head_states(thread_ids)
         except sqlite3.Error as exc:
             raise DatabaseUnavailable(
                 f"Reading the queue from {self.location.display()} failed: {exc}."
@@ -243,7 +246,7 @@ class SqliteStore(CheckpointStore):
             head.parent_next_nodes = parent.next_nodes if parent else None
 
     async def head_checkpoint_id(self, thread_id: str) -> str | None:
-        async with self.conn.execute(
+        async with self._saver.lock, self.conn.execute(
             "SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
             (thread_id,),
         ) as cur:
