@@ -76,8 +76,10 @@ async def _seed(url: str, count: int) -> list[str]:
         runnable = graph.copy(update={"checkpointer": store.saver})
         ids = [f"bulk-{i:05d}" for i in range(count)]
         for thread_id in ids:
-            await runnable.ainvoke({"topic": thread_id}, {
-                "configurable": {"thread_id": thread_id}, "metadata": {"graph_id": "trivial"}})
+            await runnable.ainvoke(
+                {"topic": thread_id},
+                {"configurable": {"thread_id": thread_id}, "metadata": {"graph_id": "trivial"}},
+            )
         return ids
     finally:
         await store.close()
@@ -89,8 +91,9 @@ async def _plain_loop(url: str, ids: list[str]) -> float:
         runnable = graph.copy(update={"checkpointer": store.saver})
         started = time.perf_counter()
         for thread_id in ids:
-            await runnable.ainvoke(Command(resume=f"rejected: {REASON}"),
-                                   {"configurable": {"thread_id": thread_id}})
+            await runnable.ainvoke(
+                Command(resume=f"rejected: {REASON}"), {"configurable": {"thread_id": thread_id}}
+            )
         return time.perf_counter() - started
     finally:
         await store.close()
@@ -99,9 +102,26 @@ async def _plain_loop(url: str, ids: list[str]) -> float:
 def _console_bulk(url: str, count: int) -> tuple[float, dict[str, Any]]:
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "console", "reject", "--all", "--yes", "--reason", REASON,
-         "--db", url, "--graph", "trivial=benchmarks.bulk_reject:graph", "--json"],
-        capture_output=True, text=True, cwd=ROOT, check=False)
+        [
+            sys.executable,
+            "-m",
+            "console",
+            "reject",
+            "--all",
+            "--yes",
+            "--reason",
+            REASON,
+            "--db",
+            url,
+            "--graph",
+            "trivial=benchmarks.bulk_reject:graph",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"console bulk reject failed ({result.returncode}): {result.stderr}")
@@ -142,25 +162,36 @@ def run(backend: str, count: int) -> dict[str, Any]:
         finally:
             if cleanup:
                 cleanup()
-    return {"backend": backend, "threads": count, "seed_s": seeded, "plain_s": plain,
-            "console_s": console, "ratio": console / plain}
+    return {
+        "backend": backend,
+        "threads": count,
+        "seed_s": seeded,
+        "plain_s": plain,
+        "console_s": console,
+        "ratio": console / plain,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--threads", type=int, default=1000)
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
     rows = [run(b.strip(), args.threads) for b in args.backends.split(",") if b.strip()]
     print(f"\nbulk reject of {args.threads} paused threads (console time includes CLI start-up)")
-    print(f"{'backend':<9} {'plain loop':>11} {'thr/s':>7} {'console':>9} {'thr/s':>7} "
-          f"{'ratio':>6}  target           result")
+    print(
+        f"{'backend':<9} {'plain loop':>11} {'thr/s':>7} {'console':>9} {'thr/s':>7} "
+        f"{'ratio':>6}  target           result"
+    )
     for r in rows:
         ok = r["ratio"] <= 2.0 and r["console_s"] <= 30.0 * r["threads"] / 1000
-        print(f"{r['backend']:<9} {r['plain_s']:>10.2f}s {r['threads'] / r['plain_s']:>7.0f} "
-              f"{r['console_s']:>8.2f}s {r['threads'] / r['console_s']:>7.0f} "
-              f"{r['ratio']:>5.2f}x  <=2x and <=30s    {'PASS' if ok else 'FAIL'}")
+        print(
+            f"{r['backend']:<9} {r['plain_s']:>10.2f}s {r['threads'] / r['plain_s']:>7.0f} "
+            f"{r['console_s']:>8.2f}s {r['threads'] / r['console_s']:>7.0f} "
+            f"{r['ratio']:>5.2f}x  <=2x and <=30s    {'PASS' if ok else 'FAIL'}"
+        )
 
 
 if __name__ == "__main__":

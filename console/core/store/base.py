@@ -117,7 +117,7 @@ class CheckpointStore(abc.ABC):
         found: list[PendingThread] = []
         # Some candidates are not pauses (runs between steps), so a page of heads can
         # yield fewer pauses than asked for: read further pages until it is full.
-        batch = max(2 * limit, 200) if limit is not None and self.pages_in_sql else None
+        batch = limit + max(16, limit // 20) if limit is not None and self.pages_in_sql else None
         cursor = after
         while True:
             heads = await self.head_states(flt, after=cursor, limit=batch)

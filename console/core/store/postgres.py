@@ -42,23 +42,27 @@ _HEADS_BY_SCAN = """
     GROUP BY thread_id
 """
 
-_HEADS_BY_STATUS = f"""
-    SELECT thread_id, checkpoint_id
-    FROM {STATUS_TABLE}
-    WHERE next_nodes <> '{{{{}}}}' {{thread_clause}} {{after_clause}}
-    ORDER BY paused_at, thread_id
-    {{limit_clause}}
-"""
-
 _CANDIDATES = """
 WITH heads AS MATERIALIZED ({heads}),
+head_rows AS MATERIALIZED (
+    -- LATERAL ... OFFSET 0: one primary-key probe per head (the planner otherwise
+    -- estimates 1 row and hashes the whole checkpoints table, spilling to disk)
+    SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id, c.checkpoint, c.metadata
+    FROM heads h
+    CROSS JOIN LATERAL (
+        SELECT * FROM checkpoints c
+        WHERE c.thread_id = h.thread_id AND c.checkpoint_ns = ''
+          AND c.checkpoint_id = h.checkpoint_id
+        OFFSET 0
+    ) c
+    -- cheap test first: no "branch:to:" key among the values means no triggered node
+    WHERE strpos((c.checkpoint->'channel_values')::text, '"branch:to:') > 0
+),
 candidates AS MATERIALIZED (
     SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id,
            c.checkpoint->>'ts' AS ts, c.metadata,
            {next_nodes} AS next_nodes
-    FROM heads h
-    JOIN checkpoints c
-      ON c.thread_id = h.thread_id AND c.checkpoint_ns = '' AND c.checkpoint_id = h.checkpoint_id
+    FROM head_rows c
 )
 SELECT cand.*,
        {parent_next} AS parent_next_nodes,
@@ -76,6 +80,37 @@ LEFT JOIN LATERAL (
       AND cw.checkpoint_id = cand.checkpoint_id
 ) w ON true
 WHERE cardinality(cand.next_nodes) > 0
+"""
+
+# After setup: the status row already holds the head, its time and its triggered nodes
+# (computed by the trigger from the same checkpoint row), so nothing is recomputed.
+_CANDIDATES_STATUS = f"""
+WITH heads AS MATERIALIZED (
+    SELECT thread_id, checkpoint_id, paused_at, next_nodes
+    FROM {STATUS_TABLE}
+    WHERE next_nodes <> '{{{{}}}}' {{thread_clause}} {{after_clause}}
+    ORDER BY paused_at, thread_id
+    {{limit_clause}}
+)
+SELECT h.thread_id, h.checkpoint_id, c.parent_checkpoint_id, h.paused_at AS ts, c.metadata,
+       h.next_nodes,
+       {{parent_next}} AS parent_next_nodes,
+       w.task_ids, w.task_paths, w.channels, w.types, w.blobs
+FROM heads h
+JOIN checkpoints c
+  ON c.thread_id = h.thread_id AND c.checkpoint_ns = '' AND c.checkpoint_id = h.checkpoint_id
+LEFT JOIN checkpoints p
+  ON %(with_parent)s AND p.thread_id = h.thread_id AND p.checkpoint_ns = ''
+ AND p.checkpoint_id = c.parent_checkpoint_id
+LEFT JOIN LATERAL (
+    SELECT array_agg(cw.task_id) AS task_ids, array_agg(cw.task_path) AS task_paths,
+           array_agg(cw.channel) AS channels, array_agg(cw.type) AS types,
+           array_agg(CASE WHEN cw.channel = %(interrupt)s THEN cw.blob END) AS blobs
+    FROM checkpoint_writes cw
+    WHERE cw.thread_id = h.thread_id AND cw.checkpoint_ns = ''
+      AND cw.checkpoint_id = h.checkpoint_id
+) w ON true
+ORDER BY h.paused_at, h.thread_id
 """
 
 
@@ -174,25 +209,26 @@ class PostgresStore(CheckpointStore):
             "thread_ids": list(thread_ids or ()),
         }
         thread_clause = "AND thread_id = ANY(%(thread_ids)s)" if thread_ids is not None else ""
+        parent_next = (f"CASE WHEN p.checkpoint IS NULL THEN NULL ELSE "
+                       f"{next_nodes_sql('p.checkpoint')} END")
         if self._has_status:
             after_clause = ""
             if after is not None:
                 after_clause = "AND (paused_at, thread_id) > (%(after_ts)s, %(after_id)s)"
                 params["after_ts"], params["after_id"] = after
-            heads = _HEADS_BY_STATUS.format(
+            query = _CANDIDATES_STATUS.format(
                 thread_clause=thread_clause,
                 after_clause=after_clause,
                 limit_clause="LIMIT %(limit)s" if limit is not None else "",
+                parent_next=parent_next,
             )
             params["limit"] = limit
         else:
-            heads = _HEADS_BY_SCAN.format(thread_clause=thread_clause)
-        query = _CANDIDATES.format(
-            heads=heads,
-            next_nodes=next_nodes_sql("c.checkpoint"),
-            parent_next=f"CASE WHEN p.checkpoint IS NULL THEN NULL ELSE "
-            f"{next_nodes_sql('p.checkpoint')} END",
-        )
+            query = _CANDIDATES.format(
+                heads=_HEADS_BY_SCAN.format(thread_clause=thread_clause),
+                next_nodes=next_nodes_sql("c.checkpoint"),
+                parent_next=parent_next,
+            )
         try:
             async with self.pool.connection() as conn:
                 rows = await (await conn.execute(query, params)).fetchall()
