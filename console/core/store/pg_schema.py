@@ -91,8 +91,9 @@ ON CONFLICT (thread_id) DO UPDATE
         next_nodes = EXCLUDED.next_nodes, graph_id = EXCLUDED.graph_id, updated_at = now();
 """
 
-# Live refresh: one notification per new root checkpoint and per interrupt write (an
-# interrupt lands after its checkpoint, sometimes much later).
+# Live refresh: one notification per new root checkpoint and per root write. Interrupts
+# land after their checkpoint (sometimes much later) and are upserted when a node asks
+# again; answering one interrupt by id changes only writes at the same head.
 _NOTIFY = f"""
 CREATE OR REPLACE FUNCTION hitl_notify_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -107,8 +108,8 @@ CREATE TRIGGER hitl_notify_checkpoint
     EXECUTE FUNCTION hitl_notify_change();
 DROP TRIGGER IF EXISTS hitl_notify_interrupt ON checkpoint_writes;
 CREATE TRIGGER hitl_notify_interrupt
-    AFTER INSERT ON checkpoint_writes
-    FOR EACH ROW WHEN (NEW.channel = '__interrupt__' AND NEW.checkpoint_ns = '')
+    AFTER INSERT OR UPDATE ON checkpoint_writes
+    FOR EACH ROW WHEN (NEW.checkpoint_ns = '')
     EXECUTE FUNCTION hitl_notify_change();
 """
 
