@@ -6,23 +6,40 @@ CLI opens (and later closes) the store, the tests hand in one over a real SQLite
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import Any, ClassVar, cast
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette, SearchIcon
+from textual.screen import Screen
 
+from console.core.apply import Decider, current_origin
+from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.core.store.base import CheckpointStore
 from console.session import redactor_for
 from console.settings import Settings
 from console.ui.clock import Clock, utc_now
 from console.ui.keys import spell_key
+from console.ui.live import RETRY_DELAYS, FeedFactory
 from console.ui.modals.help import HelpScreen
+from console.ui.screens.base import ScreenOptions
 from console.ui.screens.main import MainScreen
 from console.ui.stylesheets import load_stylesheets
 
 DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail pane loads
 AGE_TICK = 30.0  # seconds between repaints of the age column
+
+
+class AsciiCommandPalette(CommandPalette):
+    """Textual's palette with `>` for its search icon: the magnifier emoji is two cells
+    wide in some terminals and missing from some ssh clients' fonts."""
+
+    def on_mount(self) -> None:
+        for icon in self.query(SearchIcon):
+            icon.icon = ">"
 
 
 class ConsoleApp(App[None]):
@@ -31,11 +48,14 @@ class ConsoleApp(App[None]):
     TITLE = "hitl-console"
     CSS = load_stylesheets()
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="app.quit"),
+        # Quit and the palette are in `?` help: at 80 columns the footer keeps the
+        # decision keys, which are what differ from every other terminal app.
+        Binding("q", "quit", "Quit", show=False, id="app.quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         # Declared here (not Textual's default) so it has an id, can be remapped, and
         # shows in the footer with the other keys.
-        Binding("ctrl+p", "command_palette", "Palette", id="app.palette", priority=True),
+        Binding("ctrl+p", "command_palette", "Palette", show=False, id="app.palette",
+                priority=True),
     ]
 
     def __init__(
@@ -47,17 +67,35 @@ class ConsoleApp(App[None]):
         clock: Clock = utc_now,
         detail_delay: float = DETAIL_DELAY,
         tick_interval: float = AGE_TICK,
+        decider: Decider | None = None,
+        poll_interval: float | None = None,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        feed_factory: FeedFactory | None = None,
     ) -> None:
         """`redactor` defaults to the one the CLI uses for `settings` (its [redaction]
-        rules). `clock`, `detail_delay` and `tick_interval` exist so tests can freeze
-        time, load the detail without waiting, and keep timers from firing mid-test."""
+        rules); `decider` to one for `settings` (reviewer, templates, policy).
+        `clock`, `detail_delay`, `tick_interval`, `poll_interval` (default
+        `settings.poll_interval`, 0 turns live refresh off), `retry_delays` and
+        `feed_factory` exist so tests can freeze time and drive the timers."""
         super().__init__()
         self.store = store
         self.settings = settings
         self.redactor = redactor if redactor is not None else redactor_for(settings)
         self.clock = clock
-        self.detail_delay = detail_delay
-        self.tick_interval = tick_interval
+        self.policy = Policy.from_config(settings.raw)
+        self.decider = decider if decider is not None else Decider(
+            store,
+            current_origin(settings.reviewer, settings.ssh_origin),
+            templates=settings.raw.get("templates", {}),
+            policy=self.policy,
+        )
+        self.options = ScreenOptions(
+            detail_delay=detail_delay,
+            tick_interval=tick_interval,
+            poll_interval=settings.poll_interval if poll_interval is None else poll_interval,
+            retry_delays=tuple(retry_delays),
+            feed_factory=feed_factory,
+        )
         self.keymap: dict[str, str] = dict(settings.keymap)
         if self.keymap:
             self.set_keymap(self.keymap)
@@ -72,8 +110,9 @@ class ConsoleApp(App[None]):
             self.settings,
             redactor=self.redactor,
             clock=self.clock,
-            detail_delay=self.detail_delay,
-            tick_interval=self.tick_interval,
+            decider=self.decider,
+            policy=self.decider.policy,
+            options=self.options,
         )
 
     def action_help(self) -> None:
@@ -82,6 +121,33 @@ class ConsoleApp(App[None]):
         if not isinstance(screen, MainScreen):
             return  # modals show their own keys
         self.push_screen(HelpScreen(screen.help_sections(self.keymap)))
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(cast(App[object], self)):
+            self.push_screen(AsciiCommandPalette(id="--command-palette"))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every action of the main screen, then Textual's own (theme, quit...)."""
+        if isinstance(screen, MainScreen):
+            for title, help_text, action, enabled in screen.palette_commands():
+                callback: Callable[[], Any] = (
+                    partial(screen.run_action, action) if enabled
+                    else partial(self._unavailable, help_text))
+                yield SystemCommand(title, help_text, callback)
+            yield SystemCommand("Help: all keys", "key ?", self.action_help)
+        yield from super().get_system_commands(screen)
+
+    def _unavailable(self, why: str) -> None:
+        self.notify(why, severity="warning", markup=False)
+
+    async def action_quit(self) -> None:
+        """Quit, unless a decision is being applied: leaving then would cut it off."""
+        screen = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(screen, MainScreen) and screen.busy:
+            self.notify(f"Not quitting while {screen.busy}: it finishes in a moment.",
+                        severity="warning", markup=False)
+            return
+        self.exit()
 
 
 def make_app(
@@ -92,6 +158,10 @@ def make_app(
     clock: Clock = utc_now,
     detail_delay: float = DETAIL_DELAY,
     tick_interval: float = AGE_TICK,
+    decider: Decider | None = None,
+    poll_interval: float | None = None,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
+    feed_factory: FeedFactory | None = None,
 ) -> ConsoleApp:
     """Build the console for a ready store; the CLI and the tests both start here."""
     return ConsoleApp(
@@ -101,6 +171,10 @@ def make_app(
         clock=clock,
         detail_delay=detail_delay,
         tick_interval=tick_interval,
+        decider=decider,
+        poll_interval=poll_interval,
+        retry_delays=retry_delays,
+        feed_factory=feed_factory,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from rich.text import Text
 
 from console.core.conventions import action_args, action_requests, inbox_request
+from console.core.diff import state_diff
 from console.core.durations import format_age
 from console.core.inert import inert
 from console.core.models import (
@@ -22,9 +23,11 @@ from console.core.models import (
     PendingThread,
     ReviewBundle,
 )
+from console.core.models_ledger import LedgerRow
 from console.core.redact import Redactor
 from console.ui.ages import AgeBand, age_band, age_seconds
 from console.ui.cell_text import one_line
+from console.ui.history_text import change_lines, ledger_lines
 from console.ui.pretty import KEY_STYLE, NOTE_STYLE, pretty, pretty_fields
 
 TITLE_STYLE = "bold"
@@ -239,6 +242,29 @@ def state_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
     return out
 
 
+def changes_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
+    """What the paused step changed (diff vs the previous checkpoint), redacted."""
+    out = Text()
+    out.append("Changes since the previous checkpoint\n", style=SECTION_STYLE)
+    if bundle.previous_values is None:
+        out.append("(first checkpoint of the thread)\n", style=NOTE_STYLE)
+        return out
+    changes = state_diff(bundle.previous_values, bundle.values, redactor)
+    if not changes:
+        out.append("(no change in state values)\n", style=NOTE_STYLE)
+        return out
+    out.append_text(change_lines(changes, redactor))
+    return out
+
+
+def decisions_text(rows: Sequence[LedgerRow], *, redactor: Redactor) -> Text:
+    """Earlier decisions on this thread from the ledger, newest first."""
+    out = Text()
+    out.append("Earlier decisions\n", style=SECTION_STYLE)
+    out.append_text(ledger_lines(rows, redactor))
+    return out
+
+
 def bundle_text(
     bundle: ReviewBundle,
     thread: PendingThread | None,
@@ -246,11 +272,24 @@ def bundle_text(
     now: datetime,
     sla_seconds: float,
     redactor: Redactor,
+    actions: Text | None = None,
+    decisions: Sequence[LedgerRow] = (),
 ) -> Text:
-    """The whole detail pane for one bundle, redacted."""
+    """The whole detail pane for one bundle, redacted.
+
+    `actions` (what this reviewer may do, from `console.ui.actions`) follows the header;
+    `decisions` are the thread's ledger rows, shown when there are any.
+    """
     out = header_text(bundle, thread, now=now, sla_seconds=sla_seconds, redactor=redactor)
+    if actions is not None and bundle.pending is not None:
+        out.append_text(actions)
     out.append("\n")
     out.append_text(payload_text(bundle, redactor=redactor))
+    out.append("\n")
+    out.append_text(changes_text(bundle, redactor=redactor))
+    if decisions:
+        out.append("\n")
+        out.append_text(decisions_text(decisions, redactor=redactor))
     out.append("\n")
     out.append_text(state_text(bundle, redactor=redactor))
     return out

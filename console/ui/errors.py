@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from console.core.errors import ConsoleError, DatabaseUnavailable
+from console.core.errors import (
+    ConflictError,
+    ConsoleError,
+    DatabaseUnavailable,
+    NotPendingError,
+    PolicyRefused,
+    UsageError,
+)
 from console.core.redact import Redactor
 from console.ui.cell_text import one_line
 
 MAX_LENGTH = 500
+# Most specific first: DecisionRefused is a UsageError.
+_TITLES: tuple[tuple[type[ConsoleError], str], ...] = (
+    (DatabaseUnavailable, "Database unavailable"),
+    (ConflictError, "Conflict"),
+    (NotPendingError, "Not pending"),
+    (PolicyRefused, "Refused by policy"),
+    (UsageError, "Refused"),
+)
 
 
 def describe_error(error: BaseException, redactor: Redactor | None = None) -> tuple[str, str]:
@@ -17,7 +32,7 @@ def describe_error(error: BaseException, redactor: Redactor | None = None) -> tu
     data (a driver error echoing a value), so they are redacted like everything else.
     """
     if isinstance(error, ConsoleError):
-        title = "Database unavailable" if isinstance(error, DatabaseUnavailable) else "Error"
+        title = next((name for kind, name in _TITLES if isinstance(error, kind)), "Error")
         message = str(error)
     else:
         title = "Unexpected error"

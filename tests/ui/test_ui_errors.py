@@ -11,7 +11,6 @@ from console.core.errors import DatabaseUnavailable
 from console.core.store.base import CheckpointStore
 from console.settings import Settings
 from console.ui.errors import describe_error
-from console.ui.modals.error import ErrorModal
 from console.ui.screens.main import MainScreen
 
 
@@ -22,32 +21,31 @@ def _break(path: Path, *tables: str) -> None:
             conn.execute(f"DROP TABLE {table}")
 
 
-async def test_a_queue_that_cannot_load_shows_a_modal(
+async def test_a_queue_that_cannot_load_shows_a_banner_and_retries(
     store: CheckpointStore, settings: Settings, queue_db: Path
 ) -> None:
+    """An unreadable database is an outage, not a bug: a banner, no modal, retries."""
     _break(queue_db, "writes")
-    app = build_app(store, settings)
+    app = build_app(store, settings, retry_delays=(60.0,))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        assert isinstance(app.screen, ErrorModal)
-        assert app.screen.title_text == "Database unavailable"
-        assert "Reading the queue from" in app.screen.message
-        text = "\n".join(screen_lines(app))
-        assert "Traceback" not in text
-        await pilot.press("escape")
-        await pilot.pause()
         screen = app.screen
         assert isinstance(screen, MainScreen)
+        assert screen.banner.display
+        assert "DATABASE UNREACHABLE" in screen.banner.plain
+        assert "Reading the queue from" in screen.banner.plain
+        assert "Retrying in 60s" in screen.banner.plain
+        text = "\n".join(screen_lines(app))
+        assert "Traceback" not in text
         assert any("not loaded | LOAD FAILED" in line for line in screen_lines(app))
-        assert "could not be loaded" in "\n".join(screen_lines(app))
         assert "could not be loaded" in screen.detail.plain
-        # Retrying fails the same way, without stacking a second modal on the first.
+        # Retrying by hand fails the same way, without a modal or a second banner.
         await pilot.press("ctrl+r")
         await settle(pilot)
         await pilot.press("ctrl+r")
         await settle(pilot)
-        assert isinstance(app.screen, ErrorModal)
-        assert len(app.screen_stack) == 2
+        assert len(app.screen_stack) == 1
+        assert screen._failures == 3
         assert app.is_running
 
 

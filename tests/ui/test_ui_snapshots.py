@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui_support import build_app, settle
+import pytest
+from test_ui_conflict import _resume_one_branch
+from ui_support import build_app, main_screen, select_graph, settle, until
 
 from console.core.store.base import CheckpointStore
 from console.settings import Settings
+from console.ui.modals.bulk import BulkProgressScreen, BulkRejectScreen
+from console.ui.modals.confirm import ConfirmScreen
+from console.ui.modals.conflict import ConflictScreen
+from console.ui.modals.edit_form import EditForm
 
 
 def test_main_screen_80x24(
@@ -43,3 +49,124 @@ def test_filtered_to_a_hitl_card_80x24(
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+# --- dialogs ------------------------------------------------------------------------------
+# Each at 80x24 (the worst case over ssh) and 160x50. Notifications are cleared before the
+# picture: they time out on their own and only add noise.
+
+SIZES = [(80, 24), (160, 50)]
+SIZE_IDS = ["80x24", "160x50"]
+
+
+def _before(*steps: Any) -> Any:
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        for step in steps:
+            if callable(step):
+                await step(pilot)
+            else:
+                await pilot.press(*step)
+            await settle(pilot)
+        pilot.app.clear_notifications()
+        await settle(pilot)
+
+    return run_before
+
+
+def _select(graph: str) -> Any:
+    async def step(pilot: Any) -> None:
+        await select_graph(pilot, graph)
+
+    return step
+
+
+def _wait_for(screen_type: type) -> Any:
+    async def step(pilot: Any) -> None:
+        await until(pilot, lambda: isinstance(pilot.app.screen, screen_type))
+
+    return step
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_confirm_approve(
+    snap_compare: Any, sync_store: CheckpointStore, settings: Settings, size: tuple[int, int]
+) -> None:
+    """`a` on a raw pause: the exact Command, y/n/esc."""
+    app = build_app(sync_store, settings)
+    before = _before(_select("tutorial"), ["a"], _wait_for(ConfirmScreen))
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_edit_form_hitl(
+    snap_compare: Any, sync_store: CheckpointStore, settings: Settings, size: tuple[int, int]
+) -> None:
+    """`e` on a LangChain HITL pause: an args editor per action, state update, note."""
+    app = build_app(sync_store, settings)
+    before = _before(_select("hitl_agent"), ["e"], _wait_for(EditForm))
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+def test_edit_form_schema_with_errors_80x24(
+    snap_compare: Any, sync_store: CheckpointStore, settings: Settings
+) -> None:
+    """A form from the response schema; a value over the maximum is flagged in place."""
+    app = build_app(sync_store, settings)
+    before = _before(_select("schema"), ["e"], _wait_for(EditForm), ["6", "0", "0"])
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+
+
+def test_replace_warning_80x24(
+    snap_compare: Any, sync_store: CheckpointStore, settings: Settings
+) -> None:
+    """A state update that replaces a list: WARNING, and only Y submits."""
+    app = build_app(sync_store, settings)
+
+    async def type_update(pilot: Any) -> None:
+        area = pilot.app.screen.query_one("#state")
+        area.replace('{"todo": ["only this"]}', (0, 0), area.document.end)
+
+    before = _before(_select("hitl_agent"), ["e"], _wait_for(EditForm), type_update,
+                     ["ctrl+s"], _wait_for(ConfirmScreen))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_bulk_reject_dialog(
+    snap_compare: Any, sync_store: CheckpointStore, settings: Settings, size: tuple[int, int]
+) -> None:
+    """All marked, filtered to one graph: count, hidden marks, breakdown, reason."""
+    app = build_app(sync_store, settings)
+    before = _before(["asterisk"], ["slash", *"graph:email", "enter"], ["R"],
+                     _wait_for(BulkRejectScreen), list("duplicate run"))
+    assert snap_compare(app, terminal_size=size, run_before=before)
+
+
+def test_bulk_reject_summary_80x24(
+    snap_compare: Any, sync_store: CheckpointStore, settings: Settings
+) -> None:
+    """After the run: problems first (the schema pause refuses a plain reject)."""
+    app = build_app(sync_store, settings)
+
+    async def finished(pilot: Any) -> None:
+        await until(pilot, lambda: getattr(pilot.app.screen, "done", False), timeout=60)
+
+    before = _before(["asterisk", "R"], _wait_for(BulkRejectScreen),
+                     [*"duplicate run", "enter", "y"], _wait_for(BulkProgressScreen), finished)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_conflict_dialog(
+    snap_compare: Any, sync_store: CheckpointStore, settings: Settings, size: tuple[int, int]
+) -> None:
+    """One of two parallel approvals answered elsewhere, then `a`: who, what changed."""
+    app = build_app(sync_store, settings)
+
+    async def answer_one(pilot: Any) -> None:
+        thread = main_screen(pilot.app).table.selected
+        await _resume_one_branch(sync_store, thread.thread_id)
+
+    before = _before(_select("parallel"), answer_one, ["a"], _wait_for(ConflictScreen))
+    assert snap_compare(app, terminal_size=size, run_before=before)

@@ -68,6 +68,6 @@ def test_columns_fit_the_width() -> None:
         widths = layout_columns(width, natural)  # type: ignore[arg-type]
         if width >= 79:
             assert sum(widths) + len(widths) - 1 == width
-            assert widths[4] >= 22  # the summary keeps room to be read
+            assert widths[5] >= 22  # the summary keeps room to be read
     wide = layout_columns(200, natural)  # type: ignore[arg-type]
-    assert wide[:4] == [4, 13, 24, 6]  # natural widths, node capped
+    assert wide[:5] == [2, 4, 13, 24, 6]  # flags, then natural widths, node capped

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from textual.app import App
-from textual.worker import WorkerFailed
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from console.core.graphs import GraphInfo, GraphRegistry
 from console.core.store.base import CheckpointStore
@@ -44,6 +44,7 @@ def build_app(store: CheckpointStore, settings: Settings, **options: Any) -> Con
     options.setdefault("clock", frozen_clock)
     options.setdefault("detail_delay", 0)
     options.setdefault("tick_interval", 0)
+    options.setdefault("poll_interval", 0)  # live refresh only where a test turns it on
     app = make_app(store, settings, **options)
     app.theme = "textual-dark"  # the user's TEXTUAL_THEME must not change snapshots
     app.animation_level = "none"  # TEXTUAL_ANIMATIONS likewise
@@ -82,9 +83,56 @@ def screen_text(app: App[Any]) -> str:
 
 
 async def settle(pilot: Any, rounds: int = 3) -> None:
-    """Wait for workers *and* the messages they post (a load starts a detail fetch)."""
+    """Wait for workers *and* the messages they post (a load starts a detail fetch).
+
+    The live-refresh loop never completes by design, so it is not waited for (and
+    never handed to `wait_for_complete`, whose timeout would cancel it).
+    """
     for _ in range(rounds):
-        # A failed worker is the app's to report; tests assert on what the reviewer sees.
-        with contextlib.suppress(WorkerFailed):
-            await asyncio.wait_for(pilot.app.workers.wait_for_complete(), timeout=20)
+        workers = [w for w in pilot.app.workers if w.group != "live"]
+        if workers:
+            # A failed worker is the app's to report; tests assert on what the reviewer sees.
+            with contextlib.suppress(WorkerFailed, WorkerCancelled):
+                await asyncio.wait_for(pilot.app.workers.wait_for_complete(workers),
+                                       timeout=20)
         await pilot.pause()
+
+
+def main_screen(app: App[Any]) -> Any:
+    """The main screen (under any dialogs)."""
+    from console.ui.screens.main import MainScreen
+
+    screen = app.screen_stack[0]
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+async def until(pilot: Any, predicate: Any, timeout: float = 15.0, what: str = "") -> None:
+    """Pause until `predicate()` is true (workers and messages keep running meanwhile)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.05)
+
+
+async def select_graph(pilot: Any, graph: str, index: int = 0) -> Any:
+    """Put the cursor on the `index`-th pending thread of `graph`; returns that thread."""
+    screen = main_screen(pilot.app)
+    threads = [t for t in screen.all_threads if t.graph == graph]
+    thread = threads[index]
+    assert screen.table.select_thread(thread.thread_id)
+    await settle(pilot)
+    await until(pilot, lambda: screen.detail.checkpoint_id == thread.checkpoint_id,
+                what=f"the detail of {thread.thread_id}")
+    return thread
+
+
+async def decided(pilot: Any) -> None:
+    """Wait until no decision is running and its messages are handled."""
+    screen = main_screen(pilot.app)
+    await until(pilot, lambda: screen.busy is None and not [
+        w for w in pilot.app.workers if w.group == "decision" and w.is_running],
+        what="the decision to finish")
+    await settle(pilot)

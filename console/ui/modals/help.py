@@ -51,7 +51,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("Keys"), id="help-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(help_text(self.sections), id="help-text")
-            yield Static(Text("esc/q/?: close   j/k: scroll"), id="help-hint")
+            yield Static(Text("esc/q/?: close   j/k: scroll   ctrl+p: every action by name"),
+                         id="help-hint")
 
     def on_mount(self) -> None:
         use_cell_scrollbars(self.query_one("#help-scroll", VerticalScroll))

@@ -1,64 +1,91 @@
-"""The main screen: queue, detail pane, filter, status line and footer.
+"""The main screen: queue, detail pane, filter, banner, status line and footer.
 
 Data flow (attributes go down, messages come up):
-- a `queue` worker reads the whole pending list into memory; the filter narrows that
-  list in memory with the core's own `matches`, so the queue and `hitl-console pending
-  --search` agree on what a filter means;
+- the queue is read whole into memory (`live.LiveMixin`: first load, live refresh from
+  the change feed, outages); the filter narrows that list in memory with the core's own
+  `matches`, so the queue and `hitl-console pending --search` agree on what it means;
 - `QueueTable.Highlighted` starts a timer; only when the cursor has rested
   `detail_delay` seconds does a `bundle` worker (exclusive: the previous fetch is
   cancelled) load the thread, so holding `j` does not repaint the pane on every row;
-- failures of either worker are shown as words (`report_error`), never as a traceback.
+- decisions (`deciding.DecidingMixin`) and marks with bulk reject
+  (`marking.MarkingMixin`) run in the `decision` worker group, one at a time;
+- failures are shown as words (`report_error`, the banner), never as a traceback.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
 from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from console.core.models import PendingThread, ReviewBundle
+from console.core.apply import Decider
+from console.core.models import PendingThread
+from console.core.models_ledger import LedgerRow
+from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.core.store.base import CheckpointStore
 from console.core.store.heads import matches
 from console.settings import Settings
+from console.ui.actions import ACTIONS, actions_text
 from console.ui.clock import Clock
 from console.ui.errors import describe_error
-from console.ui.filter_query import EMPTY, SYNTAX_HINT, FilterQuery
+from console.ui.filter_query import SYNTAX_HINT
 from console.ui.keys import key_rows
 from console.ui.modals.error import report_error
 from console.ui.modals.help import Section
+from console.ui.screens.base import BUNDLE_CACHE_SIZE, ScreenOptions, bundle_key
+from console.ui.screens.deciding import CONFLICT_GROUP, DECISION_GROUP, DecidingMixin
+from console.ui.screens.live import LIVE_GROUP, QUEUE_GROUP, LiveMixin
+from console.ui.screens.marking import MarkingMixin
+from console.ui.widgets.banner import Banner
 from console.ui.widgets.detail import DetailPane
 from console.ui.widgets.filter_bar import FilterBar
 from console.ui.widgets.queue_table import QueueTable
 from console.ui.widgets.status_line import StatusInfo, StatusLine
 
-QUEUE_GROUP = "queue"
 BUNDLE_GROUP = "bundle"
-BUNDLE_CACHE_SIZE = 64  # a head checkpoint never changes, so a cached bundle stays true
 WIDE = 150  # columns from which queue and detail sit side by side
 
+# Actions that need a selected, decidable thread (disabled in the footer otherwise).
+_THREAD_ACTIONS = {"approve", "reject", "respond", "edit"}
+# What each key does, for the footer, `?` help and the command palette (one source).
+DECISION_BINDINGS: list[BindingType] = [
+    Binding("a", "approve", "Approve", id="main.approve"),
+    Binding("r", "reject", "Reject", id="main.reject"),
+    Binding("m", "respond", "Respond", id="main.respond"),
+    Binding("e", "edit", "Edit", id="main.edit"),
+]
+MARK_BINDINGS: list[BindingType] = [
+    Binding("space", "mark", "Mark", key_display="space", id="main.mark"),
+    Binding("v", "mark_range", "Mark range (last marked row to here)", show=False,
+            id="main.mark_range"),
+    Binding("asterisk", "mark_all", "Mark all shown (again: unmark them)", key_display="*",
+            show=False, id="main.mark_all"),
+    Binding("U", "unmark_all", "Unmark all", show=False, id="main.unmark_all"),
+    Binding("R", "reject_marked", "Bulk reject", tooltip="Reject marked threads",
+            id="main.reject_marked"),
+]
+VIEW_BINDINGS: list[BindingType] = [
+    Binding("slash", "open_filter", "Filter", key_display="/", id="main.filter"),
+    Binding("tab", "switch_pane", "Switch pane", show=False, id="main.switch_pane"),
+    Binding("ctrl+r", "reload", "Reload", show=False, id="main.reload"),
+    Binding("escape", "back", "Back / clear filter", show=False, id="main.back"),
+]
 
-class MainScreen(Screen[None]):
-    """Triage: pick a paused thread from the queue and read its review bundle."""
+
+class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
+    """Triage: pick a paused thread from the queue, read its review bundle, decide."""
 
     AUTO_FOCUS = "#queue"
     # No ClassVar annotation: Textual's Screen declares this one as an instance variable.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "open_filter", "Filter", key_display="/", id="main.filter"),
-        Binding("tab", "switch_pane", "Switch pane", id="main.switch_pane"),
-        Binding("ctrl+r", "reload", "Reload", id="main.reload"),
-        Binding("escape", "back", "Back / clear filter", show=False, id="main.back"),
-    ]
+        *DECISION_BINDINGS, *MARK_BINDINGS, *VIEW_BINDINGS]
 
     def __init__(
         self,
@@ -67,25 +94,16 @@ class MainScreen(Screen[None]):
         *,
         redactor: Redactor,
         clock: Clock,
-        detail_delay: float,
-        tick_interval: float,
+        decider: Decider,
+        policy: Policy,
+        options: ScreenOptions,
     ) -> None:
-        super().__init__()
-        self._store = store
-        self._settings = settings
-        self._redactor = redactor
-        self._clock = clock
-        self._detail_delay = detail_delay
-        self._tick_interval = tick_interval
-        self._all: list[PendingThread] = []
-        self._query: FilterQuery = EMPTY
-        self._detail_timer: Timer | None = None
-        self._bundles: OrderedDict[tuple[str, str], ReviewBundle] = OrderedDict()
-        self._bundle_target: PendingThread | None = None  # the latest bundle fetch's thread
-        self.bundle_loads = 0  # bundle fetches started: lets tests see the debounce work
+        super().__init__(store, settings, redactor=redactor, clock=clock, decider=decider,
+                         policy=policy, options=options)
 
     def compose(self) -> ComposeResult:
         sla = self._settings.sla_seconds
+        yield Banner(id="banner")
         with Container(id="panes"):
             yield QueueTable(
                 clock=self._clock, sla_seconds=sla, redactor=self._redactor, id="queue"
@@ -104,51 +122,16 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(FilterBar).display = False
-        self.query_one(DetailPane).show_message("Loading the queue...")
-        if self._tick_interval > 0:
+        self.table.flags = self.row_flags
+        self.detail.show_message("Loading the queue...")
+        if self._options.tick_interval > 0:
             # Ages only change by the minute past the first one: a slow repaint is enough.
-            self.set_interval(self._tick_interval, self._tick)
-        self.reload()
-
-    # --- widgets --------------------------------------------------------------------
-
-    @property
-    def table(self) -> QueueTable:
-        return self.query_one("#queue", QueueTable)
-
-    @property
-    def detail(self) -> DetailPane:
-        return self.query_one("#detail", DetailPane)
-
-    @property
-    def status(self) -> StatusLine:
-        return self.query_one("#status", StatusLine)
-
-    @property
-    def filter_bar(self) -> FilterBar:
-        return self.query_one("#filter", FilterBar)
-
-    @property
-    def all_threads(self) -> Sequence[PendingThread]:
-        """Every pending thread of the last load, before filtering (do not mutate)."""
-        return self._all
+            self.set_interval(self._options.tick_interval, self._tick)
+        self.start_loading()
 
     # --- queue ----------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Read the pending queue again (the cursor stays on its thread)."""
-        self._fetch_queue()
-
-    # `@work` hands Textual a callable, not a coroutine object: an exclusive worker that
-    # is cancelled before it starts then leaves no un-awaited coroutine behind.
-    @work(name="pending queue", group=QUEUE_GROUP, exclusive=True, exit_on_error=False)
-    async def _fetch_queue(self) -> None:
-        threads = await self._store.pending(now=self._clock())
-        self._all = threads
-        self._apply_filter()
-        self.status.set(refreshed_at=self._clock(), state="ok")
-
-    def _apply_filter(self) -> None:
+    def apply_filter(self) -> None:
         query = self._query
         if query.active:
             now = self._clock()
@@ -164,6 +147,30 @@ class MainScreen(Screen[None]):
         self.status.set(total=len(self._all), shown=len(shown))
         note = "; ".join(query.problems) if query.problems else f"{len(shown)} of {len(self._all)}"
         self.filter_bar.set_note(note if query.text else "")
+        self.refresh_bindings()
+
+    def after_load(self, *, full: bool) -> None:
+        if full:
+            self.prune_marks()
+        self.table.refresh_rows()
+        self.check_watched()
+
+    def check_watched(self) -> None:
+        """If the pause the reviewer is acting on or reading has moved on: the dialog."""
+        watched = self.watched()
+        if watched is None:
+            return
+        thread_id, seen, seen_ids = watched
+        if (thread_id, seen) in self._own_moves:
+            return
+        row = next((t for t in self._all if t.thread_id == thread_id), None)
+        if row is not None and (row.checkpoint_id, row.interrupt_ids) == (seen, seen_ids):
+            return
+        if (thread_id, seen, seen_ids) in self._conflicts_shown:
+            return  # the reviewer was told already that this pause is gone
+        self._conflicts_shown.add((thread_id, seen, seen_ids))
+        self.show_conflict(thread_id, seen, seen_ids, "Its head changed while you had it "
+                           "open; nothing of yours was sent.")
 
     def _tick(self) -> None:
         self.table.refresh()
@@ -172,6 +179,7 @@ class MainScreen(Screen[None]):
 
     @on(QueueTable.Highlighted, "#queue")
     def _highlighted(self, event: QueueTable.Highlighted) -> None:
+        self.refresh_bindings()
         if self._detail_timer is not None:
             self._detail_timer.stop()
             self._detail_timer = None
@@ -179,42 +187,63 @@ class MainScreen(Screen[None]):
             self.workers.cancel_group(self, BUNDLE_GROUP)
             self.detail.show_message(self.table.empty_text)
             return
-        if self._detail_delay <= 0:
-            self._show_selected()
+        if self._options.detail_delay <= 0:
+            self.show_selected()
         else:
-            self._detail_timer = self.set_timer(self._detail_delay, self._show_selected)
+            self._detail_timer = self.set_timer(self._options.detail_delay, self.show_selected)
 
     @on(QueueTable.Opened, "#queue")
     def _opened(self, event: QueueTable.Opened) -> None:
         if self._detail_timer is not None:
             self._detail_timer.stop()
             self._detail_timer = None
-        self._show_selected()
+        self.show_selected()
         self.detail.focus()
 
-    def _show_selected(self) -> None:
+    def show_selected(self) -> None:
         self._detail_timer = None
         thread = self.table.selected
         if thread is None or self.detail.shows(thread):
             return
-        cached = self._bundles.get((thread.thread_id, thread.checkpoint_id))
+        key = (thread.thread_id, thread.checkpoint_id, thread.interrupt_ids)
+        cached = self._bundles.get(key)
         if cached is not None:
-            self._bundles.move_to_end((thread.thread_id, thread.checkpoint_id))
-            self.detail.show_bundle(cached, thread)
+            self._bundles.move_to_end(key)
+            self._show_bundle(thread)
             return
         self.bundle_loads += 1
         self._bundle_target = thread
         self._fetch_bundle(thread)
 
+    def _show_bundle(self, thread: PendingThread) -> None:
+        bundle = self._bundles.get((thread.thread_id, thread.checkpoint_id, thread.interrupt_ids))
+        if bundle is None:
+            return
+        actions = actions_text(self.action_states(thread)) if bundle.pending else None
+        self.detail.show_bundle(bundle, thread, actions=actions,
+                                decisions=self._ledger_rows.get(thread.thread_id, ()))
+
     @work(name="review bundle", group=BUNDLE_GROUP, exclusive=True, exit_on_error=False)
     async def _fetch_bundle(self, thread: PendingThread) -> None:
         bundle = await self._store.bundle(thread.thread_id, now=self._clock())
-        self._bundles[(thread.thread_id, thread.checkpoint_id)] = bundle
+        rows: tuple[LedgerRow, ...] = ()
+        if self._ledger_ready or await self._decider.ledger.installed():
+            self._ledger_ready = True
+            rows = tuple(await self._decider.ledger.rows(thread_id=thread.thread_id))
+        self._ledger_rows[thread.thread_id] = rows
+        self._bundles[bundle_key(bundle)] = bundle
         while len(self._bundles) > BUNDLE_CACHE_SIZE:
             self._bundles.popitem(last=False)
         selected = self.table.selected
         if selected is not None and selected.thread_id == thread.thread_id:
-            self.detail.show_bundle(bundle, selected)
+            if bundle_key(bundle) != (selected.thread_id, selected.checkpoint_id,
+                                      selected.interrupt_ids):
+                # The thread moved between the queue's read and this one: show what was
+                # read (flagged as moved on), under the checkpoint it was read at.
+                self.detail.show_bundle(bundle, selected)
+            else:
+                self._show_bundle(selected)
+        self.refresh_bindings()
 
     # --- failures -------------------------------------------------------------------
 
@@ -223,24 +252,42 @@ class MainScreen(Screen[None]):
         worker = event.worker
         if event.state is not WorkerState.ERROR or worker.error is None:
             return
+        error = worker.error
         if worker.group == BUNDLE_GROUP:
             # One thread failed to load: say so where the thread would be; the queue
             # is still usable, so no modal. (The group is exclusive, so the failed
             # fetch is the latest one started.)
             if self._bundle_target is not None:
                 thread_id = self._bundle_target.thread_id
-                message = describe_error(worker.error, self._redactor)[1]
+                message = describe_error(error, self._redactor)[1]
                 self.detail.show_error(thread_id, message)
-            report_error(self.app, worker.error, redactor=self._redactor, modal=False)
+            report_error(self.app, error, redactor=self._redactor, modal=False)
             return
-        self.status.set(state="error")
-        if not self._all:
-            failed = "The queue could not be loaded (ctrl+r retries)."
-            self.table.replace_rows([], empty_text=failed)
-            self.detail.show_message(failed)
-        report_error(self.app, worker.error, redactor=self._redactor)
+        if worker.group in (DECISION_GROUP, CONFLICT_GROUP):
+            self._attempt = None
+            self.set_busy(None)
+            report_error(self.app, error, redactor=self._redactor)
+            return
+        if worker.group in (QUEUE_GROUP, LIVE_GROUP):
+            self.status.set(state="stale" if self._loaded else "error")
+            if not self._all:
+                failed = "The queue could not be loaded (ctrl+r retries)."
+                self.table.replace_rows([], empty_text=failed)
+                self.detail.show_message(failed)
+        report_error(self.app, error, redactor=self._redactor)
 
-    # --- actions --------------------------------------------------------------------
+    # --- keys -----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Disable (not hide) what cannot be done now, so the footer stays in place."""
+        if action in _THREAD_ACTIONS:
+            thread = self.table.selected if self.is_mounted else None
+            if self.busy or thread is None:
+                return None
+            return True if self.action_states(thread)[action].allowed else None
+        if action == "reject_marked":
+            return None if self.busy or not self.marks else True
+        return True
 
     def action_reload(self) -> None:
         self.reload()
@@ -264,19 +311,21 @@ class MainScreen(Screen[None]):
     @on(FilterBar.Changed, "#filter")
     def _filter_changed(self, event: FilterBar.Changed) -> None:
         self._query = event.query
-        self._apply_filter()
+        self.apply_filter()
 
     @on(FilterBar.Left, "#filter")
     def _filter_left(self, event: FilterBar.Left) -> None:
         self.table.focus()
 
-    # --- help -----------------------------------------------------------------------
+    # --- help and palette -----------------------------------------------------------
 
     def help_sections(self, keymap: dict[str, str]) -> list[Section]:
         """The keys of this screen, for the help modal (most used first)."""
         app = self.app
         return [
-            ("Everywhere", key_rows(app, [*self.BINDINGS, *app.BINDINGS], keymap)),
+            ("Deciding on the selected thread", key_rows(app, DECISION_BINDINGS, keymap)),
+            ("Marks and bulk reject", key_rows(app, MARK_BINDINGS, keymap)),
+            ("Everywhere", key_rows(app, [*VIEW_BINDINGS, *app.BINDINGS], keymap)),
             ("Queue", key_rows(app, QueueTable.BINDINGS, keymap)),
             ("Detail pane", key_rows(app, DetailPane.BINDINGS, keymap)),
             (
@@ -287,4 +336,34 @@ class MainScreen(Screen[None]):
                     ("syntax", SYNTAX_HINT),
                 ],
             ),
+            (
+                "Queue flags",
+                [
+                    ("*", "marked (on the checkpoint shown)"),
+                    ("?", "marked on an older checkpoint: rejecting it will conflict"),
+                    ("~", "a decision is being applied"),
+                    ("q", "a decision is queued for a worker"),
+                    ("1d!", "age past the SLA"),
+                ],
+            ),
         ]
+
+    def palette_commands(self) -> list[tuple[str, str, str, bool]]:
+        """(title, help, action, enabled) for the command palette, one per key."""
+        out = []
+        for group in (DECISION_BINDINGS, MARK_BINDINGS, VIEW_BINDINGS):
+            for binding in group:
+                assert isinstance(binding, Binding)
+                if binding.action == "back":
+                    continue
+                enabled = self.check_action(binding.action, ()) is True
+                why = ""
+                thread = self.table.selected
+                if not enabled and binding.action in ACTIONS and thread is not None:
+                    why = self.action_states(thread)[binding.action].reason
+                elif not enabled and self.busy:
+                    why = f"busy: {self.busy}"
+                key = self.app.get_key_display(binding)
+                help_text = f"key {key}" + (f"; unavailable: {why}" if why else "")
+                out.append((binding.description, help_text, binding.action, enabled))
+        return out

@@ -7,6 +7,7 @@ never interprets markup from the data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -16,6 +17,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from console.core.models import PendingThread, ReviewBundle
+from console.core.models_ledger import LedgerRow
 from console.core.redact import Redactor
 from console.ui.bundle_text import bundle_text
 from console.ui.cell_text import one_line
@@ -55,6 +57,7 @@ class DetailPane(VerticalScroll, can_focus=True):
         self._text = Text("Loading...")
         self._shown_thread: str | None = None
         self._checkpoint_id: str | None = None
+        self._interrupt_ids: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Static(self._text, id="detail-text")
@@ -92,19 +95,34 @@ class DetailPane(VerticalScroll, can_focus=True):
         return self._checkpoint_id
 
     @property
+    def interrupt_ids(self) -> tuple[str, ...]:
+        """The pending interrupts of the bundle shown (with the checkpoint: the pause)."""
+        return self._interrupt_ids
+
+    @property
     def plain(self) -> str:
         """What the pane shows, as plain text."""
         return self._text.plain
 
     def shows(self, thread: PendingThread) -> bool:
-        """Whether the pane already shows this thread at this checkpoint."""
-        return (self._shown_thread, self._checkpoint_id) == (thread.thread_id, thread.checkpoint_id)
+        """Whether the pane already shows this pause (thread, checkpoint, interrupts)."""
+        return (self._shown_thread, self._checkpoint_id, self._interrupt_ids) == (
+            thread.thread_id, thread.checkpoint_id, thread.interrupt_ids)
 
-    def show_bundle(self, bundle: ReviewBundle, thread: PendingThread | None) -> None:
-        """Display `bundle`; `thread` is the queue's view of it (to flag a moved head)."""
+    def show_bundle(
+        self,
+        bundle: ReviewBundle,
+        thread: PendingThread | None,
+        *,
+        actions: Text | None = None,
+        decisions: Sequence[LedgerRow] = (),
+    ) -> None:
+        """Display `bundle`; `thread` is the queue's view of it (to flag a moved head),
+        `actions` what the reviewer may do, `decisions` the thread's ledger rows."""
         same_thread = bundle.thread_id == self._shown_thread
         self._shown_thread = bundle.thread_id
         self._checkpoint_id = bundle.checkpoint_id
+        self._interrupt_ids = bundle.pending.interrupt_ids if bundle.pending else ()
         self._set(
             bundle_text(
                 bundle,
@@ -112,6 +130,8 @@ class DetailPane(VerticalScroll, can_focus=True):
                 now=self._clock(),
                 sla_seconds=self.sla_seconds,
                 redactor=self._redactor,
+                actions=actions,
+                decisions=decisions,
             ),
             keep_scroll=same_thread,
         )
@@ -128,12 +148,14 @@ class DetailPane(VerticalScroll, can_focus=True):
             return  # already shown: a repaint would only cost bytes
         self._shown_thread = thread_id
         self._checkpoint_id = None
+        self._interrupt_ids = ()
         self._set(text)
 
     def show_error(self, thread_id: str, message: str) -> None:
         """Display why a thread's bundle could not be loaded."""
         self._shown_thread = thread_id
         self._checkpoint_id = None
+        self._interrupt_ids = ()
         text = Text()
         text.append(one_line(self._redactor.redact_text(thread_id)) + "\n", style="bold")
         text.append("Could not load this thread: ", style=ERROR_STYLE)

@@ -60,9 +60,14 @@ class FilterBar(Horizontal):
         return self.query_one("#filter-input", Input)
 
     def open(self) -> None:
-        """Show the bar and put the cursor in the input."""
+        """Show the bar and put the cursor in the input.
+
+        Focus moves at once, not on the next message (`Widget.focus` defers it): keys
+        typed ahead over a slow link arrive together with the `/`, and must land in the
+        input rather than run as queue keys (`a`, `r`...).
+        """
         self.display = True
-        self.input.focus()
+        self.screen.set_focus(self.input)
 
     def set_note(self, note: str) -> None:
         """A short remark right of the input (match count, or what is wrong)."""

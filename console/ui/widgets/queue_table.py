@@ -12,7 +12,7 @@ such as `[bold]x[/]` shows literally, and escape sequences never reach the termi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -28,12 +28,13 @@ from textual.strip import Strip
 
 from console.core.models import PauseKind, PendingThread
 from console.core.redact import Redactor
+from console.core.views import safe_summary
 from console.ui.ages import AgeBand, age_band, age_label, age_seconds
 from console.ui.cell_text import fit, one_line
 from console.ui.clock import Clock, utc_now
 from console.ui.widgets.scrollbars import use_cell_scrollbars
 
-ColumnName = Literal["age", "graph", "node", "kind", "summary", "thread"]
+ColumnName = Literal["flags", "age", "graph", "node", "kind", "summary", "thread"]
 
 # Compact labels for the kind/convention column: the convention says how to answer an
 # inline interrupt; a breakpoint has no payload, so its kind is what matters.
@@ -64,6 +65,7 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
+    Column("flags", "", 2, 2),  # mark (`*`, `?` stale) and open decision (`~`, `q`)
     Column("age", "AGE", 4, 4),
     Column("graph", "GRAPH", 6, 20),
     Column("node", "NODE", 6, 24),
@@ -72,6 +74,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("thread", "THREAD", 10, 36, middle_cut=True),
 )
 GAP = 1  # blank cells between columns
+SUMMARY_CACHE = 4096
 SUMMARY_SHARE = 0.3  # the summary never gets less than this share of a wide table
 WIDE_TABLE = 90  # (below this width every cell counts: ids first, then prose)
 
@@ -111,7 +114,7 @@ class QueueTable(ScrollView, can_focus=True):
         Binding("G,end", "last", "Last", show=False, id="queue.last"),
         Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="queue.page_down"),
         Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="queue.page_up"),
-        Binding("enter", "open", "Open", key_display="enter", id="queue.open"),
+        Binding("enter", "open", "Open", key_display="enter", show=False, id="queue.open"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -121,10 +124,12 @@ class QueueTable(ScrollView, can_focus=True):
         "queue-table--age-warn",
         "queue-table--age-over",
         "queue-table--empty",
+        "queue-table--marked",
     }
 
     class Highlighted(Message):
-        """The thread under the cursor changed (another thread, or a new checkpoint of it)."""
+        """The pause under the cursor changed (another thread, a new checkpoint of it, or
+        another set of pending interrupts on the same checkpoint)."""
 
         def __init__(self, table: QueueTable, thread: PendingThread | None) -> None:
             super().__init__()
@@ -166,9 +171,12 @@ class QueueTable(ScrollView, can_focus=True):
         self._positions: dict[str, int] = {}
         self._natural: dict[ColumnName, int] = {}
         self._cursor = 0
-        self._announced: tuple[str, str] | None = None
+        self._announced: tuple[str, str, tuple[str, ...]] | None = None
         self.empty_text = "Loading..."
         self.render_count = 0  # lines rendered since mount: proves the table is virtual
+        # The owner says what each row is flagged with (two cells: mark, decision).
+        self._summaries: dict[tuple[str, str], str] = {}
+        self.flags: Callable[[PendingThread], str] = lambda thread: ""
 
     # --- data -----------------------------------------------------------------------
 
@@ -226,6 +234,20 @@ class QueueTable(ScrollView, can_focus=True):
         if index == self._cursor:
             self._announce()
         return True
+
+    def refresh_rows(self, thread_ids: Sequence[str] | None = None) -> None:
+        """Repaint some rows (their flags changed), or all of them."""
+        if thread_ids is None:
+            self.refresh()
+            return
+        for thread_id in thread_ids:
+            index = self._positions.get(thread_id)
+            if index is not None:
+                self.refresh_line(index + 1)
+
+    def position(self, thread_id: str) -> int | None:
+        """The row index of a thread, if shown."""
+        return self._positions.get(thread_id)
 
     def select_thread(self, thread_id: str) -> bool:
         """Move the cursor to a thread; False if it is not shown."""
@@ -289,7 +311,9 @@ class QueueTable(ScrollView, can_focus=True):
 
     def _announce(self) -> None:
         thread = self.selected
-        key = (thread.thread_id, thread.checkpoint_id) if thread else None
+        # The interrupt ids count too: answering one of two parallel interrupts by id
+        # adds writes to the same head checkpoint, and the pause is then another one.
+        key = (thread.thread_id, thread.checkpoint_id, thread.interrupt_ids) if thread else None
         if key != self._announced:
             self._announced = key
             self.post_message(self.Highlighted(self, thread))
@@ -350,6 +374,17 @@ class QueueTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         return self._row(self._rows[index], index == self._cursor, widths, base)
 
+    def _summary(self, thread: PendingThread) -> str:
+        # Rebuilt from the redacted payload (the stored summary saw raw values); cached
+        # by pause, since a repaint of the visible rows should not redo the work.
+        key = (thread.thread_id, thread.checkpoint_id)
+        text = self._summaries.get(key)
+        if text is None:
+            if len(self._summaries) >= SUMMARY_CACHE:
+                self._summaries.clear()
+            text = self._summaries[key] = one_line(safe_summary(thread, self._redactor))
+        return text
+
     def _header(self, widths: list[int], base: Style) -> Strip:
         style = base + self.get_component_rich_style("queue-table--header")
         cells = [
@@ -362,17 +397,21 @@ class QueueTable(ScrollView, can_focus=True):
     def _row(self, thread: PendingThread, is_cursor: bool, widths: list[int], base: Style) -> Strip:
         seconds = age_seconds(thread.paused_at, self._clock())
         band = age_band(seconds, self.sla_seconds)
+        flags = self.flags(thread)
         values: dict[ColumnName, str] = {
+            "flags": flags,
             "age": age_label(seconds, band),
             "graph": one_line(thread.graph or "?"),
             "node": one_line(",".join(thread.nodes)),
             "kind": kind_cell(thread),
-            "summary": one_line(self._redactor.redact_text(thread.summary)),
+            "summary": self._summary(thread),
             "thread": one_line(self._redactor.redact_text(thread.thread_id)),
         }
         row_style = base
+        if flags[:1] in ("*", "?"):
+            row_style = row_style + self.get_component_rich_style("queue-table--marked")
         if is_cursor:
-            row_style = base + self.get_component_rich_style("queue-table--cursor")
+            row_style = row_style + self.get_component_rich_style("queue-table--cursor")
         age_style = self.get_component_rich_style(f"queue-table--age-{band.value}")
         segments: list[Segment] = []
         for number, (column, width) in enumerate(zip(COLUMNS, widths, strict=True)):

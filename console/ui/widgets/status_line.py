@@ -1,4 +1,8 @@
-"""The status line: where the data comes from, who is reviewing, and how fresh it is."""
+"""The status line: counts, what is running, freshness, who is reviewing, and where.
+
+Everything that changes state without a dialog shows here in words (NO_COLOR terminals
+see no colours): BUSY while a decision runs, STALE while the database is unreachable.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,11 @@ class StatusInfo:
     total: int | None = None  # None until the first load
     shown: int | None = None
     refreshed_at: datetime | None = None
-    state: str = "loading"  # "loading", "ok" or "error"
+    state: str = "loading"  # "loading", "ok", "error" (never loaded) or "stale"
+    marked: int = 0
+    busy: str | None = None  # what a decision worker is doing
+    live: str = "off"  # "live", "polling 1s", "reconnecting", "off"
+    last: str | None = None  # the outcome of the last decision, in a few words
 
 
 class StatusLine(Static):
@@ -43,8 +51,16 @@ class StatusLine(Static):
             self.info = info
             self.update(self._render_info())
 
+    @property
+    def plain(self) -> str:
+        return self._render_info().plain
+
     def _render_info(self) -> Text:
         info = self.info
+        out = Text(no_wrap=True, overflow="crop")
+        if info.busy:
+            out.append(f"BUSY {one_line(info.busy)}", style="bold reverse")
+            out.append(SEPARATOR)
         if info.total is None:
             count = "not loaded" if info.state == "error" else "loading..."
         elif info.shown is not None and info.shown != info.total:
@@ -52,11 +68,24 @@ class StatusLine(Static):
         else:
             count = f"{info.total} pending"
         parts = [count]
+        if info.marked:
+            parts.append(f"{info.marked} marked")
         if info.state == "error":
             parts.append("LOAD FAILED")
+        elif info.state == "stale":
+            refreshed = _hms(info.refreshed_at) if info.refreshed_at else "never"
+            parts.append(f"STALE since {refreshed}")
         elif info.refreshed_at is not None:
-            refreshed = info.refreshed_at.astimezone(UTC).strftime("%H:%M:%S")
-            parts.append(f"refreshed {refreshed} UTC")
+            parts.append(f"refreshed {_hms(info.refreshed_at)} UTC")
+        if info.live != "off":
+            parts.append(info.live)
+        if info.last:
+            parts.append(f"last: {one_line(info.last)}")
         # The database goes last: on a narrow terminal a long path is what gets cut.
         parts += [f"reviewer {one_line(info.reviewer)}", one_line(info.database)]
-        return Text(SEPARATOR.join(parts), no_wrap=True, overflow="crop")
+        out.append(SEPARATOR.join(parts))
+        return out
+
+
+def _hms(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M:%S")

@@ -1,0 +1,155 @@
+"""Which decisions the selected pause offers this reviewer, and why not when it does not.
+
+Two sources decide it: the payload's own rules (a HITL review config that does not allow
+`respond`, a schema pause that needs a value) and the policy (`Policy.allowed_actions`).
+The main screen disables the keys of forbidden actions and the detail pane says why, so a
+reviewer never has to press a key to learn it will be refused. The core checks both again
+when the decision is made; this is only the early, explained answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+
+from console.core.conventions import action_requests, inbox_request
+from console.core.models import Convention, PauseKind, PendingInterrupt, PendingThread
+from console.core.policy import Policy
+
+ACTIONS = ("approve", "reject", "edit", "respond")
+ACTION_KEYS = {"approve": "a", "reject": "r", "edit": "e", "respond": "m"}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionState:
+    """One action on one pause: may it be taken, and if not, the sentence that says why."""
+
+    action: str
+    allowed: bool
+    reason: str = ""
+    approvals_needed: int = 1
+
+
+def _hitl_allowed(value: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """(action name, allowed decisions) per action request; unstated configs allow the
+    middleware's defaults (approve, edit, reject), as the core assumes."""
+    raw = value.get("review_configs", value.get("reviewConfigs"))
+    configs: dict[str, list[str]] = {}
+    for config in raw if isinstance(raw, Sequence) and not isinstance(raw, str) else ():
+        if isinstance(config, Mapping):
+            name = str(config.get("action_name", config.get("actionName", "")))
+            names = config.get("allowed_decisions", config.get("allowedDecisions")) or ()
+            configs[name] = [str(n) for n in names]
+    out = []
+    for request in action_requests(value) or []:
+        name = str(request.get("name", request.get("action", "")))
+        out.append((name, configs.get(name, ["approve", "edit", "reject"])))
+    return out
+
+
+def _interrupt_refusal(item: PendingInterrupt, action: str) -> str:
+    """Why this interrupt's payload does not take `action` ('' if it does)."""
+    if item.convention is Convention.LANGCHAIN_HITL:
+        requests = _hitl_allowed(item.value)
+        if action == "edit":
+            return ""  # the form can still edit state; per-action edits are checked there
+        for index, (name, allowed) in enumerate(requests):
+            if action not in allowed:
+                return (f"Action {index + 1} ({name}) does not allow {action}; "
+                        f"it allows {', '.join(allowed)}")
+        return ""
+    if item.convention is Convention.AGENT_INBOX:
+        config = (inbox_request(item.value) or {}).get("config", {})
+        if action == "approve" and not config.get("allow_accept"):
+            return "This Agent Inbox request does not allow accept"
+        if action == "respond" and not config.get("allow_respond"):
+            return "This Agent Inbox request does not allow a response"
+        if action == "reject" and not (config.get("allow_ignore") or config.get("allow_respond")):
+            return "This Agent Inbox request allows neither ignore nor a response"
+        return ""
+    if item.convention is Convention.SCHEMA:
+        if action == "reject":
+            return "This pause takes a value matching its schema: send one with e"
+        if action == "respond":
+            return "This pause takes a value matching its schema, not a message"
+        return ""
+    return ""  # raw values take approve, reject, respond and custom values
+
+
+def payload_refusal(pause: PendingThread, action: str) -> str:
+    """Why the pause's payload (or breakpoint) does not take `action` ('' if it does)."""
+    if pause.kind is not PauseKind.INTERRUPT:
+        if action == "respond":
+            return "A static breakpoint takes no message: approve, edit state or reject"
+        return ""
+    for item in pause.interrupts:
+        reason = _interrupt_refusal(item, action)
+        if reason:
+            return reason
+    return ""
+
+
+def needs_value(pause: PendingThread) -> bool:
+    """A pause whose approval is a value the reviewer enters (a response schema)."""
+    return any(item.convention is Convention.SCHEMA for item in pause.interrupts)
+
+
+def action_states(
+    pause: PendingThread,
+    *,
+    policy: Policy,
+    reviewer: str,
+    graph_loaded: bool,
+    worker_mode: bool,
+) -> dict[str, ActionState]:
+    """approve/reject/edit/respond -> ActionState for this reviewer on this pause."""
+    verdicts = policy.allowed_actions(reviewer, pause)
+    states: dict[str, ActionState] = {}
+    for action in ACTIONS:
+        verdict = verdicts[action]
+        if not verdict.allowed:
+            states[action] = ActionState(action, False, _sentence(verdict.reason))
+            continue
+        if not graph_loaded and not worker_mode:
+            states[action] = ActionState(
+                action, False,
+                f"Graph {pause.graph or '?'} is not loaded, so the console cannot resume it "
+                "(start it with --graph NAME=module:attr).")
+            continue
+        refusal = payload_refusal(pause, action)
+        if refusal:
+            states[action] = ActionState(action, False, _sentence(refusal))
+            continue
+        states[action] = ActionState(action, True, "", verdict.approvals_needed)
+    return states
+
+
+def _sentence(text: str) -> str:
+    """`text` ending with a full stop (a reviewer's name is never capitalised)."""
+    text = text.strip()
+    if not text:
+        return text
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def actions_text(states: Mapping[str, ActionState]) -> Text:
+    """The detail pane's `Actions` lines: keys that work, and why the others do not."""
+    out = Text()
+    out.append("actions ", style="bold")
+    usable = [a for a in ACTIONS if a in states and states[a].allowed]
+    out.append("  ".join(f"{ACTION_KEYS[a]} {a}" for a in usable) if usable else "none")
+    out.append("\n")
+    for action in ACTIONS:
+        state = states.get(action)
+        if state is None:
+            continue
+        if not state.allowed:
+            out.append(f"  no {action}: ", style="bold")
+            out.append(state.reason + "\n")
+        elif state.approvals_needed > 1:
+            out.append(f"  {action}: ", style="bold")
+            out.append(f"needs {state.approvals_needed} distinct approvals before it runs.\n")
+    return out

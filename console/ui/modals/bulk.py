@@ -1,0 +1,232 @@
+"""Bulk reject: the confirm dialog (count, breakdown, hidden marks, one reason) and the
+progress screen that turns into a scrollable result summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from console.core.apply import BulkResult
+from console.core.redact import Redactor
+from console.ui.cell_text import one_line
+from console.ui.widgets.scrollbars import use_cell_scrollbars
+
+# Result statuses in the order the summary lists them: what needs a look first.
+STATUS_ORDER = ("failed", "conflict", "not_pending", "refused", "rejected")
+STATUS_TITLES = {
+    "failed": "Failed",
+    "conflict": "Conflict (moved on or decided elsewhere)",
+    "not_pending": "Not pending",
+    "refused": "Refused",
+    "rejected": "Rejected",
+}
+BAR_WIDTH = 40
+MAX_GATES = 20
+
+
+def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
+    """`[#########.......] 9/16`, in ASCII (block glyphs are not in every ssh font)."""
+    filled = 0 if total <= 0 else round(width * done / total)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def counts_line(results: Sequence[BulkResult]) -> str:
+    counts = Counter(r.status for r in results)
+    return " | ".join(f"{status.replace('_', ' ')} {counts[status]}"
+                      for status in STATUS_ORDER if counts[status] or status == "rejected")
+
+
+class BulkRejectScreen(ModalScreen[str | None]):
+    """What will be rejected, then the reason, then y/n. Dismisses with the reason."""
+
+    AUTO_FOCUS = "#bulk-reason"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "yes", "Reject all", id="bulk.yes"),
+        Binding("n", "back", "Back", id="bulk.back"),
+        Binding("escape", "cancel", "Cancel", id="bulk.cancel"),
+    ]
+
+    def __init__(self, count: int, breakdown: Sequence[tuple[str, int]], *, hidden: int,
+                 stale: int, gone: int = 0) -> None:
+        super().__init__()
+        self.count = count
+        self.breakdown = breakdown
+        self.hidden = hidden
+        self.stale = stale
+        self.gone = gone
+        self.reason = ""
+        self.confirming = False
+
+    def summary(self) -> Text:
+        out = Text()
+        out.append(f"{self.count} marked thread{'s' if self.count != 1 else ''}", style="bold")
+        out.append(" will be rejected, each on the checkpoint it was marked on.\n")
+        if self.hidden:
+            out.append(f"{self.hidden} of them hidden by the filter.\n", style="bold")
+        else:
+            out.append("None hidden by the filter.\n")
+        if self.stale:
+            out.append(f"{self.stale} moved on since marked: they will fail as conflicts.\n",
+                       style="bold")
+        out.append("By graph/node:\n")
+        for gate, count in self.breakdown[:MAX_GATES]:
+            out.append(f"  {count:>5}  {one_line(gate)}\n")
+        if len(self.breakdown) > MAX_GATES:
+            rest = sum(count for _, count in self.breakdown[MAX_GATES:])
+            out.append(f"  {rest:>5}  ... {len(self.breakdown) - MAX_GATES} more gates\n")
+        return out
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="bulk-box"):
+            yield Static(Text("Reject marked threads"), id="bulk-title")
+            with VerticalScroll(id="bulk-summary-scroll"):
+                yield Static(self.summary(), id="bulk-summary")
+            yield Static(Text("Reason for all of them (required; recorded in the ledger):"),
+                         id="bulk-label")
+            yield Input(id="bulk-reason", compact=True)
+            yield Static("", id="bulk-error")
+            yield Static(Text("enter: continue   esc: cancel"), id="bulk-hint")
+
+    def on_mount(self) -> None:
+        use_cell_scrollbars(self.query_one("#bulk-summary-scroll", VerticalScroll))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("yes", "back"):
+            return self.confirming
+        return True
+
+    @on(Input.Submitted, "#bulk-reason")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        reason = event.value.strip()
+        if not reason:
+            self.query_one("#bulk-error", Static).update(
+                Text("A reason is required.", style="bold"))
+            return
+        self.reason = reason
+        self.confirming = True
+        self.query_one("#bulk-error", Static).update(Text(
+            f"Reject {self.count} thread{'s' if self.count != 1 else ''} with reason "
+            f"{one_line(reason)!r}?", style="bold"))
+        self.query_one("#bulk-hint", Static).update(
+            Text("y: reject them all   n: change the reason   esc: cancel"))
+        self.query_one("#bulk-reason", Input).disabled = True
+        self.query_one("#bulk-box").focus()
+        self.refresh_bindings()
+
+    def action_yes(self) -> None:
+        if self.confirming:
+            self.dismiss(self.reason)
+
+    def action_back(self) -> None:
+        self.confirming = False
+        field = self.query_one("#bulk-reason", Input)
+        field.disabled = False
+        field.focus()
+        self.query_one("#bulk-error", Static).update("")
+        self.query_one("#bulk-hint", Static).update(Text("enter: continue   esc: cancel"))
+        self.refresh_bindings()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class BulkProgressScreen(ModalScreen[None]):
+    """A progress bar while `reject_many` runs, then the results grouped by outcome."""
+
+    AUTO_FOCUS = "#progress-scroll"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,q", "close", "Close", id="progress.close"),
+        Binding("j,down", "scroll(1)", "Down", show=False, id="progress.down"),
+        Binding("k,up", "scroll(-1)", "Up", show=False, id="progress.up"),
+        Binding("pagedown,space", "scroll(10)", "Page down", show=False, id="progress.pgdn"),
+        Binding("pageup", "scroll(-10)", "Page up", show=False, id="progress.pgup"),
+    ]
+
+    def __init__(self, total: int, reason: str, redactor: Redactor) -> None:
+        super().__init__()
+        self.total = total
+        self.reason = reason
+        self.redactor = redactor
+        self.results: list[BulkResult] = []
+        self.done = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="progress-box"):
+            yield Static(Text(f"Rejecting {self.total} thread{'s' if self.total != 1 else ''}"
+                              f": {one_line(self.reason)}"), id="progress-title")
+            yield Static(Text(bar(0, self.total)), id="progress-bar")
+            yield Static(Text(counts_line([])), id="progress-counts")
+            with VerticalScroll(id="progress-scroll"):
+                yield Static("", id="progress-results")
+            yield Static(Text("running; one failure never stops the rest..."),
+                         id="progress-hint")
+
+    def on_mount(self) -> None:
+        use_cell_scrollbars(self.query_one("#progress-scroll", VerticalScroll))
+
+    def _line(self, result: BulkResult) -> Text:
+        out = Text()
+        out.append(f"{result.status.replace('_', ' '):<11} ", style="bold")
+        out.append(one_line(self.redactor.redact_text(result.thread_id)))
+        if result.status != "rejected":
+            out.append(": " + one_line(self.redactor.redact_text(result.message)))
+        out.append("\n")
+        return out
+
+    def advance(self, result: BulkResult, done: int, total: int) -> None:
+        """The `progress` callback of `reject_many`."""
+        self.results.append(result)
+        if not self.is_mounted:
+            return
+        self.query_one("#progress-bar", Static).update(Text(bar(done, total)))
+        self.query_one("#progress-counts", Static).update(Text(counts_line(self.results)))
+        text = Text()
+        for item in self.results[-200:]:
+            text.append_text(self._line(item))
+        self.query_one("#progress-results", Static).update(text)
+
+    def finish(self, results: Sequence[BulkResult]) -> None:
+        """All done: the summary, grouped with the problems first."""
+        self.results = list(results)
+        self.done = True
+        grouped = Text()
+        for status in STATUS_ORDER:
+            group = [r for r in results if r.status == status]
+            if not group:
+                continue
+            grouped.append(f"{STATUS_TITLES[status]} ({len(group)})\n", style="bold underline")
+            for item in group:
+                grouped.append_text(self._line(item))
+            grouped.append("\n")
+        others = [r for r in results if r.status not in STATUS_ORDER]
+        for item in others:
+            grouped.append_text(self._line(item))
+        if not self.is_mounted:
+            return
+        self.query_one("#progress-bar", Static).update(Text(bar(len(results), self.total)))
+        self.query_one("#progress-counts", Static).update(Text(counts_line(results)))
+        self.query_one("#progress-results", Static).update(grouped)
+        self.query_one("#progress-hint", Static).update(
+            Text("done   esc/enter: close   j/k: scroll"))
+        self.query_one("#progress-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def action_close(self) -> None:
+        if not self.done:
+            self.notify("Still rejecting: the summary follows when all are done.",
+                        severity="warning", markup=False)
+            return
+        self.dismiss(None)
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#progress-scroll", VerticalScroll).scroll_relative(y=lines,
+                                                                           animate=False)

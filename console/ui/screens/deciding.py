@@ -1,0 +1,378 @@
+"""Deciding on the selected thread: approve, reject, respond, the edit form, conflicts.
+
+Every decision takes the same path: ask what is needed (a reason, a form), let the core
+plan it without writing (`Decider.plan`), show the exact Command for a y/n, then apply it
+(`Decider.decide`) in the `decision` worker while the queue stays usable. The checkpoint
+a decision names is the one whose bundle the reviewer was reading, so a thread that moved
+on meanwhile is a conflict, shown with who moved it and what changed, never a surprise.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+
+from rich.text import Text
+from textual import work
+
+from console.core.apply import Outcome
+from console.core.decisions import DecisionInput, Plan
+from console.core.errors import ConflictError, ConsoleError, NotPendingError
+from console.core.models import PendingThread
+from console.core.models_ledger import DecisionType, LedgerRow
+from console.ui.actions import needs_value
+from console.ui.cell_text import one_line
+from console.ui.conflict_text import ConflictInfo
+from console.ui.drafts import Draft
+from console.ui.errors import describe_error
+from console.ui.modals.confirm import ConfirmScreen
+from console.ui.modals.conflict import ConflictChoice, ConflictScreen
+from console.ui.modals.edit_form import EditForm, FormResult
+from console.ui.modals.error import ErrorModal
+from console.ui.modals.prompt import PromptScreen
+from console.ui.plan_text import plan_text
+from console.ui.screens.base import ScreenBase, bundle_key
+
+DECISION_GROUP = "decision"
+CONFLICT_GROUP = "conflict"
+
+_DOING = {"approve": "approving", "reject": "rejecting", "respond": "responding to",
+          "edit": "applying an edit to"}
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One decision on its way: on which pause (as seen), what, and from where."""
+
+    thread: PendingThread
+    seen: str  # the checkpoint whose bundle the reviewer read: the `expect` of the decision
+    seen_ids: tuple[str, ...]  # its pending interrupts (with `seen`: the pause read)
+    choice: DecisionInput
+    verb: str  # approve / reject / respond / edit
+    via_form: bool = False
+    key: str = field(default_factory=lambda: f"tui-{uuid.uuid4().hex}")
+
+    @property
+    def thread_id(self) -> str:
+        return self.thread.thread_id
+
+
+def pause_changed(thread_id: str, seen: tuple[str, ...], now: tuple[str, ...]) -> str:
+    """The conflict sentence for a pause that changed on the same checkpoint (one of
+    several parallel interrupts answered by id elsewhere: the head does not move)."""
+    answered = len(set(seen) - set(now))
+    were = "was" if answered == 1 else "were"
+    return (f"Conflict on {thread_id}: {answered} of the {len(seen)} interrupts you saw {were} "
+            f"answered elsewhere; {len(now)} still wait{'s' if len(now) == 1 else ''}. "
+            "Nothing was sent; decide again on what is left.")
+
+
+class DecidingMixin(ScreenBase):
+    """Actions on the selected thread (keys a, r, m, e) and what follows them."""
+
+    _attempt: Attempt | None = None  # the decision being prepared or applied
+    # the pause the edit form is open on: (thread, checkpoint, interrupt ids)
+    _form_ref: tuple[str, str, tuple[str, ...]] | None = None
+
+    # --- which thread -----------------------------------------------------------------
+
+    def _target(self, action: str) -> tuple[PendingThread, str, tuple[str, ...]] | None:
+        """The selected thread and the pause the reviewer read (checkpoint, interrupt
+        ids), if `action` may run."""
+        if self.busy:
+            self.notify(f"Wait: {self.busy}.", severity="warning", markup=False)
+            return None
+        thread = self.table.selected
+        if thread is None:
+            self.notify("No thread is selected.", severity="warning", markup=False)
+            return None
+        state = self.action_states(thread)[action]
+        if not state.allowed:
+            self.notify(state.reason, title=f"No {action}", severity="warning", markup=False)
+            return None
+        seen = self.detail.checkpoint_id
+        if self.detail.thread_id != thread.thread_id or seen is None:
+            self.notify("The thread is still loading: decide on what you have read.",
+                        severity="warning", markup=False)
+            return None
+        return thread, seen, self.detail.interrupt_ids
+
+    def watched(self) -> tuple[str, str, tuple[str, ...]] | None:
+        """The pause the reviewer is acting on or reading, if any (for conflicts)."""
+        if self._attempt is not None:
+            return (self._attempt.thread_id, self._attempt.seen, self._attempt.seen_ids)
+        if self._form_ref is not None:
+            return self._form_ref
+        detail = self.detail
+        if detail.has_focus and detail.thread_id and detail.checkpoint_id:
+            return (detail.thread_id, detail.checkpoint_id, detail.interrupt_ids)
+        return None
+
+    # --- the keys ---------------------------------------------------------------------
+
+    def action_approve(self) -> None:
+        target = self._target("approve")
+        if target is None:
+            return
+        thread, seen, ids = target
+        if needs_value(thread):
+            self.notify("This pause takes a value matching its schema: fill in the form.",
+                        markup=False)
+            self.open_form(thread, seen, ids)
+            return
+        self._start(Attempt(thread, seen, ids, DecisionInput(DecisionType.APPROVE), "approve"))
+
+    def action_reject(self) -> None:
+        self._ask_text("reject", "Reject", "Reason (required; recorded in the ledger and "
+                       "sent to the graph where its payload takes one):", DecisionType.REJECT)
+
+    def action_respond(self) -> None:
+        self._ask_text("respond", "Respond to", "Message sent back instead of running the "
+                       "action (required):", DecisionType.RESPOND)
+
+    def _ask_text(self, action: str, title: str, label: str, decision: DecisionType) -> None:
+        target = self._target(action)
+        if target is None:
+            return
+        thread, seen, ids = target
+        self._attempt = Attempt(thread, seen, ids, DecisionInput(decision), action)
+
+        def answered(text: str | None) -> None:
+            if not text:
+                self._attempt = None
+                return
+            self._start(Attempt(thread, seen, ids, DecisionInput(decision, reason=text), action))
+
+        name = one_line(self._redactor.redact_text(thread.thread_id))
+        self.app.push_screen(PromptScreen(f"{title} {name}", label), answered)
+
+    def action_edit(self) -> None:
+        target = self._target("edit")
+        if target is None:
+            return
+        self.open_form(*target)
+
+    # --- the edit form ----------------------------------------------------------------
+
+    def open_form(self, thread: PendingThread, seen: str, ids: tuple[str, ...], *,
+                  draft: Draft | None = None) -> None:
+        bundle = self._bundles.get((thread.thread_id, seen, ids))
+        if bundle is None or bundle.pending is None:
+            self.notify("The thread is still loading.", severity="warning", markup=False)
+            return
+        graph = self._store.registry.get(thread.graph)
+        channels = None
+        if graph is not None:
+            names = getattr(graph.graph, "channels", {})
+            channels = sorted(k for k in names if not k.startswith(("__", "branch:")))
+        ref = (thread.thread_id, seen)
+
+        async def planner(choice: DecisionInput) -> Plan:
+            pause, plan = await self._decider.plan(thread.thread_id, choice, expect=seen)
+            if pause.interrupt_ids != ids:
+                raise ConflictError(pause_changed(thread.thread_id, ids, pause.interrupt_ids))
+            return plan
+
+        form = EditForm(
+            bundle.pending,
+            bundle,
+            redactor=self._redactor,
+            planner=planner,
+            on_draft=self.drafts.put,
+            draft=draft or self.drafts.get(ref),
+            channels=channels,
+            states=self.action_states(thread),
+        )
+        self._form_ref = (thread.thread_id, seen, ids)
+
+        def closed(result: FormResult | None) -> None:
+            self._form_ref = None
+            if result is None:
+                return
+            attempt = Attempt(thread, seen, ids, result.choice, "edit", via_form=True)
+            if result.kind == "conflict":
+                self._attempt = attempt
+                self.show_conflict(thread.thread_id, seen, ids, result.message)
+            else:
+                self._attempt = attempt
+                self._decide(attempt)
+
+        self.app.push_screen(form, closed)
+
+    # --- plan, confirm, decide ----------------------------------------------------------
+
+    def _start(self, attempt: Attempt) -> None:
+        self._attempt = attempt
+        self._plan(attempt)
+
+    @work(name="plan decision", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
+    async def _plan(self, attempt: Attempt) -> None:
+        self.set_busy(f"checking {attempt.verb} of {attempt.thread_id}")
+        try:
+            pause, plan = await self._decider.plan(
+                attempt.thread_id, replace(attempt.choice, force=True), expect=attempt.seen)
+            if pause.interrupt_ids != attempt.seen_ids:
+                raise ConflictError(pause_changed(attempt.thread_id, attempt.seen_ids,
+                                                  pause.interrupt_ids))
+        except ConflictError as exc:
+            self.show_conflict(attempt.thread_id, attempt.seen, attempt.seen_ids, str(exc))
+            return
+        except ConsoleError as exc:
+            self._failed(attempt, exc)
+            return
+        finally:
+            self.set_busy(None)
+        forced = bool(plan.warnings)
+        body = Text()
+        name = one_line(self._redactor.redact_text(attempt.thread_id))
+        body.append(f"{attempt.verb} {name} @ {attempt.seen}\n", style="bold")
+        thread = attempt.thread
+        body.append(f"{one_line(thread.graph or '?')} / {one_line(', '.join(thread.nodes))}")
+        if attempt.choice.reason:
+            body.append("\nreason: ")
+            body.append(one_line(self._redactor.redact_text(attempt.choice.reason)))
+        body.append("\n\n")
+        body.append_text(plan_text(plan, self._redactor))
+
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                self._attempt = None
+                self.notify("Nothing was sent.", markup=False)
+                return
+            chosen = replace(attempt, choice=replace(attempt.choice, force=forced))
+            self._attempt = chosen
+            self._decide(chosen)
+
+        verb = attempt.verb.capitalize()
+        self.app.push_screen(
+            ConfirmScreen(f"{verb} this thread?", body, needs_force=forced), confirmed)
+
+    @work(name="decide", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
+    async def _decide(self, attempt: Attempt) -> None:
+        ref = (attempt.thread_id, attempt.seen)
+        self.set_busy(f"{_DOING.get(attempt.verb, attempt.verb)} {attempt.thread_id}")
+        # Set before the decision runs: a refresh that sees the thread move while it is
+        # being applied must not take our own decision for someone else's.
+        self._own_moves.add(ref)
+        self._open_decisions[ref] = "in_flight"
+        self.table.refresh_rows([attempt.thread_id])
+        try:
+            outcome = await self._decider.decide(
+                attempt.thread_id, attempt.choice, expect=attempt.seen,
+                idempotency_key=attempt.key)
+        except BaseException as exc:
+            self._own_moves.discard(ref)
+            self._open_decisions.pop(ref, None)
+            self.table.refresh_rows([attempt.thread_id])
+            if isinstance(exc, ConflictError):
+                self.show_conflict(attempt.thread_id, attempt.seen, attempt.seen_ids, str(exc))
+                return
+            if isinstance(exc, ConsoleError):
+                self._failed(attempt, exc)
+                return
+            self._attempt = None
+            raise
+        finally:
+            self.set_busy(None)
+        self._decided(attempt, outcome)
+
+    def _failed(self, attempt: Attempt, error: ConsoleError) -> None:
+        """A refusal, a policy refusal or an unreachable database: one sentence, in a modal."""
+        self._attempt = None
+        title, message = describe_error(error, self._redactor)
+        if isinstance(error, NotPendingError):
+            self.reload()
+        elif attempt.via_form:
+            message += " Your draft is kept: press e to open it again."
+        self.status.set(last=f"{attempt.verb} failed: {attempt.thread_id}")
+        self.app.push_screen(ErrorModal(f"{title}: {attempt.verb} not done", message))
+
+    def _decided(self, attempt: Attempt, outcome: Outcome) -> None:
+        self._attempt = None
+        thread_id = attempt.thread_id
+        ref = (thread_id, attempt.seen)
+        if outcome.status in ("applied", "queued", "approval_recorded"):
+            self.drafts.discard_thread(thread_id)
+        if outcome.status in ("applied", "queued"):
+            self.marks.remove([thread_id])
+            self.status.set(marked=len(self.marks))
+        if outcome.status == "applied":
+            self._open_decisions.pop(ref, None)
+            # Gone at once; the reload that follows confirms it (or shows a new pause).
+            self._all = [t for t in self._all if t.thread_id != thread_id]
+            self.apply_filter()
+            self.reload()
+        elif outcome.status == "queued":
+            self._open_decisions[ref] = "queued"
+        else:
+            self._open_decisions.pop(ref, None)
+            self._own_moves.discard(ref)
+        self.table.refresh_rows([thread_id])
+        title = {"applied": "Done", "queued": "Recorded", "approval_recorded": "Recorded",
+                 "replayed": "Already done"}.get(outcome.status, outcome.status)
+        message = self._redactor.redact_text(outcome.message)
+        self.notify(message, title=title, markup=False,
+                    severity="warning" if outcome.status == "replayed" else "information")
+        self.status.set(last=f"{attempt.verb} {outcome.status}: {thread_id}")
+        self.refresh_bindings()
+
+    # --- conflicts ----------------------------------------------------------------------
+
+    def show_conflict(self, thread_id: str, seen: str, seen_ids: tuple[str, ...],
+                      message: str) -> None:
+        """Load who moved the thread and what changed, then ask what to do."""
+        self._load_conflict(thread_id, seen, seen_ids, message)
+
+    @work(name="conflict", group=CONFLICT_GROUP, exclusive=True, exit_on_error=False)
+    async def _load_conflict(self, thread_id: str, seen: str, seen_ids: tuple[str, ...],
+                             message: str) -> None:
+        rows: tuple[LedgerRow, ...] = ()
+        new = None
+        try:
+            if await self._decider.ledger.installed():
+                rows = tuple(await self._decider.ledger.rows(thread_id=thread_id))
+        except Exception:
+            rows = ()
+        try:
+            new = await self._store.bundle(thread_id, now=self._clock())
+        except NotPendingError:
+            new = None
+        seen_bundle = self._bundles.get((thread_id, seen, seen_ids))
+        info = ConflictInfo(
+            thread_id=thread_id,
+            seen_checkpoint=seen,
+            message=message,
+            rows=rows,
+            seen_values=seen_bundle.values if seen_bundle is not None else None,
+            new=new,
+        )
+        self._conflicts_shown.add((thread_id, seen, seen_ids))
+        attempt = self._attempt if self._attempt and self._attempt.thread_id == thread_id else None
+        draft = self.drafts.get((thread_id, seen))
+        if attempt is not None:
+            what = "your draft" if attempt.via_form else f"your {attempt.verb}"
+        elif draft is not None:
+            what = "your draft"
+        else:
+            what = ""
+        screen = ConflictScreen(info, self._redactor, what=what or None)
+        self.app.push_screen(screen, lambda choice: self._conflict_chosen(info, attempt, choice))
+
+    def _conflict_chosen(self, info: ConflictInfo, attempt: Attempt | None,
+                         choice: ConflictChoice | None) -> None:
+        self._attempt = None
+        if choice == "reload":
+            self.reload()
+            return
+        if choice != "reapply" or info.new is None or info.new.pending is None:
+            return
+        new_thread = info.new.pending
+        new_head = info.new.checkpoint_id
+        self._bundles[bundle_key(info.new)] = info.new
+        draft = self.drafts.move((info.thread_id, info.seen_checkpoint), new_head)
+        if attempt is not None and not attempt.via_form:
+            self._start(Attempt(new_thread, new_head, new_thread.interrupt_ids, attempt.choice,
+                                attempt.verb))
+        else:
+            self.open_form(new_thread, new_head, new_thread.interrupt_ids, draft=draft)
+        self.reload()

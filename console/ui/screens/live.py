@@ -1,0 +1,183 @@
+"""Loading the queue, live refresh from the change feed, and riding out outages.
+
+Every load takes `_load_lock`, so a manual reload, a live refresh and a retry never
+overlap; the live loop waits on the feed, loads, and only then waits again (it
+reschedules itself after each load rather than on a fixed timer). When the database
+cannot be reached, the last queue stays on screen marked STALE under a banner, loads are
+retried with backoff, and nothing else changes: cursor, marks and drafts are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual import work
+
+from console.core.errors import DatabaseUnavailable
+from console.core.models import PendingThread
+from console.ui.errors import describe_error
+from console.ui.live import INCREMENTAL_LIMIT, Feed, feed_label, is_outage, open_feed, retry_delay
+from console.ui.screens.base import ScreenBase
+
+QUEUE_GROUP = "queue"
+LIVE_GROUP = "live"
+OPEN_STATUSES = ("queued", "claimed", "in_flight")
+
+
+class LiveMixin(ScreenBase):
+    """The queue's data: loads, live refresh, outages."""
+
+    _feed: Feed | None = None
+    _live_running = False
+    loads = 0  # successful loads: lets tests wait for a refresh
+
+    def start_loading(self) -> None:
+        """First load: through the live loop when live refresh is on (the feed must be
+        open before the first full load, so nothing committed meanwhile is missed)."""
+        if self._options.poll_interval > 0:
+            self._live()
+        else:
+            self.reload()
+
+    def reload(self) -> None:
+        """Read the whole queue again (the cursor stays on its thread)."""
+        if self._retry_timer is not None:
+            self._retry_timer.stop()
+            self._retry_timer = None
+        self._fetch_queue()
+
+    # `@work` hands Textual a callable, not a coroutine object: an exclusive worker that
+    # is cancelled before it starts then leaves no un-awaited coroutine behind.
+    @work(name="pending queue", group=QUEUE_GROUP, exclusive=True, exit_on_error=False)
+    async def _fetch_queue(self) -> None:
+        await self.load_queue(None)
+
+    async def load_queue(self, changed: set[str] | None) -> bool:
+        """Load everything (`changed` None) or re-read the changed threads; False if the
+        database could not be reached (the outage is shown; other errors propagate)."""
+        async with self._load_lock:
+            try:
+                threads = await self._read(changed)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                self.outage(exc)
+                return False
+            self._all = threads
+            self._loaded = True
+            self.loads += 1
+            self.apply_filter()
+            self._recovered()
+            self.after_load(full=changed is None)
+            return True
+
+    async def _read(self, changed: set[str] | None) -> list[PendingThread]:
+        if changed is None or not self._loaded or len(changed) > INCREMENTAL_LIMIT:
+            threads = await self._store.pending(now=self._clock())
+            await self._read_open_decisions()
+            return threads
+        by_id = {t.thread_id: t for t in self._all}
+        for thread_id in sorted(changed):
+            pause = await self._store.pending_thread(thread_id)
+            if pause is None:
+                by_id.pop(thread_id, None)
+            else:
+                by_id[thread_id] = pause
+        return sorted(by_id.values(), key=PendingThread.sort_key)
+
+    async def _read_open_decisions(self) -> None:
+        """Decisions recorded but not finished (a worker's queue, in-flight applies)."""
+        ledger = self._decider.ledger
+        if not self._ledger_ready:
+            self._ledger_ready = await ledger.installed()
+            if not self._ledger_ready:
+                return
+        rows = await ledger.rows(statuses=list(OPEN_STATUSES))
+        found = {(r.thread_id, r.checkpoint_id): r.status for r in rows}
+        # our own decision being applied right now may not be committed yet
+        for ref, status in self._open_decisions.items():
+            if ref in self._own_moves and status == "in_flight":
+                found.setdefault(ref, status)
+        self._open_decisions = found
+
+    def after_load(self, *, full: bool) -> None:
+        """Hook for the other parts (marks, conflicts); called after every good load."""
+
+    # --- outages --------------------------------------------------------------------
+
+    def outage(self, error: BaseException) -> None:
+        """The database cannot be reached: banner, STALE, retry with backoff."""
+        self._failures += 1
+        if self.outage_since is None:
+            self.outage_since = self._clock()
+        self.outage_message = describe_error(error, self._redactor)[1]
+        delay = retry_delay(self._failures, self._options.retry_delays)
+        self.banner.show_outage(self.outage_since, self.outage_message,
+                                None if self._live_running else delay, have_queue=self._loaded)
+        self.status.set(state="stale" if self._loaded else "error")
+        if not self._loaded:
+            failed = "The queue could not be loaded yet (retrying; ctrl+r retries now)."
+            self.table.replace_rows([], empty_text=failed)
+            self.detail.show_message(failed)
+        if not self._live_running:
+            if self._retry_timer is not None:
+                self._retry_timer.stop()
+            self._retry_timer = self.set_timer(delay, self.reload)
+
+    def _recovered(self) -> None:
+        self.status.set(refreshed_at=self._clock(), state="ok")
+        if self.outage_since is None:
+            return
+        self.outage_since = None
+        self._failures = 0
+        self.banner.clear()
+        self.notify("The database is reachable again; the queue is current.",
+                    title="Reconnected", markup=False)
+
+    # --- live refresh ---------------------------------------------------------------
+
+    @work(name="live refresh", group=LIVE_GROUP, exclusive=True, exit_on_error=False)
+    async def _live(self) -> None:
+        interval = self._options.poll_interval
+        factory = self._options.feed_factory or open_feed
+        feed: Feed | None = None
+        self._live_running = True
+        try:
+            while True:
+                changed: set[str] | None = None
+                if feed is None:
+                    try:
+                        feed = await factory(self._store, interval)
+                    except Exception as exc:
+                        if not is_outage(exc):
+                            raise
+                        self.status.set(live="connecting")
+                        # Without a feed, still show whatever can be read (or why not).
+                        if not await self.load_queue(None):
+                            await asyncio.sleep(retry_delay(self._failures,
+                                                            self._options.retry_delays))
+                        else:
+                            await asyncio.sleep(interval)
+                        continue
+                    self._feed = feed
+                else:
+                    changed = await feed.wait(interval)
+                    self.status.set(live=feed_label(feed, interval))
+                    if not feed.connected:
+                        self.outage(DatabaseUnavailable(
+                            f"{feed.problem or 'the connection was lost'}."))
+                        continue
+                    if self.outage_since is not None:
+                        changed = None  # back after an outage: read everything
+                    elif changed is not None and not changed:
+                        continue
+                self.status.set(live=feed_label(feed, interval))
+                if not await self.load_queue(changed):
+                    await asyncio.sleep(retry_delay(self._failures, self._options.retry_delays))
+        finally:
+            self._live_running = False
+            self._feed = None
+            if feed is not None:
+                # Shielded: this runs when the app cancels the loop on exit, and the
+                # feed's own connection must still be closed properly.
+                await asyncio.shield(feed.close())

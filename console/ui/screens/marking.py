@@ -1,0 +1,163 @@
+"""Marks and bulk reject: `space`, `v`, `*`, `U`, then `R` with one reason.
+
+Marks live in a `MarkBook` by thread and checkpoint (never by row), so they survive the
+filter and every refresh; `reject_many` gets each mark's checkpoint as its `expect`, so
+a thread that moved on since it was marked fails as a conflict instead of being rejected
+on a state nobody saw. One failure never stops the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual import work
+
+from console.core.apply import BulkResult, BulkTarget, reject_many
+from console.core.models import PendingThread
+from console.ui.marks import Mark
+from console.ui.modals.bulk import BulkProgressScreen, BulkRejectScreen
+from console.ui.screens.base import ScreenBase
+from console.ui.screens.deciding import DECISION_GROUP
+
+BULK_CONCURRENCY = 8
+_DECISION_FLAGS = {"queued": "q", "in_flight": "~", "claimed": "~"}
+
+
+class MarkingMixin(ScreenBase):
+    """Marking rows and rejecting the marked threads together."""
+
+    def row_flags(self, thread: PendingThread) -> str:
+        """Two cells: `*` marked / `?` marked on an older checkpoint; `~` being applied /
+        `q` queued for a worker."""
+        mark = {"marked": "*", "stale": "?"}.get(self.marks.state(thread), " ")
+        decision = self._open_decisions.get((thread.thread_id, thread.checkpoint_id), "")
+        return mark + _DECISION_FLAGS.get(decision, " ")
+
+    def _marks_changed(self, thread_ids: Sequence[str] | None = None) -> None:
+        self.table.refresh_rows(thread_ids)
+        self.status.set(marked=len(self.marks))
+        self.refresh_bindings()
+
+    def action_mark(self) -> None:
+        thread = self.table.selected
+        if thread is None:
+            return
+        self.marks.toggle(thread)
+        self._marks_changed([thread.thread_id])
+        self.table.action_cursor_down()
+
+    def action_mark_range(self) -> None:
+        """Mark every row between the last toggled one and the cursor (both included)."""
+        thread = self.table.selected
+        if thread is None:
+            return
+        anchor = self.marks.anchor
+        start = self.table.position(anchor) if anchor is not None else None
+        if start is None:
+            self.marks.toggle(thread)
+            self._marks_changed([thread.thread_id])
+            return
+        end = self.table.cursor_row
+        low, high = sorted((start, end))
+        rows = list(self.table.rows[low:high + 1])
+        self.marks.add(rows)
+        self.marks.anchor = thread.thread_id
+        self._marks_changed([r.thread_id for r in rows])
+        self.notify(f"{len(rows)} rows marked ({len(self.marks)} in all).", markup=False)
+
+    def action_mark_all(self) -> None:
+        """Mark every thread shown (the filter applies); if all are marked, unmark them."""
+        rows = list(self.table.rows)
+        if not rows:
+            return
+        if all(r.thread_id in self.marks for r in rows):
+            self.marks.remove(r.thread_id for r in rows)
+            self.notify(f"{len(rows)} shown threads unmarked.", markup=False)
+        else:
+            added = self.marks.add(rows)
+            self.notify(f"{added} threads marked ({len(self.marks)} in all).", markup=False)
+        self._marks_changed()
+
+    def action_unmark_all(self) -> None:
+        count = len(self.marks)
+        self.marks.clear()
+        self._marks_changed()
+        if count:
+            self.notify(f"{count} marks cleared.", markup=False)
+
+    def prune_marks(self) -> None:
+        """After a full load: marks of threads no longer pending at all are dropped."""
+        gone = self.marks.prune({t.thread_id for t in self._all})
+        if gone:
+            self.notify(f"{len(gone)} marked thread(s) are no longer pending: unmarked.",
+                        markup=False)
+            self.status.set(marked=len(self.marks))
+
+    # --- bulk reject --------------------------------------------------------------------
+
+    def action_reject_marked(self) -> None:
+        if self.busy:
+            self.notify(f"Wait: {self.busy}.", severity="warning", markup=False)
+            return
+        if not self.marks:
+            self.notify("Nothing is marked: mark threads with space, v or * first.",
+                        severity="warning", markup=False)
+            return
+        marks = list(self.marks)
+        heads = {t.thread_id: t.checkpoint_id for t in self._all}
+        shown = {t.thread_id for t in self.table.rows}
+        dialog = BulkRejectScreen(
+            len(marks), self.marks.breakdown(),
+            hidden=self.marks.hidden(shown), stale=self.marks.stale(heads))
+
+        def confirmed(reason: str | None) -> None:
+            if reason:
+                self._bulk_reject(marks, reason)
+
+        self.app.push_screen(dialog, confirmed)
+
+    @work(name="bulk reject", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
+    async def _bulk_reject(self, marks: list[Mark], reason: str) -> None:
+        targets = [BulkTarget(m.thread_id, m.checkpoint_id) for m in marks]
+        progress = BulkProgressScreen(len(targets), reason, self._redactor)
+        await self.app.push_screen(progress)
+        self.set_busy(f"rejecting {len(targets)} marked threads")
+        refs = {(m.thread_id, m.checkpoint_id) for m in marks}
+        self._own_moves.update(refs)
+
+        def advance(result: BulkResult, done: int, total: int) -> None:
+            progress.advance(result, done, total)
+            self.status.set(busy=f"rejecting marked threads {done}/{total}")
+
+        try:
+            results = await reject_many(self._decider, targets, reason,
+                                        concurrency=BULK_CONCURRENCY, progress=advance)
+        except BaseException:
+            self._own_moves.difference_update(refs)
+            raise
+        finally:
+            self.set_busy(None)
+        progress.finish(results)
+        self._bulk_done(marks, results)
+
+    def _bulk_done(self, marks: list[Mark], results: list[BulkResult]) -> None:
+        by_thread = {m.thread_id: m for m in marks}
+        done = [r.thread_id for r in results if r.status == "rejected"]
+        for result in results:
+            mark = by_thread.get(result.thread_id)
+            if result.status != "rejected" and mark is not None:
+                self._own_moves.discard((mark.thread_id, mark.checkpoint_id))
+        self.marks.remove(done)
+        for thread_id in done:
+            self.drafts.discard_thread(thread_id)
+        gone = set(done)
+        self._all = [t for t in self._all if t.thread_id not in gone]
+        self.apply_filter()
+        self._marks_changed()
+        kept = len(results) - len(done)
+        note = f"; {kept} not rejected stay marked" if kept else ""
+        self.status.set(last=f"bulk reject: {len(done)} of {len(results)} rejected")
+        self.notify(f"{len(done)} of {len(results)} threads rejected{note}.",
+                    title="Bulk reject", severity="warning" if kept else "information",
+                    markup=False)
+        self.reload()

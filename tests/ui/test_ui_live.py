@@ -1,0 +1,82 @@
+"""Live refresh from the core's change feed (SQLite: PRAGMA data_version polling): the
+queue follows other processes' commits and keeps the reviewer's cursor, marks, scroll
+and drafts; loads never overlap."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_ui_conflict import cli_approve
+from ui_support import build_app, main_screen, settle, until
+
+from console.core.store.base import CheckpointStore
+from console.settings import Settings
+from console.ui.drafts import Draft
+from console.ui.screens.main import MainScreen
+
+
+async def test_other_processes_commits_show_up_and_nothing_of_mine_moves(
+    store: CheckpointStore, settings: Settings, queue_db: Path
+) -> None:
+    app = build_app(store, settings, poll_interval=0.1)
+    async with app.run_test(size=(80, 12)) as pilot:  # short: the queue has to scroll
+        screen = main_screen(app)
+        await until(pilot, lambda: screen.loads >= 1, what="the first load")
+        await settle(pilot)
+        rows = list(screen.table.rows)
+        await pilot.press("space", "space")  # marks on rows 0 and 1
+        await pilot.press("G")  # cursor on the last row: the table scrolls
+        await settle(pilot)
+        cursor = screen.table.selected.thread_id
+        scrolled = screen.table.scroll_y
+        assert scrolled > 0
+        draft = Draft(rows[0].thread_id, rows[0].checkpoint_id, state_text='{"x": 1}')
+        screen.drafts.put(draft)
+        # another reviewer approves a thread in the middle of the queue
+        gone = next(t for t in rows[2:-1] if t.graph == "tutorial")
+        loads = screen.loads
+        await cli_approve(queue_db, gone.thread_id, "tutorial")
+        await until(pilot, lambda: gone.thread_id not in [t.thread_id for t in screen.table.rows],
+                    timeout=30, what="the live refresh")
+        assert screen.loads > loads
+        assert isinstance(app.screen, MainScreen)  # not open: no conflict dialog
+        assert screen.table.selected.thread_id == cursor
+        assert screen.table.scroll_y == scrolled - 1  # one row less above the cursor
+        assert [m.thread_id for m in screen.marks] == [rows[0].thread_id, rows[1].thread_id]
+        assert screen.drafts.get(draft.ref) == draft
+        assert "polling 0.1s" in screen.status.plain
+
+
+async def test_loads_never_overlap(
+    store: CheckpointStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Manual reloads hammered while the live loop runs: one read at a time."""
+    running = 0
+    most = 0
+    real = store.pending
+
+    async def slow_pending(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(0.05)
+            return await real(*args, **kwargs)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(store, "pending", slow_pending)
+    app = build_app(store, settings, poll_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        await until(pilot, lambda: screen.loads >= 1, what="the first load")
+        for _ in range(10):
+            screen.reload()
+            await pilot.pause(0.02)
+        await settle(pilot)
+        await until(pilot, lambda: running == 0)
+        assert most == 1
+        assert app.is_running

@@ -1,0 +1,147 @@
+"""End to end in a real terminal: the installed `hitl-console` inside tmux (a pty) at
+80x24, TERM=xterm, NO_COLOR=1. Keys are typed and the screen is read back as text, the
+way a reviewer over ssh would; the ledger is then checked with `hitl-console audit`.
+
+tmux runs on a private socket (`-L`), so no one else's sessions are touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux for a real pty"),
+]
+
+CONSOLE = Path(sys.executable).with_name("hitl-console")
+WIDTH, HEIGHT = 80, 24
+
+
+class Terminal:
+    """One tmux session running one command; keys in, screen text out."""
+
+    def __init__(self, socket: str, session: str) -> None:
+        self.socket = socket
+        self.session = session
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.session)
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self.tmux("send-keys", "-t", self.session, key)
+            time.sleep(0.05)  # one key at a time, as typed (esc must not merge with a key)
+
+    def text(self, text: str) -> None:
+        self.tmux("send-keys", "-t", self.session, "-l", text)
+
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if re.search(pattern, screen):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{pattern!r} never appeared; the screen was:\n{screen}")
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", self.session],
+                              capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
+    db = tmp_path / "demo.sqlite"
+    socket = f"hitl-ui-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    term = Terminal(socket, "console")
+    config = tmp_path / "config.toml"  # empty: the developer's config stays out
+    config.write_text("")
+    command = (f"cd {tmp_path} && env TERM=xterm NO_COLOR=1 HITL_REVIEWER=pty-tester "
+               f"HITL_CONFIG={config} "
+               f"{CONSOLE} demo --db {db} --threads 12 --no-mouse")
+    term.tmux("-f", "/dev/null", "new-session", "-d", "-s", term.session,
+              "-x", str(WIDTH), "-y", str(HEIGHT), command)
+    try:
+        yield term, db
+    finally:
+        if term.alive():
+            term.tmux("kill-session", "-t", term.session)
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+
+
+def test_approve_one_and_bulk_reject_three_from_the_keyboard(
+    terminal: tuple[Terminal, Path],
+) -> None:
+    term, db = terminal
+    term.wait_for(r"\d+ pending \|", timeout=120)
+    screen = term.wait_for(r"(?m)^a Approve r Reject m Respond e Edit")
+    assert len(screen.splitlines()) == HEIGHT
+
+    # Approve the oldest tutorial thread: filter to it, `a`, read the Command, `y`.
+    term.keys("/")
+    time.sleep(0.3)
+    term.text("graph:tutorial")
+    term.keys("Enter")
+    term.wait_for(r"2 of \d+")
+    # A decision names the pause the reviewer read: wait for its detail to be shown.
+    term.wait_for(r"(?m)^ graph tutorial \| node approval")
+    term.keys("a")
+    screen = term.wait_for(r"Approve this thread\?")
+    assert "Command(" in screen and '"approved"' in screen
+    approved = re.search(r"approve (tutorial-\d+) @", screen)
+    assert approved is not None
+    term.keys("y")
+    term.wait_for(r"last: approve applied")
+
+    # Bulk reject the three oldest threads of the whole queue.
+    term.keys("Escape")  # clear the filter
+    term.wait_for(r"\d+ pending \|")
+    term.keys("g", "Space", "Space", "Space")
+    term.wait_for(r"3 marked")
+    marked = [line for line in term.screen().splitlines() if line.startswith("*")]
+    assert len(marked) == 3
+    term.keys("R")
+    term.wait_for(r"3 marked threads will be rejected")
+    time.sleep(0.5)  # the dialog's input takes focus once it is mounted
+    term.text("cleanup after the incident")
+    term.wait_for(r"cleanup after the incident")
+    term.keys("Enter")
+    term.wait_for(r"Reject 3 threads with reason")
+    term.keys("y")
+    screen = term.wait_for(r"done   esc/enter: close")
+    assert "rejected 3" in screen and "Rejected (3)" in screen
+    term.keys("Escape")
+    term.wait_for(r"9 pending \|.*last: bulk reject: 3 of 3")  # 13 - 1 approved - 3
+    term.keys("q")
+    deadline = time.monotonic() + 30
+    while term.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not term.alive(), "q did not quit"
+
+    audit = subprocess.run([str(CONSOLE), "audit", "--json", "--db", str(db)],
+                           capture_output=True, text=True, check=True,
+                           env={**os.environ, "HITL_CONFIG": str(db.with_name("config.toml"))})
+    rows = [json.loads(line) for line in audit.stdout.splitlines() if line.strip()]
+    done = [(r["decision"], r["status"]) for r in rows]
+    assert sorted(done) == [("approve", "applied")] + [("reject", "applied")] * 3
+    assert all(r["reviewer"] == "pty-tester" for r in rows)
+    assert {r["reason"] for r in rows if r["decision"] == "reject"} == {
+        "cleanup after the incident"}
+    assert approved.group(1) in {r["thread_id"] for r in rows if r["decision"] == "approve"}
