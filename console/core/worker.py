@@ -42,7 +42,7 @@ import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from console.core.apply import pause_key, resume_graph
 from console.core.decisions import Plan
@@ -379,13 +379,9 @@ class Worker:
     # ------------------------------------------------------------------ reading
 
     def _reading(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        """SQLite: the store's reads take the saver's lock, as its writes do. On one shared
-        connection a read left open between two awaits would otherwise pin a stale WAL
-        snapshot, and a concurrent write on that connection fails with `database is
-        locked` at once (SQLITE_BUSY_SNAPSHOT, no busy wait)."""
-        lock = getattr(self.store.saver, "lock", None)
-        if self.store.location.backend == "sqlite" and lock is not None:
-            return cast(contextlib.AbstractAsyncContextManager[Any], lock)
+        """The SQLite store now takes the saver's lock inside its own reads (an open read
+        on the shared connection pinned a stale snapshot); taking it here as well would
+        deadlock, since asyncio locks are not re-entrant."""
         return contextlib.nullcontext()
 
     async def _pause(self, thread_id: str) -> PendingThread | None:
