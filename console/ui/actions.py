@@ -142,14 +142,18 @@ def actions_text(states: Mapping[str, ActionState]) -> Text:
     usable = [a for a in ACTIONS if a in states and states[a].allowed]
     out.append("  ".join(f"{ACTION_KEYS[a]} {a}" for a in usable) if usable else "none")
     out.append("\n")
+    # One line per reason: a graph that is not loaded forbids all four alike.
+    refused: dict[str, list[str]] = {}
     for action in ACTIONS:
         state = states.get(action)
-        if state is None:
-            continue
-        if not state.allowed:
-            out.append(f"  no {action}: ", style="bold")
-            out.append(state.reason + "\n")
-        elif state.approvals_needed > 1:
+        if state is not None and not state.allowed:
+            refused.setdefault(state.reason, []).append(action)
+    for reason, actions in refused.items():
+        out.append(f"  no {', '.join(actions)}: ", style="bold")
+        out.append(reason + "\n")
+    for action in ACTIONS:
+        state = states.get(action)
+        if state is not None and state.allowed and state.approvals_needed > 1:
             out.append(f"  {action}: ", style="bold")
             out.append(f"needs {state.approvals_needed} distinct approvals before it runs.\n")
     return out

@@ -161,3 +161,26 @@ async def test_reapply_a_draft_reopens_the_form_on_the_new_head(
         # the same head checkpoint, but another pause: one interrupt is left
         assert len(again.thread.interrupts) == 1
         assert again.thread.interrupt_ids[0] in thread.interrupt_ids
+
+
+async def test_a_conflict_found_by_refresh_closes_the_pending_confirm(
+    store: CheckpointStore, settings: Settings, queue_db: Path
+) -> None:
+    """The y/n for a pause that is gone could only fail: the conflict dialog replaces it."""
+    app = build_app(store, settings, poll_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        await until(pilot, lambda: screen.loads >= 1, what="the first load")
+        thread = await select_graph(pilot, "tutorial")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await cli_approve(queue_db, thread.thread_id, "tutorial")
+        await until(pilot, lambda: isinstance(app.screen, ConflictScreen), timeout=30,
+                    what="the live refresh to notice")
+        assert "a: re-apply your approve" not in screen_text(app)  # not waiting any more
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen) and len(app.screen_stack) == 1
+        assert screen.busy is None and screen.check_action("reject", ()) is not False
+        rows = await ledger_db(store).rows(thread_id=thread.thread_id)
+        assert [r.reviewer for r in rows] == ["alice"]

@@ -190,12 +190,11 @@ class DecidingMixin(ScreenBase):
             if result is None:
                 return
             attempt = Attempt(thread, seen, ids, result.choice, "edit", via_form=True)
+            self._attempt = attempt
             if result.kind == "conflict":
-                self._attempt = attempt
                 self.show_conflict(thread.thread_id, seen, ids, result.message)
             else:
-                self._attempt = attempt
-                self._decide(attempt)
+                self._run_decide(attempt)
 
         self.app.push_screen(form, closed)
 
@@ -203,7 +202,14 @@ class DecidingMixin(ScreenBase):
 
     def _start(self, attempt: Attempt) -> None:
         self._attempt = attempt
+        # Busy before the worker is even scheduled: the decision group is exclusive, and
+        # a key pressed in between must not start a second run that cancels this one.
+        self.set_busy(f"checking {attempt.verb} of {attempt.thread_id}")
         self._plan(attempt)
+
+    def _run_decide(self, attempt: Attempt) -> None:
+        self.set_busy(f"{_DOING.get(attempt.verb, attempt.verb)} {attempt.thread_id}")
+        self._decide(attempt)
 
     @work(name="plan decision", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
     async def _plan(self, attempt: Attempt) -> None:
@@ -241,7 +247,7 @@ class DecidingMixin(ScreenBase):
                 return
             chosen = replace(attempt, choice=replace(attempt.choice, force=forced))
             self._attempt = chosen
-            self._decide(chosen)
+            self._run_decide(chosen)
 
         verb = attempt.verb.capitalize()
         self.app.push_screen(
@@ -356,7 +362,18 @@ class DecidingMixin(ScreenBase):
         else:
             what = ""
         screen = ConflictScreen(info, self._redactor, what=what or None)
+        self._close_decision_dialogs()
         self.app.push_screen(screen, lambda choice: self._conflict_chosen(info, attempt, choice))
+
+    def _close_decision_dialogs(self) -> None:
+        """The dialogs of a decision on a pause that is gone (a y/n, a prompt, the form)
+        close under the conflict dialog: answering them could only fail again. The form's
+        draft is saved on every change, so nothing typed is lost."""
+        while len(self.app.screen_stack) > 1 and isinstance(
+            self.app.screen, ConfirmScreen | PromptScreen | EditForm
+        ):
+            self.app.pop_screen()
+        self._form_ref = None
 
     def _conflict_chosen(self, info: ConflictInfo, attempt: Attempt | None,
                          choice: ConflictChoice | None) -> None:

@@ -112,6 +112,8 @@ class MarkingMixin(ScreenBase):
 
         def confirmed(reason: str | None) -> None:
             if reason:
+                # busy at once: see DecidingMixin._start
+                self.set_busy(f"rejecting {len(marks)} marked threads")
                 self._bulk_reject(marks, reason)
 
         self.app.push_screen(dialog, confirmed)
