@@ -6,16 +6,16 @@ says None. Three ways to notice another process's commits, chosen at open:
 
 - **notify** (Postgres after `hitl-console setup --notify`): a dedicated autocommit
   connection does `LISTEN hitl_console_changes`; the setup triggers send the thread id
-  on every root checkpoint insert and every root `__interrupt__` write. Latency is the
-  commit itself (< 1 ms on the server). If that connection drops, it is reopened with
-  backoff and the next `wait` says None (reload everything: notifications sent while
-  it was down are lost).
+  on root checkpoint inserts and root writes (an `interrupt()`, a re-ask upserting its
+  interrupt row, an answer by id). Latency is the commit itself (< 1 ms on the server).
+  If that connection drops, it is reopened with backoff and the next `wait` says None
+  (reload everything: notifications sent while it was down are lost).
 - **polling** (Postgres without the trigger): every `poll_interval` seconds, root
   checkpoints with an id above a watermark (checkpoint ids are uuid6: they sort by time),
   plus the write count of each recently seen head checkpoint (an `interrupt()` lands as
   a write on the head *after* the checkpoint, often seconds later). Without an index
   leading on `checkpoints.checkpoint_id` the watermark query is a sequential scan
-  (~200 ms at 100k threads, langgraph-notes.md); with one, well under a millisecond.
+  (~100-200 ms at 100k threads; benchmarks/README.md); with one, under a millisecond.
   `ChangeFeed.indexed` says which, and the interval stretches so a slow poll never
   keeps the database more than ~20% busy.
 - **polling** (SQLite): `PRAGMA data_version` on a read-only connection of the feed's

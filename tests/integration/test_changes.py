@@ -295,10 +295,10 @@ async def test_polling_rides_out_terminated_connections(
     assert feed.connected
 
 
-# The notify triggers of `setup --notify` fire on INSERT of `__interrupt__` rows only:
-# a re-ask at the same checkpoint is an upsert (ON CONFLICT DO UPDATE: no INSERT trigger),
-# and answering one of two parallel interrupts by id writes `__resume__` and outputs on
-# a head that does not move. Strict: once pg_schema's trigger covers them, this XPASSes.
+# Neither case adds a checkpoint: a re-ask at the same checkpoint upserts its interrupt
+# row (ON CONFLICT DO UPDATE: an INSERT-only trigger misses it), and answering one of two
+# parallel interrupts by id adds `__resume__` and output writes on a head that does not
+# move. The notify trigger must fire on INSERT OR UPDATE of root writes for these.
 @pytest.mark.parametrize(
     "live_url",
     ["sqlite", "postgres-polling", "postgres-notify"],
