@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import operator
 import os
 import random
 import statistics
@@ -28,46 +27,20 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated, Any, TypedDict
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
-from langgraph.graph import END, START, StateGraph
-from langgraph.types import interrupt
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PG_SERVER = os.environ.get("HITL_TEST_PG", "postgresql://root@127.0.0.1:5432/postgres")
-GRAPH_SPEC = "trivial=benchmarks.workers:graph"
+GRAPH_SPEC = "trivial=benchmarks.bulk_reject:graph"
 
 
-class State(TypedDict, total=False):
-    topic: str
-    received: Annotated[list[Any], operator.add]
-    effects: Annotated[list[str], operator.add]
-
-
-def _gate(state: State) -> dict[str, Any]:
-    return {"received": [interrupt({"question": f"do {state['topic']}?"})]}
-
-
-def _act(state: State) -> dict[str, Any]:
-    return {"effects": ["acted"]}
-
-
-def _build() -> Any:
-    builder = StateGraph(State)
-    builder.add_node("gate", _gate)
-    builder.add_node("act", _act)
-    builder.add_edge(START, "gate")
-    builder.add_edge("gate", "act")
-    builder.add_edge("act", END)
-    return builder.compile(name="trivial")
-
-
-graph = _build()
-
+# The same trivial gate -> act graph as bulk_reject.py: one definition for both benchmarks.
+from benchmarks.bulk_reject import graph  # noqa: E402
 
 # ------------------------------------------------------------------------- setup
 
