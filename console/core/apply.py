@@ -84,7 +84,8 @@ def describe_conflict(thread_id: str, expected: str, claim: ClaimResult) -> str:
         state = {"in_flight": "is applying", "applied": "applied", "queued": "queued",
                  "claimed": "is applying"}.get(winner.status, winner.status)
         tail = f"; the head is now {claim.current_head}" if claim.current_head != expected else ""
-        return (f"Conflict on {thread_id}: {winner.reviewer} {state} a {winner.decision} "
+        article = "an" if winner.decision[:1] in "aeiou" else "a"
+        return (f"Conflict on {thread_id}: {winner.reviewer} {state} {article} {winner.decision} "
                 f"decision at {when} (ledger #{winner.id}){tail}. Nothing was run; reload "
                 "and decide again on the new state if needed.")
     if claim.current_head is None:

@@ -179,7 +179,7 @@ async def test_second_decision_is_a_conflict(store: CheckpointStore, decider: De
     assert pause is not None
     await decider.decide("t1", APPROVE)
     other = Decider(store, current_origin("bob"))
-    with pytest.raises(ConflictError, match="alice applied a approve"):
+    with pytest.raises(ConflictError, match="alice applied an approve"):
         await other.decide("t1", APPROVE)
     with pytest.raises(ConflictError, match="alice"):
         await other.decide("t1", APPROVE, expect=pause.checkpoint_id)

@@ -52,7 +52,7 @@ async def test_a_cli_approve_while_open_is_a_conflict_on_submit(
         dialog = app.screen
         body = dialog.query_one("#conflict-body").render()
         text = str(getattr(body, "plain", body))
-        assert f"Conflict on {thread.thread_id}: alice applied a approve decision" in text
+        assert f"Conflict on {thread.thread_id}: alice applied an approve decision" in text
         assert "alice approve applied -> " in text  # the ledger row
         assert f"you saw  {thread.checkpoint_id}" in text
         assert "not waiting for a human" in text
