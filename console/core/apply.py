@@ -126,10 +126,18 @@ class Decider:
         self._ledger_ready = True
 
     async def plan(
-        self, thread_id: str, choice: DecisionInput, *, expect: str | None = None
+        self,
+        thread_id: str,
+        choice: DecisionInput,
+        *,
+        expect: str | None = None,
+        expect_pause: str | None = None,
     ) -> tuple[PendingThread, Plan]:
         """Validate a decision against the thread's current head without writing anything.
 
+        `expect` is the head checkpoint the reviewer saw; `expect_pause` the `pause_key`
+        of the interrupts they read: a node that asks again keeps its checkpoint id, so
+        only the interrupt ids tell that the question changed under the reviewer.
         Reads only the head's pause (one query); the full state is read only when the
         decision edits it, since reducer previews need it.
         """
@@ -146,6 +154,10 @@ class Decider:
                 f"Thread {thread_id!r} is not waiting for a human at its head {head}; "
                 "nothing to decide."
             )
+        if expect_pause is not None and expect_pause != pause_key(pause):
+            raise ConflictError(
+                f"Conflict on {thread_id}: the graph asked a new question on the same "
+                "checkpoint since you read it. Nothing was run; reload and read it first.")
         values: dict[str, Any] = {}
         if choice.state_update:
             values = (await self.store.bundle(thread_id)).values
@@ -158,6 +170,7 @@ class Decider:
         choice: DecisionInput,
         *,
         expect: str | None = None,
+        expect_pause: str | None = None,
         idempotency_key: str | None = None,
     ) -> Outcome:
         """Apply one decision exactly once, or raise Conflict/NotPending/Refused errors."""
@@ -166,7 +179,8 @@ class Decider:
             earlier = await self.ledger.rows(idempotency_key=idempotency_key)
             if earlier:
                 return _replayed(earlier[0])
-        pause, plan = await self.plan(thread_id, choice, expect=expect)
+        pause, plan = await self.plan(thread_id, choice, expect=expect,
+                                      expect_pause=expect_pause)
         graph = self.store.registry.get(pause.graph)
         if graph is None and not self.worker_mode:
             raise UsageError(

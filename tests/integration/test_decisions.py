@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from console.core.apply import Decider, current_origin
+from console.core.apply import Decider, current_origin, pause_key
 from console.core.dburl import parse_db_url
 from console.core.decisions import DecisionInput, DecisionRefused
 from console.core.errors import ConflictError, NotPendingError
@@ -226,7 +226,12 @@ async def test_a_graph_that_asks_again_is_a_new_pause(
     assert second is not None and second.checkpoint_id == first.checkpoint_id
     assert second.interrupt_ids != first.interrupt_ids
     assert "bad answer" in second.summary or "error" in str(second.interrupts[0].value)
-    await decider.decide("t1", APPROVE)
+    # An answer to the question the reviewer read first is not applied to the new one.
+    with pytest.raises(ConflictError, match="asked a new question"):
+        await decider.decide("t1", APPROVE, expect=first.checkpoint_id,
+                             expect_pause=pause_key(first))
+    await decider.decide("t1", APPROVE, expect=second.checkpoint_id,
+                         expect_pause=pause_key(second))
     state = await final(store, "reask", "t1")
     assert state.values["received"] == ["approved"]
     assert state.values["effects"] == ["acted"]
