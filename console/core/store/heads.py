@@ -205,8 +205,25 @@ def _pending(
     )
 
 
-def matches(thread: PendingThread, flt: PendingFilter, now: datetime) -> bool:
-    """Whether a pending thread passes the queue filter."""
+def search_text(thread: PendingThread) -> str:
+    """What the queue's free-text search looks in, casefolded: thread id, graph, nodes
+    and summary. The console computes it once per row and reuses it on every keystroke;
+    `matches` uses the same text, so the UI and `pending --search` always agree."""
+    return " ".join(
+        (thread.thread_id, thread.graph or "", " ".join(thread.nodes), thread.summary)
+    ).casefold()
+
+
+def search_needle(search: str) -> str:
+    """The form of a `--search` text that is looked for in `search_text`."""
+    return search.casefold()
+
+
+def matches(
+    thread: PendingThread, flt: PendingFilter, now: datetime, *, text: str | None = None
+) -> bool:
+    """Whether a pending thread passes the queue filter (`text`: its `search_text`, if
+    the caller has it already)."""
     if flt.graph and thread.graph != flt.graph:
         return False
     if flt.node and flt.node not in thread.nodes:
@@ -217,10 +234,7 @@ def matches(thread: PendingThread, flt: PendingFilter, now: datetime) -> bool:
     ):
         return False
     if flt.search:
-        needle = flt.search.casefold()
-        haystack = " ".join(
-            (thread.thread_id, thread.graph or "", " ".join(thread.nodes), thread.summary)
-        ).casefold()
-        if needle not in haystack:
+        haystack = search_text(thread) if text is None else text
+        if search_needle(flt.search) not in haystack:
             return False
     return True
