@@ -9,6 +9,7 @@ when the decision is made; this is only the early, explained answer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -125,6 +126,29 @@ def action_states(
             continue
         states[action] = ActionState(action, True, "", verdict.approvals_needed)
     return states
+
+
+_RECORDED = re.compile(r"Approval (\d+) of (\d+) recorded")
+
+
+def approval_note(message: str, needed: int) -> str:
+    """What the detail pane says once this reviewer's approval is recorded and the pause
+    waits for more: how many of how many, and that another reviewer must approve."""
+    found = _RECORDED.search(message)
+    count, needed = (int(found[1]), int(found[2])) if found else (1, needed)
+    return (f"you approved this pause: {count} of {needed} approvals recorded. "
+            "It runs when another reviewer approves; your approval counts once.")
+
+
+def with_own_approval(states: Mapping[str, ActionState], note: str) -> dict[str, ActionState]:
+    """`states` once the reviewer's own approval is recorded: approving (or approving with
+    an edit) again would count nothing, so those keys are off and the pane says why."""
+    out = dict(states)
+    for action in ("approve", "edit"):
+        state = out.get(action)
+        if state is not None and state.allowed and state.approvals_needed > 1:
+            out[action] = ActionState(action, False, _sentence(note), state.approvals_needed)
+    return out
 
 
 def _sentence(text: str) -> str:

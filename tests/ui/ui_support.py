@@ -136,3 +136,45 @@ async def decided(pilot: Any) -> None:
         w for w in pilot.app.workers if w.group == "decision" and w.is_running],
         what="the decision to finish")
     await settle(pilot)
+
+
+# --- small real graphs seeded into any database (policy and planted-secret tests) ------
+
+
+def graph_registry(graphs: dict[str, Any]) -> GraphRegistry:
+    """A registry of compiled graphs by name (as `--graph NAME=module:attr` would load)."""
+    return GraphRegistry(GraphInfo.of(name, graph) for name, graph in graphs.items())
+
+
+async def seed_threads(
+    url: str,
+    graphs: dict[str, Any],
+    threads: list[tuple[str, str, dict[str, Any], dict[str, Any]]],
+) -> None:
+    """Run each (graph name, thread id, input, metadata) on a real checkpointer at `url`
+    until it pauses: real LangGraph checkpoints, as the graph's own process writes them."""
+    from console.core.dburl import parse_db_url
+    from console.core.store import open_store
+
+    store = await open_store(parse_db_url(url), graph_registry(graphs), grace_seconds=0,
+                             create=True)
+    try:
+        for name, thread_id, state, metadata in threads:
+            graph = graphs[name].copy(update={"checkpointer": store.saver})
+            config: Any = {"configurable": {"thread_id": thread_id},
+                           "metadata": {"graph_id": name, **metadata}}
+            await graph.ainvoke(state, config)
+    finally:
+        await store.close()
+
+
+async def open_ui_store(url: str, graphs: dict[str, Any]) -> CheckpointStore:
+    from console.core.dburl import parse_db_url
+    from console.core.store import open_store
+
+    return await open_store(parse_db_url(url), graph_registry(graphs), grace_seconds=0)
+
+
+def notifications(app: App[Any]) -> list[str]:
+    """Every notification the app has shown (title and message), oldest first."""
+    return [f"{n.title}: {n.message}" for n in app._notifications]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -20,7 +21,7 @@ from console.core.decisions import DecisionInput, Plan
 from console.core.errors import ConflictError, ConsoleError, NotPendingError
 from console.core.models import PendingThread
 from console.core.models_ledger import DecisionType, LedgerRow
-from console.ui.actions import needs_value
+from console.ui.actions import ActionState, approval_note, needs_value, with_own_approval
 from console.ui.cell_text import one_line
 from console.ui.conflict_text import ConflictInfo
 from console.ui.drafts import Draft
@@ -73,6 +74,20 @@ class DecidingMixin(ScreenBase):
     _attempt: Attempt | None = None  # the decision being prepared or applied
     # the pause the edit form is open on: (thread, checkpoint, interrupt ids)
     _form_ref: tuple[str, str, tuple[str, ...]] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Pauses (thread, checkpoint, interrupt ids) this reviewer approved in this session
+        # that wait for more approvers (`approvals = N`), with what the pane says about it.
+        self._own_approvals: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+    def action_states(self, thread: PendingThread) -> dict[str, ActionState]:
+        """As the base, plus: once this reviewer's approval is recorded on a pause that
+        needs more, approving again is off (it would count nothing) and the pane says so."""
+        states = super().action_states(thread)
+        note = self._own_approvals.get(
+            (thread.thread_id, thread.checkpoint_id, thread.interrupt_ids))
+        return states if note is None else with_own_approval(states, note)
 
     # --- which thread -----------------------------------------------------------------
 
@@ -313,6 +328,10 @@ class DecidingMixin(ScreenBase):
         else:
             self._open_decisions.pop(ref, None)
             self._own_moves.discard(ref)
+        if outcome.status == "approval_recorded":
+            self._own_approvals[(thread_id, attempt.seen, attempt.seen_ids)] = approval_note(
+                outcome.message, self.action_states(attempt.thread)["approve"].approvals_needed)
+            self._redraw_actions(thread_id)
         self.table.refresh_rows([thread_id])
         title = {"applied": "Done", "queued": "Recorded", "approval_recorded": "Recorded",
                  "replayed": "Already done"}.get(outcome.status, outcome.status)
@@ -321,6 +340,14 @@ class DecidingMixin(ScreenBase):
                     severity="warning" if outcome.status == "replayed" else "information")
         self.status.set(last=f"{attempt.verb} {outcome.status}: {thread_id}")
         self.refresh_bindings()
+
+    def _redraw_actions(self, thread_id: str) -> None:
+        """Show the selected thread again so its actions say what changed (the main
+        screen's `_show_bundle` draws from the cached bundle: no database read)."""
+        selected = self.table.selected
+        redraw = getattr(self, "_show_bundle", None)
+        if selected is not None and selected.thread_id == thread_id and callable(redraw):
+            redraw(selected)
 
     # --- conflicts ----------------------------------------------------------------------
 
