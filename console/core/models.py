@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 # How long a head with next nodes but no loaded graph must sit idle before it is listed as
 # "paused before NODE (breakpoint or stalled)": younger ones are most likely still running.
@@ -43,9 +43,19 @@ class PendingInterrupt:
     convention: Convention
 
 
-@dataclass(frozen=True, slots=True)
-class PendingThread:
-    """A root thread whose newest checkpoint waits for a human."""
+class PayloadCodec(Protocol):
+    """Decodes the raw interrupt writes a store keeps in a lazy `PendingThread`."""
+
+    def interrupts(self, raw: Any) -> tuple[PendingInterrupt, ...]: ...
+
+    def summary(self, interrupts: tuple[PendingInterrupt, ...]) -> str: ...
+
+    def metadata(self, raw: Any) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class _PendingFields:
+    """The public fields of `PendingThread` (what `dataclasses.fields/replace` see)."""
 
     thread_id: str
     checkpoint_ns: str
@@ -58,8 +68,155 @@ class PendingThread:
     paused_at: datetime
     summary: str
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    # what would run on resume; for an `after` pause these differ from `nodes`
     next_nodes: tuple[str, ...] = ()
+
+
+_UNSET: Any = object()
+
+
+class PendingThread:
+    """A root thread whose newest checkpoint waits for a human.
+
+    Immutable. A store builds it lazily (`PendingThread.lazy`): the row keeps the raw
+    serialized interrupt writes and metadata, and `interrupts`, `summary`, `metadata` and
+    `interrupt_ids` are decoded with the saver's own serializer on first access, once.
+    The queue shows a few dozen rows, so most rows are never decoded (time and memory).
+    Everything the queue needs for every row (ids, graph, nodes, kind, convention, pause
+    time) is plain. `dataclasses.fields/replace/asdict` work as on the former dataclass.
+    """
+
+    __slots__ = (
+        "_codec",
+        "_interrupts",
+        "_metadata",
+        "_raw",
+        "_summary",
+        "checkpoint_id",
+        "checkpoint_ns",
+        "convention",
+        "graph",
+        "kind",
+        "next_nodes",
+        "nodes",
+        "paused_at",
+        "thread_id",
+    )
+    __dataclass_fields__ = _PendingFields.__dataclass_fields__
+    __dataclass_params__ = _PendingFields.__dataclass_params__  # type: ignore[attr-defined]
+    __match_args__ = ("thread_id", "checkpoint_ns", "checkpoint_id", "graph", "nodes", "kind",
+                      "convention", "interrupts", "paused_at", "summary")
+
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    graph: str | None
+    nodes: tuple[str, ...]
+    kind: PauseKind
+    convention: Convention
+    paused_at: datetime
+    # what would run on resume; for an `after` pause these differ from `nodes`
+    next_nodes: tuple[str, ...]
+    _interrupts: Any
+    _summary: Any
+    _metadata: Any
+    _raw: Any
+    _codec: Any
+
+    def __init__(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        graph: str | None,
+        nodes: tuple[str, ...],
+        kind: PauseKind,
+        convention: Convention,
+        interrupts: tuple[PendingInterrupt, ...],
+        paused_at: datetime,
+        summary: str,
+        metadata: dict[str, Any] | None = None,
+        next_nodes: tuple[str, ...] = (),
+    ) -> None:
+        setter = object.__setattr__
+        setter(self, "thread_id", thread_id)
+        setter(self, "checkpoint_ns", checkpoint_ns)
+        setter(self, "checkpoint_id", checkpoint_id)
+        setter(self, "graph", graph)
+        setter(self, "nodes", nodes)
+        setter(self, "kind", kind)
+        setter(self, "convention", convention)
+        setter(self, "paused_at", paused_at)
+        setter(self, "next_nodes", next_nodes)
+        setter(self, "_interrupts", tuple(interrupts))
+        setter(self, "_summary", summary)
+        setter(self, "_metadata", {} if metadata is None else metadata)
+        setter(self, "_raw", None)
+        setter(self, "_codec", None)
+
+    @classmethod
+    def lazy(
+        cls,
+        *,
+        thread_id: str,
+        checkpoint_id: str,
+        graph: str | None,
+        nodes: tuple[str, ...],
+        kind: PauseKind,
+        convention: Convention,
+        paused_at: datetime,
+        next_nodes: tuple[str, ...],
+        codec: PayloadCodec,
+        raw_interrupts: Any,
+        raw_metadata: Any,
+        summary: str | None = None,
+    ) -> PendingThread:
+        """A row whose interrupts/summary/metadata `codec` decodes on first access."""
+        self = cls.__new__(cls)
+        setter = object.__setattr__
+        setter(self, "thread_id", thread_id)
+        setter(self, "checkpoint_ns", "")
+        setter(self, "checkpoint_id", checkpoint_id)
+        setter(self, "graph", graph)
+        setter(self, "nodes", nodes)
+        setter(self, "kind", kind)
+        setter(self, "convention", convention)
+        setter(self, "paused_at", paused_at)
+        setter(self, "next_nodes", next_nodes)
+        setter(self, "_interrupts", _UNSET if raw_interrupts else ())
+        setter(self, "_summary", _UNSET if summary is None else summary)
+        setter(self, "_metadata", _UNSET)
+        setter(self, "_raw", (raw_interrupts, raw_metadata))
+        setter(self, "_codec", codec)
+        return self
+
+    # ------------------------------------------------------------- decoded on demand
+
+    @property
+    def interrupts(self) -> tuple[PendingInterrupt, ...]:
+        value = self._interrupts
+        if value is _UNSET:
+            value = self._codec.interrupts(self._raw[0])
+            object.__setattr__(self, "_interrupts", value)
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def summary(self) -> str:
+        value = self._summary
+        if value is _UNSET:
+            if self._interrupts is _UNSET:  # decode without keeping the payloads
+                value = self._codec.summary(self._codec.interrupts(self._raw[0]))
+            else:
+                value = self._codec.summary(self._interrupts)
+            object.__setattr__(self, "_summary", value)
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        value = self._metadata
+        if value is _UNSET:
+            value = self._codec.metadata(self._raw[1])
+            object.__setattr__(self, "_metadata", value)
+        return value  # type: ignore[no-any-return]
 
     @property
     def interrupt_ids(self) -> tuple[str, ...]:
@@ -68,6 +225,40 @@ class PendingThread:
     def sort_key(self) -> tuple[datetime, str]:
         """Oldest first; thread id breaks ties so keyset paging is stable."""
         return (self.paused_at, self.thread_id)
+
+    # ------------------------------------------------------------- value semantics
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.thread_id, self.checkpoint_ns, self.checkpoint_id, self.graph, self.nodes,
+                self.kind, self.convention, self.interrupts, self.paused_at, self.summary,
+                self.next_nodes)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, PendingThread)
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.thread_id, self.checkpoint_ns, self.checkpoint_id, self.kind))
+
+    def __repr__(self) -> str:
+        return (f"PendingThread(thread_id={self.thread_id!r}, checkpoint_id="
+                f"{self.checkpoint_id!r}, graph={self.graph!r}, nodes={self.nodes!r}, "
+                f"kind={self.kind.value}, convention={self.convention.value}, "
+                f"paused_at={self.paused_at.isoformat()})")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PendingThread, (*self._key()[:10], self.metadata, self.next_nodes))
+
+    def __replace__(self, **changes: Any) -> PendingThread:
+        return replace(self, **changes)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+from langgraph.types import Command
 
 from console.core.dburl import parse_db_url
 from console.core.store import open_store
@@ -49,5 +50,99 @@ async def test_setup_gives_the_same_queue_and_follows_new_writes(
             open_rows = conn.execute(
                 "SELECT count(*) FROM hitl_thread_status WHERE next_nodes <> '{}'").fetchone()
         assert open_rows is not None and open_rows[0] >= len(listed)
+    finally:
+        await store.close()
+
+
+def _view(threads: list) -> list[tuple]:  # type: ignore[type-arg]
+    """Everything a queue row says, decoded parts included."""
+    return [
+        (p.thread_id, p.checkpoint_id, p.graph, p.nodes, p.next_nodes, p.kind, p.convention,
+         tuple(sorted(p.interrupt_ids)), p.summary, p.paused_at, p.metadata)
+        for p in threads
+    ]
+
+
+async def _both(store: PostgresStore) -> tuple[list, list]:  # type: ignore[type-arg]
+    """The queue from the trigger-kept table, and from the checkpoint tables directly."""
+    kept = await store.pending()
+    store._has_status = False
+    try:
+        direct = await store.pending()
+    finally:
+        store._has_status = True
+    return kept, direct
+
+
+async def test_triggers_follow_every_pause_form_as_it_is_written(
+    pg_url: str, demo_registry
+) -> None:  # type: ignore[no-untyped-def]
+    """Setup first, then the application writes: inline, parallel, one of two answered by
+    id, subgraph, before/after breakpoints, a re-ask at the same checkpoint, a deleted
+    thread. The kept table must say exactly what the checkpoint tables say."""
+    store = await open_store(parse_db_url(pg_url), demo_registry, grace_seconds=0, create=True)
+    assert isinstance(store, PostgresStore)
+    try:
+        await store.setup()
+        await seed_demo(store.saver, 27)
+        kept, direct = await _both(store)
+        assert _view(kept) == _view(direct)
+        assert {p.kind.value for p in kept} == {"interrupt", "before", "after"}
+        assert any(p.thread_id == "parallel-partial-0001" and len(p.interrupts) == 1
+                   for p in kept)
+        # A re-ask: an invalid answer makes the node ask again at the same checkpoint,
+        # with a new interrupt id (the interrupt write is replaced in place).
+        target = next(p for p in kept if p.graph == "tutorial")
+        graph = DEMO_GRAPHS["tutorial"](store.saver)
+        config = demo_config("tutorial", target.thread_id)
+        await graph.ainvoke(Command(resume="maybe later"), config)
+        again = await store.pending_thread(target.thread_id)
+        assert again is not None and again.checkpoint_id == target.checkpoint_id
+        assert again.interrupt_ids != target.interrupt_ids
+        state = await graph.aget_state(config)
+        assert again.interrupt_ids == tuple(i.id for i in state.interrupts)
+        # Answering one parallel interrupt by id leaves the other pending at the same head.
+        par = next(p for p in kept if p.graph == "parallel" and len(p.interrupts) == 2)
+        pgraph = DEMO_GRAPHS["parallel"](store.saver)
+        pconfig = demo_config("parallel", par.thread_id)
+        first = par.interrupts[0]
+        await pgraph.ainvoke(Command(resume={first.id: "approved"}), pconfig)
+        left = await store.pending_thread(par.thread_id)
+        pstate = await pgraph.aget_state(pconfig)
+        assert left is not None and left.interrupt_ids == tuple(
+            i.id for i in pstate.interrupts)
+        assert left.next_nodes == tuple(sorted(pstate.next))
+        # A deleted thread leaves the queue.
+        gone = kept[-1].thread_id
+        await store.saver.adelete_thread(gone)
+        kept, direct = await _both(store)
+        assert _view(kept) == _view(direct)
+        assert gone not in {p.thread_id for p in kept}
+        # Running setup again (an upgrade) recomputes the same rows.
+        await store.setup()
+        assert _view(await store.pending()) == _view(kept)
+    finally:
+        await store.close()
+
+
+async def test_setup_upgrades_an_older_status_table(pg_url: str, demo_registry) -> None:  # type: ignore[no-untyped-def]
+    """An install from before the kept pauses (status table with its first columns only)
+    is read the old way until setup runs again, which upgrades it in place."""
+    store = await open_store(parse_db_url(pg_url), demo_registry, grace_seconds=0, create=True)
+    assert isinstance(store, PostgresStore)
+    try:
+        await seed_demo(store.saver, 9)
+        expected = _view(await store.pending())
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE hitl_thread_status (thread_id text PRIMARY KEY,"
+                         " checkpoint_id text NOT NULL, paused_at timestamptz NOT NULL,"
+                         " next_nodes text[] NOT NULL DEFAULT '{}', graph_id text,"
+                         " updated_at timestamptz NOT NULL DEFAULT now())")
+        await store._check_schema()
+        assert not store.has_status_table
+        assert _view(await store.pending()) == expected
+        await store.setup()
+        assert store.has_status_table
+        assert _view(await store.pending()) == expected
     finally:
         await store.close()

@@ -22,6 +22,7 @@ from console.core.models import (
 )
 from console.core.store.heads import (
     HeadState,
+    SerdeCodec,
     classify,
     matches,
     parse_ts,
@@ -53,6 +54,14 @@ class CheckpointStore(abc.ABC):
         self.location = location
         self.registry = registry
         self.grace_seconds = grace_seconds
+        self._codec: SerdeCodec | None = None
+
+    @property
+    def codec(self) -> SerdeCodec:
+        """Decodes rows' payloads on demand with the saver's own serializer."""
+        if self._codec is None:
+            self._codec = SerdeCodec(self.saver.serde)
+        return self._codec
 
     @property
     @abc.abstractmethod
@@ -121,8 +130,10 @@ class CheckpointStore(abc.ABC):
         cursor = after
         while True:
             heads = await self.head_states(flt, after=cursor, limit=batch)
+            codec = self.codec
             for head in heads:
-                pause = classify(head, self.registry, now=now, grace_seconds=self.grace_seconds)
+                pause = classify(head, self.registry, now=now, grace_seconds=self.grace_seconds,
+                                 codec=codec)
                 if pause is None or not matches(pause, flt, now):
                     continue
                 if after is not None and pause.sort_key() <= after:
@@ -140,7 +151,8 @@ class CheckpointStore(abc.ABC):
         if not heads:
             return None
         return classify(
-            heads[0], self.registry, now=datetime.now(UTC), grace_seconds=self.grace_seconds
+            heads[0], self.registry, now=datetime.now(UTC), grace_seconds=self.grace_seconds,
+            codec=self.codec,
         )
 
     async def bundle(self, thread_id: str, *, now: datetime | None = None) -> ReviewBundle:
@@ -174,8 +186,10 @@ class CheckpointStore(abc.ABC):
         pause = None
         interrupts: tuple[PendingInterrupt, ...] = ()
         if head_state is not None:
-            pause = classify(head_state, self.registry, now=now, grace_seconds=self.grace_seconds)
-            interrupts = pending_interrupts(head_state)
+            pause = classify(head_state, self.registry, now=now, grace_seconds=self.grace_seconds,
+                             codec=self.codec)
+            interrupts = pause.interrupts if pause is not None else pending_interrupts(
+                head_state, self.codec)
         return ReviewBundle(
             thread_id=thread_id,
             checkpoint_ns="",

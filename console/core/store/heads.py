@@ -6,7 +6,8 @@ triggers and their interrupt writes; this module decides what kind of pause that
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,21 +30,51 @@ INTERRUPT_CHANNEL = "__interrupt__"
 CONTROL_CHANNELS = frozenset({"__interrupt__", "__resume__", "__error__", "__error_source_node__"})
 
 
+# One raw interrupt write, as stored: (task_id, task_path, serializer type, blob).
+RawInterrupt = tuple[str, str, str, bytes]
+
+
 @dataclass(slots=True)
 class HeadState:
-    """The facts about one head checkpoint that classification needs."""
+    """The facts about one head checkpoint that classification needs.
+
+    Interrupt writes and metadata stay serialized: rows decode them on demand.
+    """
 
     thread_id: str
     checkpoint_id: str
     parent_checkpoint_id: str | None
     paused_at: datetime
-    metadata: dict[str, Any]
+    # a dict, or the stored JSON (str / bytes) not parsed yet
+    metadata: Any
     next_nodes: tuple[str, ...]
-    # task_id -> (task_path, decoded list of Interrupt objects)
-    interrupt_writes: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
+    # task_id -> (task_path, [(serializer type, blob), ...]) of `__interrupt__` writes
+    interrupt_writes: dict[str, tuple[str, list[tuple[str, bytes]]]] = field(
+        default_factory=dict)
     finished_tasks: set[str] = field(default_factory=set)
     finished_nodes: set[str] = field(default_factory=set)
     parent_next_nodes: tuple[str, ...] | None = None
+    # metadata's graph_id when the store read it apart (metadata left serialized)
+    graph_id: str | None = None
+
+    def add_interrupt_write(self, task_id: str, task_path: str, type_: str, blob: bytes) -> None:
+        _, earlier = self.interrupt_writes.get(task_id, (task_path, []))
+        self.interrupt_writes[task_id] = (task_path, [*earlier, (type_, blob)])
+
+    def raw_pending(self) -> tuple[RawInterrupt, ...]:
+        """Interrupt writes of tasks that produced no output, ordered by task id."""
+        return tuple(
+            (task_id, path, type_, blob)
+            for task_id, (path, writes) in sorted(self.interrupt_writes.items())
+            if task_id not in self.finished_tasks
+            for type_, blob in writes
+        )
+
+    def graph_hint(self) -> Mapping[str, Any]:
+        """What `GraphRegistry.for_thread` reads from metadata, without parsing it all."""
+        if isinstance(self.metadata, Mapping):
+            return self.metadata
+        return {"graph_id": self.graph_id}
 
     def add_output_write(self, task_id: str, task_path: str) -> None:
         """Record that a task at this head produced output (it finished)."""
@@ -104,27 +135,80 @@ def parse_ts(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def pending_interrupts(head: HeadState) -> tuple[PendingInterrupt, ...]:
-    """Interrupts at the head whose task has not produced output."""
-    found = []
-    for task_id, (task_path, interrupts) in sorted(head.interrupt_writes.items()):
-        if task_id in head.finished_tasks:
-            continue
-        for item in interrupts:
-            schema = getattr(item, "response_schema", None)
-            schema = schema if isinstance(schema, dict) else None
-            value = getattr(item, "value", item)
-            found.append(
-                PendingInterrupt(
-                    id=str(getattr(item, "id", "")),
-                    value=value,
-                    task_id=task_id,
-                    task_path=task_path,
-                    response_schema=schema,
-                    convention=detect_convention(value, schema),
+class SerdeCodec:
+    """Decodes a row's raw interrupt writes and metadata with the saver's serializer."""
+
+    __slots__ = ("serde",)
+
+    def __init__(self, serde: Any) -> None:
+        self.serde = serde
+
+    def interrupts(self, raw: Sequence[RawInterrupt]) -> tuple[PendingInterrupt, ...]:
+        found = []
+        for task_id, task_path, type_, blob in raw:
+            for item in self.serde.loads_typed((type_, bytes(blob))) or ():
+                schema = getattr(item, "response_schema", None)
+                schema = schema if isinstance(schema, dict) else None
+                value = getattr(item, "value", item)
+                found.append(
+                    PendingInterrupt(
+                        id=str(getattr(item, "id", "")),
+                        value=value,
+                        task_id=task_id,
+                        task_path=task_path,
+                        response_schema=schema,
+                        convention=detect_convention(value, schema),
+                    )
                 )
-            )
-    return tuple(found)
+        return tuple(found)
+
+    def summary(self, interrupts: tuple[PendingInterrupt, ...]) -> str:
+        if not interrupts:
+            return ""
+        summary = summarize_value(interrupts[0].value, interrupts[0].convention)
+        if len(interrupts) > 1:
+            summary = f"{len(interrupts)} interrupts; {summary}"
+        return summary
+
+    def metadata(self, raw: Any) -> dict[str, Any]:
+        if isinstance(raw, Mapping):
+            return dict(raw)
+        if isinstance(raw, memoryview):
+            raw = bytes(raw)
+        return dict(json.loads(raw)) if raw else {}
+
+    def convention(self, raw: Sequence[RawInterrupt]) -> Convention:
+        """The pause's convention, decoding only blobs that might not be `raw`.
+
+        A msgpack blob that mentions no `action_request`/`actionRequests` key and whose
+        every `response_schema` is nil can only hold raw payloads (the keys that
+        `detect_convention` looks for would be in the bytes), so it is not decoded.
+        """
+        found: set[Convention] = set()
+        for _, _, type_, blob in raw:
+            data = bytes(blob)
+            if (
+                type_ == "msgpack"
+                and b"action_request" not in data
+                and b"actionRequests" not in data
+                and data.count(b"response_schema") == data.count(_NIL_SCHEMA)
+            ):
+                found.add(Convention.RAW)
+            else:
+                for item in self.interrupts([("", "", type_, data)]):
+                    found.add(item.convention)
+            if len(found) > 1:
+                return Convention.RAW
+        return found.pop() if found else Convention.RAW
+
+
+# `response_schema` as a fixstr key followed by msgpack nil
+_NIL_SCHEMA = b"\xafresponse_schema\xc0"
+
+
+def pending_interrupts(head: HeadState, codec: SerdeCodec) -> tuple[PendingInterrupt, ...]:
+    """Interrupts at the head whose task has not produced output, decoded."""
+    return codec.interrupts(head.raw_pending())
 
 
 def classify(
@@ -133,38 +217,39 @@ def classify(
     *,
     now: datetime,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    codec: SerdeCodec,
 ) -> PendingThread | None:
-    """The pending pause this head represents, or None if it is not waiting for a human."""
+    """The pending pause this head represents, or None if it is not waiting for a human.
+
+    Interrupt payloads are not decoded here unless the convention needs it: the row
+    decodes them on first access.
+    """
     if not head.next_nodes:
         return None
-    info = registry.for_thread(head.metadata, head.next_nodes)
-    graph_name = info.name if info else _graph_id(head.metadata)
-    interrupts = pending_interrupts(head)
-    if interrupts:
-        conventions = {i.convention for i in interrupts}
-        convention = conventions.pop() if len(conventions) == 1 else Convention.RAW
-        nodes = tuple(sorted({_node_of(i, head) for i in interrupts}))
-        summary = summarize_value(interrupts[0].value, interrupts[0].convention)
-        if len(interrupts) > 1:
-            summary = f"{len(interrupts)} interrupts; {summary}"
-        return _pending(head, graph_name, nodes, PauseKind.INTERRUPT, convention, interrupts,
-                        summary)
+    hint = head.graph_hint()
+    info = registry.for_thread(hint, head.next_nodes)
+    graph_name = info.name if info else _graph_id(hint)
+    raw = head.raw_pending()
+    if raw:
+        nodes = tuple(sorted({_node_of(path, head) for _, path, _, _ in raw}))
+        return _pending(head, codec, graph_name, nodes, PauseKind.INTERRUPT,
+                        codec.convention(raw), raw, None)
     if info is not None:
         before = tuple(n for n in head.pending_nodes if info.pauses_before(n))
         if before:
-            return _pending(head, graph_name, before, PauseKind.BEFORE, Convention.BREAKPOINT,
-                            (), f"paused before {', '.join(before)}")
+            return _pending(head, codec, graph_name, before, PauseKind.BEFORE,
+                            Convention.BREAKPOINT, (), f"paused before {', '.join(before)}")
         after = tuple(n for n in (head.parent_next_nodes or ()) if info.pauses_after(n))
         if after:
-            return _pending(head, graph_name, after, PauseKind.AFTER, Convention.BREAKPOINT,
-                            (), f"paused after {', '.join(after)}; next: "
-                            f"{', '.join(head.pending_nodes)}")
+            return _pending(head, codec, graph_name, after, PauseKind.AFTER,
+                            Convention.BREAKPOINT, (), f"paused after {', '.join(after)}; "
+                            f"next: {', '.join(head.pending_nodes)}")
         return None  # the graph says no breakpoint: the run is still going (or crashed)
     if (now - head.paused_at).total_seconds() < grace_seconds:
         return None
     nodes = head.pending_nodes
-    return _pending(head, graph_name, nodes, PauseKind.STALLED, Convention.BREAKPOINT, (),
-                    f"paused before {', '.join(nodes)} (breakpoint or stalled)")
+    return _pending(head, codec, graph_name, nodes, PauseKind.STALLED, Convention.BREAKPOINT,
+                    (), f"paused before {', '.join(nodes)} (breakpoint or stalled)")
 
 
 def _graph_id(metadata: Mapping[str, Any]) -> str | None:
@@ -172,8 +257,8 @@ def _graph_id(metadata: Mapping[str, Any]) -> str | None:
     return graph_id if isinstance(graph_id, str) else None
 
 
-def _node_of(interrupt: PendingInterrupt, head: HeadState) -> str:
-    node = node_of_task_path(interrupt.task_path)
+def _node_of(task_path: str, head: HeadState) -> str:
+    node = node_of_task_path(task_path)
     if node and node in head.next_nodes:
         return node
     pending = head.pending_nodes
@@ -182,26 +267,27 @@ def _node_of(interrupt: PendingInterrupt, head: HeadState) -> str:
 
 def _pending(
     head: HeadState,
+    codec: SerdeCodec,
     graph: str | None,
     nodes: tuple[str, ...],
     kind: PauseKind,
     convention: Convention,
-    interrupts: tuple[PendingInterrupt, ...],
-    summary: str,
+    raw: tuple[RawInterrupt, ...],
+    summary: str | None,
 ) -> PendingThread:
-    return PendingThread(
+    return PendingThread.lazy(
         thread_id=head.thread_id,
-        checkpoint_ns="",
         checkpoint_id=head.checkpoint_id,
         graph=graph,
         nodes=nodes,
         kind=kind,
         convention=convention,
-        interrupts=interrupts,
         paused_at=head.paused_at,
-        summary=summary,
-        metadata=head.metadata,
         next_nodes=head.pending_nodes,
+        codec=codec,
+        raw_interrupts=raw,
+        raw_metadata=head.metadata,
+        summary=summary,
     )
 
 

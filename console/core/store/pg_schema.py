@@ -1,13 +1,45 @@
 """DDL that `hitl-console setup` installs in a Postgres checkpointer database.
 
-Everything is idempotent (`IF NOT EXISTS`, `CREATE OR REPLACE`) and runs in one
-transaction, so a half-done setup never exists.
+Everything is idempotent (`IF NOT EXISTS`, `ADD COLUMN IF NOT EXISTS`, `CREATE OR
+REPLACE`) and runs in one transaction, so a half-done setup never exists and running it
+again upgrades an older install (new columns, new functions, full backfill).
+
+`hitl_thread_status` holds one row per root thread: its head checkpoint and everything a
+queue row needs, so the queue is one index range scan of this table in keyset order and
+never touches `checkpoints` or `checkpoint_writes`:
+
+- head: checkpoint id, parent id, `ts`, triggered nodes (`next_nodes`), metadata (only
+  while the head has next nodes: finished threads keep no metadata), graph id;
+- `parent_next_nodes`: the parent's triggered nodes, i.e. the nodes that just ran (what
+  `interrupt_after` needs); taken from the previous status row when the new head's parent
+  is the previous head, read from the parent checkpoint otherwise (forks, rare);
+- the head's writes, as far as classification needs them: pending interrupt writes
+  (`int_*` arrays, one entry per (task, idx): task id, task path, serializer type, blob),
+  tasks that produced output (`done_tasks`) and their nodes (`done_nodes`). An output
+  write removes its task's interrupts (a parallel interrupt answered by id), and an
+  interrupt write of a task that already produced output is ignored.
+
+Triggers: a row trigger on root `checkpoints` inserts/updates (the head moves on: writes
+state reset), a row trigger on root `checkpoint_writes` inserts/updates of non-control
+channels and `__interrupt__` (the saver upserts interrupt writes: a re-ask at the same
+checkpoint replaces the row), and statement triggers on deletes (threads deleted or
+pruned: their rows are recomputed from what is left).
+
+Writes and their checkpoint can commit in either order (LangGraph saves both in the
+background). The write trigger locks the thread's status row first; the checkpoint trigger
+updates that row and then reads the new head's writes already in `checkpoint_writes`.
+Whichever commits second therefore sees the other: a write for a checkpoint that is not
+the head yet is picked up when the checkpoint lands.
 """
 
 from __future__ import annotations
 
 STATUS_TABLE = "hitl_thread_status"
 NOTIFY_CHANNEL = "hitl_console_changes"
+# Columns the queue reads; an install without the last one predates them (run setup).
+STATUS_VERSION_COLUMN = "int_blobs"
+
+_NOT_OUTPUT = "('__interrupt__', '__resume__', '__error__', '__error_source_node__')"
 
 
 def next_nodes_sql(checkpoint: str) -> str:
@@ -27,6 +59,14 @@ def next_nodes_sql(checkpoint: str) -> str:
     )"""
 
 
+def _node_of_path_sql(path: str) -> str:
+    """The node of a root pull task path `~__pregel_pull, node` (NULL otherwise), as
+    `heads.node_of_task_path` computes it."""
+    parts = f"string_to_array(btrim({path}, '~()'), ',')"
+    return (f"CASE WHEN btrim(({parts})[1]) = '__pregel_pull' AND cardinality({parts}) >= 2 "
+            f"THEN btrim(({parts})[2]) END")
+
+
 _STATUS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
     thread_id text PRIMARY KEY,
@@ -36,59 +76,278 @@ CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
     graph_id text,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE {STATUS_TABLE}
+    ADD COLUMN IF NOT EXISTS parent_checkpoint_id text,
+    ADD COLUMN IF NOT EXISTS parent_next_nodes text[],
+    ADD COLUMN IF NOT EXISTS metadata jsonb,
+    ADD COLUMN IF NOT EXISTS done_tasks text[] NOT NULL DEFAULT '{{}}',
+    ADD COLUMN IF NOT EXISTS done_nodes text[] NOT NULL DEFAULT '{{}}',
+    ADD COLUMN IF NOT EXISTS int_task_ids text[] NOT NULL DEFAULT '{{}}',
+    ADD COLUMN IF NOT EXISTS int_task_paths text[] NOT NULL DEFAULT '{{}}',
+    ADD COLUMN IF NOT EXISTS int_idx integer[] NOT NULL DEFAULT '{{}}',
+    ADD COLUMN IF NOT EXISTS int_types text[] NOT NULL DEFAULT '{{}}',
+    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} bytea[] NOT NULL DEFAULT '{{}}';
 CREATE INDEX IF NOT EXISTS {STATUS_TABLE}_open_idx
     ON {STATUS_TABLE} (paused_at, thread_id) WHERE next_nodes <> '{{}}';
 """
 
-_STATUS_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION hitl_track_head() RETURNS trigger
+# The status rows of some threads (all when the filter is TRUE), computed from the
+# checkpoint tables: used by the backfill and after deletes. `{where}` filters `thread_id`.
+_COMPUTE_ROWS = f"""
+SELECT c.thread_id, c.checkpoint_id,
+       coalesce((c.checkpoint->>'ts')::timestamptz, now()) AS paused_at,
+       n.next_nodes,
+       c.metadata->>'graph_id' AS graph_id,
+       c.parent_checkpoint_id,
+       CASE WHEN p.checkpoint IS NOT NULL THEN {next_nodes_sql("p.checkpoint")} END
+           AS parent_next_nodes,
+       CASE WHEN cardinality(n.next_nodes) > 0 THEN c.metadata END AS metadata,
+       coalesce(w.done_tasks, '{{}}') AS done_tasks,
+       coalesce(w.done_nodes, '{{}}') AS done_nodes,
+       coalesce(i.task_ids, '{{}}') AS int_task_ids,
+       coalesce(i.task_paths, '{{}}') AS int_task_paths,
+       coalesce(i.idx, '{{}}') AS int_idx,
+       coalesce(i.types, '{{}}') AS int_types,
+       coalesce(i.blobs, '{{}}') AS int_blobs
+FROM (
+    SELECT thread_id, max(checkpoint_id) AS checkpoint_id
+    FROM checkpoints WHERE checkpoint_ns = '' AND {{where}} GROUP BY thread_id
+) h
+CROSS JOIN LATERAL (
+    SELECT * FROM checkpoints c
+    WHERE c.thread_id = h.thread_id AND c.checkpoint_ns = '' AND c.checkpoint_id = h.checkpoint_id
+    OFFSET 0
+) c
+CROSS JOIN LATERAL (SELECT {next_nodes_sql("c.checkpoint")} AS next_nodes) n
+LEFT JOIN checkpoints p
+  ON p.thread_id = c.thread_id AND p.checkpoint_ns = '' AND p.checkpoint_id = c.parent_checkpoint_id
+LEFT JOIN LATERAL (
+    SELECT array_agg(DISTINCT cw.task_id) AS done_tasks,
+           array_remove(array_agg(DISTINCT {_node_of_path_sql("cw.task_path")}), NULL)
+               AS done_nodes
+    FROM checkpoint_writes cw
+    WHERE cw.thread_id = c.thread_id AND cw.checkpoint_ns = ''
+      AND cw.checkpoint_id = c.checkpoint_id AND cw.channel NOT IN {_NOT_OUTPUT}
+) w ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(cw.task_id ORDER BY cw.task_id, cw.idx) AS task_ids,
+           array_agg(cw.task_path ORDER BY cw.task_id, cw.idx) AS task_paths,
+           array_agg(cw.idx ORDER BY cw.task_id, cw.idx) AS idx,
+           array_agg(cw.type ORDER BY cw.task_id, cw.idx) AS types,
+           array_agg(cw.blob ORDER BY cw.task_id, cw.idx) AS blobs
+    FROM checkpoint_writes cw
+    WHERE cw.thread_id = c.thread_id AND cw.checkpoint_ns = ''
+      AND cw.checkpoint_id = c.checkpoint_id AND cw.channel = '__interrupt__'
+      AND NOT (cw.task_id = ANY(coalesce(w.done_tasks, '{{}}')))
+) i ON true
+"""
+
+_COLUMNS = ("thread_id, checkpoint_id, paused_at, next_nodes, graph_id, parent_checkpoint_id, "
+            "parent_next_nodes, metadata, done_tasks, done_nodes, int_task_ids, "
+            "int_task_paths, int_idx, int_types, int_blobs")
+_UPSERT_ALL = ", ".join(
+    f"{c} = EXCLUDED.{c}" for c in _COLUMNS.split(", ") if c != "thread_id"
+) + ", updated_at = now()"
+
+_REFRESH_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION hitl_refresh_threads(p_threads text[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {STATUS_TABLE} AS s (thread_id, checkpoint_id, paused_at, next_nodes, graph_id)
+    DELETE FROM {STATUS_TABLE} WHERE thread_id = ANY(p_threads);
+    INSERT INTO {STATUS_TABLE} ({_COLUMNS})
+    {_COMPUTE_ROWS.replace("{where}", "thread_id = ANY(p_threads)")}
+    ON CONFLICT (thread_id) DO UPDATE SET {_UPSERT_ALL};
+END $$;
+"""
+
+_HEAD_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION hitl_track_head() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    nxt text[] := {next_nodes_sql("NEW.checkpoint")};
+    moved boolean;
+    prev_head text;
+BEGIN
+    INSERT INTO {STATUS_TABLE} AS s (thread_id, checkpoint_id, paused_at, next_nodes, graph_id,
+                                  parent_checkpoint_id, parent_next_nodes, metadata)
     VALUES (
         NEW.thread_id,
         NEW.checkpoint_id,
         coalesce((NEW.checkpoint->>'ts')::timestamptz, now()),
-        {next_nodes_sql("NEW.checkpoint")},
-        NEW.metadata->>'graph_id'
+        nxt,
+        NEW.metadata->>'graph_id',
+        NEW.parent_checkpoint_id,
+        NULL,
+        CASE WHEN cardinality(nxt) > 0 THEN NEW.metadata END
     )
     ON CONFLICT (thread_id) DO UPDATE
         SET checkpoint_id = EXCLUDED.checkpoint_id,
             paused_at = EXCLUDED.paused_at,
             next_nodes = EXCLUDED.next_nodes,
             graph_id = EXCLUDED.graph_id,
+            parent_checkpoint_id = EXCLUDED.parent_checkpoint_id,
+            -- the usual case: the new head's parent is the previous head
+            parent_next_nodes = CASE
+                WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_next_nodes
+                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.next_nodes
+                END,
+            metadata = EXCLUDED.metadata,
+            done_tasks = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
+                              THEN s.done_tasks ELSE '{{}}' END,
+            done_nodes = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
+                              THEN s.done_nodes ELSE '{{}}' END,
+            int_task_ids = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
+                                THEN s.int_task_ids ELSE '{{}}' END,
+            int_task_paths = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
+                                  THEN s.int_task_paths ELSE '{{}}' END,
+            int_idx = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
+                           THEN s.int_idx ELSE '{{}}' END,
+            int_types = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
+                             THEN s.int_types ELSE '{{}}' END,
+            int_blobs = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
+                             THEN s.int_blobs ELSE '{{}}' END,
             updated_at = now()
-        WHERE s.checkpoint_id <= EXCLUDED.checkpoint_id;
+        WHERE s.checkpoint_id <= EXCLUDED.checkpoint_id
+    RETURNING (xmax = 0) OR parent_next_nodes IS NULL INTO moved;
+    IF NOT FOUND THEN
+        RETURN NULL;  -- an older checkpoint than the head (written late): nothing changes
+    END IF;
+    IF moved AND NEW.parent_checkpoint_id IS NOT NULL THEN
+        -- a new thread row, or a head whose parent was not the previous head (a fork)
+        UPDATE {STATUS_TABLE} s SET parent_next_nodes = {next_nodes_sql("p.checkpoint")}
+        FROM checkpoints p
+        WHERE s.thread_id = NEW.thread_id AND p.thread_id = NEW.thread_id
+          AND p.checkpoint_ns = '' AND p.checkpoint_id = NEW.parent_checkpoint_id;
+    END IF;
+    -- Writes of this checkpoint that committed before it (rare): take them in now.
+    PERFORM 1 FROM checkpoint_writes w
+    WHERE w.thread_id = NEW.thread_id AND w.checkpoint_ns = ''
+      AND w.checkpoint_id = NEW.checkpoint_id
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM hitl_refresh_threads(ARRAY[NEW.thread_id]);
+    END IF;
     RETURN NULL;
 END $$;
 """
 
-_STATUS_TRIGGER = """
+_WRITE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION hitl_track_write() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    head text;
+    done text[];
+    node text;
+BEGIN
+    -- Lock the thread's row even when this write is not for its head: a checkpoint
+    -- committing concurrently then waits, and its own check sees this write.
+    SELECT checkpoint_id, done_tasks INTO head, done
+    FROM {STATUS_TABLE} WHERE thread_id = NEW.thread_id FOR NO KEY UPDATE;
+    IF head IS DISTINCT FROM NEW.checkpoint_id OR NEW.task_id = ANY(done) THEN
+        RETURN NULL;  -- not the head (stale, or its checkpoint lands later), or task done
+    END IF;
+    IF NEW.channel = '__interrupt__' THEN
+        UPDATE {STATUS_TABLE} s
+        SET int_task_ids = x.task_ids, int_task_paths = x.task_paths, int_idx = x.idx,
+            int_types = x.types, int_blobs = x.blobs, updated_at = now()
+        FROM (
+            SELECT array_agg(e.task_id ORDER BY e.task_id, e.idx) AS task_ids,
+                   array_agg(e.task_path ORDER BY e.task_id, e.idx) AS task_paths,
+                   array_agg(e.idx ORDER BY e.task_id, e.idx) AS idx,
+                   array_agg(e.type ORDER BY e.task_id, e.idx) AS types,
+                   array_agg(e.blob ORDER BY e.task_id, e.idx) AS blobs
+            FROM (
+                SELECT u.task_id, u.task_path, u.idx, u.type, u.blob
+                FROM {STATUS_TABLE} t,
+                     unnest(t.int_task_ids, t.int_task_paths, t.int_idx, t.int_types,
+                            t.int_blobs) AS u(task_id, task_path, idx, type, blob)
+                WHERE t.thread_id = NEW.thread_id
+                  AND (u.task_id, u.idx) IS DISTINCT FROM (NEW.task_id, NEW.idx)
+                UNION ALL
+                SELECT NEW.task_id, NEW.task_path, NEW.idx, NEW.type, NEW.blob
+            ) e
+        ) x
+        WHERE s.thread_id = NEW.thread_id;
+    ELSE
+        node := {_node_of_path_sql("NEW.task_path")};
+        UPDATE {STATUS_TABLE} s
+        SET done_tasks = s.done_tasks || NEW.task_id,
+            done_nodes = CASE WHEN node IS NULL OR node = ANY(s.done_nodes) THEN s.done_nodes
+                              ELSE s.done_nodes || node END,
+            int_task_ids = coalesce(x.task_ids, '{{}}'),
+            int_task_paths = coalesce(x.task_paths, '{{}}'),
+            int_idx = coalesce(x.idx, '{{}}'),
+            int_types = coalesce(x.types, '{{}}'),
+            int_blobs = coalesce(x.blobs, '{{}}'),
+            updated_at = now()
+        FROM (
+            SELECT array_agg(u.task_id ORDER BY o) AS task_ids,
+                   array_agg(u.task_path ORDER BY o) AS task_paths,
+                   array_agg(u.idx ORDER BY o) AS idx,
+                   array_agg(u.type ORDER BY o) AS types,
+                   array_agg(u.blob ORDER BY o) AS blobs
+            FROM {STATUS_TABLE} t,
+                 unnest(t.int_task_ids, t.int_task_paths, t.int_idx, t.int_types, t.int_blobs)
+                     WITH ORDINALITY AS u(task_id, task_path, idx, type, blob, o)
+            WHERE t.thread_id = NEW.thread_id AND u.task_id <> NEW.task_id
+        ) x
+        WHERE s.thread_id = NEW.thread_id;
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+_FORGET_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION hitl_forget_rows() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    threads text[];
+BEGIN
+    SELECT array_agg(DISTINCT o.thread_id) INTO threads
+    FROM old_rows o JOIN {STATUS_TABLE} s
+      ON s.thread_id = o.thread_id AND s.checkpoint_id = o.checkpoint_id
+    WHERE o.checkpoint_ns = '';
+    IF threads IS NOT NULL THEN
+        PERFORM hitl_refresh_threads(threads);
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+_TRIGGERS = """
 DROP TRIGGER IF EXISTS hitl_track_head ON checkpoints;
 CREATE TRIGGER hitl_track_head
     AFTER INSERT OR UPDATE ON checkpoints
     FOR EACH ROW WHEN (NEW.checkpoint_ns = '')
     EXECUTE FUNCTION hitl_track_head();
+DROP TRIGGER IF EXISTS hitl_track_write ON checkpoint_writes;
+CREATE TRIGGER hitl_track_write
+    AFTER INSERT OR UPDATE ON checkpoint_writes
+    FOR EACH ROW WHEN (NEW.checkpoint_ns = ''
+        AND NEW.channel NOT IN ('__resume__', '__error__', '__error_source_node__'))
+    EXECUTE FUNCTION hitl_track_write();
+DROP TRIGGER IF EXISTS hitl_forget_heads ON checkpoints;
+CREATE TRIGGER hitl_forget_heads
+    AFTER DELETE ON checkpoints REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION hitl_forget_rows();
+DROP TRIGGER IF EXISTS hitl_forget_writes ON checkpoint_writes;
+CREATE TRIGGER hitl_forget_writes
+    AFTER DELETE ON checkpoint_writes REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION hitl_forget_rows();
 """
 
-# Rows written before the trigger existed; the SHARE lock keeps writers out meanwhile so
-# no head slips between the backfill and the trigger.
+# Rows written before the trigger existed (and every row of an older install: recomputed);
+# the SHARE ROW EXCLUSIVE locks keep writers out meanwhile so nothing slips between the
+# backfill and the triggers.
 _STATUS_BACKFILL = f"""
-LOCK TABLE checkpoints IN SHARE ROW EXCLUSIVE MODE;
-INSERT INTO {STATUS_TABLE} (thread_id, checkpoint_id, paused_at, next_nodes, graph_id)
-SELECT c.thread_id, c.checkpoint_id,
-       coalesce((c.checkpoint->>'ts')::timestamptz, now()),
-       {next_nodes_sql("c.checkpoint")},
-       c.metadata->>'graph_id'
-FROM (
-    SELECT thread_id, max(checkpoint_id) AS checkpoint_id
-    FROM checkpoints WHERE checkpoint_ns = '' GROUP BY thread_id
-) h
-JOIN checkpoints c
-  ON c.thread_id = h.thread_id AND c.checkpoint_ns = '' AND c.checkpoint_id = h.checkpoint_id
-ON CONFLICT (thread_id) DO UPDATE
-    SET checkpoint_id = EXCLUDED.checkpoint_id, paused_at = EXCLUDED.paused_at,
-        next_nodes = EXCLUDED.next_nodes, graph_id = EXCLUDED.graph_id, updated_at = now();
+LOCK TABLE checkpoints, checkpoint_writes IN SHARE ROW EXCLUSIVE MODE;
+INSERT INTO {STATUS_TABLE} ({_COLUMNS})
+{_COMPUTE_ROWS.replace("{where}", "true")}
+ON CONFLICT (thread_id) DO UPDATE SET {_UPSERT_ALL};
+DELETE FROM {STATUS_TABLE} s
+WHERE NOT EXISTS (SELECT 1 FROM checkpoints c WHERE c.thread_id = s.thread_id
+                  AND c.checkpoint_ns = '');
+ANALYZE {STATUS_TABLE};
 """
 
 # Live refresh: one notification per new root checkpoint and per root write. Interrupts
@@ -118,7 +377,8 @@ def setup_statements(*, notify: bool) -> list[tuple[str, str]]:
     """(label, SQL) pairs for `setup`, in order."""
     steps = [
         ("status table", _STATUS_DDL),
-        ("head-tracking trigger", _STATUS_FUNCTION + _STATUS_TRIGGER),
+        ("head-tracking trigger",
+         _REFRESH_FUNCTION + _HEAD_FUNCTION + _WRITE_FUNCTION + _FORGET_FUNCTION + _TRIGGERS),
         ("status backfill", _STATUS_BACKFILL),
     ]
     if notify:

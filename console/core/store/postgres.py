@@ -11,13 +11,12 @@ Two plans, same result:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from console.core.dburl import DatabaseLocation
@@ -31,7 +30,12 @@ from console.core.store.heads import (
     HeadState,
     parse_ts,
 )
-from console.core.store.pg_schema import STATUS_TABLE, next_nodes_sql, setup_statements
+from console.core.store.pg_schema import (
+    STATUS_TABLE,
+    STATUS_VERSION_COLUMN,
+    next_nodes_sql,
+    setup_statements,
+)
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 
@@ -60,7 +64,8 @@ head_rows AS MATERIALIZED (
 ),
 candidates AS MATERIALIZED (
     SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id,
-           c.checkpoint->>'ts' AS ts, c.metadata,
+           c.checkpoint->>'ts' AS ts, c.metadata::text AS metadata,
+           c.metadata->>'graph_id' AS graph_id,
            {next_nodes} AS next_nodes
     FROM head_rows c
 )
@@ -82,37 +87,19 @@ LEFT JOIN LATERAL (
 WHERE cardinality(cand.next_nodes) > 0
 """
 
-# After setup: the status row already holds the head, its time and its triggered nodes
-# (computed by the trigger from the same checkpoint row), so nothing is recomputed.
-_CANDIDATES_STATUS = f"""
-WITH heads AS MATERIALIZED (
-    SELECT thread_id, checkpoint_id, paused_at, next_nodes
-    FROM {STATUS_TABLE}
-    WHERE next_nodes <> '{{{{}}}}' {{thread_clause}} {{after_clause}}
-    ORDER BY paused_at, thread_id
-    {{limit_clause}}
-)
-SELECT h.thread_id, h.checkpoint_id, c.parent_checkpoint_id, h.paused_at AS ts, c.metadata,
-       h.next_nodes,
-       {{parent_next}} AS parent_next_nodes,
-       w.task_ids, w.task_paths, w.channels, w.types, w.blobs
-FROM heads h
-JOIN checkpoints c
-  ON c.thread_id = h.thread_id AND c.checkpoint_ns = '' AND c.checkpoint_id = h.checkpoint_id
-LEFT JOIN checkpoints p
-  ON %(with_parent)s AND p.thread_id = h.thread_id AND p.checkpoint_ns = ''
- AND p.checkpoint_id = c.parent_checkpoint_id
-LEFT JOIN LATERAL (
-    SELECT array_agg(cw.task_id) AS task_ids, array_agg(cw.task_path) AS task_paths,
-           array_agg(cw.channel) AS channels, array_agg(cw.type) AS types,
-           array_agg(CASE WHEN cw.channel = %(interrupt)s THEN cw.blob END) AS blobs
-    FROM checkpoint_writes cw
-    WHERE cw.thread_id = h.thread_id AND cw.checkpoint_ns = ''
-      AND cw.checkpoint_id = h.checkpoint_id
-) w ON true
-ORDER BY h.paused_at, h.thread_id
+# After setup: one index range scan of the status table, in keyset order. Its rows hold
+# the head, its triggered nodes, the nodes that just ran, the nodes whose tasks finished,
+# the pending interrupt writes and the metadata (kept as text: parsed on demand), so
+# neither `checkpoints` nor `checkpoint_writes` is read.
+_STATUS_ROWS = f"""
+SELECT thread_id, checkpoint_id, parent_checkpoint_id, paused_at, next_nodes, graph_id,
+       metadata::text, parent_next_nodes, done_nodes,
+       int_task_ids, int_task_paths, int_types, int_blobs
+FROM {STATUS_TABLE}
+WHERE next_nodes <> '{{{{}}}}' {{thread_clause}} {{after_clause}}
+ORDER BY paused_at, thread_id
+{{limit_clause}}
 """
-
 
 class PostgresStore(CheckpointStore):
     """A store over a pooled async psycopg connection."""
@@ -179,7 +166,9 @@ class PostgresStore(CheckpointStore):
                 await conn.execute(
                     "SELECT to_regclass('checkpoints') IS NOT NULL AS cp,"
                     " to_regclass('checkpoint_writes') IS NOT NULL AS w,"
-                    f" to_regclass('{STATUS_TABLE}') IS NOT NULL AS status"
+                    " EXISTS (SELECT 1 FROM pg_attribute"
+                    f" WHERE attrelid = to_regclass('{STATUS_TABLE}')"
+                    f" AND attname = '{STATUS_VERSION_COLUMN}' AND NOT attisdropped) AS status"
                 )
             ).fetchone()
         assert row is not None
@@ -212,23 +201,12 @@ class PostgresStore(CheckpointStore):
         parent_next = (f"CASE WHEN p.checkpoint IS NULL THEN NULL ELSE "
                        f"{next_nodes_sql('p.checkpoint')} END")
         if self._has_status:
-            after_clause = ""
-            if after is not None:
-                after_clause = "AND (paused_at, thread_id) > (%(after_ts)s, %(after_id)s)"
-                params["after_ts"], params["after_id"] = after
-            query = _CANDIDATES_STATUS.format(
-                thread_clause=thread_clause,
-                after_clause=after_clause,
-                limit_clause="LIMIT %(limit)s" if limit is not None else "",
-                parent_next=parent_next,
-            )
-            params["limit"] = limit
-        else:
-            query = _CANDIDATES.format(
-                heads=_HEADS_BY_SCAN.format(thread_clause=thread_clause),
-                next_nodes=next_nodes_sql("c.checkpoint"),
-                parent_next=parent_next,
-            )
+            return await self._status_heads(thread_ids, after, limit)
+        query = _CANDIDATES.format(
+            heads=_HEADS_BY_SCAN.format(thread_clause=thread_clause),
+            next_nodes=next_nodes_sql("c.checkpoint"),
+            parent_next=parent_next,
+        )
         try:
             async with self.pool.connection() as conn:
                 rows = await (await conn.execute(query, params)).fetchall()
@@ -238,26 +216,61 @@ class PostgresStore(CheckpointStore):
             ) from exc
         return [self._head_of(row) for row in rows]
 
+    async def _status_heads(
+        self, thread_ids: Sequence[str] | None, after: Cursor | None, limit: int | None
+    ) -> list[HeadState]:
+        params: dict[str, Any] = {"thread_ids": list(thread_ids or ()), "limit": limit}
+        after_clause = ""
+        if after is not None:
+            after_clause = "AND (paused_at, thread_id) > (%(after_ts)s, %(after_id)s)"
+            params["after_ts"], params["after_id"] = after
+        query = _STATUS_ROWS.format(
+            thread_clause="AND thread_id = ANY(%(thread_ids)s)" if thread_ids is not None else "",
+            after_clause=after_clause,
+            limit_clause="LIMIT %(limit)s" if limit is not None else "",
+        )
+        try:
+            async with self.pool.connection() as conn:
+                cur = conn.cursor(binary=True, row_factory=tuple_row)
+                await cur.execute(query, params)
+                rows = await cur.fetchall()
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(
+                f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
+            ) from exc
+        heads = []
+        for (thread_id, checkpoint_id, parent_id, paused_at, next_nodes, graph_id, metadata,
+             parent_next, done_nodes, task_ids, task_paths, types, blobs) in rows:
+            head = HeadState(
+                thread_id, checkpoint_id, parent_id, paused_at, metadata, tuple(next_nodes),
+                finished_nodes=set(done_nodes) if done_nodes else set(),
+                parent_next_nodes=tuple(parent_next) if parent_next is not None else None,
+                graph_id=graph_id,
+            )
+            if task_ids:
+                for task_id, path, type_, blob in zip(
+                        task_ids, task_paths, types, blobs, strict=True):
+                    head.add_interrupt_write(task_id, path, type_, blob)
+            heads.append(head)
+        return heads
+
     @property
     def pages_in_sql(self) -> bool:
         return bool(self._has_status)
 
     def _head_of(self, row: dict[str, Any]) -> HeadState:
-        metadata = row["metadata"]
-        if isinstance(metadata, str | bytes):
-            metadata = json.loads(metadata)
         head = HeadState(
             thread_id=row["thread_id"],
             checkpoint_id=row["checkpoint_id"],
             parent_checkpoint_id=row["parent_checkpoint_id"],
             paused_at=parse_ts(row["ts"]),
-            metadata=dict(metadata or {}),
+            metadata=row["metadata"],
             next_nodes=tuple(row["next_nodes"]),
             parent_next_nodes=(
                 tuple(row["parent_next_nodes"]) if row["parent_next_nodes"] is not None else None
             ),
+            graph_id=row["graph_id"],
         )
-        serde = self._saver.serde
         for task_id, path, channel, type_, blob in zip(
             row["task_ids"] or (),
             row["task_paths"] or (),
@@ -267,9 +280,7 @@ class PostgresStore(CheckpointStore):
             strict=True,
         ):
             if channel == INTERRUPT_CHANNEL:
-                value = serde.loads_typed((type_, bytes(blob)))
-                _, earlier = head.interrupt_writes.get(task_id, (path, []))
-                head.interrupt_writes[task_id] = (path, [*earlier, *(value or ())])
+                head.add_interrupt_write(task_id, path, type_, blob)
             elif channel not in CONTROL_CHANNELS:
                 head.add_output_write(task_id, path)
         return head

@@ -223,7 +223,6 @@ class SqliteStore(CheckpointStore):
     async def _attach_writes(self, candidates: list[HeadState]) -> None:
         by_key = {(h.thread_id, h.checkpoint_id): h for h in candidates}
         by_thread = {h.thread_id: h for h in candidates}
-        serde = self._saver.serde
         keys = list(by_key)
         for start in range(0, len(keys), _BATCH):
             batch = json.dumps(keys[start : start + _BATCH])
@@ -232,9 +231,7 @@ class SqliteStore(CheckpointStore):
             for thread_id, task_id, task_path, channel, type_, value in rows:
                 head = by_thread[thread_id]
                 if channel == INTERRUPT_CHANNEL:
-                    interrupts = serde.loads_typed((type_, value)) or []
-                    _, earlier = head.interrupt_writes.get(task_id, (task_path, []))
-                    head.interrupt_writes[task_id] = (task_path, [*earlier, *interrupts])
+                    head.add_interrupt_write(task_id, task_path, type_, value)
                 elif channel not in CONTROL_CHANNELS:
                     head.add_output_write(task_id, task_path)
 
