@@ -1,5 +1,9 @@
 """A review bundle as the text of the detail pane: header, payload cards, state.
 
+The pane shows a fixed header (`header_text`) over one tab at a time: Payload
+(`payload_tab_text`), Diff (`console.ui.diff_text`), State (`state_text`) and History
+(`console.ui.timeline_text`).
+
 Pure functions from core models to `rich.text.Text`, so the layout of a review can be
 tested without running the app, and nothing from the data is ever read as markup.
 """
@@ -13,7 +17,7 @@ from typing import Any
 from rich.text import Text
 
 from console.core.conventions import action_args, action_requests, inbox_request
-from console.core.diff import state_diff
+from console.core.decision_status import BAD, DONE, StatusWords, pause_status
 from console.core.durations import format_age
 from console.core.inert import inert
 from console.core.models import (
@@ -27,14 +31,19 @@ from console.core.models_ledger import LedgerRow
 from console.core.redact import Redactor
 from console.ui.ages import AgeBand, age_band, age_seconds
 from console.ui.cell_text import one_line
-from console.ui.history_text import change_lines, ledger_lines
+from console.ui.diff_text import diff_tab_text
+from console.ui.json_text import dumps
 from console.ui.pretty import KEY_STYLE, NOTE_STYLE, pretty, pretty_fields
+from console.ui.timeline_text import history_tab_text
 
 TITLE_STYLE = "bold"
 SECTION_STYLE = "bold underline"
 CARD_STYLE = "bold"
 WARNING_STYLE = "bold reverse"
 SEPARATOR = " | "  # ASCII: box-drawing and middle dots are not in every ssh client's font
+HEADER_LINES = 4
+MAX_RAW_LINES = 2000  # raw JSON of a huge payload: enough to read, bounded for the link
+_TONE_STYLES = {DONE: "green", BAD: "bold red"}
 
 _SLA_WORDS = {AgeBand.OK: "within the", AgeBand.WARN: "close to the", AgeBand.OVER: "OVER the"}
 
@@ -65,6 +74,15 @@ def _line(out: Text, *parts: tuple[str, str | None]) -> None:
     out.append("\n")
 
 
+def _cropped(out: Text) -> Text:
+    # One screen line per header line, whatever the width: the header's height is fixed
+    # so that a new thread never re-lays out the pane. Cropped, never an ellipsis glyph
+    # (ambiguous width over ssh).
+    out.no_wrap = True
+    out.overflow = "crop"
+    return out
+
+
 def header_text(
     bundle: ReviewBundle,
     thread: PendingThread | None,
@@ -72,41 +90,62 @@ def header_text(
     now: datetime,
     sla_seconds: float,
     redactor: Redactor,
+    actions: Text | None = None,
+    status: StatusWords | None = None,
 ) -> Text:
-    """Who and where: thread, graph, nodes, pause kind, age against the SLA, checkpoint."""
+    """Exactly `HEADER_LINES` lines: thread and age, graph/node/kind, what the reviewer
+    may do (or why not: moved on, no longer waiting), and where the decision stands."""
     pause = bundle.pending or thread
     out = Text()
-    _line(out, (one_line(redactor.redact_text(bundle.thread_id)), TITLE_STYLE))
+    out.append(one_line(redactor.redact_text(bundle.thread_id)), style=TITLE_STYLE)
+    if pause is not None:
+        seconds = age_seconds(pause.paused_at, now)
+        band = age_band(seconds, sla_seconds)
+        out.append(f"{SEPARATOR}paused {format_age(seconds)} ago, "
+                   f"{_SLA_WORDS[band]} {format_age(sla_seconds)} SLA")
+    out.append("\n")
     if pause is None:
         nodes = ", ".join(bundle.next_nodes) or "-"
         _line(out, (f"next {one_line(nodes)}{SEPARATOR}not waiting for a human", None))
     else:
-        graph = one_line(pause.graph or "?")
-        nodes = one_line(", ".join(pause.nodes) or "-")
+        # Kind first: node lists can be long, and what is cut is the end of the line.
         _line(
             out,
+            (kind_label(pause.kind, pause.convention), None),
+            (SEPARATOR, None),
             ("graph ", KEY_STYLE),
-            (graph, None),
+            (one_line(pause.graph or "?"), None),
             (SEPARATOR, None),
             ("node ", KEY_STYLE),
-            (nodes, None),
-            (SEPARATOR, None),
-            (kind_label(pause.kind, pause.convention), None),
+            (one_line(", ".join(pause.nodes) or "-"), None),
         )
-        seconds = age_seconds(pause.paused_at, now)
-        band = age_band(seconds, sla_seconds)
-        sla = f"{_SLA_WORDS[band]} {format_age(sla_seconds)} SLA"
-        _line(
-            out,
-            ("paused ", KEY_STYLE),
-            (format_time(pause.paused_at), None),
-            (f" ({format_age(seconds)} ago, {sla})", None),
-        )
-    _line(out, ("checkpoint ", KEY_STYLE), (one_line(bundle.checkpoint_id), None))
-    if thread is not None and thread.checkpoint_id != bundle.checkpoint_id:
-        _line(out, ("This thread moved on since the queue was loaded.", WARNING_STYLE))
     if bundle.pending is None:
         _line(out, ("This thread is no longer waiting for a human.", WARNING_STYLE))
+    elif thread is not None and thread.checkpoint_id != bundle.checkpoint_id:
+        _line(out, ("This thread moved on since the queue was loaded.", WARNING_STYLE))
+    elif actions is not None and actions.plain:
+        out.append_text(actions.split("\n")[0])
+        out.append("\n")
+    else:
+        out.append("\n")
+    out.append("decision ", style=KEY_STYLE)
+    if status is None:
+        out.append("(ledger not read)", style=NOTE_STYLE)
+    else:
+        out.append(one_line(redactor.redact_text(status.text)),
+                   style=_TONE_STYLES.get(status.tone, ""))
+    return _cropped(out)
+
+
+def refusal_text(actions: Text | None) -> Text:
+    """The lines of `actions_text` after the first: why a key is disabled here."""
+    out = Text()
+    if actions is None:
+        return out
+    for line in actions.split("\n")[1:]:
+        if line.plain.strip():
+            out.append_text(line)
+            out.append("\n")
     return out
 
 
@@ -206,7 +245,6 @@ def _node_of(item: PendingInterrupt) -> str:
 def payload_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
     """The interrupt payloads as cards, or what a static breakpoint means."""
     out = Text()
-    out.append("Payload\n", style=SECTION_STYLE)
     cards = _Cards(out, redactor)
     pause = bundle.pending
     if bundle.interrupts:
@@ -231,37 +269,45 @@ def payload_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
     return out
 
 
-def state_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
-    """The thread's state values at the head checkpoint."""
+def raw_payload_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
+    """The interrupts exactly as the graph sent them, as indented JSON (redacted, with
+    invisible characters escaped), for payloads the cards do not do justice to."""
     out = Text()
-    out.append(f"State ({len(bundle.values)} keys)\n", style=SECTION_STYLE)
+    if not bundle.interrupts:
+        out.append("No interrupt payload (a breakpoint).", style=NOTE_STYLE)
+        return out
+    raw = [{"id": i.id, "value": redactor.redact(i.value)} for i in bundle.interrupts]
+    text = dumps(raw if len(raw) > 1 else raw[0]["value"])
+    lines = text.split("\n")
+    if len(lines) > MAX_RAW_LINES:
+        text = "\n".join(lines[:MAX_RAW_LINES])
+    out.append(inert(text, limit=len(text) + 1, keep_newlines=True))
+    if len(lines) > MAX_RAW_LINES:
+        out.append(f"\n... {len(lines) - MAX_RAW_LINES} more lines", style=NOTE_STYLE)
+    return out
+
+
+def payload_tab_text(bundle: ReviewBundle, *, redactor: Redactor, actions: Text | None = None,
+                     raw: bool = False) -> Text:
+    """The Payload tab: why some keys are disabled (if any), then cards or raw JSON."""
+    out = refusal_text(actions if bundle.pending is not None else None)
+    if raw:
+        out.append("Raw JSON (J: cards)\n", style=NOTE_STYLE)
+        out.append_text(raw_payload_text(bundle, redactor=redactor))
+    else:
+        out.append_text(payload_text(bundle, redactor=redactor))
+    out.rstrip()
+    return out
+
+
+def state_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
+    """The thread's state values at the head checkpoint (the State tab)."""
+    out = Text()
+    out.append(f"{len(bundle.values)} keys at the head checkpoint\n", style=NOTE_STYLE)
     if bundle.values:
         out.append_text(pretty_fields(bundle.values, redactor=redactor))
     else:
         out.append("(empty)", style=NOTE_STYLE)
-    return out
-
-
-def changes_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
-    """What the paused step changed (diff vs the previous checkpoint), redacted."""
-    out = Text()
-    out.append("Changes since the previous checkpoint\n", style=SECTION_STYLE)
-    if bundle.previous_values is None:
-        out.append("(first checkpoint of the thread)\n", style=NOTE_STYLE)
-        return out
-    changes = state_diff(bundle.previous_values, bundle.values, redactor)
-    if not changes:
-        out.append("(no change in state values)\n", style=NOTE_STYLE)
-        return out
-    out.append_text(change_lines(changes, redactor))
-    return out
-
-
-def decisions_text(rows: Sequence[LedgerRow], *, redactor: Redactor) -> Text:
-    """Earlier decisions on this thread from the ledger, newest first."""
-    out = Text()
-    out.append("Earlier decisions\n", style=SECTION_STYLE)
-    out.append_text(ledger_lines(rows, redactor))
     return out
 
 
@@ -275,21 +321,20 @@ def bundle_text(
     actions: Text | None = None,
     decisions: Sequence[LedgerRow] = (),
 ) -> Text:
-    """The whole detail pane for one bundle, redacted.
-
-    `actions` (what this reviewer may do, from `console.ui.actions`) follows the header;
-    `decisions` are the thread's ledger rows, shown when there are any.
-    """
-    out = header_text(bundle, thread, now=now, sla_seconds=sla_seconds, redactor=redactor)
-    if actions is not None and bundle.pending is not None:
-        out.append_text(actions)
-    out.append("\n")
-    out.append_text(payload_text(bundle, redactor=redactor))
-    out.append("\n")
-    out.append_text(changes_text(bundle, redactor=redactor))
-    if decisions:
-        out.append("\n")
-        out.append_text(decisions_text(decisions, redactor=redactor))
-    out.append("\n")
-    out.append_text(state_text(bundle, redactor=redactor))
+    """Every tab of the detail pane for one bundle, one after the other (for tests and
+    text captures; the pane itself builds only the tab shown)."""
+    status = None
+    if bundle.pending is not None:
+        status = pause_status(decisions, bundle.checkpoint_id, bundle.pending.interrupt_ids, now)
+    out = header_text(bundle, thread, now=now, sla_seconds=sla_seconds, redactor=redactor,
+                      actions=actions, status=status)
+    out.no_wrap = False
+    for title, body in (
+        ("Payload", payload_tab_text(bundle, redactor=redactor, actions=actions)),
+        ("Diff", diff_tab_text(bundle, redactor=redactor)),
+        ("State", state_text(bundle, redactor=redactor)),
+        ("History", history_tab_text(bundle, decisions, now=now, redactor=redactor)),
+    ):
+        out.append(f"\n\n{title}\n", style=SECTION_STYLE)
+        out.append_text(body)
     return out

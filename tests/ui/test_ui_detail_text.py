@@ -28,9 +28,10 @@ async def _text_for(store: CheckpointStore, graph: str) -> tuple[PendingThread, 
 async def test_header_names_the_pause(store: CheckpointStore) -> None:
     thread, text = await _text_for(store, "tutorial")
     lines = text.splitlines()
-    assert lines[0] == thread.thread_id
-    assert "graph tutorial | node approval | interrupt/raw" in lines[1]
-    assert thread.paused_at.strftime("%Y-%m-%d %H:%M:%S UTC") in lines[2]
+    assert lines[0] == f"{thread.thread_id} | paused 6h ago, OVER the 1h SLA"
+    assert lines[1] == "interrupt/raw | graph tutorial | node approval"
+    assert lines[3] == "decision none yet"
+    assert f"paused {thread.paused_at.strftime('%Y-%m-%d %H:%M:%S')}Z" in text  # History
     assert f"checkpoint {thread.checkpoint_id}" in text
 
 
@@ -74,9 +75,9 @@ async def test_parallel_interrupts_are_listed_one_by_one(store: CheckpointStore)
     assert "Security approval" in text
 
 
-async def test_state_is_shown_after_the_payload(store: CheckpointStore) -> None:
+async def test_tabs_follow_the_header_in_order(store: CheckpointStore) -> None:
     _, text = await _text_for(store, "inbox")
-    assert text.index("Payload") < text.index("State (")
+    assert text.index("\nPayload\n") < text.index("\nState\n") < text.index("\nHistory\n")
     assert "transfers: []" in text
 
 

@@ -148,16 +148,17 @@ async def test_enter_opens_and_tab_switches_panes(
         assert table.has_focus
         await pilot.press("tab")
         assert detail.has_focus
+        await pilot.press("J")  # raw JSON: the longest view of this payload
         await pilot.press("j", "j", "j")  # scrolls the detail, does not move the queue
         await pilot.pause()
-        assert detail.scroll_y == 3
+        assert detail.body.scroll_y == 3
         assert table.cursor_row == 0
         await pilot.press("G")
         await pilot.pause()
-        assert detail.scroll_y == detail.max_scroll_y > 3
+        assert detail.body.scroll_y == detail.body.max_scroll_y > 3
         await pilot.press("g")
         await pilot.pause()
-        assert detail.scroll_y == 0
+        assert detail.body.scroll_y == 0
         await pilot.press("tab")
         assert table.has_focus
         await pilot.press("j", "enter")

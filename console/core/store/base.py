@@ -29,7 +29,9 @@ from console.core.store.heads import (
     pending_interrupts,
 )
 
-HISTORY_LIMIT = 200
+# Checkpoints listed in a bundle's history (History tab). alist decodes each one whole,
+# state included, so this bounds the cost of every bundle read on long threads.
+HISTORY_LIMIT = 50
 Cursor = tuple[datetime, str]
 
 
@@ -204,7 +206,7 @@ class CheckpointStore(abc.ABC):
             previous_values=(
                 state_values(parent.checkpoint["channel_values"]) if parent else None
             ),
-            first_values=_run_start_values(history),
+            first_values=await self._run_start_values(config, history),
             next_nodes=head_state.pending_nodes if head_state else (),
             metadata=dict(head.metadata),
             interrupts=interrupts,
@@ -212,6 +214,26 @@ class CheckpointStore(abc.ABC):
             history=tuple(_ref(t) for t in history),
         )
 
+
+    async def _run_start_values(
+        self, config: Any, history: list[CheckpointTuple]
+    ) -> dict[str, Any] | None:
+        """The newest run's starting state: from the history read, or, for a run longer
+        than that, two filtered reads (its input checkpoint, then the checkpoint of the
+        step after it: LangGraph numbers the input `step` and the next one `step + 1`)."""
+        found = _run_start_in(history)
+        if found is not None or len(history) < HISTORY_LIMIT:
+            if found is None and history:
+                return state_values(history[-1].checkpoint["channel_values"])
+            return found
+        inputs = [t async for t in self.saver.alist(config, filter={"source": "input"}, limit=1)]
+        step = inputs[0].metadata.get("step") if inputs else None
+        if not isinstance(step, int):
+            return None
+        starts = [t async for t in self.saver.alist(
+            config, filter={"source": "loop", "step": step + 1}, limit=1)]
+        start = starts[0] if starts else inputs[0]
+        return state_values(start.checkpoint["channel_values"])
 
     async def _head_values(
         self, head: CheckpointTuple, pause: PendingThread | None
@@ -240,13 +262,14 @@ async def _graph_values(store: CheckpointStore, graph: Any, head: CheckpointTupl
     return snapshot.values
 
 
-def _run_start_values(history: list[CheckpointTuple]) -> dict[str, Any] | None:
-    """State right after the newest run's input was applied (history is newest first)."""
+def _run_start_in(history: list[CheckpointTuple]) -> dict[str, Any] | None:
+    """State right after the newest run's input was applied, if `history` (newest
+    first) reaches back to that run's input checkpoint; else None."""
     for index, item in enumerate(history):
         if item.metadata.get("source") == "input":
             start = history[index - 1] if index > 0 else item
             return state_values(start.checkpoint["channel_values"])
-    return state_values(history[-1].checkpoint["channel_values"]) if history else None
+    return None
 
 
 def _ref(item: CheckpointTuple) -> CheckpointRef:

@@ -43,7 +43,7 @@ from console.ui.screens.deciding import CONFLICT_GROUP, DECISION_GROUP, Deciding
 from console.ui.screens.live import LIVE_GROUP, QUEUE_GROUP, LiveMixin
 from console.ui.screens.marking import MarkingMixin
 from console.ui.widgets.banner import Banner
-from console.ui.widgets.detail import DetailPane
+from console.ui.widgets.detail import TAB_BINDINGS, DetailPane
 from console.ui.widgets.filter_bar import FilterBar
 from console.ui.widgets.queue_table import QueueTable
 from console.ui.widgets.status_line import StatusInfo, StatusLine
@@ -85,7 +85,7 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
     # No ClassVar annotation: Textual's Screen declares this one as an instance variable.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
-        *DECISION_BINDINGS, *MARK_BINDINGS, *VIEW_BINDINGS]
+        *DECISION_BINDINGS, *MARK_BINDINGS, *VIEW_BINDINGS, *TAB_BINDINGS]
 
     def __init__(
         self,
@@ -298,6 +298,13 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
         else:
             self.table.focus()
 
+    # The detail pane's tab keys work from the queue too (the pane has them as well).
+    def action_detail_tab(self, tab: str) -> None:
+        self.detail.action_detail_tab(tab)
+
+    def action_detail_raw(self) -> None:
+        self.detail.action_detail_raw()
+
     def action_open_filter(self) -> None:
         self.filter_bar.open()
 
@@ -351,7 +358,7 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
     def palette_commands(self) -> list[tuple[str, str, str, bool]]:
         """(title, help, action, enabled) for the command palette, one per key."""
         out = []
-        for group in (DECISION_BINDINGS, MARK_BINDINGS, VIEW_BINDINGS):
+        for group in (DECISION_BINDINGS, MARK_BINDINGS, VIEW_BINDINGS, TAB_BINDINGS):
             for binding in group:
                 assert isinstance(binding, Binding)
                 if binding.action == "back":
