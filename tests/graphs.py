@@ -221,3 +221,21 @@ ALL = {"raw": raw, "reask": reask, "hitl": hitl, "inbox": inbox, "schema": schem
 def spec(name: str) -> str:
     """The `--graph` spec of one of these graphs."""
     return f"{name}=tests.graphs:{name}"
+
+
+# --- refuses: a gate whose resume fails on approval (a worker's apply fails) ------------
+
+REFUSAL_SECRET = "sk-testrefusal0123456789abcdef"  # must never reach a reviewer's screen
+
+
+def _refusing_gate(state: GateState) -> dict[str, Any]:
+    """Raises on every approval, after the answer arrived: the resume fails, the head
+    stays at the pause, and the thread may be decided again (a rejection goes through)."""
+    answer = interrupt({"question": "send it?"})
+    if approved(answer):
+        raise RuntimeError(f"the mail server refused the send (key {REFUSAL_SECRET})")
+    return {"received": [answer]}
+
+
+refuses = _linear("refuses", _refusing_gate)
+ALL["refuses"] = refuses

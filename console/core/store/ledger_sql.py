@@ -436,6 +436,33 @@ class LedgerDB(abc.ABC):
             found.update((r["thread_id"], _row(r)) for r in rows)
         return found
 
+    async def newest_decision_id(self) -> int:
+        """The highest decision id so far (0 for an empty ledger): a watermark for
+        `decisions_since`."""
+        rows = await self._fetch("SELECT max(id) AS n FROM hitl_decisions", ())
+        return int(rows[0]["n"] or 0) if rows else 0
+
+    async def decisions_since(self, ids: Sequence[int], after_id: int) -> list[LedgerRow]:
+        """These decisions as they stand now, plus every decision with an id above
+        `after_id`, oldest first.
+
+        A console watching decisions settle polls this: the ids are the decisions it
+        saw open, `after_id` the newest id it has seen. One statement on the primary key
+        (the id list is one parameter, however long), so a poll costs about as much as
+        the rows it returns.
+        """
+        values = sorted({int(i) for i in ids})
+        if self._now_param() is None:
+            clause = "id = ANY(%s::bigint[])"
+            listed: Any = values
+        else:
+            clause = "id IN (SELECT value FROM json_each(?))"
+            listed = json.dumps(values)
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM hitl_decisions WHERE {clause} OR id > {self.mark}"
+            " ORDER BY id", [listed, int(after_id)])
+        return [_row(r) for r in rows]
+
     async def notify_installed(self) -> bool:
         """Whether queued decisions notify listeners (Postgres, once the ledger is set up)."""
         if self._now_param() is not None:

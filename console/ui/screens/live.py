@@ -17,14 +17,13 @@ from console.core.errors import DatabaseUnavailable
 from console.core.models import PendingThread
 from console.ui.errors import describe_error
 from console.ui.live import INCREMENTAL_LIMIT, Feed, feed_label, is_outage, open_feed, retry_delay
-from console.ui.screens.base import ScreenBase
+from console.ui.screens.decision_status import DecisionStatusMixin
 
 QUEUE_GROUP = "queue"
 LIVE_GROUP = "live"
-OPEN_STATUSES = ("queued", "claimed", "in_flight")
 
 
-class LiveMixin(ScreenBase):
+class LiveMixin(DecisionStatusMixin):
     """The queue's data: loads, live refresh, outages."""
 
     _feed: Feed | None = None
@@ -74,7 +73,7 @@ class LiveMixin(ScreenBase):
     async def _read(self, changed: set[str] | None) -> list[PendingThread]:
         if changed is None or not self._loaded or len(changed) > INCREMENTAL_LIMIT:
             threads = await self._store.pending(now=self._clock())
-            await self._read_open_decisions()
+            await self.read_open_decisions()
             return threads
         by_id = {t.thread_id: t for t in self._all}
         for thread_id in sorted(changed):
@@ -84,21 +83,6 @@ class LiveMixin(ScreenBase):
             else:
                 by_id[thread_id] = pause
         return sorted(by_id.values(), key=PendingThread.sort_key)
-
-    async def _read_open_decisions(self) -> None:
-        """Decisions recorded but not finished (a worker's queue, in-flight applies)."""
-        ledger = self._decider.ledger
-        if not self._ledger_ready:
-            self._ledger_ready = await ledger.installed()
-            if not self._ledger_ready:
-                return
-        rows = await ledger.rows(statuses=list(OPEN_STATUSES))
-        found = {(r.thread_id, r.checkpoint_id): r.status for r in rows}
-        # our own decision being applied right now may not be committed yet
-        for ref, status in self._open_decisions.items():
-            if ref in self._own_moves and status == "in_flight":
-                found.setdefault(ref, status)
-        self._open_decisions = found
 
     def after_load(self, *, full: bool) -> None:
         """Hook for the other parts (marks, conflicts); called after every good load."""
@@ -167,6 +151,7 @@ class LiveMixin(ScreenBase):
                         self.outage(DatabaseUnavailable(
                             f"{feed.problem or 'the connection was lost'}."))
                         continue
+                    changed = await self.watch_decisions(changed)  # settled by workers
                     if self.outage_since is not None:
                         changed = None  # back after an outage: read everything
                     elif changed is not None and not changed:

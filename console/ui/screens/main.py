@@ -41,7 +41,7 @@ from console.ui.modals.help import Section
 from console.ui.screens.base import BUNDLE_CACHE_SIZE, ScreenOptions, bundle_key
 from console.ui.screens.deciding import CONFLICT_GROUP, DECISION_GROUP, DecidingMixin
 from console.ui.screens.live import LIVE_GROUP, QUEUE_GROUP, LiveMixin
-from console.ui.screens.marking import MarkingMixin
+from console.ui.screens.marking import FLAG_LEGEND, MarkingMixin
 from console.ui.widgets.banner import Banner
 from console.ui.widgets.detail import TAB_BINDINGS, DetailPane
 from console.ui.widgets.filter_bar import FilterBar
@@ -343,16 +343,7 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
                     ("syntax", SYNTAX_HINT),
                 ],
             ),
-            (
-                "Queue flags",
-                [
-                    ("*", "marked (on the checkpoint shown)"),
-                    ("?", "marked on an older checkpoint: rejecting it will conflict"),
-                    ("~", "a decision is being applied"),
-                    ("q", "a decision is queued for a worker"),
-                    ("1d!", "age past the SLA"),
-                ],
-            ),
+            ("Queue flags", FLAG_LEGEND),
         ]
 
     def palette_commands(self) -> list[tuple[str, str, str, bool]]:

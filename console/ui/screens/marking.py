@@ -18,20 +18,29 @@ from console.ui.marks import Mark
 from console.ui.modals.bulk import BulkProgressScreen, BulkRejectScreen
 from console.ui.screens.base import ScreenBase
 from console.ui.screens.deciding import DECISION_GROUP
+from console.ui.screens.decision_status import DECISION_FLAGS, DECISION_LEGEND
 
 BULK_CONCURRENCY = 8
-_DECISION_FLAGS = {"queued": "q", "in_flight": "~", "claimed": "~"}
+MARK_FLAGS = {"marked": "*", "stale": "?"}
+# The `?` help's legend of the queue's flags column (and the age column's SLA mark).
+FLAG_LEGEND: list[tuple[str, str]] = [
+    ("*", "marked (on the checkpoint shown)"),
+    ("?", "marked on an older checkpoint: rejecting it will conflict"),
+    *DECISION_LEGEND,
+    ("1d!", "age past the SLA"),
+]
 
 
 class MarkingMixin(ScreenBase):
     """Marking rows and rejecting the marked threads together."""
 
     def row_flags(self, thread: PendingThread) -> str:
-        """Two cells: `*` marked / `?` marked on an older checkpoint; `~` being applied /
-        `q` queued for a worker."""
-        mark = {"marked": "*", "stale": "?"}.get(self.marks.state(thread), " ")
+        """Two cells: the mark (`*` marked, `?` marked on an older checkpoint), then the
+        pause's decision (`q` queued for a worker, `~` being applied, `!` a worker failed
+        to apply it); see `FLAG_LEGEND`."""
+        mark = MARK_FLAGS.get(self.marks.state(thread), " ")
         decision = self._open_decisions.get((thread.thread_id, thread.checkpoint_id), "")
-        return mark + _DECISION_FLAGS.get(decision, " ")
+        return mark + DECISION_FLAGS.get(decision, " ")
 
     def _marks_changed(self, thread_ids: Sequence[str] | None = None) -> None:
         self.table.refresh_rows(thread_ids)

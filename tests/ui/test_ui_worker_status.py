@@ -1,0 +1,350 @@
+"""Worker mode in the console: a decision shows as queued, then the reviewer sees it
+applied or failed as soon as a real worker settles it, without reloading anything.
+
+The console runs without any graph (as on a bastion); the worker is a real
+`hitl-console worker` process with the graphs of `tests/graphs.py`, on a real SQLite
+file and a real PostgreSQL schema. `refuses` fails every approval inside its gate node,
+after the answer arrived: the worker's resume raises, the head stays at the pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_support import build_app, decided, main_screen, screen_lines, screen_text, settle, until
+
+from console.core.dburl import parse_db_url
+from console.core.graphs import GraphRegistry
+from console.core.models_ledger import LedgerRow
+from console.core.store import open_store
+from console.core.store.base import CheckpointStore
+from console.core.store.ledger_sql import ledger_db
+from console.core.worker import apply_pending_decisions
+from console.settings import Settings
+from console.ui.modals.confirm import ConfirmScreen
+from console.ui.modals.help import HelpScreen, help_text
+from console.ui.modals.prompt import PromptScreen
+from console.ui.screens.decision_status import worker_name
+from console.ui.screens.main import MainScreen
+from tests import graphs
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = [("sqlite", (80, 24)), ("sqlite", (160, 50)), ("postgres", (80, 24)),
+         ("postgres", (160, 50))]
+WAIT = 90.0  # seconds: a worker process starts (imports LangGraph) on a busy 2-core box
+
+
+async def _seed(url: str, threads: dict[str, str]) -> None:
+    """Run each thread (id -> graph name) until it pauses, as the application would."""
+    store = await open_store(parse_db_url(url), GraphRegistry(), grace_seconds=0, create=True)
+    try:
+        for thread_id, name in threads.items():
+            graph = graphs.ALL[name].copy(update={"checkpointer": store.saver})
+            await graph.ainvoke({"topic": thread_id}, {
+                "configurable": {"thread_id": thread_id}, "metadata": {"graph_id": name}})
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def worker_db(request: pytest.FixtureRequest) -> str:
+    backend = request.param
+    return str(request.getfixturevalue("pg_url" if backend == "postgres" else "sqlite_url"))
+
+
+@pytest.fixture
+async def console_store(worker_db: str, monkeypatch: pytest.MonkeyPatch
+                        ) -> AsyncIterator[CheckpointStore]:
+    """The bastion's view: worker mode, and no graph at all."""
+    monkeypatch.setenv("HITL_WORKER_MODE", "1")
+    await _seed(worker_db, {"raw-000": "raw", "refuses-000": "refuses"})
+    store = await open_store(parse_db_url(worker_db), GraphRegistry(), grace_seconds=0)
+    assert not store.registry
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def start_worker(worker_db: str) -> Iterator[Any]:
+    """Starts `hitl-console worker` with the graphs; stopped (SIGTERM, exit 0) at the end."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*names: str) -> subprocess.Popen[str]:
+        args = [sys.executable, "-m", "console", "worker", "--db", worker_db, "--poll", "0.2s",
+                "--quiet"]
+        for name in names:
+            args += ["--graph", graphs.spec(name)]
+        proc = subprocess.Popen(args, cwd=ROOT, text=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        stop_worker(proc)
+
+
+def stop_worker(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    stderr = proc.stderr.read() if proc.stderr else ""
+    assert code == 0, stderr
+
+
+def notes(app: Any) -> list[str]:
+    """Every notification shown so far, `title: message`."""
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+def row_line(app: Any, thread_id: str) -> str:
+    """The queue's line for a thread, as the terminal shows it."""
+    # side by side (wide), the detail pane is right of the first `│`
+    lines = [line.split("\u2502")[0] for line in screen_lines(app)]
+    found = [line for line in lines if thread_id in line]
+    assert found, f"{thread_id} is not on screen:\n{screen_text(app)}"
+    return found[0]
+
+
+def flags_of(app: Any, thread_id: str) -> str:
+    screen = main_screen(app)
+    thread = next(t for t in screen.all_threads if t.thread_id == thread_id)
+    return str(screen.row_flags(thread))
+
+
+async def ledger_rows(store: CheckpointStore, thread_id: str) -> list[LedgerRow]:
+    return await ledger_db(store).rows(thread_id=thread_id)
+
+
+async def select(pilot: Any, thread_id: str) -> None:
+    screen = main_screen(pilot.app)
+    assert screen.table.select_thread(thread_id)
+    await settle(pilot)
+    await until(pilot, lambda: screen.detail.thread_id == thread_id
+                and screen.detail.checkpoint_id is not None, what=f"the detail of {thread_id}")
+
+
+async def approve(pilot: Any, thread_id: str) -> None:
+    await select(pilot, thread_id)
+    await pilot.press("a")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="the confirm")
+    await pilot.press("y")
+    await decided(pilot)
+
+
+@pytest.mark.parametrize(("worker_db", "size"), CASES, indirect=["worker_db"],
+                         ids=[f"{db}-{w}x{h}" for db, (w, h) in CASES])
+async def test_queued_then_applied_or_failed_live(
+    console_store: CheckpointStore, settings: Settings, start_worker: Any,
+    size: tuple[int, int],
+) -> None:
+    app = build_app(console_store, settings, poll_interval=0.2)
+    async with app.run_test(size=size) as pilot:
+        screen = main_screen(app)
+        await until(pilot, lambda: screen.loads >= 1, what="the first load")
+        await settle(pilot)
+        assert screen.decider.worker_mode
+        # Recorded, not applied: the flag says queued, and the thread stays listed.
+        for thread_id in ("raw-000", "refuses-000"):
+            await approve(pilot, thread_id)
+            assert isinstance(app.screen, MainScreen)
+            await until(pilot, lambda t=thread_id: flags_of(app, t) == " q",
+                        what=f"{thread_id} flagged queued")
+        assert [r.status for r in await ledger_rows(console_store, "raw-000")] == ["queued"]
+        assert row_line(app, "raw-000").lstrip().startswith("q")
+        assert row_line(app, "refuses-000").lstrip().startswith("q")
+        await settle(pilot)
+        assert screen.detail.thread_id == "refuses-000"  # it stays open while the worker runs
+        loads = screen.loads
+
+        worker = start_worker("raw", "refuses")
+        # Applied: the row leaves the queue, and the reviewer is told who applied what.
+        await until(pilot, lambda: "raw-000" not in [t.thread_id for t in screen.all_threads],
+                    timeout=WAIT, what="raw-000 to leave the queue")
+        await until(pilot, lambda: any("Applied by worker" in n and "approve on raw-000" in n
+                                       for n in notes(app)), what="the applied notification")
+        # Failed: the worker's resume raised. The flag says so, the reviewer is told why
+        # (redacted), and the thread is still pending.
+        await until(pilot, lambda: flags_of(app, "refuses-000") == " !", timeout=WAIT,
+                    what="refuses-000 flagged failed")
+        failed = [n for n in notes(app) if "failed to apply approve on refuses-000" in n]
+        assert len(failed) == 1, notes(app)
+        assert "the thread is still pending (decide again)" in failed[0]
+        assert "mail server refused the send" in failed[0]
+        assert graphs.REFUSAL_SECRET not in failed[0] and "redacted" in failed[0]
+        assert failed[0].startswith("Worker failed: Worker ")
+        assert row_line(app, "refuses-000").lstrip().startswith("!")
+        assert graphs.REFUSAL_SECRET not in screen_text(app)
+        # The open detail pane shows the failure without being asked to reload.
+        await until(pilot, lambda: "failed" in screen.detail.plain, what="the detail's status")
+        assert screen.loads > loads  # live refresh did it: nobody pressed ctrl+r
+        assert [r.status for r in await ledger_rows(console_store, "raw-000")] == ["applied"]
+        rows = await ledger_rows(console_store, "refuses-000")
+        assert [(r.decision, r.status) for r in rows] == [("approve", "failed")]
+        assert f"Applied by {worker_name(rows[0].claimed_by)}" in " ".join(notes(app))
+        stop_worker(worker)
+
+        # The pause is free again: decide again (a rejection), recorded as queued.
+        await select(pilot, "refuses-000")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen), what="the prompt")
+        await pilot.press(*"not today", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirm")
+        await pilot.press("y")
+        await decided(pilot)
+        await until(pilot, lambda: flags_of(app, "refuses-000") == " q", what="queued again")
+        rows = await ledger_rows(console_store, "refuses-000")
+        assert [(r.decision, r.status) for r in rows] == [("approve", "failed"),
+                                                          ("reject", "queued")]
+        assert app.is_running
+
+
+def told(app: Any) -> int:
+    """How many settled decisions the notifications told of (a summary counts its N)."""
+    count = 0
+    for note in notes(app):
+        if note.startswith("Workers: "):
+            count += int(note.split()[1])
+        elif note.startswith(("Applied: Applied by", "Worker failed: ")):
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize("worker_db", ["sqlite", "postgres"], indirect=True)
+async def test_many_settled_at_once_make_one_summary(
+    console_store: CheckpointStore, settings: Settings, worker_db: str,
+) -> None:
+    """Decisions a worker settled between two looks: one toast for all, each told once.
+    (The core's worker API this time, in this process; live refresh slowed down so the
+    console looks only when asked to.)"""
+    more = {f"raw-{i:03d}": "raw" for i in range(1, 6)}
+    await _seed(worker_db, more)
+    everything = ["raw-000", *more, "refuses-000"]
+    app = build_app(console_store, settings, poll_interval=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        await until(pilot, lambda: screen.loads >= 1, what="the first load")
+        await settle(pilot)
+        for thread_id in everything:
+            await approve(pilot, thread_id)
+        assert all(flags_of(app, t) == " q" for t in everything)
+        results = await apply_pending_decisions(
+            {"raw": graphs.raw, "refuses": graphs.refuses}, worker_db)
+        assert sorted(r.status for r in results) == ["applied"] * 6 + ["failed"]
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: told(app) == 7, what="every decision told")
+        summary = [n for n in notes(app) if n.startswith("Workers: ")]
+        assert len(summary) == 1, notes(app)
+        assert summary[0].startswith("Workers: 7 decisions settled by workers: 6 applied, "
+                                     "1 failed (refuses-000)")
+        await until(pilot, lambda: [t.thread_id for t in screen.all_threads] == ["refuses-000"],
+                    what="the applied threads to leave")
+        assert flags_of(app, "refuses-000") == " !"
+        assert graphs.REFUSAL_SECRET not in " ".join(notes(app))
+
+
+async def test_the_help_explains_every_flag(store: CheckpointStore, settings: Settings) -> None:
+    app = build_app(store, settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        text = help_text(app.screen.sections).plain
+        for flag, words in (("q", "waiting for a worker"), ("~", "being applied"),
+                            ("!", "a worker failed to apply")):
+            assert any(line.strip().startswith(flag) and words in line
+                       for line in text.splitlines()), (flag, text)
+
+
+# --- the console process never imports the graph module, TUI included ------------------
+
+_TUI_WITHOUT_GRAPHS = r'''
+import sys
+
+class _NoGraphs:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tests.graphs" or name.startswith("tests.graphs."):
+            raise ImportError("the console process must not import the graph module")
+        return None
+
+sys.meta_path.insert(0, _NoGraphs())
+
+import asyncio, json, os
+from console.core.dburl import parse_db_url
+from console.core.store import open_store
+from console.settings import Settings
+from console.ui.app import make_app
+from console.ui.modals.confirm import ConfirmScreen
+
+async def until(pilot, predicate):
+    for _ in range(600):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("timed out")
+
+async def main(url, thread_id):
+    os.environ["HITL_WORKER_MODE"] = "1"
+    store = await open_store(parse_db_url(url), grace_seconds=0)
+    try:
+        assert not store.registry
+        app = make_app(store, Settings(reviewer="bastion", mouse=False), poll_interval=0.2,
+                       detail_delay=0, tick_interval=0)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = app.screen_stack[0]
+            await until(pilot, lambda: screen.loads >= 1)
+            assert screen.table.select_thread(thread_id)
+            await until(pilot, lambda: screen.detail.checkpoint_id is not None)
+            await pilot.press("a")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            thread = next(t for t in screen.all_threads if t.thread_id == thread_id)
+            await until(pilot, lambda: screen.row_flags(thread) == " q")
+            # what a worker does elsewhere shows here: applied, the row leaves
+            print("QUEUED", flush=True)
+            await until(pilot, lambda: thread_id not in [t.thread_id for t in screen.all_threads]
+                        and any("Applied by worker" in n.message for n in app._notifications))
+    finally:
+        await store.close()
+    mods = sorted(m for m in sys.modules if m == "tests.graphs" or m.startswith("tests.graphs."))
+    print(json.dumps({"graph_modules": mods, "worker_mode": True}))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+'''
+
+
+@pytest.mark.parametrize("worker_db", ["postgres"], indirect=True)
+async def test_the_console_tui_never_imports_the_graph(
+    worker_db: str, start_worker: Any, tmp_path: Path
+) -> None:
+    await _seed(worker_db, {"raw-000": "raw"})
+    console = subprocess.Popen(
+        [sys.executable, "-c", _TUI_WITHOUT_GRAPHS, worker_db, "raw-000"], cwd=ROOT,
+        text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert console.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(console.stdout.readline), WAIT)
+        assert line.strip() == "QUEUED", console.stderr.read() if console.stderr else ""
+        start_worker("raw")
+        out, err = await asyncio.wait_for(asyncio.to_thread(console.communicate), WAIT)
+    finally:
+        if console.poll() is None:
+            console.kill()
+    assert console.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["graph_modules"] == [], "the console imported the graph module"
