@@ -3,16 +3,21 @@
 Pure and forgiving, because it runs on every keystroke: a half-typed token (`graph:`,
 `older:2`) narrows nothing and reports no error until it is complete, and an invalid
 value is reported in `problems` instead of raising, so the input never fights the typist.
+`QueueSearch` runs the parsed filter over the queue in memory with the core's meaning
+(`matches`, `search_text`), fast enough for every keystroke at 100k rows.
 """
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from datetime import datetime
+from itertools import compress
 
 from console.core.durations import parse_duration
 from console.core.errors import UsageError
-from console.core.models import PendingFilter
+from console.core.models import PendingFilter, PendingThread
+from console.core.store.heads import matches, search_needle, search_text
 
 KEYS = ("graph", "node", "older")
 # Shown as the input's placeholder and in the help screen.
@@ -80,3 +85,119 @@ def parse_filter(text: str) -> FilterQuery:
         filter=PendingFilter(graph=graph, node=node, older_than_seconds=older, search=search),
         problems=tuple(problems),
     )
+
+
+def narrows(wider: PendingFilter, narrower: PendingFilter) -> bool:
+    """Whether every thread passing `narrower` also passes `wider` (so `narrower` can be
+    run on `wider`'s result instead of the whole queue). `older:` depends on the time,
+    so a filter with it is never a base to narrow from."""
+    if wider.older_than_seconds is not None:
+        return False
+    if wider.graph is not None and wider.graph != narrower.graph:
+        return False
+    if wider.node is not None and wider.node != narrower.node:
+        return False
+    if wider.search is None:
+        return True
+    return narrower.search is not None and (
+        search_needle(wider.search) in search_needle(narrower.search))
+
+
+Result = tuple[list[PendingThread], list[str]]  # threads passing, their search texts
+
+
+class QueueSearch:
+    """The queue through a filter, fast enough to run on every keystroke at 100k rows.
+
+    Each thread's search text (the core's `search_text`, the one `pending --search`
+    uses) is computed once, in a list aligned with the queue's list of threads; the
+    owner keeps it aligned by reporting in-place changes (`inserted`, `removed`,
+    `replaced`), so a live refresh costs one text, not one per row. A new list object
+    is re-indexed, reusing the texts of the threads it still holds.
+
+    While the query only grows (`ac` -> `acm`), the previous result is narrowed rather
+    than the whole queue; the results of the query's earlier states are kept, so
+    backspacing is a lookup.
+    """
+
+    RESULTS_KEPT = 12
+
+    def __init__(self) -> None:
+        self._threads: list[PendingThread] | None = None
+        self._texts: list[str] = []
+        self._results: dict[PendingFilter, Result] = {}
+
+    def prepare(self, threads: list[PendingThread]) -> None:
+        """Index `threads` now (the reviewer opened the filter: the first keystroke
+        should not pay for 100k texts)."""
+        if threads is self._threads and len(threads) == len(self._texts):
+            return
+        reused = {id(t): text for t, text in zip(self._threads or (), self._texts, strict=True)}
+        # `id()` is safe here: the old threads are alive (in `self._threads`) until the end.
+        self._texts = [reused.get(id(t)) or search_text(t) for t in threads]
+        self._threads = threads
+        self._results.clear()
+
+    def forget(self) -> None:
+        """Drop the index (its memory) until the filter is used again."""
+        self._threads = None
+        self._texts = []
+        self._results.clear()
+
+    def inserted(self, threads: list[PendingThread], index: int) -> None:
+        """The owner inserted `threads[index]` into the list (in place)."""
+        if self._aligned(threads, len(threads) - 1):
+            self._texts.insert(index, search_text(threads[index]))
+
+    def removed(self, threads: list[PendingThread], index: int) -> None:
+        """The owner deleted the thread at `index` of the list (in place)."""
+        if self._aligned(threads, len(threads) + 1):
+            del self._texts[index]
+
+    def _aligned(self, threads: list[PendingThread], indexed: int) -> bool:
+        # Whether the texts follow this very list, which had `indexed` threads before the
+        # change; if not, the next `select` re-indexes it (old texts are not trusted).
+        self._results.clear()
+        if threads is self._threads and len(self._texts) == indexed:
+            return True
+        self.forget()
+        return False
+
+    def select(
+        self, threads: list[PendingThread], flt: PendingFilter, now: datetime
+    ) -> list[PendingThread]:
+        """The threads of `threads` (sorted, as given) that pass `flt` at `now`."""
+        self.prepare(threads)
+        cached = self._results.get(flt)
+        if cached is None:
+            cached = self._run(flt, now, self._base(flt))
+            if flt.older_than_seconds is None:
+                self._keep(flt, cached)
+        return cached[0]
+
+    def _base(self, flt: PendingFilter) -> Result:
+        # The smallest earlier result that holds every answer to `flt`.
+        assert self._threads is not None
+        best: Result = (self._threads, self._texts)
+        for earlier, result in self._results.items():
+            if len(result[0]) < len(best[0]) and narrows(earlier, flt):
+                best = result
+        return best
+
+    def _run(self, flt: PendingFilter, now: datetime, base: Result) -> Result:
+        threads, texts = base
+        if flt.search and (flt.graph, flt.node, flt.older_than_seconds) == (None, None, None):
+            needle = search_needle(flt.search)
+            passed = [needle in text for text in texts]  # the common case, inlined
+        else:
+            passed = [matches(t, flt, now, text=text)
+                      for t, text in zip(threads, texts, strict=True)]
+        return list(compress(threads, passed)), list(compress(texts, passed))
+
+    def _keep(self, flt: PendingFilter, result: Result) -> None:
+        # Keep the states this query went through (they narrow it) for backspace.
+        for earlier in [f for f in self._results if not narrows(f, flt)]:
+            del self._results[earlier]
+        while len(self._results) >= self.RESULTS_KEPT:
+            del self._results[next(iter(self._results))]
+        self._results[flt] = result

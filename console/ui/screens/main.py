@@ -3,20 +3,29 @@
 Data flow (attributes go down, messages come up):
 - the queue is read whole into memory (`live.LiveMixin`: first load, live refresh from
   the change feed, outages); the filter narrows that list in memory with the core's own
-  `matches`, so the queue and `hitl-console pending --search` agree on what it means;
+  `matches` and `search_text` (`QueueSearch`: texts computed once per row, results
+  narrowed while the query grows), so the queue and `hitl-console pending --search`
+  agree on what it means; a live refresh changes the rows in place;
 - `QueueTable.Highlighted` starts a timer; only when the cursor has rested
   `detail_delay` seconds does a `bundle` worker (exclusive: the previous fetch is
   cancelled) load the thread, so holding `j` does not repaint the pane on every row;
 - decisions (`deciding.DecidingMixin`) and marks with bulk reject
   (`marking.MarkingMixin`) run in the `decision` worker group, one at a time;
 - failures are shown as words (`report_error`, the banner), never as a traceback.
+
+Below `WIDE` columns the panes are stacked, and on a short terminal (under `TALL` rows,
+e.g. 80x24 over ssh) they take turns: the queue alone, full height, and `enter` opens
+the detail full height (`esc`/`tab` back). A cursor move then repaints two queue lines
+(a few hundred bytes), not a detail pane too.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
@@ -34,7 +43,7 @@ from console.settings import Settings
 from console.ui.actions import ACTIONS, actions_text
 from console.ui.clock import Clock
 from console.ui.errors import describe_error
-from console.ui.filter_query import SYNTAX_HINT
+from console.ui.filter_query import SYNTAX_HINT, QueueSearch
 from console.ui.keys import key_rows
 from console.ui.modals.error import report_error
 from console.ui.modals.help import Section
@@ -50,6 +59,7 @@ from console.ui.widgets.status_line import StatusInfo, StatusLine
 
 BUNDLE_GROUP = "bundle"
 WIDE = 150  # columns from which queue and detail sit side by side
+TALL = 32  # rows from which narrower screens stack them (below: one pane at a time)
 
 # Actions that need a selected, decidable thread (disabled in the footer otherwise).
 _THREAD_ACTIONS = {"approve", "reject", "respond", "edit"}
@@ -84,6 +94,7 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
     AUTO_FOCUS = "#queue"
     # No ClassVar annotation: Textual's Screen declares this one as an instance variable.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         *DECISION_BINDINGS, *MARK_BINDINGS, *VIEW_BINDINGS, *TAB_BINDINGS]
 
@@ -100,6 +111,8 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
     ) -> None:
         super().__init__(store, settings, redactor=redactor, clock=clock, decider=decider,
                          policy=policy, options=options)
+        self._search = QueueSearch()
+        self._footer_shown: object = None  # what the footer was last told to show
 
     def compose(self) -> ComposeResult:
         sla = self._settings.sla_seconds
@@ -123,6 +136,7 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
     def on_mount(self) -> None:
         self.query_one(FilterBar).display = False
         self.table.flags = self.row_flags
+        self.table.locate = self.thread_by_id
         self.detail.show_message("Loading the queue...")
         if self._options.tick_interval > 0:
             # Ages only change by the minute past the first one: a slow repaint is enough.
@@ -131,28 +145,60 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
 
     # --- queue ----------------------------------------------------------------------
 
-    def apply_filter(self) -> None:
+    def apply_filter(self, *, measure: bool = False) -> None:
+        if measure:
+            self.table.measure(self._all)  # columns fit every row, filtered or not
         query = self._query
         if query.active:
-            now = self._clock()
-            shown = [t for t in self._all if matches(t, query.filter, now)]
+            shown = self._search.select(self._all, query.filter, self._clock())
             empty = "No pending thread matches the filter (esc clears it)."
         else:
             shown = self._all
             empty = "No thread is waiting for a human."
-        self.table.replace_rows(shown, empty_text=empty)
+        self.table.replace_rows(shown, empty_text=empty, measure=False)
         if not shown:
             # An empty table highlights nothing, so no Highlighted message says this.
             self.detail.show_message(empty)
-        self.status.set(total=len(self._all), shown=len(shown))
-        note = "; ".join(query.problems) if query.problems else f"{len(shown)} of {len(self._all)}"
-        self.filter_bar.set_note(note if query.text else "")
+        self._counts_changed()
         self.refresh_bindings()
+
+    def apply_changes(
+        self, removed: Sequence[PendingThread], added: Sequence[PendingThread]
+    ) -> None:
+        """A live refresh: rows out and in by bisection, in `_all`, its search texts and
+        the table; nothing else is rebuilt, whatever the size of the queue."""
+        rows = self._all
+        by_id = self.threads_by_id()
+        for thread in removed:
+            index = bisect_left(rows, thread.sort_key(), key=PendingThread.sort_key)
+            if index < len(rows) and rows[index].thread_id == thread.thread_id:
+                del rows[index]
+                self._search.removed(rows, index)
+            by_id.pop(thread.thread_id, None)
+        for thread in added:
+            index = bisect_left(rows, thread.sort_key(), key=PendingThread.sort_key)
+            rows.insert(index, thread)
+            self._search.inserted(rows, index)
+            by_id[thread.thread_id] = thread
+        query = self._query
+        if query.active:
+            now = self._clock()
+            added = [t for t in added if matches(t, query.filter, now)]
+        self.table.change_rows(removed, added)
+        if not self.table.row_count:
+            self.detail.show_message(self.table.empty_text)
+        self._counts_changed()
+
+    def _counts_changed(self) -> None:
+        shown, total = self.table.row_count, len(self._all)
+        self.status.set(total=total, shown=shown)
+        query = self._query
+        note = "; ".join(query.problems) if query.problems else f"{shown} of {total}"
+        self.filter_bar.set_note(note if query.text else "")
 
     def after_load(self, *, full: bool) -> None:
         if full:
             self.prune_marks()
-        self.table.refresh_rows()
         self.check_watched()
 
     def check_watched(self) -> None:
@@ -163,7 +209,7 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
         thread_id, seen, seen_ids = watched
         if (thread_id, seen) in self._own_moves:
             return
-        row = next((t for t in self._all if t.thread_id == thread_id), None)
+        row = self.thread_by_id(thread_id)
         if row is not None and (row.checkpoint_id, row.interrupt_ids) == (seen, seen_ids):
             return
         if (thread_id, seen, seen_ids) in self._conflicts_shown:
@@ -198,7 +244,7 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
             self._detail_timer.stop()
             self._detail_timer = None
         self.show_selected()
-        self.detail.focus()
+        self.detail.focus()  # on a short screen, this brings the detail up (`_focused`)
 
     def show_selected(self) -> None:
         self._detail_timer = None
@@ -294,19 +340,32 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
 
     def action_switch_pane(self) -> None:
         if self.table.has_focus:
+            if self.one_pane:
+                self.show_selected()  # the pane comes up: show what it is about now
             self.detail.focus()
         else:
             self.table.focus()
 
-    # The detail pane's tab keys work from the queue too (the pane has them as well).
-    def action_detail_tab(self, tab: str) -> None:
-        self.detail.action_detail_tab(tab)
+    @property
+    def one_pane(self) -> bool:
+        """Whether the screen is too small for both panes: they take turns."""
+        return self.has_class("-narrow") and self.has_class("-short")
 
-    def action_detail_raw(self) -> None:
-        self.detail.action_detail_raw()
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # On a short screen the focused pane is the one shown; anything else (the
+        # filter) is about the queue.
+        self.set_class(event.widget is self.detail, "-reading")
 
-    def action_open_filter(self) -> None:
-        self.filter_bar.open()
+    def refresh_bindings(self) -> None:
+        """Tell the footer only when what it shows changed: it redraws itself whole, and
+        on every cursor move that was ~700 bytes on the wire for the same keys."""
+        shown = (self.app.app_focus, self.focused, tuple(
+            (key, active.binding.action, active.binding.description, active.enabled)
+            for key, active in self.active_bindings.items()))
+        if shown == self._footer_shown:
+            return
+        self._footer_shown = shown
+        super().refresh_bindings()
 
     def action_back(self) -> None:
         """esc: from the detail pane back to the queue, else clear an active filter."""
@@ -319,6 +378,17 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
     def _filter_changed(self, event: FilterBar.Changed) -> None:
         self._query = event.query
         self.apply_filter()
+
+    # The detail pane's tab keys work from the queue too (the pane has them as well).
+    def action_detail_tab(self, tab: str) -> None:
+        self.detail.action_detail_tab(tab)
+
+    def action_detail_raw(self) -> None:
+        self.detail.action_detail_raw()
+
+    def action_open_filter(self) -> None:
+        self._search.prepare(self._all)  # now, so the first keystroke does not pay for it
+        self.filter_bar.open()
 
     @on(FilterBar.Left, "#filter")
     def _filter_left(self, event: FilterBar.Left) -> None:

@@ -2,9 +2,14 @@
 
 A `ScrollView` with `render_line` costs the same at 100 or 100k rows (textual-notes.md:
 DataTable needs ~30 s to paint 100k rows, this kind of widget ~40 ms). Rows are core
-`PendingThread`s kept in a list the owner replaces wholesale (`replace_rows`) or one at
-a time (`update_row`); the cursor belongs to a thread id, not to a row index, so a live
-refresh that adds or removes rows above it never moves the reviewer's selection.
+`PendingThread`s, oldest first (sorted by `PendingThread.sort_key`), kept in a list the
+owner replaces wholesale (`replace_rows`) or changes in place (`change_rows`: bisect
+inserts and deletes, so a live refresh costs the same at 100 or 100k rows). Rows are
+found by bisecting on the sort key, not through a per-row index: at 100k rows an id ->
+position dict costs ~8 MB and ~50 ms to rebuild on every filter keystroke. The owner
+may say how to find a thread's current version by id (`locate`). The cursor belongs to
+a thread, not to a row index, so a live refresh that adds or removes rows above it
+never moves the reviewer's selection.
 
 Cells are built from `Segment`s of cleaned plain text (`inert.one_line`): a thread id
 such as `[bold]x[/]` shows literally, and escape sequences never reach the terminal.
@@ -12,7 +17,8 @@ such as `[bold]x[/]` shows literally, and escape sequences never reach the termi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -168,8 +174,8 @@ class QueueTable(ScrollView, can_focus=True):
         self.sla_seconds = sla_seconds
         self._redactor = redactor if redactor is not None else Redactor()
         self._rows: list[PendingThread] = []
-        self._positions: dict[str, int] = {}
         self._natural: dict[ColumnName, int] = {}
+        self._widths: tuple[int, tuple[int, ...], list[int]] | None = None  # width, natural
         self._cursor = 0
         self._announced: tuple[str, str, tuple[str, ...]] | None = None
         self.empty_text = "Loading..."
@@ -177,6 +183,10 @@ class QueueTable(ScrollView, can_focus=True):
         # The owner says what each row is flagged with (two cells: mark, decision).
         self._summaries: dict[tuple[str, str], str] = {}
         self.flags: Callable[[PendingThread], str] = lambda thread: ""
+        # The owner's lookup of a thread's current version by id (else rows are scanned).
+        self.locate: Callable[[str], PendingThread | None] | None = None
+        self.generation = 0  # bumped whenever the rows change: lets probes see a change
+        self._scroll_geometry: tuple[Size, Size, Size] | None = None
 
     # --- data -----------------------------------------------------------------------
 
@@ -199,37 +209,90 @@ class QueueTable(ScrollView, can_focus=True):
         """The highlighted thread, if any."""
         return self._rows[self._cursor] if self._rows else None
 
-    def replace_rows(self, rows: Sequence[PendingThread], *, empty_text: str | None = None) -> None:
-        """Show `rows` instead of the current ones, keeping the cursor on its thread.
+    def replace_rows(
+        self,
+        rows: Sequence[PendingThread],
+        *,
+        empty_text: str | None = None,
+        measure: bool = True,
+    ) -> None:
+        """Show `rows` (sorted oldest first) instead of the current ones, keeping the
+        cursor on its thread.
 
-        If the highlighted thread is gone, the cursor stays at the same position (the
-        next thread moves up under it), and the cursor keeps its line on screen so the
-        view does not jump under the reviewer's eyes.
+        If the highlighted thread is gone, the cursor stays where it would be (the next
+        thread moves up under it), and the cursor keeps its line on screen so the view
+        does not jump under the reviewer's eyes. `measure=False` keeps the column widths
+        (the owner measured a superset with `measure`, e.g. before filtering it).
         """
         if empty_text is not None:
             self.empty_text = empty_text
         previous = self.selected
         screen_line = self._cursor - round(self.scroll_y)
         self._rows = list(rows)
-        self._positions = {row.thread_id: index for index, row in enumerate(self._rows)}
-        self._natural = self._measure(self._rows)
-        if previous is not None and previous.thread_id in self._positions:
-            cursor = self._positions[previous.thread_id]
-        else:
-            cursor = self._cursor
-        self._cursor = max(0, min(cursor, len(self._rows) - 1))
+        if measure:
+            self.measure(self._rows)
+        self._cursor = self._cursor_after(previous)
+        self._rows_changed(screen_line, repaint=True)
+
+    def change_rows(
+        self, removed: Iterable[PendingThread] = (), added: Iterable[PendingThread] = ()
+    ) -> None:
+        """Take `removed` rows out and put `added` ones in, each by bisection: a live
+        refresh of a few threads costs the same at any queue size. A new version of a
+        shown thread is one of each. Lines are repainted only if what is on screen moved.
+        """
+        previous = self.selected
+        top = round(self.scroll_y)
+        screen_line = self._cursor - top
+        before = self._rows[top:top + self._page]
+        for thread in removed:
+            index = self._find(thread)
+            if index is not None:
+                del self._rows[index]
+        for thread in added:
+            self._rows.insert(bisect_left(self._rows, thread.sort_key(),
+                                          key=PendingThread.sort_key), thread)
+            self._widen(thread)
+        self._cursor = self._cursor_after(previous)
+        after = self._rows[top:top + self._page]
+        same = len(before) == len(after) and all(
+            a is b for a, b in zip(before, after, strict=True))
+        self._rows_changed(screen_line, repaint=not same)
+
+    def _cursor_after(self, previous: PendingThread | None) -> int:
+        """Where the cursor goes once the rows changed: on its thread (its current
+        version, if the owner can say), else on the row that took its place."""
+        if previous is None or not self._rows:
+            return max(0, min(self._cursor, len(self._rows) - 1))
+        current = self.locate(previous.thread_id) if self.locate is not None else None
+        for version in (current, previous):
+            if version is not None and (index := self._find(version)) is not None:
+                return index
+        if self.locate is None and (index := self._scan(previous.thread_id)) is not None:
+            return index
+        place = bisect_left(self._rows, previous.sort_key(), key=PendingThread.sort_key)
+        return min(place, len(self._rows) - 1)
+
+    def _rows_changed(self, screen_line: int, *, repaint: bool) -> None:
+        self.generation += 1
         self._sync_virtual_size()
+        top = round(self.scroll_y)
         self.scroll_to(y=max(0, self._cursor - screen_line), animate=False)
         self._keep_cursor_visible()
-        self.refresh()
+        if repaint or round(self.scroll_y) != top:
+            self.refresh()
         self._announce()
 
     def update_row(self, thread: PendingThread) -> bool:
-        """Replace one thread's row in place (e.g. a new checkpoint); False if not shown."""
-        index = self._positions.get(thread.thread_id)
+        """Replace one thread's row (a new version of it); False if it is not shown."""
+        index = self.position(thread.thread_id)
         if index is None:
             return False
+        if self._rows[index].sort_key() != thread.sort_key():
+            self.change_rows([self._rows[index]], [thread])
+            return True
         self._rows[index] = thread
+        self.generation += 1
         self.refresh_line(index + 1)
         if index == self._cursor:
             self._announce()
@@ -241,21 +304,50 @@ class QueueTable(ScrollView, can_focus=True):
             self.refresh()
             return
         for thread_id in thread_ids:
-            index = self._positions.get(thread_id)
+            index = self.position(thread_id)
             if index is not None:
                 self.refresh_line(index + 1)
 
     def position(self, thread_id: str) -> int | None:
         """The row index of a thread, if shown."""
-        return self._positions.get(thread_id)
+        if self.locate is None:
+            return self._scan(thread_id)
+        thread = self.locate(thread_id)
+        return None if thread is None else self._find(thread)
+
+    def _find(self, thread: PendingThread) -> int | None:
+        """The row of `thread` (by its sort key, so this version of it), if shown."""
+        index = bisect_left(self._rows, thread.sort_key(), key=PendingThread.sort_key)
+        if index < len(self._rows) and self._rows[index].thread_id == thread.thread_id:
+            return index
+        return None
+
+    def _scan(self, thread_id: str) -> int | None:
+        # Without the owner's lookup (a table used on its own): the rows one by one.
+        return next((i for i, row in enumerate(self._rows) if row.thread_id == thread_id), None)
 
     def select_thread(self, thread_id: str) -> bool:
         """Move the cursor to a thread; False if it is not shown."""
-        index = self._positions.get(thread_id)
+        index = self.position(thread_id)
         if index is None:
             return False
         self._move_to(index)
         return True
+
+    def measure(self, rows: Sequence[PendingThread]) -> None:
+        """Set the columns' natural widths from `rows` (all that may be shown)."""
+        self._natural = self._measure(rows)
+        self._widths = None
+        self.refresh()
+
+    def _widen(self, thread: PendingThread) -> None:
+        # A thread added in place: its cells may need wider columns than measured.
+        wider = self._measure([thread])
+        if any(wider[name] > self._natural.get(name, 0) for name in wider):
+            self._natural = {name: max(wider[name], self._natural.get(name, 0))
+                             for name in wider}
+            self._widths = None
+            self.refresh()
 
     @staticmethod
     def _measure(rows: Sequence[PendingThread]) -> dict[ColumnName, int]:
@@ -277,6 +369,19 @@ class QueueTable(ScrollView, can_focus=True):
 
     def on_mount(self) -> None:
         use_cell_scrollbars(self)
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Textual's ScrollView compares the compositor's arranged size with our virtual
+        # size, which never match for a line-API widget, so every layout of the screen
+        # (a detail pane update, a footer change) redrew this table's scrollbar: ~730 B
+        # per cursor move at 80x24. Only a change of what the scrollbar shows matters.
+        geometry = (size, self.virtual_size, container_size)
+        if geometry == self._scroll_geometry:
+            return False
+        self._scroll_geometry = geometry
+        return super()._size_updated(size, virtual_size, container_size, layout)
 
     def on_resize(self, event: events.Resize) -> None:
         self._sync_virtual_size()
@@ -361,7 +466,7 @@ class QueueTable(ScrollView, can_focus=True):
         self.render_count += 1
         width = self.scrollable_content_region.width
         base = self.rich_style
-        widths = layout_columns(width, self._natural)
+        widths = self._column_widths(width)
         if y == 0:
             return self._header(widths, base)
         index = round(self.scroll_y) + y - 1
@@ -373,6 +478,13 @@ class QueueTable(ScrollView, can_focus=True):
         if index >= len(self._rows):
             return Strip.blank(width, base)
         return self._row(self._rows[index], index == self._cursor, widths, base)
+
+    def _column_widths(self, width: int) -> list[int]:
+        # Once per width and measure, not once per rendered line.
+        natural = tuple(self._natural.get(c.name, 0) for c in COLUMNS)
+        if self._widths is None or self._widths[:2] != (width, natural):
+            self._widths = (width, natural, layout_columns(width, self._natural))
+        return self._widths[2]
 
     def _summary(self, thread: PendingThread) -> str:
         # Rebuilt from the redacted payload (the stored summary saw raw values); cached
@@ -425,7 +537,10 @@ class QueueTable(ScrollView, can_focus=True):
                 segments.append(Segment(cell, row_style + age_style))
             else:
                 segments.append(Segment(cell, row_style))
-        return Strip(segments).adjust_cell_length(self.scrollable_content_region.width, row_style)
+        # One segment per run of one style: each style change costs escape sequences
+        # on the wire, and a row is 13 cells-and-gaps of mostly the same style.
+        return Strip(Segment.simplify(segments)).adjust_cell_length(
+            self.scrollable_content_region.width, row_style)
 
 
 def _pad(text: str, width: int, *, right: bool = False) -> str:
