@@ -190,7 +190,8 @@ async def test_queued_then_applied_or_failed_live(
         assert row_line(app, "refuses-000").lstrip().startswith("!")
         assert graphs.REFUSAL_SECRET not in screen_text(app)
         # The open detail pane shows the failure without being asked to reload.
-        await until(pilot, lambda: "failed" in screen.detail.plain, what="the detail's status")
+        await until(pilot, lambda: "failed" in screen.detail.plain
+                    and "decide again" in screen.detail.plain, what="the detail's status")
         assert screen.loads > loads  # live refresh did it: nobody pressed ctrl+r
         assert [r.status for r in await ledger_rows(console_store, "raw-000")] == ["applied"]
         rows = await ledger_rows(console_store, "refuses-000")

@@ -183,6 +183,7 @@ class DecisionStatusMixin(ScreenBase):
                     return set()
             self.decision_polls += 1
             settled: list[Settled] = []
+            rows: list[LedgerRow] = []
             if decisions.watermark is None:
                 newest = await ledger.newest_decision_id()  # first: nothing slips between
                 decisions.seed(await ledger.rows(statuses=list(OPEN_STATUSES)), newest)
@@ -197,8 +198,8 @@ class DecisionStatusMixin(ScreenBase):
                              full=full)
             if settled:
                 self._tell(settled)
-                for item in settled:
-                    self._redraw_decisions(item.row)
+            for row in rows:
+                self._redraw_decisions(row)
             return {s.row.thread_id for s in settled if s.row.status == "applied"}
 
     def _show_flags(self, settled: set[Pause], *, full: bool) -> None:
@@ -277,21 +278,15 @@ class DecisionStatusMixin(ScreenBase):
     # --- the detail pane ------------------------------------------------------------
 
     def _redraw_decisions(self, row: LedgerRow) -> None:
-        """The thread's decisions as the pane shows them, with this row as it is now;
-        redrawn from the cached bundle if the pane shows that thread (no extra read)."""
+        """Keep the thread's cached ledger rows current with `row`; if the detail pane
+        shows that thread, its decision line and history follow (no extra read)."""
         rows = self._ledger_rows.get(row.thread_id)
         if rows is None:
             return  # never shown: its next fetch reads the ledger
         if any(r.id == row.id for r in rows):
-            self._ledger_rows[row.thread_id] = tuple(row if r.id == row.id else r
-                                                     for r in rows)
+            rows = tuple(row if r.id == row.id else r for r in rows)
         else:
-            self._ledger_rows[row.thread_id] = (*rows, row)
-        selected = self.table.selected if self.is_mounted else None
-        if selected is None or selected.thread_id != row.thread_id:
-            return
-        if not self.detail.shows(selected):
-            return
-        redraw = getattr(self, "_show_bundle", None)
-        if callable(redraw):
-            redraw(selected)
+            rows = tuple(sorted((*rows, row), key=lambda r: r.id))
+        self._ledger_rows[row.thread_id] = rows
+        if self.is_mounted and self.detail.thread_id == row.thread_id:
+            self.detail.show_decisions(rows)  # a no-op when nothing changed
