@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -37,6 +37,12 @@ def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
     """`[#########.......] 9/16`, in ASCII (block glyphs are not in every ssh font)."""
     filled = 0 if total <= 0 else round(width * done / total)
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def _redactor(screen: ModalScreen[Any]) -> Redactor:
+    """The app's redactor (its `[redaction]` rules and fingerprint key)."""
+    found = getattr(screen.app, "redactor", None)
+    return found if isinstance(found, Redactor) else Redactor()
 
 
 def counts_line(results: Sequence[BulkResult]) -> str:
@@ -114,9 +120,11 @@ class BulkRejectScreen(ModalScreen[str | None]):
             return
         self.reason = reason
         self.confirming = True
+        # Redacted like every echo of data: a reason can quote what it is about.
+        shown = one_line(_redactor(self).redact_text(reason))
         self.query_one("#bulk-error", Static).update(Text(
             f"Reject {self.count} thread{'s' if self.count != 1 else ''} with reason "
-            f"{one_line(reason)!r}?", style="bold"))
+            f"{shown!r}?", style="bold"))
         self.query_one("#bulk-hint", Static).update(
             Text("y: reject them all   n: change the reason   esc: cancel"))
         self.query_one("#bulk-reason", Input).disabled = True
@@ -162,8 +170,9 @@ class BulkProgressScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="progress-box"):
+            reason = one_line(self.redactor.redact_text(self.reason))
             yield Static(Text(f"Rejecting {self.total} thread{'s' if self.total != 1 else ''}"
-                              f": {one_line(self.reason)}"), id="progress-title")
+                              f": {reason}"), id="progress-title")
             yield Static(Text(bar(0, self.total)), id="progress-bar")
             yield Static(Text(counts_line([])), id="progress-counts")
             with VerticalScroll(id="progress-scroll"):
