@@ -131,21 +131,32 @@ class CheckpointStore(abc.ABC):
         batch = limit + max(16, limit // 20) if limit is not None and self.pages_in_sql else None
         cursor = after
         while True:
-            heads = await self.head_states(flt, after=cursor, limit=batch)
-            codec = self.codec
-            for head in heads:
-                pause = classify(head, self.registry, now=now, grace_seconds=self.grace_seconds,
-                                 codec=codec)
+            pauses, read, last = await self._classified(flt, cursor, batch, now)
+            for pause in pauses:
                 if pause is None or not matches(pause, flt, now):
                     continue
                 if after is not None and pause.sort_key() <= after:
                     continue
                 found.append(pause)
-            if batch is None or len(heads) < batch or (limit and len(found) >= limit):
+            if batch is None or read < batch or last is None or (limit and len(found) >= limit):
                 break
-            cursor = (heads[-1].paused_at, heads[-1].thread_id)
+            cursor = last
         found.sort(key=PendingThread.sort_key)
         return found if limit is None else found[:limit]
+
+    async def _classified(
+        self, flt: PendingFilter, after: Cursor | None, limit: int | None, now: datetime
+    ) -> tuple[list[PendingThread | None], int, Cursor | None]:
+        """One page of candidate heads, classified: (pauses or None per head, heads read,
+        keyset cursor of the last head read)."""
+        heads = await self.head_states(flt, after=after, limit=limit)
+        codec = self.codec
+        pauses = [
+            classify(head, self.registry, now=now, grace_seconds=self.grace_seconds, codec=codec)
+            for head in heads
+        ]
+        last = (heads[-1].paused_at, heads[-1].thread_id) if heads else None
+        return pauses, len(heads), last
 
     async def pending_thread(self, thread_id: str) -> PendingThread | None:
         """The thread's pause at its head, or None if it is not waiting for a human."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import ormsgpack
+
 from console.core.conventions import detect_convention, summarize_value
 from console.core.graphs import GraphRegistry
 from console.core.models import (
@@ -195,11 +197,48 @@ class SerdeCodec:
             ):
                 found.add(Convention.RAW)
             else:
-                for item in self.interrupts([("", "", type_, data)]):
-                    found.add(item.convention)
+                found.update(self._conventions(type_, data))
             if len(found) > 1:
                 return Convention.RAW
         return found.pop() if found else Convention.RAW
+
+
+    def _conventions(self, type_: str, data: bytes) -> list[Convention]:
+        """Conventions of one write's interrupts. Plain msgpack (no types but Interrupt
+        itself) is read without building objects; anything else through the serializer."""
+        if type_ == "msgpack":
+            try:
+                items = ormsgpack.unpackb(data, ext_hook=_light_ext,
+                                          option=ormsgpack.OPT_NON_STR_KEYS)
+            except (ormsgpack.MsgpackDecodeError, _NotLight):
+                items = None
+            if isinstance(items, list) and all(isinstance(i, _LightInterrupt) for i in items):
+                out = []
+                for item in items:
+                    schema = item.get("response_schema")
+                    out.append(detect_convention(item.get("value"),
+                                                 schema if isinstance(schema, dict) else None))
+                return out
+        return [item.convention for item in self.interrupts([("", "", type_, data)])]
+
+
+class _NotLight(Exception):
+    pass
+
+
+class _LightInterrupt(dict):  # type: ignore[type-arg]
+    """The fields of a serialized `Interrupt`, not rebuilt."""
+
+
+_EXT_CONSTRUCTOR_KW_ARGS = 2  # langgraph.checkpoint.serde.jsonplus
+
+
+def _light_ext(code: int, data: bytes) -> Any:
+    if code == _EXT_CONSTRUCTOR_KW_ARGS:
+        parts = ormsgpack.unpackb(data, ext_hook=_light_ext, option=ormsgpack.OPT_NON_STR_KEYS)
+        if parts[:2] == ["langgraph.types", "Interrupt"] and isinstance(parts[2], dict):
+            return _LightInterrupt(parts[2])
+    raise _NotLight
 
 
 # `response_schema` as a fixstr key followed by msgpack nil
@@ -226,30 +265,69 @@ def classify(
     """
     if not head.next_nodes:
         return None
-    hint = head.graph_hint()
-    info = registry.for_thread(hint, head.next_nodes)
+    return classify_parts(
+        head.thread_id, head.checkpoint_id, head.paused_at, head.next_nodes,
+        head.pending_nodes, head.parent_next_nodes, head.graph_hint(), head.metadata,
+        head.raw_pending(), registry, now=now, grace_seconds=grace_seconds, codec=codec)
+
+
+def classify_parts(
+    thread_id: str,
+    checkpoint_id: str,
+    paused_at: datetime,
+    next_nodes: tuple[str, ...],
+    pending_nodes: tuple[str, ...],
+    parent_next_nodes: tuple[str, ...] | None,
+    hint: Mapping[str, Any],
+    raw_metadata: Any,
+    raw: tuple[RawInterrupt, ...],
+    registry: GraphRegistry,
+    *,
+    now: datetime,
+    grace_seconds: float,
+    codec: SerdeCodec,
+) -> PendingThread | None:
+    """`classify` on a head's parts (a store that has them apart need not build a HeadState).
+
+    `raw`: the interrupt writes of unfinished tasks, ordered by task id.
+    """
+    info = registry.for_thread(hint, next_nodes)
     graph_name = info.name if info else _graph_id(hint)
-    raw = head.raw_pending()
+    kind: PauseKind
     if raw:
-        nodes = tuple(sorted({_node_of(path, head) for _, path, _, _ in raw}))
-        return _pending(head, codec, graph_name, nodes, PauseKind.INTERRUPT,
-                        codec.convention(raw), raw, None)
-    if info is not None:
-        before = tuple(n for n in head.pending_nodes if info.pauses_before(n))
-        if before:
-            return _pending(head, codec, graph_name, before, PauseKind.BEFORE,
-                            Convention.BREAKPOINT, (), f"paused before {', '.join(before)}")
-        after = tuple(n for n in (head.parent_next_nodes or ()) if info.pauses_after(n))
-        if after:
-            return _pending(head, codec, graph_name, after, PauseKind.AFTER,
-                            Convention.BREAKPOINT, (), f"paused after {', '.join(after)}; "
-                            f"next: {', '.join(head.pending_nodes)}")
-        return None  # the graph says no breakpoint: the run is still going (or crashed)
-    if (now - head.paused_at).total_seconds() < grace_seconds:
-        return None
-    nodes = head.pending_nodes
-    return _pending(head, codec, graph_name, nodes, PauseKind.STALLED, Convention.BREAKPOINT,
-                    (), f"paused before {', '.join(nodes)} (breakpoint or stalled)")
+        nodes = tuple(sorted({_node_of(path, next_nodes, pending_nodes) for _, path, _, _ in raw}))
+        kind, convention, summary = PauseKind.INTERRUPT, codec.convention(raw), None
+    elif info is not None:
+        nodes = tuple(n for n in pending_nodes if info.pauses_before(n))
+        if nodes:
+            kind, convention = PauseKind.BEFORE, Convention.BREAKPOINT
+            summary = f"paused before {', '.join(nodes)}"
+        else:
+            nodes = tuple(n for n in (parent_next_nodes or ()) if info.pauses_after(n))
+            if not nodes:
+                return None  # the graph says no breakpoint: the run is still going (or crashed)
+            kind, convention = PauseKind.AFTER, Convention.BREAKPOINT
+            summary = f"paused after {', '.join(nodes)}; next: {', '.join(pending_nodes)}"
+    else:
+        if (now - paused_at).total_seconds() < grace_seconds:
+            return None
+        nodes = pending_nodes
+        kind, convention = PauseKind.STALLED, Convention.BREAKPOINT
+        summary = f"paused before {', '.join(nodes)} (breakpoint or stalled)"
+    return PendingThread.lazy(
+        thread_id=thread_id,
+        checkpoint_id=checkpoint_id,
+        graph=graph_name,
+        nodes=nodes,
+        kind=kind,
+        convention=convention,
+        paused_at=paused_at,
+        next_nodes=pending_nodes,
+        codec=codec,
+        raw_interrupts=raw,
+        raw_metadata=raw_metadata,
+        summary=summary,
+    )
 
 
 def _graph_id(metadata: Mapping[str, Any]) -> str | None:
@@ -257,38 +335,11 @@ def _graph_id(metadata: Mapping[str, Any]) -> str | None:
     return graph_id if isinstance(graph_id, str) else None
 
 
-def _node_of(task_path: str, head: HeadState) -> str:
+def _node_of(task_path: str, next_nodes: tuple[str, ...], pending: tuple[str, ...]) -> str:
     node = node_of_task_path(task_path)
-    if node and node in head.next_nodes:
+    if node and node in next_nodes:
         return node
-    pending = head.pending_nodes
     return pending[0] if len(pending) == 1 else ",".join(pending)
-
-
-def _pending(
-    head: HeadState,
-    codec: SerdeCodec,
-    graph: str | None,
-    nodes: tuple[str, ...],
-    kind: PauseKind,
-    convention: Convention,
-    raw: tuple[RawInterrupt, ...],
-    summary: str | None,
-) -> PendingThread:
-    return PendingThread.lazy(
-        thread_id=head.thread_id,
-        checkpoint_id=head.checkpoint_id,
-        graph=graph,
-        nodes=nodes,
-        kind=kind,
-        convention=convention,
-        paused_at=head.paused_at,
-        next_nodes=head.pending_nodes,
-        codec=codec,
-        raw_interrupts=raw,
-        raw_metadata=head.metadata,
-        summary=summary,
-    )
 
 
 def search_text(thread: PendingThread) -> str:

@@ -8,16 +8,16 @@ again upgrades an older install (new columns, new functions, full backfill).
 queue row needs, so the queue is one index range scan of this table in keyset order and
 never touches `checkpoints` or `checkpoint_writes`:
 
-- head: checkpoint id, parent id, `ts`, triggered nodes (`next_nodes`), metadata (only
-  while the head has next nodes: finished threads keep no metadata), graph id;
+- head: checkpoint id, parent id, `ts`, triggered nodes (`next_nodes`), metadata as JSON
+  text (only while the head has next nodes: finished threads keep none), graph id;
 - `parent_next_nodes`: the parent's triggered nodes, i.e. the nodes that just ran (what
   `interrupt_after` needs); taken from the previous status row when the new head's parent
   is the previous head, read from the parent checkpoint otherwise (forks, rare);
 - the head's writes, as far as classification needs them: pending interrupt writes
-  (`int_*` arrays, one entry per (task, idx): task id, task path, serializer type, blob),
-  tasks that produced output (`done_tasks`) and their nodes (`done_nodes`). An output
-  write removes its task's interrupts (a parallel interrupt answered by id), and an
-  interrupt write of a task that already produced output is ignored.
+  (`int_*` arrays, one entry per (task, idx): task id, task path, serializer type, blob)
+  and the nodes whose tasks produced output (`done_nodes`: LangGraph leaves finished
+  parallel tasks out of `next`). An output write of a task that had asked removes its
+  interrupts (one of parallel interrupts answered by id).
 
 Triggers: a row trigger on root `checkpoints` inserts/updates (the head moves on: writes
 state reset), a row trigger on root `checkpoint_writes` inserts/updates of non-control
@@ -79,8 +79,7 @@ CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
 ALTER TABLE {STATUS_TABLE}
     ADD COLUMN IF NOT EXISTS parent_checkpoint_id text,
     ADD COLUMN IF NOT EXISTS parent_next_nodes text[],
-    ADD COLUMN IF NOT EXISTS metadata jsonb,
-    ADD COLUMN IF NOT EXISTS done_tasks text[] NOT NULL DEFAULT '{{}}',
+    ADD COLUMN IF NOT EXISTS metadata_json text,
     ADD COLUMN IF NOT EXISTS done_nodes text[] NOT NULL DEFAULT '{{}}',
     ADD COLUMN IF NOT EXISTS int_task_ids text[] NOT NULL DEFAULT '{{}}',
     ADD COLUMN IF NOT EXISTS int_task_paths text[] NOT NULL DEFAULT '{{}}',
@@ -101,8 +100,7 @@ SELECT c.thread_id, c.checkpoint_id,
        c.parent_checkpoint_id,
        CASE WHEN p.checkpoint IS NOT NULL THEN {next_nodes_sql("p.checkpoint")} END
            AS parent_next_nodes,
-       CASE WHEN cardinality(n.next_nodes) > 0 THEN c.metadata END AS metadata,
-       coalesce(w.done_tasks, '{{}}') AS done_tasks,
+       CASE WHEN cardinality(n.next_nodes) > 0 THEN c.metadata::text END AS metadata_json,
        coalesce(w.done_nodes, '{{}}') AS done_nodes,
        coalesce(i.task_ids, '{{}}') AS int_task_ids,
        coalesce(i.task_paths, '{{}}') AS int_task_paths,
@@ -143,7 +141,7 @@ LEFT JOIN LATERAL (
 """
 
 _COLUMNS = ("thread_id, checkpoint_id, paused_at, next_nodes, graph_id, parent_checkpoint_id, "
-            "parent_next_nodes, metadata, done_tasks, done_nodes, int_task_ids, "
+            "parent_next_nodes, metadata_json, done_nodes, int_task_ids, "
             "int_task_paths, int_idx, int_types, int_blobs")
 _UPSERT_ALL = ", ".join(
     f"{c} = EXCLUDED.{c}" for c in _COLUMNS.split(", ") if c != "thread_id"
@@ -169,7 +167,7 @@ DECLARE
     prev_head text;
 BEGIN
     INSERT INTO {STATUS_TABLE} AS s (thread_id, checkpoint_id, paused_at, next_nodes, graph_id,
-                                  parent_checkpoint_id, parent_next_nodes, metadata)
+                                  parent_checkpoint_id, parent_next_nodes, metadata_json)
     VALUES (
         NEW.thread_id,
         NEW.checkpoint_id,
@@ -178,7 +176,7 @@ BEGIN
         NEW.metadata->>'graph_id',
         NEW.parent_checkpoint_id,
         NULL,
-        CASE WHEN cardinality(nxt) > 0 THEN NEW.metadata END
+        CASE WHEN cardinality(nxt) > 0 THEN NEW.metadata::text END
     )
     ON CONFLICT (thread_id) DO UPDATE
         SET checkpoint_id = EXCLUDED.checkpoint_id,
@@ -191,9 +189,7 @@ BEGIN
                 WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_next_nodes
                 WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.next_nodes
                 END,
-            metadata = EXCLUDED.metadata,
-            done_tasks = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
-                              THEN s.done_tasks ELSE '{{}}' END,
+            metadata_json = EXCLUDED.metadata_json,
             done_nodes = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
                               THEN s.done_nodes ELSE '{{}}' END,
             int_task_ids = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
@@ -237,16 +233,18 @@ LANGUAGE plpgsql AS $$
 DECLARE
     head text;
     done text[];
+    tasks text[];
     node text;
 BEGIN
     -- Lock the thread's row even when this write is not for its head: a checkpoint
     -- committing concurrently then waits, and its own check sees this write.
-    SELECT checkpoint_id, done_tasks INTO head, done
+    SELECT checkpoint_id, done_nodes, int_task_ids INTO head, done, tasks
     FROM {STATUS_TABLE} WHERE thread_id = NEW.thread_id FOR NO KEY UPDATE;
-    IF head IS DISTINCT FROM NEW.checkpoint_id OR NEW.task_id = ANY(done) THEN
-        RETURN NULL;  -- not the head (stale, or its checkpoint lands later), or task done
+    IF head IS DISTINCT FROM NEW.checkpoint_id THEN
+        RETURN NULL;  -- not the head: stale, or its checkpoint lands later and reads it
     END IF;
     IF NEW.channel = '__interrupt__' THEN
+        -- add, or replace the task's entry with the same idx (a node asking again)
         UPDATE {STATUS_TABLE} s
         SET int_task_ids = x.task_ids, int_task_paths = x.task_paths, int_idx = x.idx,
             int_types = x.types, int_blobs = x.blobs, updated_at = now()
@@ -268,11 +266,14 @@ BEGIN
             ) e
         ) x
         WHERE s.thread_id = NEW.thread_id;
-    ELSE
-        node := {_node_of_path_sql("NEW.task_path")};
+        RETURN NULL;
+    END IF;
+    -- an output write: the task finished
+    node := {_node_of_path_sql("NEW.task_path")};
+    IF NEW.task_id = ANY(tasks) THEN
+        -- it had asked (one of parallel interrupts answered by id): drop its interrupts
         UPDATE {STATUS_TABLE} s
-        SET done_tasks = s.done_tasks || NEW.task_id,
-            done_nodes = CASE WHEN node IS NULL OR node = ANY(s.done_nodes) THEN s.done_nodes
+        SET done_nodes = CASE WHEN node IS NULL OR node = ANY(s.done_nodes) THEN s.done_nodes
                               ELSE s.done_nodes || node END,
             int_task_ids = coalesce(x.task_ids, '{{}}'),
             int_task_paths = coalesce(x.task_paths, '{{}}'),
@@ -292,6 +293,9 @@ BEGIN
             WHERE t.thread_id = NEW.thread_id AND u.task_id <> NEW.task_id
         ) x
         WHERE s.thread_id = NEW.thread_id;
+    ELSIF node IS NOT NULL AND NOT (node = ANY(done)) THEN
+        UPDATE {STATUS_TABLE} SET done_nodes = done_nodes || node
+        WHERE thread_id = NEW.thread_id;
     END IF;
     RETURN NULL;
 END $$;

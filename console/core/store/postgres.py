@@ -12,6 +12,7 @@ Two plans, same result:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -22,12 +23,13 @@ from psycopg_pool import AsyncConnectionPool
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
 from console.core.graphs import GraphRegistry
-from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
+from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
 from console.core.store.base import CheckpointStore, Cursor
 from console.core.store.heads import (
     CONTROL_CHANNELS,
     INTERRUPT_CHANNEL,
     HeadState,
+    classify_parts,
     parse_ts,
 )
 from console.core.store.pg_schema import (
@@ -93,7 +95,7 @@ WHERE cardinality(cand.next_nodes) > 0
 # neither `checkpoints` nor `checkpoint_writes` is read.
 _STATUS_ROWS = f"""
 SELECT thread_id, checkpoint_id, parent_checkpoint_id, paused_at, next_nodes, graph_id,
-       metadata::text, parent_next_nodes, done_nodes,
+       metadata_json, parent_next_nodes, done_nodes,
        int_task_ids, int_task_paths, int_types, int_blobs
 FROM {STATUS_TABLE}
 WHERE next_nodes <> '{{{{}}}}' {{thread_clause}} {{after_clause}}
@@ -216,9 +218,9 @@ class PostgresStore(CheckpointStore):
             ) from exc
         return [self._head_of(row) for row in rows]
 
-    async def _status_heads(
+    async def _status_rows(
         self, thread_ids: Sequence[str] | None, after: Cursor | None, limit: int | None
-    ) -> list[HeadState]:
+    ) -> list[tuple[Any, ...]]:
         params: dict[str, Any] = {"thread_ids": list(thread_ids or ()), "limit": limit}
         after_clause = ""
         if after is not None:
@@ -233,14 +235,20 @@ class PostgresStore(CheckpointStore):
             async with self.pool.connection() as conn:
                 cur = conn.cursor(binary=True, row_factory=tuple_row)
                 await cur.execute(query, params)
-                rows = await cur.fetchall()
+                rows: list[tuple[Any, ...]] = await cur.fetchall()
+                return rows
         except psycopg.Error as exc:
             raise DatabaseUnavailable(
                 f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
             ) from exc
+
+    async def _status_heads(
+        self, thread_ids: Sequence[str] | None, after: Cursor | None, limit: int | None
+    ) -> list[HeadState]:
         heads = []
         for (thread_id, checkpoint_id, parent_id, paused_at, next_nodes, graph_id, metadata,
-             parent_next, done_nodes, task_ids, task_paths, types, blobs) in rows:
+             parent_next, done_nodes, task_ids, task_paths, types, blobs
+             ) in await self._status_rows(thread_ids, after, limit):
             head = HeadState(
                 thread_id, checkpoint_id, parent_id, paused_at, metadata, tuple(next_nodes),
                 finished_nodes=set(done_nodes) if done_nodes else set(),
@@ -253,6 +261,29 @@ class PostgresStore(CheckpointStore):
                     head.add_interrupt_write(task_id, path, type_, blob)
             heads.append(head)
         return heads
+
+    async def _classified(
+        self, flt: PendingFilter, after: Cursor | None, limit: int | None, now: datetime
+    ) -> tuple[list[PendingThread | None], int, Cursor | None]:
+        if not self._has_status:
+            return await super()._classified(flt, after, limit, now)
+        # The status rows are classified as they come: no HeadState, payloads stay raw.
+        rows = await self._status_rows(None, after, limit)
+        registry, grace, codec = self.registry, self.grace_seconds, self.codec
+        pauses: list[PendingThread | None] = []
+        append = pauses.append
+        for (thread_id, checkpoint_id, _, paused_at, next_nodes, graph_id, metadata,
+             parent_next, done_nodes, task_ids, task_paths, types, blobs) in rows:
+            nxt = tuple(next_nodes)
+            append(classify_parts(
+                thread_id, checkpoint_id, paused_at, nxt,
+                tuple(n for n in nxt if n not in done_nodes) if done_nodes else nxt,
+                tuple(parent_next) if parent_next is not None else None,
+                {"graph_id": graph_id}, metadata,
+                tuple(zip(task_ids, task_paths, types, blobs, strict=True)) if task_ids else (),
+                registry, now=now, grace_seconds=grace, codec=codec))
+        last = (rows[-1][3], rows[-1][0]) if rows else None
+        return pauses, len(rows), last
 
     @property
     def pages_in_sql(self) -> bool:
