@@ -33,6 +33,7 @@ from console.settings import Settings
 from console.ui.app import ConsoleApp
 from console.ui.modals.bulk import BulkProgressScreen, BulkRejectScreen
 from console.ui.modals.confirm import ConfirmScreen
+from console.ui.modals.error import RevealScreen
 from console.ui.modals.prompt import PromptScreen
 from console.ui.screens.main import MainScreen
 from tests import graphs
@@ -41,6 +42,7 @@ POLICY: dict[str, Any] = {"policy": {
     "read_only": ["intern"],
     "four_eyes": True,
     "requester_key": "requested_by",
+    "reveal": ["sec"],
     "groups": {"payments": ["alice", "bob"]},
     "rules": [
         # per graph and node: only alice approves (and so edits) hitl's gate
@@ -54,7 +56,7 @@ POLICY: dict[str, Any] = {"policy": {
 GRAPHS = {name: graphs.ALL[name] for name in ("hitl", "raw", "inbox", "before")}
 THREADS = [
     ("hitl", "hitl-000", {"topic": "t"}, {"requested_by": "zoe"}),
-    ("raw", "raw-000", {"topic": "t"}, {"requested_by": "zoe"}),
+    ("raw", "raw-000", {"topic": {"api_key": "Kp9Lm8Nb7Vc6Xz5Q"}}, {"requested_by": "zoe"}),
     ("raw", "raw-001", {"topic": "t"}, {"requested_by": "zoe"}),
     ("inbox", "inbox-000", {"topic": "t"}, {"requested_by": "bob"}),
     ("before", "before-000", {"topic": "t"}, {"requested_by": "zoe"}),
@@ -306,3 +308,35 @@ async def test_bulk_reject_counts_the_marks_policy_refuses(policy_db: str) -> No
     for thread_id in ("hitl-000", "raw-000"):
         rows, _, bundle = await _database(policy_db, thread_id)
         assert rows == [("reject", "applied", "dave")] and bundle.pending is None
+
+
+async def test_reveal_only_where_policy_allows_it_and_always_audited(policy_db: str) -> None:
+    secret = "Kp9Lm8Nb7Vc6Xz5Q"  # raw-000's topic.api_key
+    async with console(policy_db, "dave") as (app, pilot):
+        await _select(pilot, "raw-000")
+        assert secret not in screen_text(app) and "topic.api_key" not in screen_text(app)
+        await pilot.press("V")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)  # no prompt: nothing to reveal for dave
+        refusal = ("dave may not reveal redacted values (policy `reveal` does not name "
+                   "them). The attempt was recorded.")
+        assert any(refusal in n for n in notifications(app))
+        assert secret not in screen_text(app)
+    _, events, _ = await _database(policy_db, "raw-000")
+    assert events == [("dave", "reveal_refused")]
+    async with console(policy_db, "sec") as (app, pilot):
+        await _select(pilot, "raw-000")
+        assert secret not in screen_text(app)
+        await pilot.press("V")
+        await until(pilot, lambda: isinstance(app.screen, PromptScreen), what="the path")
+        assert "Hidden by key here: topic.api_key." in _flat(screen_text(app))
+        await pilot.press(*"topic.api_key", "enter")
+        await until(pilot, lambda: isinstance(app.screen, RevealScreen), what="the value")
+        shown = _flat(screen_text(app))
+        assert f'"{secret}"' in shown
+        assert "topic.api_key (revealed to sec; recorded in the audit log)" in shown
+        await pilot.press("escape")
+        await settle(pilot)
+        assert secret not in screen_text(app)  # back to the redacted pane
+    _, events, _ = await _database(policy_db, "raw-000")
+    assert events == [("dave", "reveal_refused"), ("sec", "reveal")]

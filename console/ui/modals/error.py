@@ -50,3 +50,8 @@ def report_error(
         app.push_screen(ErrorModal(title, message))
     else:
         app.notify(message, title=title, severity="error", markup=False)
+
+
+class RevealScreen(ErrorModal):
+    """One revealed value, as inert text (never markup or terminal control), with the note
+    that the reveal is in the audit log. Looks like the error modal; closed the same way."""

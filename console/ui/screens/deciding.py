@@ -9,18 +9,23 @@ on meanwhile is a conflict, shown with who moved it and what changed, never a su
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
+from textual.binding import Binding, BindingType
 
 from console.core.apply import Outcome
 from console.core.decisions import DecisionInput, Plan
 from console.core.errors import ConflictError, ConsoleError, NotPendingError
-from console.core.models import PendingThread
+from console.core.inert import inert
+from console.core.jsonable import to_jsonable
+from console.core.models import PendingThread, ReviewBundle
 from console.core.models_ledger import DecisionType, LedgerRow
+from console.core.reveal import reveal_value
 from console.ui.actions import ActionState, approval_note, needs_value, with_own_approval
 from console.ui.cell_text import one_line
 from console.ui.conflict_text import ConflictInfo
@@ -29,7 +34,7 @@ from console.ui.errors import describe_error
 from console.ui.modals.confirm import ConfirmScreen
 from console.ui.modals.conflict import ConflictChoice, ConflictScreen
 from console.ui.modals.edit_form import EditForm, FormResult
-from console.ui.modals.error import ErrorModal
+from console.ui.modals.error import ErrorModal, RevealScreen
 from console.ui.modals.prompt import PromptScreen
 from console.ui.plan_text import plan_text
 from console.ui.screens.base import ScreenBase, bundle_key
@@ -69,7 +74,13 @@ def pause_changed(thread_id: str, seen: tuple[str, ...], now: tuple[str, ...]) -
 
 
 class DecidingMixin(ScreenBase):
-    """Actions on the selected thread (keys a, r, m, e) and what follows them."""
+    """Actions on the selected thread (keys a, r, m, e, V) and what follows them."""
+
+    # Merged into the main screen's keys by Textual (bindings of every class in the MRO).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("V", "reveal", "Reveal a redacted value (audited)", show=False,
+                id="main.reveal"),
+    ]
 
     _attempt: Attempt | None = None  # the decision being prepared or applied
     # the pause the edit form is open on: (thread, checkpoint, interrupt ids)
@@ -348,6 +359,51 @@ class DecidingMixin(ScreenBase):
         redraw = getattr(self, "_show_bundle", None)
         if selected is not None and selected.thread_id == thread_id and callable(redraw):
             redraw(selected)
+
+    # --- reveal ------------------------------------------------------------------------
+
+    def action_reveal(self) -> None:
+        """`V`: show one real value of the thread's state, only to reviewers policy
+        `reveal` names; every attempt, allowed or refused, is in the audit log."""
+        thread = self.table.selected
+        detail = self.detail
+        bundle = None
+        if thread is not None and detail.thread_id == thread.thread_id:
+            bundle = self._bundles.get((thread.thread_id, detail.checkpoint_id or "",
+                                        detail.interrupt_ids))
+        if bundle is None:
+            self.notify("Select a thread and let it load first.", severity="warning",
+                        markup=False)
+            return
+        if not self._policy.may_reveal(self._settings.reviewer).allowed:
+            self._reveal(bundle, None)  # refused, and the attempt recorded
+            return
+        paths = list(self._redactor.secret_paths(bundle.values))
+        hint = f" Hidden by key here: {', '.join(paths[:6])}." if paths else ""
+        name = one_line(self._redactor.redact_text(bundle.thread_id))
+
+        def asked(path: str | None) -> None:
+            if path:
+                self._reveal(bundle, path)
+
+        self.app.push_screen(
+            PromptScreen(f"Reveal a value of {name}",
+                         "Dotted path of the value in the state (each reveal is recorded "
+                         f"in the audit log).{one_line(hint)}"), asked)
+
+    @work(name="reveal", group="reveal", exclusive=True, exit_on_error=False)
+    async def _reveal(self, bundle: ReviewBundle, path: str | None) -> None:
+        try:
+            value = await reveal_value(self._decider, bundle, path)
+        except ConsoleError as exc:
+            title, message = describe_error(exc, self._redactor)
+            self.notify(message, title=title, severity="warning", markup=False)
+            return
+        text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
+        self.app.push_screen(RevealScreen(
+            f"{one_line(path or '')} (revealed to {one_line(self._settings.reviewer)}; "
+            "recorded in the audit log)",
+            inert(text, keep_newlines=True)))
 
     # --- conflicts ----------------------------------------------------------------------
 
