@@ -349,3 +349,50 @@ async def test_the_console_tui_never_imports_the_graph(
     assert console.returncode == 0, err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["graph_modules"] == [], "the console imported the graph module"
+
+
+# --- the bookkeeping alone (no app) ----------------------------------------------------
+
+
+def _row(id: int, status: str, thread: str = "t-1", checkpoint: str = "c-1",
+         mode: str = "worker") -> LedgerRow:
+    from datetime import UTC, datetime
+
+    return LedgerRow(id=id, thread_id=thread, checkpoint_ns="", checkpoint_id=checkpoint,
+                     pause_key="i-1", decision="approve", status=status, reviewer="tester",
+                     reason=None, edits=None, resume=None, idempotency_key=None,
+                     client_host=None, ssh_origin=None, client_pid=None, apply_mode=mode,
+                     created_at=datetime.now(UTC), finished_at=None, new_checkpoint_id=None,
+                     outcome=None, claimed_by="host-1:4711:ab12cd")
+
+
+def test_open_decisions_tell_each_settlement_once_and_a_new_decision_clears_a_failure() -> None:
+    from console.ui.screens.decision_status import OpenDecisions
+
+    book = OpenDecisions()
+    book.seed([_row(1, "queued"), _row(2, "queued", thread="t-2")], newest=5)
+    assert book.statuses() == {("t-1", "c-1"): "queued", ("t-2", "c-1"): "queued"}
+    settled = book.absorb([_row(1, "failed"), _row(2, "claimed", thread="t-2")], {})
+    assert [(s.row.id, s.before) for s in settled] == [(1, "queued")]
+    assert book.statuses() == {("t-1", "c-1"): "failed", ("t-2", "c-1"): "claimed"}
+    assert book.absorb([_row(1, "failed")], {}) == []  # told once
+    # Deciding again on the failed pause: the new open decision wins, the failure goes.
+    book.absorb([_row(6, "queued")], {})
+    assert book.statuses()[("t-1", "c-1")] == "queued" and book.watermark == 6
+    # Settled before any read saw it open: news only if the queue showed it open (ours).
+    assert book.absorb([_row(7, "applied", thread="t-3")], {}) == []
+    assert len(book.absorb([_row(8, "applied", thread="t-4")],
+                           {("t-4", "c-1"): "queued"})) == 1
+    # An inline decision failing is no worker failure: no `!`.
+    book.absorb([_row(9, "in_flight", thread="t-5", mode="inline")], {})
+    book.absorb([_row(9, "failed", thread="t-5", mode="inline")], {})
+    assert ("t-5", "c-1") not in book.statuses()
+    book.prune({("t-2", "c-1")})
+    assert book.failed == {}
+
+
+def test_worker_names_are_short() -> None:
+    assert worker_name("host-1:4711:ab12cd") == "worker host-1"
+    assert worker_name("app.internal:12:api") == "worker app.internal"
+    assert worker_name("blue") == "worker blue"
+    assert worker_name(None) == "a worker"
