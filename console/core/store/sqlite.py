@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,19 +62,48 @@ _WRITES_BY_KEY = f"""
 class _Decoded:
     """The facts of one checkpoint that classification needs (immutable once written)."""
 
-    __slots__ = ("metadata", "next_nodes", "parent_checkpoint_id", "ts")
+    __slots__ = ("graph_id", "metadata", "next_nodes", "parent_checkpoint_id", "ts")
 
     def __init__(
         self,
         ts: datetime,
         next_nodes: tuple[str, ...],
         parent_checkpoint_id: str | None,
-        metadata: dict[str, Any],
+        metadata: bytes | str,
+        graph_id: str | None,
     ) -> None:
         self.ts = ts
         self.next_nodes = next_nodes
         self.parent_checkpoint_id = parent_checkpoint_id
         self.metadata = metadata
+        self.graph_id = graph_id
+
+
+# Every head without a triggered node shares this (only `next_nodes` is ever read).
+_NO_TRIGGER = _Decoded(datetime.fromtimestamp(0, UTC), (), None, b"", None)
+
+
+def _maybe_triggered(blob: bytes) -> bool:
+    """Whether a msgpack checkpoint may hold an available `branch:to:<node>` trigger.
+
+    A trigger channel in `channel_values` holds None: its key string is followed by
+    msgpack nil (0xc0). The same names in `channel_versions`/`versions_seen` are followed
+    by versions. Anything this cannot read as a key is treated as "maybe" (decoded).
+    """
+    find = blob.find
+    at = find(b"branch:to:")
+    while at >= 0:
+        header = blob[at - 1] if at >= 1 else 0
+        if 0xA0 <= header <= 0xBF:  # fixstr
+            end = at + (header & 0x1F)
+        elif at >= 2 and blob[at - 2] == 0xD9:  # str 8
+            end = at + header
+        else:
+            return True
+        if end >= len(blob) or blob[end] == 0xC0:
+            return True
+        at = find(b"branch:to:", at + 1)
+    return False
 
 
 class SqliteStore(CheckpointStore):
@@ -179,6 +208,7 @@ class SqliteStore(CheckpointStore):
                 paused_at=facts.ts,
                 metadata=facts.metadata,
                 next_nodes=facts.next_nodes,
+                graph_id=facts.graph_id,
             )
             for thread_id, checkpoint_id in heads
             if (facts := self._decoded[(thread_id, checkpoint_id)]).next_nodes
@@ -202,6 +232,8 @@ class SqliteStore(CheckpointStore):
 
     def _decode(self, row: sqlite3.Row | tuple[Any, ...]) -> _Decoded:
         _, _, parent_id, type_, blob, metadata = row
+        if type_ == "msgpack" and not _maybe_triggered(blob):
+            return _NO_TRIGGER  # finished (or between runs): nothing to decode
         if type_ == "msgpack":
             # Only versions and channel names are needed: skip rebuilding objects.
             checkpoint = ormsgpack.unpackb(
@@ -209,15 +241,22 @@ class SqliteStore(CheckpointStore):
             )
         else:
             checkpoint = self._saver.serde.loads_typed((type_, blob))
+        next_nodes = triggered_nodes(
+            checkpoint.get("channel_values") or {},
+            checkpoint.get("channel_versions") or {},
+            checkpoint.get("versions_seen") or {},
+        )
+        if not next_nodes:
+            return _NO_TRIGGER
+        # metadata stays JSON text (rows parse it on demand); only graph_id is needed now
+        parsed = json.loads(metadata) if metadata else {}
+        graph_id = parsed.get("graph_id") if isinstance(parsed, dict) else None
         return _Decoded(
             ts=parse_ts(checkpoint.get("ts")),
-            next_nodes=triggered_nodes(
-                checkpoint.get("channel_values") or {},
-                checkpoint.get("channel_versions") or {},
-                checkpoint.get("versions_seen") or {},
-            ),
+            next_nodes=next_nodes,
             parent_checkpoint_id=parent_id,
-            metadata=json.loads(metadata) if metadata else {},
+            metadata=metadata or b"",
+            graph_id=graph_id if isinstance(graph_id, str) else None,
         )
 
     async def _attach_writes(self, candidates: list[HeadState]) -> None:
