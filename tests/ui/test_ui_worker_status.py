@@ -396,3 +396,25 @@ def test_worker_names_are_short() -> None:
     assert worker_name("app.internal:12:api") == "worker app.internal"
     assert worker_name("blue") == "worker blue"
     assert worker_name(None) == "a worker"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "LangGraph keeps the failed task's __resume__ write on the pause's checkpoint and a "
+    "later Command(resume=...) re-delivers that first answer: deciding again after a "
+    "failed apply cannot change the answer (a reject would run as the approval). Needs "
+    "a fix in console/core/apply.resume_graph."))
+@pytest.mark.parametrize("worker_db", ["sqlite"], indirect=True)
+async def test_deciding_again_after_a_failed_apply_sends_the_new_answer(
+    console_store: CheckpointStore, worker_db: str,
+) -> None:
+    from console.core.apply import Decider, current_origin
+    from console.core.decisions import DecisionInput
+    from console.core.models_ledger import DecisionType
+
+    decider = Decider(console_store, current_origin("tester"), worker_mode=True)
+    await decider.decide("refuses-000", DecisionInput(DecisionType.APPROVE))
+    first = await apply_pending_decisions({"refuses": graphs.refuses}, worker_db)
+    assert [r.status for r in first] == ["failed"]
+    await decider.decide("refuses-000", DecisionInput(DecisionType.REJECT, reason="no"))
+    again = await apply_pending_decisions({"refuses": graphs.refuses}, worker_db)
+    assert [r.status for r in again] == ["applied"], again[0].outcome
