@@ -150,8 +150,10 @@ async def approve(pilot: Any, thread_id: str) -> None:
                          ids=[f"{db}-{w}x{h}" for db, (w, h) in CASES])
 async def test_queued_then_applied_or_failed_live(
     console_store: CheckpointStore, settings: Settings, start_worker: Any,
-    size: tuple[int, int],
+    size: tuple[int, int], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if size == (160, 50):
+        monkeypatch.setenv("NO_COLOR", "1")  # the flags are characters: no colour needed
     app = build_app(console_store, settings, poll_interval=0.2)
     async with app.run_test(size=size) as pilot:
         screen = main_screen(app)

@@ -193,7 +193,9 @@ class DecisionStatusMixin(ScreenBase):
                 rows += await ledger.decisions_since(list(decisions.tracked),
                                                      decisions.watermark)
                 settled = decisions.absorb(rows, self._open_decisions)
-            decisions.prune({(t.thread_id, t.checkpoint_id) for t in self._all})
+            if full and decisions.failed:
+                # memory only: a flag on a pause that is gone has no row to show on
+                decisions.prune({(t.thread_id, t.checkpoint_id) for t in self._all})
             self._show_flags({(s.row.thread_id, s.row.checkpoint_id) for s in settled},
                              full=full)
             if settled:
