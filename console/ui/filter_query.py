@@ -111,9 +111,10 @@ class QueueSearch:
 
     Each thread's search text (the core's `search_text`, the one `pending --search`
     uses) is computed once, in a list aligned with the queue's list of threads; the
-    owner keeps it aligned by reporting in-place changes (`inserted`, `removed`,
-    `replaced`), so a live refresh costs one text, not one per row. A new list object
-    is re-indexed, reusing the texts of the threads it still holds.
+    owner keeps it aligned by reporting in-place changes (`inserted`, `removed`), so a
+    live refresh costs one text, not one per row. A new list object is re-indexed
+    (`index_step`, a few hundred rows at a time), reusing the texts of the threads it
+    still holds.
 
     While the query only grows (`ac` -> `acm`), the previous result is narrowed rather
     than the whole queue; the results of the query's earlier states are kept, so
@@ -126,23 +127,53 @@ class QueueSearch:
         self._threads: list[PendingThread] | None = None
         self._texts: list[str] = []
         self._results: dict[PendingFilter, Result] = {}
+        # an index being built a step at a time: the list, its texts so far, and the
+        # texts of the previous index to reuse by thread (`id()`: those threads are kept
+        # alive by `self._threads` until the new index replaces it)
+        self._building: list[PendingThread] | None = None
+        self._built: list[str] = []
+        self._reuse: dict[int, str] = {}
+
+    def ready(self, threads: list[PendingThread]) -> bool:
+        """Whether `threads` is indexed (as it is now)."""
+        return threads is self._threads and len(threads) == len(self._texts)
 
     def prepare(self, threads: list[PendingThread]) -> None:
-        """Index `threads` now (the reviewer opened the filter: the first keystroke
-        should not pay for 100k texts)."""
-        if threads is self._threads and len(threads) == len(self._texts):
-            return
-        reused = {id(t): text for t, text in zip(self._threads or (), self._texts, strict=True)}
-        # `id()` is safe here: the old threads are alive (in `self._threads`) until the end.
-        self._texts = [reused.get(id(t)) or search_text(t) for t in threads]
-        self._threads = threads
+        """Index `threads` now, or finish indexing it."""
+        while not self.index_step(threads, len(threads) + 1):
+            pass
+
+    def index_step(self, threads: list[PendingThread], rows: int) -> bool:
+        """Index up to `rows` more threads of `threads`; True once all of them are.
+
+        At 100k rows the texts take ~1-2 s to compute (summaries are decoded from the
+        stored payloads), so the owner runs this in small steps after each full load,
+        between keystrokes, rather than when the reviewer first types.
+        """
+        if self.ready(threads):
+            return True
+        if threads is not self._building:
+            self._building = threads
+            self._built = []
+            self._reuse = {id(t): text for t, text in
+                           zip(self._threads or (), self._texts, strict=True)}
+        start = len(self._built)
+        reuse = self._reuse
+        self._built.extend(reuse.get(id(t)) or search_text(t)
+                           for t in threads[start:start + rows])
+        if len(self._built) < len(threads):
+            return False
+        self._threads, self._texts = threads, self._built
+        self._building, self._built, self._reuse = None, [], {}
         self._results.clear()
+        return True
 
     def forget(self) -> None:
         """Drop the index (its memory) until the filter is used again."""
         self._threads = None
         self._texts = []
         self._results.clear()
+        self._building, self._built, self._reuse = None, [], {}
 
     def inserted(self, threads: list[PendingThread], index: int) -> None:
         """The owner inserted `threads[index]` into the list (in place)."""
@@ -158,6 +189,8 @@ class QueueSearch:
         # Whether the texts follow this very list, which had `indexed` threads before the
         # change; if not, the next `select` re-indexes it (old texts are not trusted).
         self._results.clear()
+        if threads is self._building:
+            self._building, self._built, self._reuse = None, [], {}  # start that over
         if threads is self._threads and len(self._texts) == indexed:
             return True
         self.forget()

@@ -1,6 +1,7 @@
 """End to end in a real terminal: the installed `hitl-console` inside tmux (a pty) at
 80x24, TERM=xterm, NO_COLOR=1. Keys are typed and the screen is read back as text, the
 way a reviewer over ssh would; the ledger is then checked with `hitl-console audit`.
+At 80x24 the panes take turns: the queue fills the screen, `enter` opens the detail.
 
 tmux runs on a private socket (`-L`), so no one else's sessions are touched.
 """
@@ -99,9 +100,12 @@ def test_approve_one_and_bulk_reject_three_from_the_keyboard(
     time.sleep(0.3)
     term.text("graph:tutorial")
     term.keys("Enter")
-    term.wait_for(r"2 of \d+")
-    # A decision names the pause the reviewer read: wait for its detail to be shown.
-    term.wait_for(r"(?m)^ graph tutorial \| node approval")
+    screen = term.wait_for(r"2 of \d+")
+    assert "graph tutorial | node approval" not in screen  # the queue alone, full height
+    # A decision names the pause the reviewer read: open it, wait for its detail.
+    term.keys("Enter")
+    screen = term.wait_for(r"graph tutorial \| node approval")
+    assert "SUMMARY" not in screen  # the detail alone, full height
     term.keys("a")
     screen = term.wait_for(r"Approve this thread\?")
     assert "Command(" in screen and '"approved"' in screen
@@ -111,6 +115,8 @@ def test_approve_one_and_bulk_reject_three_from_the_keyboard(
     term.wait_for(r"last: approve applied")
 
     # Bulk reject the three oldest threads of the whole queue.
+    term.keys("Escape")  # back to the queue
+    term.wait_for(r"SUMMARY")
     term.keys("Escape")  # clear the filter
     term.wait_for(r"\d+ pending \|")
     term.keys("g", "Space", "Space", "Space")

@@ -21,6 +21,7 @@ the detail full height (`esc`/`tab` back). A cursor move then repaints two queue
 
 from __future__ import annotations
 
+import asyncio
 from bisect import bisect_left
 from collections.abc import Sequence
 from typing import ClassVar
@@ -58,6 +59,8 @@ from console.ui.widgets.queue_table import QueueTable
 from console.ui.widgets.status_line import StatusInfo, StatusLine
 
 BUNDLE_GROUP = "bundle"
+SEARCH_GROUP = "search index"
+SEARCH_STEP = 500  # rows indexed between two looks at the keyboard (~5-10 ms)
 WIDE = 150  # columns from which queue and detail sit side by side
 TALL = 32  # rows from which narrower screens stack them (below: one pane at a time)
 
@@ -199,7 +202,14 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
     def after_load(self, *, full: bool) -> None:
         if full:
             self.prune_marks()
+            self._index_search()
         self.check_watched()
+
+    @work(name="search index", group=SEARCH_GROUP, exclusive=True, exit_on_error=False)
+    async def _index_search(self) -> None:
+        """Compute the rows' search texts in small steps, so `/` is ready at once."""
+        while not self._search.index_step(self._all, SEARCH_STEP):
+            await asyncio.sleep(0)  # keys and repaints go first
 
     def check_watched(self) -> None:
         """If the pause the reviewer is acting on or reading has moved on: the dialog."""

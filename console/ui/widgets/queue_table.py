@@ -120,7 +120,8 @@ class QueueTable(ScrollView, can_focus=True):
         Binding("G,end", "last", "Last", show=False, id="queue.last"),
         Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="queue.page_down"),
         Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="queue.page_up"),
-        Binding("enter", "open", "Open", key_display="enter", show=False, id="queue.open"),
+        Binding("enter", "open", "Open the thread (the detail, full height on small screens)",
+                key_display="enter", show=False, id="queue.open"),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -264,10 +265,11 @@ class QueueTable(ScrollView, can_focus=True):
         version, if the owner can say), else on the row that took its place."""
         if previous is None or not self._rows:
             return max(0, min(self._cursor, len(self._rows) - 1))
+        if (index := self._find(previous)) is not None:
+            return index
         current = self.locate(previous.thread_id) if self.locate is not None else None
-        for version in (current, previous):
-            if version is not None and (index := self._find(version)) is not None:
-                return index
+        if current is not None and (index := self._find(current)) is not None:
+            return index
         if self.locate is None and (index := self._scan(previous.thread_id)) is not None:
             return index
         place = bisect_left(self._rows, previous.sort_key(), key=PendingThread.sort_key)
