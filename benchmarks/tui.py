@@ -160,13 +160,14 @@ def print_table(rows: Sequence[Row]) -> None:
 class Frame:
     at: float  # perf_counter, after rendering the escape sequences
     wall: float  # time.time(), to compare with another process
-    state: tuple[int, int, int, int]  # rows, cursor, scroll_y, replace_rows calls
+    state: tuple[int, int, int, int]  # rows, cursor, scroll_y, row changes (generation)
     size: int  # characters of escape sequences
 
 
 class FrameProbe:
-    """Wraps `App._display` (called for every frame, headless too) and the queue's
-    `replace_rows`, so a test can ask "when was X first on screen"."""
+    """Wraps `App._display` (called for every frame, headless too), so a test can ask
+    "when was X first on screen"; the queue's `generation` (or, for a version without
+    it, a count of `replace_rows` calls) says when its rows changed."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -194,13 +195,14 @@ class FrameProbe:
                 table = self.app.screen.query_one("#queue")
             except Exception:
                 return None
-            original = table.replace_rows
+            if not hasattr(table, "generation"):
+                original = table.replace_rows
 
-            def counted(*args: Any, **kwargs: Any) -> None:
-                self.replaced += 1
-                original(*args, **kwargs)
+                def counted(*args: Any, **kwargs: Any) -> None:
+                    self.replaced += 1
+                    original(*args, **kwargs)
 
-            table.replace_rows = counted
+                table.replace_rows = counted
             self.table = table
         return self.table
 
@@ -208,19 +210,16 @@ class FrameProbe:
         table = self.table
         if table is None:
             return (0, 0, 0, self.replaced)
-        return (table.row_count, table.cursor_row, round(table.scroll_y), self.replaced)
+        changes = getattr(table, "generation", self.replaced)
+        return (table.row_count, table.cursor_row, round(table.scroll_y), changes)
 
     def _record(self, size: int) -> None:
         self.frames.append(
             Frame(time.perf_counter(), time.time(), self.state(), size)
         )
         if self.watched and self.table is not None:
-            positions = getattr(self.table, "_positions", None)
             for thread_id in list(self.watched):
-                if positions is not None:
-                    present = thread_id in positions
-                else:
-                    present = any(r.thread_id == thread_id for r in self.table.rows)
+                present = self.table.position(thread_id) is not None
                 if present:
                     self.shown[thread_id] = time.time()
                     self.watched.discard(thread_id)
@@ -269,7 +268,7 @@ class TimedStore:
     back to its original."""
 
     def __init__(
-        self, real: Any, rows: list[PendingThread] | None, origin: dict[str, str]
+        self, real: Any, rows: list[PendingThread] | None, origin: Origins | None
     ) -> None:
         self._real = real
         self._rows = rows
@@ -290,23 +289,52 @@ class TimedStore:
         return list(rows)
 
     async def bundle(self, thread_id: str, **kwargs: Any) -> Any:
-        return await self._real.bundle(self._origin.get(thread_id, thread_id), **kwargs)
+        original = self._origin.of(thread_id) if self._origin is not None else None
+        return await self._real.bundle(original or thread_id, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
 
+def _copy(value: Any) -> Any:
+    """A copy of stored bytes or text that shares nothing with the original."""
+    if isinstance(value, bytes | memoryview):
+        return bytes(bytearray(value))
+    if isinstance(value, str):
+        return "".join(list(value))
+    return json.loads(json.dumps(value))
+
+
+class Origins:
+    """Which real thread a copy was made from, worked out from the copy's id (a dict of
+    100k ids would be in the app's RSS, which the benchmark measures)."""
+
+    def __init__(self, sample: Sequence[PendingThread]) -> None:
+        self._ids = [t.thread_id for t in sample]
+
+    def of(self, thread_id: str) -> str | None:
+        number = thread_id.rpartition("-")[2]
+        if not number.isdigit():
+            return None
+        return self._ids[int(number) % len(self._ids)]
+
+
 def replicate(
     sample: Sequence[PendingThread], n: int, serde: Any
-) -> tuple[list[PendingThread], dict[str, str]]:
-    """`n` copies of real threads with new ids and pause times, each decoded the way a
-    store read makes it: interrupt values through the saver's serializer (msgpack),
-    metadata through JSON, every string its own object."""
+) -> tuple[list[PendingThread], Origins]:
+    """`n` copies of real threads with new ids and pause times, each the way a store
+    read makes it: a lazy row (as the stores build them) gets its own copy of the raw
+    interrupt writes and metadata, decoded on first access; an eager one its interrupt
+    values through the saver's serializer and metadata through JSON. Every string is
+    its own object."""
     rows = []
-    origin = {}
     for i in range(n):
         base = sample[i % len(sample)]
         thread_id = f"{base.thread_id[:24]}-{i:06d}"
+        raw = getattr(base, "_raw", None)
+        if raw is not None:
+            rows.append(_lazy_copy(base, raw, thread_id, i))
+            continue
         interrupts = tuple(
             replace(item, id=f"{item.id[:26]}{i:06d}", task_id=f"{item.task_id[:30]}{i:06d}",
                     value=serde.loads_typed(serde.dumps_typed(item.value)),
@@ -322,9 +350,28 @@ def replicate(
             summary="".join(base.summary),
             metadata=json.loads(json.dumps(base.metadata)),
         ))
-        origin[thread_id] = base.thread_id
     rows.sort(key=PendingThread.sort_key)
-    return rows, origin
+    return rows, Origins(sample)
+
+
+def _lazy_copy(base: PendingThread, raw: Any, thread_id: str, i: int) -> PendingThread:
+    raw_interrupts, raw_metadata = raw
+    summary = base._summary  # type: ignore[attr-defined]
+    return PendingThread.lazy(  # type: ignore[attr-defined,no-any-return]
+        thread_id=thread_id,
+        checkpoint_id=f"{base.checkpoint_id[:30]}{i:06d}",
+        graph=base.graph,
+        nodes=base.nodes,
+        kind=base.kind,
+        convention=base.convention,
+        paused_at=base.paused_at - timedelta(seconds=i),
+        next_nodes=base.next_nodes,
+        codec=base._codec,  # type: ignore[attr-defined]
+        raw_interrupts=tuple((f"{task[:30]}{i:06d}", _copy(path), kind, _copy(blob))
+                             for task, path, kind, blob in raw_interrupts or ()),
+        raw_metadata=_copy(raw_metadata),
+        summary=_copy(summary) if isinstance(summary, str) else None,
+    )
 
 
 def rss_mb() -> float:
@@ -363,7 +410,7 @@ async def widgets_child(args: argparse.Namespace) -> dict[str, Any]:
             info["build_s"] = time.perf_counter() - t0
             store = TimedStore(real, rows, origin)
         else:
-            store = TimedStore(real, None, {})
+            store = TimedStore(real, None, None)
         settings = Settings(reviewer="bench", sla_seconds=3600.0, mouse=False)
         app = make_app(store, settings,  # type: ignore[arg-type]
                        **app_options(tick_interval=0, poll_interval=0))
