@@ -11,12 +11,12 @@ from typing import Any
 
 from console.core.dburl import parse_db_url
 from console.core.durations import format_age, parse_duration
-from console.core.errors import NotPendingError, PolicyRefused, UsageError
+from console.core.errors import NotPendingError, UsageError
 from console.core.graphs import GraphInfo, GraphRegistry
 from console.core.inert import fit, inert
 from console.core.models import PendingFilter, ReviewBundle
 from console.core.views import bundle_view, pending_view, safe_summary
-from console.session import redactor_for, registry_for, store_session
+from console.session import decider_for, redactor_for, registry_for, store_session
 from console.settings import Settings
 
 
@@ -77,29 +77,10 @@ async def run_show(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _reveal(store: Any, settings: Settings, bundle: ReviewBundle, path: str) -> int:
     """Print one unredacted value, if policy allows; both outcomes are audited."""
-    from console.core.apply import current_origin
     from console.core.jsonable import to_jsonable
-    from console.core.ledger_schema import install_ledger
-    from console.core.policy import Policy
-    from console.core.store.ledger_sql import ledger_db
+    from console.core.reveal import reveal_value
 
-    origin = current_origin(settings.reviewer, settings.ssh_origin)
-    verdict = Policy.from_config(settings.raw).may_reveal(settings.reviewer)
-    ledger = ledger_db(store)
-    if not await ledger.installed():
-        await install_ledger(store)
-    action = "reveal" if verdict.allowed else "reveal_refused"
-    await ledger.event(origin, action, bundle.thread_id, bundle.checkpoint_id, {"path": path})
-    if not verdict.allowed:
-        raise PolicyRefused(f"{verdict.reason} The attempt was recorded.")
-    value: Any = bundle.values
-    for part in path.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            raise NotPendingError(f"State of {bundle.thread_id!r} has no value at {path!r}.")
+    value = await reveal_value(decider_for(store, settings), bundle, path)
     text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
     print(text if settings.json else inert(text, limit=100_000, keep_newlines=True))
     return 0

@@ -19,7 +19,7 @@ from console.core.models_ledger import DecisionType, LedgerRow
 from console.settings import Settings
 
 if TYPE_CHECKING:
-    from console.core.apply import BulkResult, Decider
+    from console.core.apply import BulkResult
     from console.core.decisions import DecisionInput
 
 # The handlers import the core's decision path lazily, so `--help` stays instant.
@@ -99,15 +99,6 @@ def _action_edits(items: list[str]) -> dict[int, Any]:
     return edits
 
 
-def _decider(store: Any, settings: Settings) -> Decider:
-    from console.core.apply import Decider, current_origin
-    from console.core.policy import Policy
-
-    return Decider(store, current_origin(settings.reviewer, settings.ssh_origin),
-                   templates=settings.raw.get("templates", {}),
-                   policy=Policy.from_config(settings.raw))
-
-
 def _print(settings: Settings, data: dict[str, Any], text: str) -> None:
     if settings.json:
         print(json.dumps(data, ensure_ascii=False, default=str))
@@ -138,10 +129,10 @@ async def run_respond(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _decide_one(args: argparse.Namespace, settings: Settings, thread: str,
                       choice: DecisionInput) -> int:
-    from console.session import redactor_for, store_session
+    from console.session import decider_for, redactor_for, store_session
 
     async with store_session(settings) as store:
-        outcome = await _decider(store, settings).decide(
+        outcome = await decider_for(store, settings).decide(
             thread, choice, expect=args.expect, idempotency_key=args.idempotency_key)
     redactor = redactor_for(settings)
     row = outcome.row
@@ -159,7 +150,7 @@ async def _decide_one(args: argparse.Namespace, settings: Settings, thread: str,
 async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.apply import BulkTarget, reject_many
     from console.core.decisions import DecisionInput
-    from console.session import store_session
+    from console.session import decider_for, store_session
 
     reason = (args.reason or "").strip()
     if not reason:
@@ -167,7 +158,7 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
     if args.all == bool(args.threads):
         raise UsageError("Name threads to reject, or use --all with filters and --yes.")
     async with store_session(settings) as store:
-        decider = _decider(store, settings)
+        decider = decider_for(store, settings)
         if args.all:
             if not args.yes:
                 raise UsageError("--all rejects every matching pause: add --yes to confirm.")
@@ -215,7 +206,7 @@ def _bulk_report(settings: Settings, results: list[BulkResult]) -> int:
 
 async def run_expire(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.apply import BulkTarget, reject_many
-    from console.session import store_session
+    from console.session import decider_for, store_session
 
     seconds = parse_duration(args.older_than)
     async with store_session(settings) as store:
@@ -226,7 +217,7 @@ async def run_expire(args: argparse.Namespace, settings: Settings) -> int:
                    "\n".join(t.thread_id for t in threads) + f"\n{len(threads)} would expire")
             return 0
         results = await reject_many(
-            _decider(store, settings),
+            decider_for(store, settings),
             [BulkTarget(t.thread_id, t.checkpoint_id) for t in threads],
             "approval timeout", concurrency=args.concurrency)
     return _bulk_report(settings, results)
@@ -238,13 +229,13 @@ AUDIT_FIELDS = ("id", "created_at", "finished_at", "reviewer", "decision", "stat
 
 
 async def run_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from console.session import redactor_for, store_session
+    from console.session import decider_for, redactor_for, store_session
 
     since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since)) if args.since \
         else None
     redactor = redactor_for(settings)
     async with store_session(settings) as store:
-        decider = _decider(store, settings)
+        decider = decider_for(store, settings)
         await decider.ensure_ledger()
         rows = await decider.ledger.rows(thread_id=args.thread, since=since)
         in_flight = [r for r in rows if r.status == "in_flight"]
@@ -293,10 +284,10 @@ def _audit_record(row: LedgerRow, redactor: Any) -> dict[str, Any]:
 
 async def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.apply import reconcile
-    from console.session import store_session
+    from console.session import decider_for, store_session
 
     async with store_session(settings) as store:
-        settled = await reconcile(_decider(store, settings),
+        settled = await reconcile(decider_for(store, settings),
                                   lease_seconds=parse_duration(args.lease))
     _print(settings, {"settled": [{"id": r.id, "thread_id": r.thread_id, "status": s}
                                   for r, s in settled]},

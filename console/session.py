@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from console.core.apply import Decider, current_origin
 from console.core.dburl import parse_db_url
 from console.core.errors import UsageError
 from console.core.graphs import GraphRegistry, load_registry
+from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.core.store import CheckpointStore, open_store
 from console.settings import Settings
@@ -19,6 +21,13 @@ def registry_for(settings: Settings) -> GraphRegistry:
 
 def redactor_for(settings: Settings) -> Redactor:
     return Redactor.from_config(settings.raw)
+
+
+def decider_for(store: CheckpointStore, settings: Settings) -> Decider:
+    """The decision path for this reviewer, with the config's policy and templates."""
+    return Decider(store, current_origin(settings.reviewer, settings.ssh_origin),
+                   templates=settings.raw.get("templates", {}),
+                   policy=Policy.from_config(settings.raw))
 
 
 @asynccontextmanager
