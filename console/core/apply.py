@@ -18,6 +18,7 @@ from typing import Any
 
 from langgraph.types import Command
 
+from console.core.answers import forget_failed_answers, recorded_answers
 from console.core.decisions import DecisionInput, Plan, plan_decision
 from console.core.errors import (
     ConflictError,
@@ -331,12 +332,18 @@ async def resume_graph(
         await runnable.ainvoke(Command(update=plan.update) if plan.update else None, config,
                                durability=RESUME_DURABILITY)
     else:
-        if plan.update:
-            await runnable.ainvoke(Command(update=plan.update, resume=plan.resume), config,
-                                   durability=RESUME_DURABILITY)
-        else:
-            await runnable.ainvoke(Command(resume=plan.resume), config,
-                                   durability=RESUME_DURABILITY)
+        command: Command[Any] = (Command(update=plan.update, resume=plan.resume) if plan.update
+                   else Command(resume=plan.resume))
+        tasks = {i.task_id for i in pause.interrupts}
+        before = await recorded_answers(store.saver, pause.thread_id, pause.checkpoint_id,
+                                        tasks)
+        try:
+            await runnable.ainvoke(command, config, durability=RESUME_DURABILITY)
+        except Exception:
+            if await store.head_checkpoint_id(pause.thread_id) == pause.checkpoint_id:
+                await forget_failed_answers(store.saver, pause.thread_id,
+                                            pause.checkpoint_id, before)
+            raise
 
 
 async def _skip_to_end(runnable: Any, config: Any, plan: Plan) -> None:

@@ -11,7 +11,7 @@ import pytest
 from console.core.apply import Decider, current_origin, pause_key
 from console.core.dburl import parse_db_url
 from console.core.decisions import DecisionInput, DecisionRefused
-from console.core.errors import ConflictError, NotPendingError
+from console.core.errors import ConflictError, ConsoleError, NotPendingError
 from console.core.graphs import GraphInfo, GraphRegistry
 from console.core.models_ledger import DecisionType
 from console.core.store import CheckpointStore, open_store
@@ -236,3 +236,19 @@ async def test_a_graph_that_asks_again_is_a_new_pause(
     assert state.values["received"] == ["approved"]
     assert state.values["effects"] == ["acted"]
     assert [r.status for r in await decider.ledger.rows(thread_id="t1")] == ["applied"] * 2
+
+
+async def test_a_failed_resume_does_not_replay_its_answer(
+    store: CheckpointStore, decider: Decider
+) -> None:
+    """LangGraph keeps the answer a failing node received; deciding again must send the
+    new answer, not the failed one (a reject after a failed approve must not approve)."""
+    await start(store, "refuses", "t1")
+    with pytest.raises(ConsoleError, match="mail server refused"):
+        await decider.decide("t1", APPROVE)
+    assert [r.status for r in await decider.ledger.rows(thread_id="t1")] == ["failed"]
+    assert await store.pending_thread("t1") is not None  # still waiting: decide again
+    outcome = await decider.decide("t1", DecisionInput(DecisionType.REJECT, reason="no"))
+    assert outcome.status == "applied"
+    state = await final(store, "refuses", "t1")
+    assert [str(a) for a in state.values["received"]] == ["rejected: no"]

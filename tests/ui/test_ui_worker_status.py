@@ -400,12 +400,7 @@ def test_worker_names_are_short() -> None:
     assert worker_name(None) == "a worker"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "LangGraph keeps the failed task's __resume__ write on the pause's checkpoint and a "
-    "later Command(resume=...) re-delivers that first answer: deciding again after a "
-    "failed apply cannot change the answer (a reject would run as the approval). Needs "
-    "a fix in console/core/apply.resume_graph."))
-@pytest.mark.parametrize("worker_db", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("worker_db", ["sqlite", "postgres"], indirect=True)
 async def test_deciding_again_after_a_failed_apply_sends_the_new_answer(
     console_store: CheckpointStore, worker_db: str,
 ) -> None:
