@@ -18,7 +18,7 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
 
-from console.core.apply import Outcome
+from console.core.apply import Outcome, interrupts_key
 from console.core.decisions import DecisionInput, Plan
 from console.core.errors import ConflictError, ConsoleError, NotPendingError
 from console.core.inert import inert
@@ -291,7 +291,7 @@ class DecidingMixin(ScreenBase):
         try:
             outcome = await self._decider.decide(
                 attempt.thread_id, attempt.choice, expect=attempt.seen,
-                idempotency_key=attempt.key)
+                expect_pause=interrupts_key(attempt.seen_ids), idempotency_key=attempt.key)
         except BaseException as exc:
             self._own_moves.discard(ref)
             self._open_decisions.pop(ref, None)
