@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
@@ -33,6 +36,22 @@ from console.core.store.heads import (
 # state included, so this bounds the cost of every bundle read on long threads.
 HISTORY_LIMIT = 50
 Cursor = tuple[datetime, str]
+_NO_FILTER = PendingFilter()
+_SORT_KEY = attrgetter("paused_at", "thread_id")  # PendingThread.sort_key, without a call
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic-GC passes while a queue's rows are built: tens of thousands of small
+    acyclic objects would otherwise trigger repeated full collections (~30% of the time
+    of a 15k-row read here)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def state_values(channel_values: dict[str, Any]) -> dict[str, Any]:
@@ -126,22 +145,26 @@ class CheckpointStore(abc.ABC):
         flt = flt or PendingFilter()
         now = now or datetime.now(UTC)
         found: list[PendingThread] = []
+        filtered = flt != _NO_FILTER
         # Some candidates are not pauses (runs between steps), so a page of heads can
         # yield fewer pauses than asked for: read further pages until it is full.
         batch = limit + max(16, limit // 20) if limit is not None and self.pages_in_sql else None
         cursor = after
         while True:
             pauses, read, last = await self._classified(flt, cursor, batch, now)
-            for pause in pauses:
-                if pause is None or not matches(pause, flt, now):
-                    continue
-                if after is not None and pause.sort_key() <= after:
-                    continue
-                found.append(pause)
+            if not filtered and after is None:
+                found.extend(p for p in pauses if p is not None)
+            else:
+                for pause in pauses:
+                    if pause is None or (filtered and not matches(pause, flt, now)):
+                        continue
+                    if after is not None and pause.sort_key() <= after:
+                        continue
+                    found.append(pause)
             if batch is None or read < batch or last is None or (limit and len(found) >= limit):
                 break
             cursor = last
-        found.sort(key=PendingThread.sort_key)
+        found.sort(key=_SORT_KEY)
         return found if limit is None else found[:limit]
 
     async def _classified(

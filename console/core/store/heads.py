@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import ormsgpack
 
@@ -328,6 +328,76 @@ def classify_parts(
         raw_metadata=raw_metadata,
         summary=summary,
     )
+
+
+# Separators of a packed status row (`pg_schema.STATUS_SHAPE_SQL`): fields, list items.
+FIELD_SEP = "\x1e"
+ITEM_SEP = "\x1f"
+
+
+class Shape(NamedTuple):
+    """What classification decides from a head's graph id and node lists alone.
+
+    `kind` None: not a pause. `stalled`: a pause only once the head is older than the
+    grace period (no loaded graph says why it stopped).
+    """
+
+    kind: PauseKind | None
+    graph: str | None
+    nodes: tuple[str, ...]
+    next_nodes: tuple[str, ...]
+    convention: Convention | None  # None: decided per row from the interrupt blobs
+    summary: str | None
+    stalled: bool
+    paths: tuple[str, ...]
+
+
+class ShapeClassifier:
+    """`classify_parts` split in two: the part that depends only on a head's *shape*
+    (graph id, triggered nodes, finished nodes, the parent's triggered nodes, the task
+    paths of its pending interrupts), memoized per shape, and the per-row rest (grace
+    period, convention). A queue of 100k rows has a few dozen distinct shapes, so a row
+    costs a dict lookup instead of a registry walk and node-name parsing."""
+
+    __slots__ = ("_cache", "registry")
+
+    def __init__(self, registry: GraphRegistry) -> None:
+        self.registry = registry
+        self._cache: dict[str, Shape] = {}
+
+    def __call__(self, packed: str) -> Shape:
+        shape = self._cache.get(packed)
+        if shape is None:
+            shape = self._cache[packed] = self._compute(packed)
+        return shape
+
+    def _compute(self, packed: str) -> Shape:
+        graph_id, *lists = packed.split(FIELD_SEP)
+        nxt, done, parent, paths = (tuple(p.split(ITEM_SEP)) if p else () for p in lists)
+        # graph id and paths carry a "=" prefix: empty means NULL / none
+        hint = {"graph_id": graph_id[1:] if graph_id else None}
+        paths = (paths[0][1:], *paths[1:]) if paths else ()
+        pending = tuple(n for n in nxt if n not in done) if done else nxt
+        info = self.registry.for_thread(hint, nxt)
+        graph = info.name if info else _graph_id(hint)
+        if not nxt:
+            return Shape(None, graph, (), pending, None, None, False, ())
+        if paths:
+            nodes = tuple(sorted({_node_of(path, nxt, pending) for path in paths}))
+            return Shape(PauseKind.INTERRUPT, graph, nodes, pending, None, None, False, paths)
+        if info is not None:
+            nodes = tuple(n for n in pending if info.pauses_before(n))
+            if nodes:
+                return Shape(PauseKind.BEFORE, graph, nodes, pending, Convention.BREAKPOINT,
+                             f"paused before {', '.join(nodes)}", False, ())
+            nodes = tuple(n for n in parent if info.pauses_after(n))
+            if not nodes:
+                return Shape(None, graph, (), pending, None, None, False, ())
+            return Shape(PauseKind.AFTER, graph, nodes, pending, Convention.BREAKPOINT,
+                         f"paused after {', '.join(nodes)}; next: {', '.join(pending)}",
+                         False, ())
+        return Shape(PauseKind.STALLED, graph, pending, pending, Convention.BREAKPOINT,
+                     f"paused before {', '.join(pending)} (breakpoint or stalled)", True, ())
 
 
 def _graph_id(metadata: Mapping[str, Any]) -> str | None:

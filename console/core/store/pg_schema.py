@@ -67,6 +67,23 @@ def _node_of_path_sql(path: str) -> str:
             f"THEN btrim(({parts})[2]) END")
 
 
+
+def _joined(array: str) -> str:
+    return f"array_to_string({array}, E'\\x1f')"
+
+
+# A status row packed for the queue (`heads.ShapeClassifier`): one text per row instead of
+# five arrays (psycopg converts arrays slowly): graph id ("=" prefix, empty when NULL),
+# triggered nodes, finished nodes, the parent's triggered nodes, pending interrupts' task
+# paths ("=" prefix: a path may be empty); fields split by \x1e, list items by \x1f (no
+# node name holds either).
+STATUS_SHAPE_SQL = (
+    "concat('=' || graph_id, E'\\x1e', " + _joined("next_nodes") + ", E'\\x1e', "
+    + _joined("done_nodes") + ", E'\\x1e', " + _joined("parent_next_nodes")
+    + ", E'\\x1e', CASE WHEN cardinality(int_task_paths) > 0 THEN '=' || "
+    + _joined("int_task_paths") + " END)"
+)
+
 _STATUS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
     thread_id text PRIMARY KEY,

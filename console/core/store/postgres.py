@@ -24,15 +24,19 @@ from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
-from console.core.store.base import CheckpointStore, Cursor
+from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
+    FIELD_SEP,
     INTERRUPT_CHANNEL,
+    ITEM_SEP,
     HeadState,
-    classify_parts,
+    RawInterrupt,
+    ShapeClassifier,
     parse_ts,
 )
 from console.core.store.pg_schema import (
+    STATUS_SHAPE_SQL,
     STATUS_TABLE,
     STATUS_VERSION_COLUMN,
     next_nodes_sql,
@@ -103,6 +107,25 @@ ORDER BY paused_at, thread_id
 {{limit_clause}}
 """
 
+# The queue's own read of the status table: a row packed into few columns that psycopg
+# converts cheaply (no arrays in the usual row): the head, its shape (graph id and node
+# lists, see `pg_schema.STATUS_SHAPE_SQL`), metadata text, pending interrupts' task ids and
+# serializer types as one text, and their blobs (one bytea for a single write, an array
+# only for several).
+_QUEUE_ROWS = f"""
+SELECT thread_id, checkpoint_id, paused_at, {{shape}} AS shape, metadata_json,
+       CASE WHEN cardinality(int_task_ids) > 0 THEN
+           array_to_string(int_task_ids, E'\\x1f') || E'\\x1e'
+           || array_to_string(int_types, E'\\x1f') END AS tasks,
+       CASE WHEN cardinality(int_blobs) = 1 THEN int_blobs[1] END AS blob,
+       CASE WHEN cardinality(int_blobs) > 1 THEN int_blobs END AS blobs
+FROM {STATUS_TABLE}
+WHERE next_nodes <> '{{{{}}}}' {{after_clause}}
+ORDER BY paused_at, thread_id
+{{limit_clause}}
+""".replace("{shape}", STATUS_SHAPE_SQL)
+
+
 class PostgresStore(CheckpointStore):
     """A store over a pooled async psycopg connection."""
 
@@ -117,6 +140,7 @@ class PostgresStore(CheckpointStore):
         self.pool = pool
         self._saver = AsyncPostgresSaver(pool)
         self._has_status: bool | None = None
+        self._shapes = ShapeClassifier(registry)
 
     @classmethod
     async def open(
@@ -267,23 +291,62 @@ class PostgresStore(CheckpointStore):
     ) -> tuple[list[PendingThread | None], int, Cursor | None]:
         if not self._has_status:
             return await super()._classified(flt, after, limit, now)
-        # The status rows are classified as they come: no HeadState, payloads stay raw.
-        rows = await self._status_rows(None, after, limit)
-        registry, grace, codec = self.registry, self.grace_seconds, self.codec
+        params: dict[str, Any] = {"limit": limit}
+        after_clause = ""
+        if after is not None:
+            after_clause = "AND (paused_at, thread_id) > (%(after_ts)s, %(after_id)s)"
+            params["after_ts"], params["after_id"] = after
+        query = _QUEUE_ROWS.format(
+            after_clause=after_clause,
+            limit_clause="LIMIT %(limit)s" if limit is not None else "",
+        )
+        try:
+            async with self.pool.connection() as conn:
+                cur = conn.cursor(binary=True, row_factory=tuple_row)
+                await cur.execute(query, params)
+                with gc_paused():  # many small objects, no cycles: no collector passes
+                    rows = await cur.fetchall()
+                    pauses = self._queue_rows(rows, now)
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(
+                f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
+            ) from exc
+        last = (rows[-1][2], rows[-1][0]) if rows else None
+        return pauses, len(rows), last
+
+    def _queue_rows(
+        self, rows: list[tuple[Any, ...]], now: datetime
+    ) -> list[PendingThread | None]:
+        """Classify packed status rows (`_QUEUE_ROWS`); payloads stay raw."""
+        shapes = self._shapes
+        if shapes.registry is not self.registry:
+            shapes = self._shapes = ShapeClassifier(self.registry)
+        grace, codec, make = self.grace_seconds, self.codec, PendingThread.lazy_row
+        convention_of = codec.convention
         pauses: list[PendingThread | None] = []
         append = pauses.append
-        for (thread_id, checkpoint_id, _, paused_at, next_nodes, graph_id, metadata,
-             parent_next, done_nodes, task_ids, task_paths, types, blobs) in rows:
-            nxt = tuple(next_nodes)
-            append(classify_parts(
-                thread_id, checkpoint_id, paused_at, nxt,
-                tuple(n for n in nxt if n not in done_nodes) if done_nodes else nxt,
-                tuple(parent_next) if parent_next is not None else None,
-                {"graph_id": graph_id}, metadata,
-                tuple(zip(task_ids, task_paths, types, blobs, strict=True)) if task_ids else (),
-                registry, now=now, grace_seconds=grace, codec=codec))
-        last = (rows[-1][3], rows[-1][0]) if rows else None
-        return pauses, len(rows), last
+        for thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs in rows:
+            shape = shapes(packed)
+            kind = shape.kind
+            if kind is None:
+                append(None)
+                continue
+            if tasks is not None:
+                ids, types = tasks.split(FIELD_SEP)
+                if blobs is None:
+                    raw: tuple[RawInterrupt, ...] = ((ids, shape.paths[0], types, blob),)
+                else:
+                    raw = tuple(zip(ids.split(ITEM_SEP), shape.paths, types.split(ITEM_SEP),
+                                    blobs, strict=True))
+                convention = convention_of(raw)
+            elif shape.stalled and (now - paused_at).total_seconds() < grace:
+                append(None)
+                continue
+            else:
+                raw, convention = (), shape.convention
+            append(make(thread_id, checkpoint_id, shape.graph, shape.nodes, kind, convention,
+                        paused_at, shape.next_nodes, codec, raw, metadata, shape.summary))
+        return pauses
 
     @property
     def pages_in_sql(self) -> bool:
