@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
 from console.core.graphs import GraphRegistry
-from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
+from console.core.models import DEFAULT_GRACE_SECONDS, Convention, PendingFilter, PendingThread
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
@@ -343,7 +343,7 @@ class PostgresStore(CheckpointStore):
                 append(None)
                 continue
             else:
-                raw, convention = (), shape.convention
+                raw, convention = (), shape.convention or Convention.BREAKPOINT
             append(make(thread_id, checkpoint_id, shape.graph, shape.nodes, kind, convention,
                         paused_at, shape.next_nodes, codec, raw, metadata, shape.summary))
         return pauses
