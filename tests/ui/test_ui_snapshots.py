@@ -24,7 +24,7 @@ from console.ui.modals.edit_form import EditForm
 def test_main_screen_80x24(
     snap_compare: Any, sync_store: CheckpointStore, settings: Settings
 ) -> None:
-    """Stacked panes: a 10-row queue over the oldest thread's detail."""
+    """One pane at a time on a small terminal: the queue alone, full height."""
     app = build_app(sync_store, settings)
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle)
 
@@ -40,12 +40,15 @@ def test_main_screen_160x50(
 def test_filtered_to_a_hitl_card_80x24(
     snap_compare: Any, sync_store: CheckpointStore, settings: Settings
 ) -> None:
-    """`/graph:hitl_agent` + enter: the filter bar stays, the detail shows action cards."""
+    """`/graph:hitl_agent` + enter, then enter on the thread: the filter bar stays, and
+    the detail, full height, shows its action cards."""
     app = build_app(sync_store, settings)
 
     async def run_before(pilot: Any) -> None:
         await settle(pilot)
         await pilot.press("slash", *"graph:hitl_agent", "enter")
+        await settle(pilot)
+        await pilot.press("enter")
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
