@@ -225,15 +225,18 @@ class QueueTable(ScrollView, can_focus=True):
         does not jump under the reviewer's eyes. `measure=False` keeps the column widths
         (the owner measured a superset with `measure`, e.g. before filtering it).
         """
+        repaint = empty_text is not None and empty_text != self.empty_text
         if empty_text is not None:
             self.empty_text = empty_text
         previous = self.selected
-        screen_line = self._cursor - round(self.scroll_y)
+        top = round(self.scroll_y)
+        screen_line = self._cursor - top
+        before = self._rows[top:top + self._page]
         self._rows = list(rows)
         if measure:
             self.measure(self._rows)
         self._cursor = self._cursor_after(previous)
-        self._rows_changed(screen_line, repaint=True)
+        self._rows_changed(screen_line, repaint=repaint or not self._shows(before, top))
 
     def change_rows(
         self, removed: Iterable[PendingThread] = (), added: Iterable[PendingThread] = ()
@@ -255,10 +258,14 @@ class QueueTable(ScrollView, can_focus=True):
                                           key=PendingThread.sort_key), thread)
             self._widen(thread)
         self._cursor = self._cursor_after(previous)
+        self._rows_changed(screen_line, repaint=not self._shows(before, top))
+
+    def _shows(self, rows: Sequence[PendingThread], top: int) -> bool:
+        # Whether the screenful from `top` still holds these very rows (then a filter
+        # keystroke or a refresh that changed nothing visible repaints nothing).
         after = self._rows[top:top + self._page]
-        same = len(before) == len(after) and all(
-            a is b for a, b in zip(before, after, strict=True))
-        self._rows_changed(screen_line, repaint=not same)
+        return bool(rows) and len(rows) == len(after) and all(
+            a is b for a, b in zip(rows, after, strict=True))
 
     def _cursor_after(self, previous: PendingThread | None) -> int:
         """Where the cursor goes once the rows changed: on its thread (its current
