@@ -18,7 +18,8 @@ import pytest
 from console.core.models import Convention, PauseKind, PendingThread
 from console.core.policy import Policy
 from tests import graphs
-from tests.integration.test_race import _effects, _effects_target, _seed
+from tests.effects import count_effects, effects_target
+from tests.seeding import seed_paused
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = """
@@ -75,7 +76,7 @@ def test_policy_rules() -> None:
 
 
 async def test_policy_refusals_exit_5_and_are_audited(db_url: str, policy_file: str) -> None:
-    await _seed(db_url, "race", 2)
+    await seed_paused(db_url, "race", 2)
     base = ["--db", db_url, "--graph", graphs.spec("race"), "--config", policy_file]
     intern = cli("reject", "race-000", "--reason", "x", "--reviewer", "intern", *base)
     assert intern.returncode == 5 and "read-only" in intern.stderr
@@ -85,14 +86,14 @@ async def test_policy_refusals_exit_5_and_are_audited(db_url: str, policy_file: 
     audit = cli("audit", "--json", *base)
     assert audit.stdout.strip() == ""  # refusals write no decision
     # N-of-M: the first approval is recorded, the second distinct one runs the resume
-    env = {**os.environ, graphs.EFFECTS_ENV: _effects_target(db_url, Path(policy_file).parent)}
+    env = {**os.environ, graphs.EFFECTS_ENV: effects_target(db_url, Path(policy_file).parent)}
     first = cli("approve", "race-000", "--reviewer", "alice", "--json", *base, env=env)
     assert first.returncode == 0 and json.loads(first.stdout)["status"] == "approval_recorded"
     again = cli("approve", "race-000", "--reviewer", "alice", "--json", *base)
     assert json.loads(again.stdout)["status"] == "approval_recorded"  # same reviewer: still 1
     second = cli("approve", "race-000", "--reviewer", "carol", "--json", *base, env=env)
     assert second.returncode == 0 and json.loads(second.stdout)["status"] == "applied"
-    assert _effects(env[graphs.EFFECTS_ENV])["race-000"] == 1
+    assert count_effects(env[graphs.EFFECTS_ENV])["race-000"] == 1
     # a single rejection is final, whatever `approvals` says
     reject = cli("reject", "race-001", "--reason", "no", "--reviewer", "dave", *base, env=env)
     assert reject.returncode == 0, reject.stderr
@@ -115,9 +116,9 @@ def _approve(url: str, reviewer: str, policy: str, barrier: object, out: object)
 async def test_two_of_m_approvals_race_runs_once(
     db_url: str, policy_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    effects = _effects_target(db_url, tmp_path)
+    effects = effects_target(db_url, tmp_path)
     monkeypatch.setenv(graphs.EFFECTS_ENV, effects)
-    await _seed(db_url, "race", 1)
+    await seed_paused(db_url, "race", 1)
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(3), ctx.Queue()
     procs = [ctx.Process(target=_approve, args=(db_url, r, policy_file, barrier, out))
@@ -129,7 +130,7 @@ async def test_two_of_m_approvals_race_runs_once(
         proc.join(timeout=30)
     # Three distinct approvers at once with approvals = 2: the resume runs exactly once;
     # the others either only recorded their approval (0) or lost the claim (3).
-    assert _effects(effects)["race-000"] == 1
+    assert count_effects(effects)["race-000"] == 1
     assert sorted(codes.values()) in ([0, 0, 0], [0, 0, 3], [0, 3, 3])
     audit = [json.loads(line) for line in cli(
         "audit", "--json", "--db", db_url).stdout.splitlines()]
@@ -143,7 +144,7 @@ def _role_url(url: str, role: str) -> str:
 
 
 async def test_read_only_database_role(pg_url: str) -> None:
-    await _seed(pg_url, "race", 1)
+    await seed_paused(pg_url, "race", 1)
     setup = cli("setup", "--db", pg_url)
     assert setup.returncode == 0, setup.stderr
     role = f"hitl_ro_{uuid.uuid4().hex[:8]}"

@@ -6,7 +6,6 @@ import json
 import multiprocessing
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,54 +13,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
-from console.core.dburl import parse_db_url
-from console.core.graphs import GraphInfo, GraphRegistry
-from console.core.store import open_store
 from tests import graphs
+from tests.effects import count_effects, effects_target
 from tests.race_worker import approve_all
+from tests.seeding import seed_paused
 
 PROCESSES = 4
 THREADS = 100
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _effects_target(db_url: str, tmp_path: Path) -> str:
-    return db_url if db_url.startswith("postgresql://") else str(tmp_path / "effects.sqlite")
-
-
-def _effects(target: str) -> Counter[str]:
-    if target.startswith("postgresql://"):
-        with psycopg.connect(target) as conn:
-            exists = conn.execute("SELECT to_regclass('race_effects')").fetchone()
-            if not exists or exists[0] is None:
-                return Counter()
-            rows = conn.execute("SELECT thread_id FROM race_effects").fetchall()
-    else:
-        if not Path(target).exists():
-            return Counter()
-        with sqlite3.connect(target) as conn:
-            try:
-                rows = conn.execute("SELECT thread_id FROM race_effects").fetchall()
-            except sqlite3.OperationalError:
-                return Counter()
-    return Counter(r[0] for r in rows)
-
-
-async def _seed(db_url: str, name: str, count: int) -> dict[str, str]:
-    registry = GraphRegistry([GraphInfo.of(name, graphs.ALL[name])])
-    store = await open_store(parse_db_url(db_url), registry, grace_seconds=0, create=True)
-    try:
-        graph = graphs.ALL[name].copy(update={"checkpointer": store.saver})
-        for i in range(count):
-            config = {"configurable": {"thread_id": f"{name}-{i:03d}"},
-                      "metadata": {"graph_id": name}}
-            await graph.ainvoke({"topic": "race"}, config)
-        return {p.thread_id: p.checkpoint_id for p in await store.pending()}
-    finally:
-        await store.close()
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -73,9 +34,9 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 async def test_four_processes_approve_each_pause_once(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    effects = _effects_target(db_url, tmp_path)
+    effects = effects_target(db_url, tmp_path)
     monkeypatch.setenv(graphs.EFFECTS_ENV, effects)
-    heads = await _seed(db_url, "race", THREADS)
+    heads = await seed_paused(db_url, "race", THREADS)
     assert len(heads) == THREADS
     # Half the processes' calls name the head they saw (--expect), half do not.
     work = [(t, heads[t] if i % 2 else None) for i, t in enumerate(sorted(heads))]
@@ -93,7 +54,7 @@ async def test_four_processes_approve_each_pause_once(
         per_thread = sorted(c[thread_id] for c in codes)
         errors = [c.get(f"{thread_id}:stderr") for c in codes]
         assert per_thread == [0, 3, 3, 3], (thread_id, per_thread, errors)
-    assert _effects(effects) == Counter({t: 1 for t in heads})
+    assert count_effects(effects) == Counter({t: 1 for t in heads})
     audit = _cli("audit", "--db", db_url, "--json")
     assert audit.returncode == 0, audit.stderr
     rows = [json.loads(line) for line in audit.stdout.splitlines()]
@@ -116,15 +77,15 @@ def _wait_for(predicate: Any, timeout: float = 60.0) -> None:
 async def test_crash_leaves_in_flight_row_that_reconcile_settles(
     db_url: str, tmp_path: Path, graph: str, settled: str
 ) -> None:
-    effects = _effects_target(db_url, tmp_path)
+    effects = effects_target(db_url, tmp_path)
     env = {**os.environ, graphs.EFFECTS_ENV: effects, "HITL_TEST_SLOW_SECONDS": "60"}
-    heads = await _seed(db_url, graph, 1)
+    heads = await seed_paused(db_url, graph, 1)
     thread_id, before = next(iter(heads.items()))
     spec = graphs.spec(graph)
     proc = subprocess.Popen([sys.executable, "-m", "console", "approve", thread_id, "--db",
                              db_url, "--graph", spec], cwd=ROOT, env=env)
     try:
-        _wait_for(lambda: _effects(effects)[thread_id] == 1)  # the gated node is running
+        _wait_for(lambda: count_effects(effects)[thread_id] == 1)  # the gated node is running
         if graph == "slow_after":
             time.sleep(1.0)  # let `act` finish and its checkpoint land; `linger` sleeps
     finally:
@@ -144,4 +105,4 @@ async def test_crash_leaves_in_flight_row_that_reconcile_settles(
     # Reconciling again changes nothing and never runs the node again.
     again = _cli("reconcile", "--db", db_url, "--json", env=env)
     assert json.loads(again.stdout)["settled"] == []
-    assert _effects(effects)[thread_id] == 1
+    assert count_effects(effects)[thread_id] == 1

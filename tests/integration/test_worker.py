@@ -39,6 +39,8 @@ from console.core.worker import (
     plan_from_ledger,
 )
 from tests import graphs
+from tests.effects import count_effects, effects_target, prepare_effects
+from tests.seeding import seed_paused
 
 ROOT = Path(__file__).resolve().parents[2]
 APPROVE = DecisionInput(DecisionType.APPROVE)
@@ -122,41 +124,6 @@ print(json.dumps({"results": results, "graph_modules": graph_modules()}))
 # ------------------------------------------------------------------------- helpers
 
 
-def _effects_target(db_url: str, tmp_path: Path) -> str:
-    return db_url if db_url.startswith("postgresql://") else str(tmp_path / "effects.sqlite")
-
-
-def _prepare_effects(target: str) -> str:
-    """Create the side-effect table up front: concurrent `CREATE TABLE IF NOT EXISTS` in
-    the gated nodes of several workers can fail on Postgres (a catalog unique violation)."""
-    ddl = "CREATE TABLE IF NOT EXISTS race_effects (thread_id text, pid int)"
-    if target.startswith("postgresql://"):
-        with psycopg.connect(target, autocommit=True) as conn:
-            conn.execute(ddl)
-    else:
-        with sqlite3.connect(target) as conn:
-            conn.execute(ddl)
-    return target
-
-
-def _effects(target: str) -> Counter[str]:
-    if target.startswith("postgresql://"):
-        with psycopg.connect(target) as conn:
-            exists = conn.execute("SELECT to_regclass('race_effects')").fetchone()
-            if not exists or exists[0] is None:
-                return Counter()
-            rows = conn.execute("SELECT thread_id FROM race_effects").fetchall()
-    else:
-        if not Path(target).exists():
-            return Counter()
-        with sqlite3.connect(target) as conn:
-            try:
-                rows = conn.execute("SELECT thread_id FROM race_effects").fetchall()
-            except sqlite3.OperationalError:
-                return Counter()
-    return Counter(r[0] for r in rows)
-
-
 def _ledger(db_url: str) -> list[dict[str, Any]]:
     """Every ledger row, read directly from the database."""
     sql = ("SELECT id, thread_id, checkpoint_id, status, outcome, claimed_by, started_at,"
@@ -177,19 +144,6 @@ def _events(db_url: str, action: str) -> int:
         row = conn.execute("SELECT count(*) FROM hitl_events WHERE action = %s",
                            (action,)).fetchone()
     return int(row[0]) if row else 0
-
-
-async def _seed(db_url: str, name: str, count: int, prefix: str | None = None) -> list[str]:
-    store = await open_store(parse_db_url(db_url), GraphRegistry(), grace_seconds=0, create=True)
-    try:
-        graph = graphs.ALL[name].copy(update={"checkpointer": store.saver})
-        ids = [f"{prefix or name}-{i:03d}" for i in range(count)]
-        for thread_id in ids:
-            await graph.ainvoke({"topic": thread_id}, {"configurable": {"thread_id": thread_id},
-                                                       "metadata": {"graph_id": name}})
-        return ids
-    finally:
-        await store.close()
 
 
 def _env(effects: str, **extra: str) -> dict[str, str]:
@@ -299,7 +253,7 @@ async def test_queued_decisions_are_applied_like_inline_ones(
     db_url: str, console_store: CheckpointStore
 ) -> None:
     for name in ("raw", "hitl", "before", "parallel"):
-        await _seed(db_url, name, 2)
+        list(await seed_paused(db_url, name, 2))
     decider = _console_decider(console_store)
     choices = {
         "raw-000": APPROVE,
@@ -354,7 +308,7 @@ async def test_a_thread_resumed_elsewhere_fails_as_a_conflict_and_nothing_runs(
 ) -> None:
     from langgraph.types import Command
 
-    (thread_id,) = await _seed(db_url, "raw", 1)
+    (thread_id,) = list(await seed_paused(db_url, "raw", 1))
     await _console_decider(console_store).decide(thread_id, APPROVE)
     graph = graphs.ALL["raw"].copy(update={"checkpointer": console_store.saver})
     await graph.ainvoke(Command(resume="approved"), {"configurable": {"thread_id": thread_id}})
@@ -368,9 +322,9 @@ async def test_expired_claims_are_settled_from_the_head_and_never_run_twice(
     db_url: str, console_store: CheckpointStore, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    effects = _effects_target(db_url, tmp_path)
+    effects = effects_target(db_url, tmp_path)
     monkeypatch.setenv(graphs.EFFECTS_ENV, effects)
-    ids = await _seed(db_url, "race", 4)
+    ids = list(await seed_paused(db_url, "race", 4))
     decider = _console_decider(console_store)
     ledger = ledger_db(console_store)
     ghost: dict[str, LedgerRow] = {}
@@ -421,14 +375,14 @@ async def test_expired_claims_are_settled_from_the_head_and_never_run_twice(
     assert by_thread == {ids[0]: ["applied"], ids[1]: ["failed", "applied"],
                          ids[2]: ["applied"], ids[3]: ["claimed"]}
     assert next(r for r in rows if r["thread_id"] == ids[0])["attempts"] == 2
-    assert _effects(effects) == Counter({ids[0]: 1, ids[1]: 1, ids[2]: 1})
+    assert count_effects(effects) == Counter({ids[0]: 1, ids[1]: 1, ids[2]: 1})
 
 
 async def test_a_worker_claims_only_the_graphs_it_loaded(
     db_url: str, console_store: CheckpointStore
 ) -> None:
-    (raw_id,) = await _seed(db_url, "raw", 1)
-    (hitl_id,) = await _seed(db_url, "hitl", 1)
+    (raw_id,) = list(await seed_paused(db_url, "raw", 1))
+    (hitl_id,) = list(await seed_paused(db_url, "hitl", 1))
     decider = _console_decider(console_store)
     await decider.decide(raw_id, APPROVE)
     await decider.decide(hitl_id, APPROVE)
@@ -445,9 +399,9 @@ async def test_a_worker_claims_only_the_graphs_it_loaded(
 
 @pytest.mark.slow
 async def test_the_console_never_imports_the_graph(pg_url: str, tmp_path: Path) -> None:
-    effects = _effects_target(pg_url, tmp_path)
+    effects = effects_target(pg_url, tmp_path)
     env = _env(effects)
-    first, second, third = await _seed(pg_url, "race", 3)
+    first, second, third = list(await seed_paused(pg_url, "race", 3))
     result = _console(CONSOLE_CLI, pg_url, first, second, env=env)
     pending, show, approve, again, reject_all, audit, workers = result["results"]
     assert pending["code"] == 0 and len(json.loads(pending["stdout"])) == 3
@@ -461,7 +415,7 @@ async def test_the_console_never_imports_the_graph(pg_url: str, tmp_path: Path) 
     assert sorted(r["status"] for r in audit_rows) == ["queued"] * 3
     assert all(r["apply_mode"] == "worker" for r in audit_rows)
     assert json.loads(workers["stdout"])["queue"]["queued"] == 3
-    assert _effects(effects) == Counter()  # nothing ran
+    assert count_effects(effects) == Counter()  # nothing ran
 
     done = subprocess.run(
         [sys.executable, "-m", "console", "worker", "--once", "--db", pg_url, "--graph",
@@ -470,16 +424,16 @@ async def test_the_console_never_imports_the_graph(pg_url: str, tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert sorted(r["status"] for r in lines) == ["applied"] * 3
-    assert _effects(effects) == Counter({first: 1, second: 1, third: 1})
+    assert count_effects(effects) == Counter({first: 1, second: 1, third: 1})
 
 
 @pytest.mark.slow
 async def test_notify_wakes_an_idle_worker_and_workers_shows_it(
     pg_url: str, tmp_path: Path
 ) -> None:
-    effects = _effects_target(pg_url, tmp_path)
+    effects = effects_target(pg_url, tmp_path)
     env = _env(effects)
-    ids = await _seed(pg_url, "race", 2)
+    ids = list(await seed_paused(pg_url, "race", 2))
     # Polling every 60s: only a notification can make it apply within seconds.
     proc = _worker(pg_url, env, "--poll", "60s", "--lease", "4s")
     try:
@@ -493,7 +447,7 @@ async def test_notify_wakes_an_idle_worker_and_workers_shows_it(
         _wait_for(listening, 60, "a listening worker")
         _console(CONSOLE_DECIDES, pg_url, ids[0], env=env)
         started = time.monotonic()
-        _wait_for(lambda: _effects(effects)[ids[0]] == 1, 20, "the notified apply")
+        _wait_for(lambda: count_effects(effects)[ids[0]] == 1, 20, "the notified apply")
         assert time.monotonic() - started < 10
         shown = subprocess.run(
             [sys.executable, "-m", "console", "workers", "--db", pg_url], capture_output=True,
@@ -513,14 +467,14 @@ async def test_notify_wakes_an_idle_worker_and_workers_shows_it(
 async def test_sigterm_finishes_the_running_apply_and_claims_nothing_more(
     pg_url: str, tmp_path: Path
 ) -> None:
-    effects = _effects_target(pg_url, tmp_path)
+    effects = effects_target(pg_url, tmp_path)
     env = _env(effects, HITL_TEST_SLOW_SECONDS="3")
-    ids = await _seed(pg_url, "slow_after", 2)
+    ids = list(await seed_paused(pg_url, "slow_after", 2))
     _console(CONSOLE_DECIDES, pg_url, *ids, env=env)
     proc = _worker(pg_url, env, "--graph", graphs.spec("slow_after"), "--lease", "2s",
                    graph="slow_after")
     try:
-        _wait_for(lambda: sum(_effects(effects).values()) == 1, 60, "the first apply")
+        _wait_for(lambda: sum(count_effects(effects).values()) == 1, 60, "the first apply")
         time.sleep(0.3)  # `act` done; `linger` sleeps for 3s
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
@@ -528,7 +482,7 @@ async def test_sigterm_finishes_the_running_apply_and_claims_nothing_more(
         if proc.poll() is None:
             proc.kill()
     rows = {r["thread_id"]: r for r in _ledger(pg_url)}
-    running = next(t for t in ids if _effects(effects)[t])
+    running = next(t for t in ids if count_effects(effects)[t])
     other = next(t for t in ids if t != running)
     assert rows[running]["status"] == "applied"  # finished, not abandoned
     assert rows[other]["status"] == "queued" and rows[other]["claimed_by"] is None
@@ -539,18 +493,18 @@ async def test_sigterm_finishes_the_running_apply_and_claims_nothing_more(
 async def test_two_workers_on_sqlite_apply_each_decision_once(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    effects = _prepare_effects(_effects_target(sqlite_url, tmp_path))
+    effects = prepare_effects(effects_target(sqlite_url, tmp_path))
     env = _env(effects)
-    ids = await _seed(sqlite_url, "race", 30)
+    ids = list(await seed_paused(sqlite_url, "race", 30))
     procs = [_worker(sqlite_url, env, "--concurrency", "2", "--poll", "0.2s") for _ in range(2)]
     try:
         _wait_for(lambda: _running_workers(sqlite_url) == 2, 60, "two running workers")
         _console(CONSOLE_DECIDES, sqlite_url, env=env)
-        _wait_for(lambda: sum(_effects(effects).values()) == len(ids) and
+        _wait_for(lambda: sum(count_effects(effects).values()) == len(ids) and
                   _open_rows(sqlite_url) == 0, 120, "all applied")
     finally:
         _stop(procs)
-    assert _effects(effects) == Counter({t: 1 for t in ids})
+    assert count_effects(effects) == Counter({t: 1 for t in ids})
     rows = _ledger(sqlite_url)
     assert Counter(r["status"] for r in rows) == Counter({"applied": len(ids)})
     assert len({r["claimed_by"] for r in rows}) == 2  # both workers took part
@@ -570,9 +524,9 @@ async def test_three_workers_killed_at_random_apply_300_decisions_exactly_once(
 ) -> None:
     seed = int(os.environ.get("HITL_TEST_SEED", str(int(time.time()))))
     rng = random.Random(seed)
-    effects = _prepare_effects(_effects_target(pg_url, tmp_path))
+    effects = prepare_effects(effects_target(pg_url, tmp_path))
     env = _env(effects)
-    ids = await _seed(pg_url, "race", DECISIONS)
+    ids = list(await seed_paused(pg_url, "race", DECISIONS))
     store = await open_store(parse_db_url(pg_url), GraphRegistry(), grace_seconds=0)
     try:
         await install_ledger(store)
@@ -616,7 +570,7 @@ async def test_three_workers_killed_at_random_apply_300_decisions_exactly_once(
         rows = _ledger(pg_url)
         assert len(rows) == DECISIONS
         assert {r["thread_id"] for r in rows} == set(ids)
-        counts = _effects(effects)
+        counts = count_effects(effects)
         assert max(counts.values(), default=0) <= 1, (seed, counts.most_common(3))
         failed = [r for r in rows if r["status"] == "failed"]
         reconciled = [r for r in rows if (r["outcome"] or "").startswith("reconciled by")]
@@ -646,7 +600,7 @@ async def test_three_workers_killed_at_random_apply_300_decisions_exactly_once(
     rows = _ledger(pg_url)
     applied = Counter(r["thread_id"] for r in rows if r["status"] == "applied")
     assert applied == Counter({t: 1 for t in ids}), seed
-    counts = _effects(effects)
+    counts = count_effects(effects)
     assert max(counts.values()) == 1
     # A run cut by a kill after the gate's checkpoint stopped before `act`: its decision
     # was delivered (applied), and resuming the rest of the run is the application's job.
@@ -676,7 +630,7 @@ async def test_three_workers_killed_at_random_apply_300_decisions_exactly_once(
 async def test_a_node_that_asks_again_is_applied_and_says_so(
     db_url: str, console_store: CheckpointStore
 ) -> None:
-    (thread_id,) = await _seed(db_url, "reask", 1)
+    (thread_id,) = list(await seed_paused(db_url, "reask", 1))
     await _console_decider(console_store).decide(
         thread_id, DecisionInput(DecisionType.RESPOND, reason="maybe"))
     (result,) = await apply_pending_decisions({"reask": graphs.ALL["reask"]}, db_url)

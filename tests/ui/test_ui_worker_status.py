@@ -36,23 +36,12 @@ from console.ui.modals.prompt import PromptScreen
 from console.ui.screens.decision_status import worker_name
 from console.ui.screens.main import MainScreen
 from tests import graphs
+from tests.seeding import run_to_pause
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = [("sqlite", (80, 24)), ("sqlite", (160, 50)), ("postgres", (80, 24)),
          ("postgres", (160, 50))]
 WAIT = 90.0  # seconds: a worker process starts (imports LangGraph) on a busy 2-core box
-
-
-async def _seed(url: str, threads: dict[str, str]) -> None:
-    """Run each thread (id -> graph name) until it pauses, as the application would."""
-    store = await open_store(parse_db_url(url), GraphRegistry(), grace_seconds=0, create=True)
-    try:
-        for thread_id, name in threads.items():
-            graph = graphs.ALL[name].copy(update={"checkpointer": store.saver})
-            await graph.ainvoke({"topic": thread_id}, {
-                "configurable": {"thread_id": thread_id}, "metadata": {"graph_id": name}})
-    finally:
-        await store.close()
 
 
 @pytest.fixture
@@ -66,7 +55,7 @@ async def console_store(worker_db: str, monkeypatch: pytest.MonkeyPatch
                         ) -> AsyncIterator[CheckpointStore]:
     """The bastion's view: worker mode, and no graph at all."""
     monkeypatch.setenv("HITL_WORKER_MODE", "1")
-    await _seed(worker_db, {"raw-000": "raw", "refuses-000": "refuses"})
+    await run_to_pause(worker_db, {"raw-000": "raw", "refuses-000": "refuses"})
     store = await open_store(parse_db_url(worker_db), GraphRegistry(), grace_seconds=0)
     assert not store.registry
     yield store
@@ -235,7 +224,7 @@ async def test_many_settled_at_once_make_one_summary(
     (The core's worker API this time, in this process; live refresh slowed down so the
     console looks only when asked to.)"""
     more = {f"raw-{i:03d}": "raw" for i in range(1, 6)}
-    await _seed(worker_db, more)
+    await run_to_pause(worker_db, more)
     everything = ["raw-000", *more, "refuses-000"]
     app = build_app(console_store, settings, poll_interval=60)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -334,7 +323,7 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 async def test_the_console_tui_never_imports_the_graph(
     worker_db: str, start_worker: Any, tmp_path: Path
 ) -> None:
-    await _seed(worker_db, {"raw-000": "raw"})
+    await run_to_pause(worker_db, {"raw-000": "raw"})
     console = subprocess.Popen(
         [sys.executable, "-c", _TUI_WITHOUT_GRAPHS, worker_db, "raw-000"], cwd=ROOT,
         text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
