@@ -146,3 +146,63 @@ async def test_setup_upgrades_an_older_status_table(pg_url: str, demo_registry) 
         assert _view(await store.pending()) == expected
     finally:
         await store.close()
+
+
+async def test_writes_that_commit_before_their_checkpoint(
+    pg_url: str, demo_registry
+) -> None:  # type: ignore[no-untyped-def]
+    """LangGraph saves writes and checkpoints in the background: a write can commit before
+    its checkpoint. Every paused thread is copied under a new id writes-first (a thread
+    with no status row yet: placeholder row), and again with only each head's writes
+    ahead of the head (an existing row: early mark). The kept queue must equal the
+    direct one, and the placeholders must not be listed."""
+    store = await open_store(parse_db_url(pg_url), demo_registry, grace_seconds=0, create=True)
+    assert isinstance(store, PostgresStore)
+    cols_w = "checkpoint_ns, checkpoint_id, task_id, idx, channel, type, blob, task_path"
+    cols_c = "checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
+    cols_b = "checkpoint_ns, channel, version, type, blob"
+    try:
+        await store.setup()
+        await seed_demo(store.saver, 27)
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            for prefix in ("wfirst-", "hfirst-"):
+                conn.execute(
+                    f"INSERT INTO checkpoint_blobs SELECT %s || thread_id, {cols_b}"
+                    " FROM checkpoint_blobs WHERE thread_id NOT LIKE '%%first-%%'", (prefix,))
+            # all writes first, then the checkpoints one by one, oldest first
+            conn.execute(f"INSERT INTO checkpoint_writes SELECT 'wfirst-' || thread_id, {cols_w}"
+                         " FROM checkpoint_writes WHERE thread_id NOT LIKE '%first-%'")
+            heads = conn.execute(
+                "SELECT thread_id, checkpoint_ns, max(checkpoint_id) FROM checkpoints"
+                " WHERE thread_id NOT LIKE '%first-%' GROUP BY 1, 2").fetchall()
+            rows = conn.execute(
+                "SELECT thread_id, checkpoint_ns, checkpoint_id FROM checkpoints"
+                " WHERE thread_id NOT LIKE '%first-%' ORDER BY checkpoint_id").fetchall()
+            head_of = {(t, ns): h for t, ns, h in heads}
+            def copy(table: str, cols: str, prefix: str, key: tuple[str, str, str]) -> None:
+                conn.execute(
+                    f"INSERT INTO {table} SELECT %s || thread_id, {cols} FROM {table}"
+                    " WHERE thread_id = %s AND checkpoint_ns = %s AND checkpoint_id = %s",
+                    (prefix, *key))
+
+            for key in rows:
+                copy("checkpoints", cols_c, "wfirst-", key)
+                is_head = head_of[key[:2]] == key[2]
+                if is_head:  # the head's writes commit before the head
+                    copy("checkpoint_writes", cols_w, "hfirst-", key)
+                copy("checkpoints", cols_c, "hfirst-", key)
+                if not is_head:
+                    copy("checkpoint_writes", cols_w, "hfirst-", key)
+            marks = conn.execute("SELECT count(*) FROM hitl_thread_status"
+                                 " WHERE early_checkpoint_ids IS NOT NULL").fetchone()
+        kept, direct = await _both(store)
+        assert _view(kept) == _view(direct)
+        originals = [p for p in kept if "first-" not in p.thread_id]
+        for prefix in ("wfirst-", "hfirst-"):
+            copies = [p for p in kept if p.thread_id.startswith(prefix)]
+            assert [(p.thread_id.removeprefix(prefix), p.kind, p.nodes, p.next_nodes)
+                    for p in copies] == [(p.thread_id, p.kind, p.nodes, p.next_nodes)
+                                         for p in originals]
+        assert marks == (0,)  # every mark was consumed by its checkpoint
+    finally:
+        await store.close()

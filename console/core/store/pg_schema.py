@@ -20,16 +20,31 @@ never touches `checkpoints` or `checkpoint_writes`:
   interrupts (one of parallel interrupts answered by id).
 
 Triggers: a row trigger on root `checkpoints` inserts/updates (the head moves on: writes
-state reset), a row trigger on root `checkpoint_writes` inserts/updates of non-control
-channels and `__interrupt__` (the saver upserts interrupt writes: a re-ask at the same
-checkpoint replaces the row), and statement triggers on deletes (threads deleted or
+state reset), a row trigger on root `checkpoint_writes` inserts/updates of `__interrupt__`
+(the saver upserts interrupt writes: a re-ask at the same checkpoint replaces the row) and
+of each task's first output write, and statement triggers on deletes (threads deleted or
 pruned: their rows are recomputed from what is left).
 
+"First output write" is the row with idx 0 or 1: LangGraph saves a finished task's writes
+in one `put_writes` call, and always at least one output (`__no_writes__` when it produced
+none); the savers number that list's entries from 0 but give control channels fixed
+negative slots. The list starts with its first output, or with the task's `__resume__`
+write and then its first output (a resumed task), and control writes such as `__error__`
+come after partial output. A task counts as finished once it has any output write, so
+its idx 0/1 rows are enough, and the trigger fires about 1.7 times per checkpoint in the
+benchmark's graphs instead of 3.3 (once per channel written).
+
 Writes and their checkpoint can commit in either order (LangGraph saves both in the
-background). The write trigger locks the thread's status row first; the checkpoint trigger
-updates that row and then reads the new head's writes already in `checkpoint_writes`.
-Whichever commits second therefore sees the other: a write for a checkpoint that is not
-the head yet is picked up when the checkpoint lands.
+background), and the status row is where they meet, without the checkpoint trigger ever
+reading `checkpoint_writes` in the usual case. A write for a checkpoint newer than the
+row's head (its checkpoint has not committed) marks that id in `early_checkpoint_ids`
+(for a thread with no row yet, a placeholder row with head '' and no next nodes holds the
+mark); the checkpoint's trigger upserts the row, sees its own id marked and recomputes
+the row from the tables. Both sides change the row with an UPDATE/upsert whose WHERE
+re-checks the head, so whichever comes second waits for the other's row lock and then
+sees its committed result: a write that waited finds its checkpoint is the head now and
+applies itself; a checkpoint that waited finds the mark. Writes for the head that record
+nothing new (a node already recorded) read the row without locking it.
 """
 
 from __future__ import annotations
@@ -102,7 +117,10 @@ ALTER TABLE {STATUS_TABLE}
     ADD COLUMN IF NOT EXISTS int_task_paths text[] NOT NULL DEFAULT '{{}}',
     ADD COLUMN IF NOT EXISTS int_idx integer[] NOT NULL DEFAULT '{{}}',
     ADD COLUMN IF NOT EXISTS int_types text[] NOT NULL DEFAULT '{{}}',
-    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} bytea[] NOT NULL DEFAULT '{{}}';
+    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} bytea[] NOT NULL DEFAULT '{{}}',
+    ADD COLUMN IF NOT EXISTS early_checkpoint_ids text[];
+-- room on each page for HOT updates: the writes trigger's updates change no indexed column
+ALTER TABLE {STATUS_TABLE} SET (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS {STATUS_TABLE}_open_idx
     ON {STATUS_TABLE} (paused_at, thread_id) WHERE next_nodes <> '{{}}';
 """
@@ -181,7 +199,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     nxt text[] := {next_nodes_sql("NEW.checkpoint")};
     moved boolean;
-    prev_head text;
+    early text[];
 BEGIN
     INSERT INTO {STATUS_TABLE} AS s (thread_id, checkpoint_id, paused_at, next_nodes, graph_id,
                                   parent_checkpoint_id, parent_next_nodes, metadata_json)
@@ -219,9 +237,14 @@ BEGIN
                              THEN s.int_types ELSE '{{}}' END,
             int_blobs = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
                              THEN s.int_blobs ELSE '{{}}' END,
+            -- writes that came before their checkpoint (see hitl_track_write): keep
+            -- the ids of this checkpoint and later ones, drop older ones
+            early_checkpoint_ids = CASE WHEN s.early_checkpoint_ids IS NOT NULL THEN
+                nullif(ARRAY(SELECT e FROM unnest(s.early_checkpoint_ids) AS e
+                             WHERE e COLLATE "C" >= EXCLUDED.checkpoint_id), '{{}}') END,
             updated_at = now()
         WHERE s.checkpoint_id <= EXCLUDED.checkpoint_id
-    RETURNING (xmax = 0) OR parent_next_nodes IS NULL INTO moved;
+    RETURNING (xmax = 0) OR parent_next_nodes IS NULL, early_checkpoint_ids INTO moved, early;
     IF NOT FOUND THEN
         RETURN NULL;  -- an older checkpoint than the head (written late): nothing changes
     END IF;
@@ -232,13 +255,14 @@ BEGIN
         WHERE s.thread_id = NEW.thread_id AND p.thread_id = NEW.thread_id
           AND p.checkpoint_ns = '' AND p.checkpoint_id = NEW.parent_checkpoint_id;
     END IF;
-    -- Writes of this checkpoint that committed before it (rare): take them in now.
-    PERFORM 1 FROM checkpoint_writes w
-    WHERE w.thread_id = NEW.thread_id AND w.checkpoint_ns = ''
-      AND w.checkpoint_id = NEW.checkpoint_id
-    LIMIT 1;
-    IF FOUND THEN
+    IF NEW.checkpoint_id = ANY(early) THEN
+        -- writes of this checkpoint committed before it (rare): take them in now, and
+        -- keep the marks of later checkpoints
         PERFORM hitl_refresh_threads(ARRAY[NEW.thread_id]);
+        early := ARRAY(SELECT e FROM unnest(early) AS e WHERE e COLLATE "C" > NEW.checkpoint_id);
+        IF cardinality(early) > 0 THEN
+            UPDATE {STATUS_TABLE} SET early_checkpoint_ids = early WHERE thread_id = NEW.thread_id;
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
@@ -253,12 +277,59 @@ DECLARE
     tasks text[];
     node text;
 BEGIN
-    -- Lock the thread's row even when this write is not for its head: a checkpoint
-    -- committing concurrently then waits, and its own check sees this write.
+    -- Most writes are output writes of a task at the head whose node is recorded already,
+    -- or writes for older checkpoints: one unlocked read decides. Every change below is an
+    -- UPDATE whose WHERE re-checks the head, so a checkpoint committing concurrently is
+    -- seen (READ COMMITTED re-evaluates the WHERE on the row it waited for).
+    SELECT checkpoint_id, done_nodes, int_task_ids INTO head, done, tasks
+    FROM {STATUS_TABLE} WHERE thread_id = NEW.thread_id;
+    IF NOT FOUND THEN
+        -- the thread's first checkpoint has not committed: leave a mark for it
+        INSERT INTO {STATUS_TABLE} (thread_id, checkpoint_id, paused_at, early_checkpoint_ids)
+        VALUES (NEW.thread_id, '', now(), ARRAY[NEW.checkpoint_id])
+        ON CONFLICT (thread_id) DO NOTHING;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+        SELECT checkpoint_id, done_nodes, int_task_ids INTO head, done, tasks
+        FROM {STATUS_TABLE} WHERE thread_id = NEW.thread_id;
+    END IF;
+    IF head COLLATE "C" > NEW.checkpoint_id THEN
+        RETURN NULL;  -- a write for an older checkpoint: stale
+    END IF;
+    IF head COLLATE "C" < NEW.checkpoint_id THEN
+        -- its checkpoint has not committed yet: mark the id, and that checkpoint's trigger
+        -- reads its writes (it waits for this row lock, then sees the mark)
+        UPDATE {STATUS_TABLE}
+        SET early_checkpoint_ids = CASE
+            WHEN NEW.checkpoint_id = ANY(early_checkpoint_ids) THEN early_checkpoint_ids
+            ELSE coalesce(early_checkpoint_ids, '{{}}') || NEW.checkpoint_id END
+        WHERE thread_id = NEW.thread_id AND checkpoint_id COLLATE "C" < NEW.checkpoint_id;
+        IF FOUND THEN
+            RETURN NULL;
+        END IF;
+        -- the checkpoint committed meanwhile
+        SELECT checkpoint_id, done_nodes, int_task_ids INTO head, done, tasks
+        FROM {STATUS_TABLE} WHERE thread_id = NEW.thread_id;
+        IF head IS DISTINCT FROM NEW.checkpoint_id THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    IF NEW.channel <> '__interrupt__' AND NOT (NEW.task_id = ANY(tasks)) THEN
+        -- an output write of a task that did not ask: record its node once
+        node := {_node_of_path_sql("NEW.task_path")};
+        IF node IS NOT NULL AND NOT (node = ANY(done)) THEN
+            UPDATE {STATUS_TABLE} SET done_nodes = done_nodes || node
+            WHERE thread_id = NEW.thread_id AND checkpoint_id = NEW.checkpoint_id
+              AND NOT (node = ANY(done_nodes));
+        END IF;
+        RETURN NULL;
+    END IF;
+    -- Interrupts (rare): lock the row and work on its newest version.
     SELECT checkpoint_id, done_nodes, int_task_ids INTO head, done, tasks
     FROM {STATUS_TABLE} WHERE thread_id = NEW.thread_id FOR NO KEY UPDATE;
     IF head IS DISTINCT FROM NEW.checkpoint_id THEN
-        RETURN NULL;  -- not the head: stale, or its checkpoint lands later and reads it
+        RETURN NULL;
     END IF;
     IF NEW.channel = '__interrupt__' THEN
         -- add, or replace the task's entry with the same idx (a node asking again)
@@ -344,8 +415,9 @@ CREATE TRIGGER hitl_track_head
 DROP TRIGGER IF EXISTS hitl_track_write ON checkpoint_writes;
 CREATE TRIGGER hitl_track_write
     AFTER INSERT OR UPDATE ON checkpoint_writes
-    FOR EACH ROW WHEN (NEW.checkpoint_ns = ''
-        AND NEW.channel NOT IN ('__resume__', '__error__', '__error_source_node__'))
+    FOR EACH ROW WHEN (NEW.checkpoint_ns = '' AND (NEW.channel = '__interrupt__'
+        OR (NEW.idx IN (0, 1) AND NEW.channel NOT IN ('__resume__', '__error__',
+                                                '__error_source_node__'))))
     EXECUTE FUNCTION hitl_track_write();
 DROP TRIGGER IF EXISTS hitl_forget_heads ON checkpoints;
 CREATE TRIGGER hitl_forget_heads
