@@ -11,8 +11,9 @@ import pytest
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Interrupt
 
+from console.core.graphs import GraphRegistry
 from console.core.models import Convention, PauseKind, PendingThread
-from console.core.store.heads import SerdeCodec
+from console.core.store.heads import FIELD_SEP, ITEM_SEP, SerdeCodec, ShapeClassifier
 from console.core.store.sqlite import _maybe_triggered
 
 SERDE = JsonPlusSerializer()
@@ -117,3 +118,30 @@ def test_sqlite_trigger_precheck() -> None:
     assert not _maybe_triggered(blob({"messages": ["x"]}))
     long_name = "branch:to:" + "n" * 40  # str 8 header
     assert _maybe_triggered(SERDE.dumps_typed({"channel_values": {long_name: None}})[1])
+    # a value that spells the versions key does not hide a trigger after it
+    assert _maybe_triggered(blob({"a": "channel_versions", "branch:to:gate": None}))
+
+
+def _packed(graph_id: str | None, nxt: list[str], done: list[str], parent: list[str] | None,
+            paths: list[str]) -> str:
+    """What `pg_schema.STATUS_SHAPE_SQL` returns for a status row."""
+    return FIELD_SEP.join((
+        "" if graph_id is None else "=" + graph_id, ITEM_SEP.join(nxt), ITEM_SEP.join(done),
+        ITEM_SEP.join(parent or ()), "=" + ITEM_SEP.join(paths) if paths else ""))
+
+
+def test_shape_classifier_reads_packed_rows() -> None:
+    shapes = ShapeClassifier(GraphRegistry())
+    # no loaded graph: a breakpoint or a stall, graph named by metadata (None stays None)
+    stalled = shapes(_packed(None, ["a", "b"], ["a"], None, []))
+    assert (stalled.kind, stalled.graph, stalled.nodes, stalled.stalled) == (
+        PauseKind.STALLED, None, ("b",), True)
+    assert shapes(_packed("", ["a"], [], None, [])).graph == ""
+    # interrupts: nodes from the task paths, an empty path counts as one interrupt
+    asked = shapes(_packed("g", ["x", "y"], [], ["p"], ["~__pregel_pull, y", ""]))
+    assert (asked.kind, asked.graph, asked.paths) == (
+        PauseKind.INTERRUPT, "g", ("~__pregel_pull, y", ""))
+    assert asked.nodes == ("x,y", "y")
+    assert shapes(_packed(None, ["x"], [], None, [""])).paths == ("",)
+    assert shapes(_packed(None, [], [], None, [])).kind is None
+    assert shapes(_packed(None, ["a"], [], None, [])) is shapes(_packed(None, ["a"], [], None, []))
