@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +37,7 @@ from console.core.models_ledger import (
     DecisionType,
     LedgerRow,
     Origin,
+    interrupts_key,
 )
 from console.core.policy import Policy, Verdict
 from console.core.store.base import CheckpointStore
@@ -301,11 +302,6 @@ def worker_mode_default() -> bool:
 def pause_key(pause: PendingThread | None) -> str:
     """The interrupt ids that, with the checkpoint, identify one pause ('' at breakpoints)."""
     return interrupts_key(pause.interrupt_ids) if pause else ""
-
-
-def interrupts_key(interrupt_ids: Iterable[str]) -> str:
-    """`pause_key` of a pause known by its interrupt ids (as a screen remembers it)."""
-    return ",".join(sorted(interrupt_ids))
 
 
 def _replayed(row: LedgerRow) -> Outcome:

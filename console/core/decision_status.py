@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from console.core.durations import format_age
-from console.core.models_ledger import DecisionStatus, LedgerRow
+from console.core.models_ledger import DecisionStatus, LedgerRow, interrupts_key
 
 # How the header colours a status (the UI maps tones to styles; words carry the meaning).
 PENDING, DONE, BAD = "pending", "done", "bad"
@@ -30,16 +30,11 @@ class StatusWords:
     tone: str  # PENDING | DONE | BAD
 
 
-def pause_key_of(interrupt_ids: Sequence[str]) -> str:
-    """The ledger's pause key for a pause's interrupt ids (as `apply.pause_key`)."""
-    return ",".join(sorted(interrupt_ids))
-
-
 def rows_for_pause(
     rows: Sequence[LedgerRow], checkpoint_id: str, interrupt_ids: Sequence[str]
 ) -> list[LedgerRow]:
     """The thread's ledger rows that answer this pause, oldest first."""
-    key = pause_key_of(interrupt_ids)
+    key = interrupts_key(interrupt_ids)
     return [r for r in rows if r.checkpoint_id == checkpoint_id and r.pause_key == key]
 
 

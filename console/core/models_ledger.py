@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+
+def interrupts_key(interrupt_ids: Iterable[str]) -> str:
+    """The ledger's `pause_key`: with the checkpoint id it names one pause (a node that
+    asks again keeps its checkpoint and gets new interrupt ids); '' at breakpoints."""
+    return ",".join(sorted(interrupt_ids))
 
 
 class DecisionType(enum.StrEnum):

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from console.core.decision_status import BAD, DONE, describe, pause_key_of
+from console.core.decision_status import BAD, DONE, describe
 from console.core.durations import format_age
 from console.core.models import ReviewBundle
-from console.core.models_ledger import LedgerRow
+from console.core.models_ledger import LedgerRow, interrupts_key
 from console.core.redact import Redactor
 from console.ui.cell_text import one_line
 from console.ui.pretty import KEY_STYLE, NOTE_STYLE
@@ -41,7 +41,7 @@ def decision_lines(rows: Sequence[LedgerRow], bundle: ReviewBundle, *, now: date
     if not rows:
         out.append("  (none recorded for this thread)\n", style=NOTE_STYLE)
         return out
-    key = pause_key_of(bundle.pending.interrupt_ids) if bundle.pending else None
+    key = interrupts_key(bundle.pending.interrupt_ids) if bundle.pending else None
     for row in list(reversed(rows))[:MAX_DECISIONS]:
         words = describe(row, now)
         here = row.checkpoint_id == bundle.checkpoint_id and row.pause_key == key

@@ -18,13 +18,13 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
 
-from console.core.apply import Outcome, interrupts_key
+from console.core.apply import Outcome
 from console.core.decisions import DecisionInput, Plan
 from console.core.errors import ConflictError, ConsoleError, NotPendingError
 from console.core.inert import inert
 from console.core.jsonable import to_jsonable
 from console.core.models import PendingThread, ReviewBundle
-from console.core.models_ledger import DecisionType, LedgerRow
+from console.core.models_ledger import DecisionType, LedgerRow, interrupts_key
 from console.core.reveal import reveal_value
 from console.ui.actions import ActionState, approval_note, needs_value, with_own_approval
 from console.ui.cell_text import one_line
