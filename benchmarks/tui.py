@@ -12,8 +12,10 @@ Three parts, one table at the end (figures, targets, PASS/FAIL):
    Rows: 100k real `PendingThread`s made from a real seeded sample: the SQLite database
    of part 2 (threads written through the savers' own code by `_seed.py`, both
    benchmark graphs), read with `store.pending()`, then copied with new ids and pause
-   times; each copy's interrupt values go through the saver's serializer and its
-   metadata through JSON, so no object is shared (memory as if read from a database).
+   times; a lazy row (as the stores build them) gets its own copy of the raw interrupt
+   writes and metadata, an eager one its interrupt values through the saver's
+   serializer and its metadata through JSON, so no object is shared (memory as if read
+   from a database).
    The copies are handed over once the empty screen has been drawn, as after a real
    query. `--real-rows N` also seeds N paused threads into Postgres and times the app
    on the real `PostgresStore` (after `setup`): its `pending()` is then in the RSS too.
