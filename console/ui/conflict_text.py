@@ -6,21 +6,22 @@ The diff is the core's `state_diff`, computed on redacted data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from rich.text import Text
 
-from console.core.diff import Change, state_diff
 from console.core.models import ReviewBundle
 from console.core.models_ledger import LedgerRow
 from console.core.redact import Redactor
 from console.ui.bundle_text import kind_label
 from console.ui.cell_text import one_line
-from console.ui.history_text import change_lines, ledger_lines
+from console.ui.diff_text import SECTION_STYLE, diff_section
 from console.ui.pretty import KEY_STYLE, NOTE_STYLE
 
-SECTION_STYLE = "bold underline"
+MAX_ROWS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +44,26 @@ class ConflictInfo:
         """Whether the new head waits for a human again (a draft can be re-applied)."""
         return self.new is not None and self.new.pending is not None
 
-    def changes(self, redactor: Redactor) -> list[Change] | None:
-        if self.seen_values is None or self.new is None:
-            return None
-        return state_diff(self.seen_values, self.new.values, redactor)
+
+def ledger_lines(rows: Sequence[LedgerRow], redactor: Redactor) -> Text:
+    """One line per decision, newest first: id, time, reviewer, decision, status, head."""
+    out = Text()
+    for row in list(reversed(rows))[:MAX_ROWS]:
+        head = f" -> {row.new_checkpoint_id}" if row.new_checkpoint_id else ""
+        when = row.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        out.append(f"  #{row.id} {when} ", style=KEY_STYLE)
+        out.append(one_line(redactor.redact_text(
+            f"{row.reviewer} {row.decision} {row.status}{head}")))
+        if row.reason:
+            out.append(" reason: ")
+            out.append(one_line(redactor.redact_text(row.reason))[:80])
+        out.append("\n")
+        origin = ", ".join(x for x in (row.client_host, row.ssh_origin) if x)
+        if origin:
+            out.append(f"      from {one_line(origin)}\n", style=NOTE_STYLE)
+    if len(rows) > MAX_ROWS:
+        out.append(f"  ... {len(rows) - MAX_ROWS} older decisions\n", style=NOTE_STYLE)
+    return out
 
 
 def conflict_text(info: ConflictInfo, redactor: Redactor) -> Text:
@@ -74,12 +91,11 @@ def conflict_text(info: ConflictInfo, redactor: Redactor) -> Text:
     else:
         out.append("  No console decision: it was resumed outside the console.\n",
                    style=NOTE_STYLE)
-    out.append("\nWhat changed (what you saw -> the new head)\n", style=SECTION_STYLE)
-    changes = info.changes(redactor)
-    if changes is None:
-        out.append("  Not available: the state you saw was not loaded.\n", style=NOTE_STYLE)
-    elif not changes:
-        out.append("  No change in state values.\n", style=NOTE_STYLE)
-    else:
-        out.append_text(change_lines(changes, redactor))
+    out.append("\n")
+    out.append_text(diff_section(
+        "What changed (what you saw -> the new head)",
+        info.seen_values if info.new is not None else None,
+        info.new.values if info.new is not None else None, redactor,
+        missing="not available: " + ("the thread no longer exists" if info.new is None
+                                     else "the state you saw was not loaded")))
     return out
