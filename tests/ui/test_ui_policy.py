@@ -187,6 +187,12 @@ async def test_read_only_reviewers_can_decide_nothing(policy_db: str) -> None:
                        screen.palette_commands()}
             assert palette["Approve"] == (
                 "key a; unavailable: intern is a read-only reviewer and may not decide.", False)
+        await pilot.press("space")  # a mark alone must not offer a bulk reject
+        assert screen.check_action("reject_marked", ()) is None
+        palette = {title: (help_text, on) for title, help_text, _, on in
+                   screen.palette_commands()}
+        assert palette["Bulk reject"] == (
+            "key R; unavailable: intern is a read-only reviewer", False)
     for thread_id in ("hitl-000", "raw-000", "inbox-000", "before-000"):
         rows, events, bundle = await _database(policy_db, thread_id)
         assert (rows, events) == ([], []) and bundle.pending is not None

@@ -139,6 +139,13 @@ def test_error_titles_and_outage_detection() -> None:
     assert feed_label(None, 0) == "off"
 
 
+def test_status_line_redacts_what_it_echoes() -> None:
+    key = "sk-live0123456789abcdefghijklmnop"
+    line = StatusLine(StatusInfo(database="db", reviewer="r", busy=f"approving {key}",
+                                 last=f"approve failed: {key}"))
+    assert key[:10] not in line.plain and "redacted" in line.plain
+
+
 def test_status_line_words_for_everything_that_matters() -> None:
     line = StatusLine(StatusInfo(database="db", reviewer="r", total=5, shown=5,
                                  refreshed_at=NOW, state="stale", marked=2,

@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any
 
 from rich.text import Text
 from textual import work
-from textual.binding import Binding, BindingType
 
 from console.core.apply import Outcome
 from console.core.decisions import DecisionInput, Plan
@@ -75,12 +74,6 @@ def pause_changed(thread_id: str, seen: tuple[str, ...], now: tuple[str, ...]) -
 
 class DecidingMixin(ScreenBase):
     """Actions on the selected thread (keys a, r, m, e, V) and what follows them."""
-
-    # Merged into the main screen's keys by Textual (bindings of every class in the MRO).
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("V", "reveal", "Reveal a redacted value (audited)", show=False,
-                id="main.reveal"),
-    ]
 
     _attempt: Attempt | None = None  # the decision being prepared or applied
     # the pause the edit form is open on: (thread, checkpoint, interrupt ids)

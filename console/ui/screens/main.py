@@ -72,6 +72,7 @@ DECISION_BINDINGS: list[BindingType] = [
     Binding("r", "reject", "Reject", id="main.reject"),
     Binding("m", "respond", "Respond", id="main.respond"),
     Binding("e", "edit", "Edit", id="main.edit"),
+    Binding("V", "reveal", "Reveal a redacted value (audited)", show=False, id="main.reveal"),
 ]
 MARK_BINDINGS: list[BindingType] = [
     Binding("space", "mark", "Mark", key_display="space", id="main.mark"),
@@ -130,7 +131,7 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
         yield FilterBar(id="filter")
         yield StatusLine(
             StatusInfo(database=self._store.location.display(), reviewer=self._settings.reviewer),
-            id="status",
+            redactor=self._redactor, id="status",
         )
         # The palette key is one of the app's bindings (with an id); the footer's own
         # palette hint would repeat it, drawn with a block glyph some fonts lack.
@@ -346,6 +347,8 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
                 return None
             return True if self.action_states(thread)[action].allowed else None
         if action == "reject_marked":
+            if self._settings.reviewer in self._policy.read_only:
+                return None
             return None if self.busy or not self.marks else True
         return True
 
@@ -453,6 +456,8 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
                     why = self.action_states(thread)[binding.action].reason
                 elif not enabled and self.busy:
                     why = f"busy: {self.busy}"
+                elif not enabled and self._settings.reviewer in self._policy.read_only:
+                    why = f"{self._settings.reviewer} is a read-only reviewer"
                 key = self.app.get_key_display(binding)
                 help_text = f"key {key}" + (f"; unavailable: {why}" if why else "")
                 out.append((binding.description, help_text, binding.action, enabled))

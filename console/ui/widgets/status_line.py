@@ -13,6 +13,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from console.core.redact import Redactor
 from console.ui.cell_text import one_line
 
 SEPARATOR = " | "
@@ -37,9 +38,12 @@ class StatusInfo:
 class StatusLine(Static):
     """One line at the bottom of the main screen."""
 
-    def __init__(self, info: StatusInfo, *, id: str | None = None) -> None:
+    def __init__(self, info: StatusInfo, *, redactor: Redactor | None = None,
+                 id: str | None = None) -> None:
+        """`redactor` hides credentials in the free-text parts (a thread id can hold one)."""
         super().__init__(id=id)
         self.info = info
+        self._redactor = redactor if redactor is not None else Redactor()
 
     def on_mount(self) -> None:
         self.update(self._render_info())
@@ -55,11 +59,14 @@ class StatusLine(Static):
     def plain(self) -> str:
         return self._render_info().plain
 
+    def _words(self, text: str) -> str:
+        return one_line(self._redactor.redact_text(text))
+
     def _render_info(self) -> Text:
         info = self.info
         out = Text(no_wrap=True, overflow="crop")
         if info.busy:
-            out.append(f"BUSY {one_line(info.busy)}", style="bold reverse")
+            out.append(f"BUSY {self._words(info.busy)}", style="bold reverse")
             out.append(SEPARATOR)
         if info.total is None:
             count = "not loaded" if info.state == "error" else "loading..."
@@ -80,7 +87,7 @@ class StatusLine(Static):
         if info.live != "off":
             parts.append(info.live)
         if info.last:
-            parts.append(f"last: {one_line(info.last)}")
+            parts.append(f"last: {self._words(info.last)}")
         # The database goes last: on a narrow terminal a long path is what gets cut.
         parts += [f"reviewer {one_line(info.reviewer)}", one_line(info.database)]
         out.append(SEPARATOR.join(parts))
