@@ -28,6 +28,7 @@ from console.ui.modals.help import HelpScreen
 from console.ui.screens.base import ScreenOptions
 from console.ui.screens.main import MainScreen
 from console.ui.stylesheets import load_stylesheets
+from console.ui.widgets.typeahead import RoutesTypedAhead
 
 DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail pane loads
 AGE_TICK = 30.0  # seconds between repaints of the age column
@@ -42,7 +43,7 @@ class AsciiCommandPalette(CommandPalette):
             icon.icon = ">"
 
 
-class ConsoleApp(App[None]):
+class ConsoleApp(RoutesTypedAhead):
     """Reviewers triage LangGraph runs paused at a human approval gate."""
 
     TITLE = "hitl-console"

@@ -96,9 +96,10 @@ def test_approve_one_and_bulk_reject_three_from_the_keyboard(
     assert len(screen.splitlines()) == HEIGHT
 
     # Approve the oldest tutorial thread: filter to it, `a`, read the Command, `y`.
-    term.keys("/")
-    time.sleep(0.3)
-    term.text("graph:tutorial")
+    # One burst, as keys arrive over a slow link: nothing typed after `/` may be lost
+    # (nor run as a queue key: `a`, `r` are in there).
+    term.text("/graph:tutorial")
+    term.wait_for(r"/graph:tutorial ")
     term.keys("Enter")
     screen = term.wait_for(r"2 of \d+")
     assert "graph tutorial | node approval" not in screen  # the queue alone, full height

@@ -98,7 +98,7 @@ class BulkRejectScreen(ModalScreen[str | None]):
                 yield Static(self.summary(), id="bulk-summary")
             yield Static(Text("Reason for all of them (required; recorded in the ledger):"),
                          id="bulk-label")
-            yield Input(id="bulk-reason", compact=True)
+            yield Input(id="bulk-reason", compact=True, select_on_focus=False)
             yield Static("", id="bulk-error")
             yield Static(Text("enter: continue   esc: cancel"), id="bulk-hint")
 

@@ -35,7 +35,7 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(Text(self.title_text), id="prompt-title")
             yield Static(Text(self.label), id="prompt-label")
             yield Input(self.value, placeholder=self.placeholder, id="prompt-input",
-                        compact=True)
+                        compact=True, select_on_focus=False)  # keep typed-ahead keys
             yield Static("", id="prompt-error")
             yield Static(Text("enter: continue   esc: cancel"), id="prompt-hint")
 

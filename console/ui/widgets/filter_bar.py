@@ -52,7 +52,10 @@ class FilterBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("/", id="filter-prompt")
-        yield Input(placeholder=SYNTAX_HINT, id="filter-input", compact=True)
+        # Typed-ahead keys (a burst over ssh) land before the focus event; selecting all on
+        # focus would let the next key replace them.
+        yield Input(placeholder=SYNTAX_HINT, id="filter-input", compact=True,
+                    select_on_focus=False)
         yield Static("", id="filter-note")
 
     @property

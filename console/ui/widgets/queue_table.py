@@ -39,6 +39,7 @@ from console.ui.ages import AgeBand, age_band, age_label, age_seconds
 from console.ui.cell_text import fit, one_line
 from console.ui.clock import Clock, utc_now
 from console.ui.widgets.scrollbars import use_cell_scrollbars
+from console.ui.widgets.typeahead import KeepsTypedAhead
 
 ColumnName = Literal["flags", "age", "graph", "node", "kind", "summary", "thread"]
 
@@ -110,7 +111,7 @@ def layout_columns(width: int, natural: dict[ColumnName, int]) -> list[int]:
     return wanted
 
 
-class QueueTable(ScrollView, can_focus=True):
+class QueueTable(KeepsTypedAhead, ScrollView, can_focus=True):
     """Pending threads, oldest first; line 0 is a fixed header, the rest scroll."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
