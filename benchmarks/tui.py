@@ -14,8 +14,9 @@ Three parts, one table at the end (figures, targets, PASS/FAIL):
    benchmark graphs), read with `store.pending()`, then copied with new ids and pause
    times; a lazy row (as the stores build them) gets its own copy of the raw interrupt
    writes and metadata, an eager one its interrupt values through the saver's
-   serializer and its metadata through JSON, so no object is shared (memory as if read
-   from a database).
+   serializer and its metadata through JSON, so nothing is shared (memory as if read
+   from a database) but what a store read shares too (`heads.Shared`: equal metadata
+   texts, task paths and serializer names are one object each).
    The copies are handed over once the empty screen has been drawn, as after a real
    query. `--real-rows N` also seeds N paused threads into Postgres and times the app
    on the real `PostgresStore` (after `setup`): its `pending()` is then in the RSS too.
@@ -77,6 +78,7 @@ from console.core.changes import open_change_feed
 from console.core.dburl import parse_db_url
 from console.core.models import PendingThread
 from console.core.store import open_store
+from console.core.store.heads import Shared
 
 # Targets from the issue.
 FIRST_PAINT_MS = 300.0
@@ -330,12 +332,12 @@ def replicate(
     values through the saver's serializer and metadata through JSON. Every string is
     its own object."""
     rows = []
+    shared = Shared()  # what a store read shares: equal metadata texts, paths, type names
     for i in range(n):
         base = sample[i % len(sample)]
         thread_id = f"{base.thread_id[:24]}-{i:06d}"
-        raw = getattr(base, "_raw", None)
-        if raw is not None:
-            rows.append(_lazy_copy(base, raw, thread_id, i))
+        if getattr(base, "_codec", None) is not None:
+            rows.append(_lazy_copy(base, thread_id, i, shared))
             continue
         interrupts = tuple(
             replace(item, id=f"{item.id[:26]}{i:06d}", task_id=f"{item.task_id[:30]}{i:06d}",
@@ -356,8 +358,9 @@ def replicate(
     return rows, Origins(sample)
 
 
-def _lazy_copy(base: PendingThread, raw: Any, thread_id: str, i: int) -> PendingThread:
-    raw_interrupts, raw_metadata = raw
+def _lazy_copy(base: PendingThread, thread_id: str, i: int, shared: Shared) -> PendingThread:
+    raw_interrupts = base._raw_interrupts  # type: ignore[attr-defined]
+    raw_metadata = base._raw_metadata  # type: ignore[attr-defined]
     summary = base._summary  # type: ignore[attr-defined]
     return PendingThread.lazy(  # type: ignore[attr-defined,no-any-return]
         thread_id=thread_id,
@@ -369,9 +372,10 @@ def _lazy_copy(base: PendingThread, raw: Any, thread_id: str, i: int) -> Pending
         paused_at=base.paused_at - timedelta(seconds=i),
         next_nodes=base.next_nodes,
         codec=base._codec,  # type: ignore[attr-defined]
-        raw_interrupts=tuple((f"{task[:30]}{i:06d}", _copy(path), kind, _copy(blob))
+        raw_interrupts=tuple((f"{task[:30]}{i:06d}", shared[_copy(path)], shared[_copy(kind)],
+                              _copy(blob))
                              for task, path, kind, blob in raw_interrupts or ()),
-        raw_metadata=_copy(raw_metadata),
+        raw_metadata=shared[_copy(raw_metadata)] if raw_metadata else raw_metadata,
         summary=_copy(summary) if isinstance(summary, str) else None,
     )
 

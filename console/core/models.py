@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import sys
 from dataclasses import FrozenInstanceError, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -10,6 +11,9 @@ from typing import Any, Protocol
 # How long a head with next nodes but no loaded graph must sit idle before it is listed as
 # "paused before NODE (breakpoint or stalled)": younger ones are most likely still running.
 DEFAULT_GRACE_SECONDS = 300.0
+
+# Decoded summaries up to this long are interned (shared by equal rows).
+SHARED_SUMMARY_CHARS = 200
 
 
 class PauseKind(enum.StrEnum):
@@ -91,7 +95,8 @@ class PendingThread:
         "_codec",
         "_interrupts",
         "_metadata",
-        "_raw",
+        "_raw_interrupts",
+        "_raw_metadata",
         "_summary",
         "checkpoint_id",
         "checkpoint_ns",
@@ -121,7 +126,9 @@ class PendingThread:
     _interrupts: Any
     _summary: Any
     _metadata: Any
-    _raw: Any
+    # the stored forms (two slots, not a pair: a tuple per row is ~5 MB at 100k rows)
+    _raw_interrupts: Any
+    _raw_metadata: Any
     _codec: Any
 
     def __init__(
@@ -152,7 +159,8 @@ class PendingThread:
         setter(self, "_interrupts", tuple(interrupts))
         setter(self, "_summary", summary)
         setter(self, "_metadata", {} if metadata is None else metadata)
-        setter(self, "_raw", None)
+        setter(self, "_raw_interrupts", None)
+        setter(self, "_raw_metadata", None)
         setter(self, "_codec", None)
 
     @classmethod
@@ -187,7 +195,8 @@ class PendingThread:
         setter(self, "_interrupts", _UNSET if raw_interrupts else ())
         setter(self, "_summary", _UNSET if summary is None else summary)
         setter(self, "_metadata", _UNSET)
-        setter(self, "_raw", (raw_interrupts, raw_metadata))
+        setter(self, "_raw_interrupts", raw_interrupts)
+        setter(self, "_raw_metadata", raw_metadata)
         setter(self, "_codec", codec)
         return self
 
@@ -222,7 +231,8 @@ class PendingThread:
         _set(self, "_interrupts", _UNSET if raw_interrupts else ())
         _set(self, "_summary", _UNSET if summary is None else summary)
         _set(self, "_metadata", _UNSET)
-        _set(self, "_raw", (raw_interrupts, raw_metadata))
+        _set(self, "_raw_interrupts", raw_interrupts)
+        _set(self, "_raw_metadata", raw_metadata)
         _set(self, "_codec", codec)
         return self
 
@@ -232,7 +242,7 @@ class PendingThread:
     def interrupts(self) -> tuple[PendingInterrupt, ...]:
         value = self._interrupts
         if value is _UNSET:
-            value = self._codec.interrupts(self._raw[0])
+            value = self._codec.interrupts(self._raw_interrupts)
             object.__setattr__(self, "_interrupts", value)
         return value  # type: ignore[no-any-return]
 
@@ -241,9 +251,13 @@ class PendingThread:
         value = self._summary
         if value is _UNSET:
             if self._interrupts is _UNSET:  # decode without keeping the payloads
-                value = self._codec.summary(self._codec.interrupts(self._raw[0]))
+                value = self._codec.summary(self._codec.interrupts(self._raw_interrupts))
             else:
                 value = self._codec.summary(self._interrupts)
+            # Pauses of one gate often read alike: the search index decodes every row's
+            # summary, so equal ones share one string (~5 MB at 100k rows).
+            if value.__class__ is str and len(value) <= SHARED_SUMMARY_CHARS:
+                value = sys.intern(value)
             object.__setattr__(self, "_summary", value)
         return value  # type: ignore[no-any-return]
 
@@ -251,7 +265,7 @@ class PendingThread:
     def metadata(self) -> dict[str, Any]:
         value = self._metadata
         if value is _UNSET:
-            value = self._codec.metadata(self._raw[1])
+            value = self._codec.metadata(self._raw_metadata)
             object.__setattr__(self, "_metadata", value)
         return value  # type: ignore[no-any-return]
 

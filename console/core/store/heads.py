@@ -6,7 +6,10 @@ triggers and their interrupt writes; this module decides what kind of pause that
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -328,6 +331,46 @@ def classify_parts(
         raw_metadata=raw_metadata,
         summary=summary,
     )
+
+
+# A read of at least this many rows gives its freed heap back to the OS afterwards.
+TRIM_AFTER_ROWS = 5000
+_malloc_trim: Any = None
+
+
+def release_freed_memory() -> None:
+    """Return the heap pages a big read freed (result buffers, fetched blobs) to the OS.
+
+    glibc keeps freed memory for reuse, but the rows built next live in Python's own
+    arenas, so a 100k-row read would otherwise keep ~25-40 MB of dead buffers resident
+    for the life of the console. A no-op where there is no glibc `malloc_trim`.
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        _malloc_trim = False
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(OSError, AttributeError):
+                _malloc_trim = ctypes.CDLL(None).malloc_trim
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+class Shared(dict[Any, Any]):
+    """Equal values of one read as one object: `shared[value]` is the first equal value
+    seen. Metadata texts, serializer names and task paths repeat across rows (a gate's
+    runs often carry the same metadata); at 100k queue rows a copy each costs ~10 MB.
+    At most `limit` distinct values are kept (common ones show up early)."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int = 4096) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, key: Any) -> Any:
+        if len(self) < self.limit:
+            self[key] = key
+        return key
 
 
 # Separators of a packed status row (`pg_schema.STATUS_SHAPE_SQL`): fields, list items.

@@ -30,10 +30,13 @@ from console.core.store.heads import (
     FIELD_SEP,
     INTERRUPT_CHANNEL,
     ITEM_SEP,
+    TRIM_AFTER_ROWS,
     HeadState,
     RawInterrupt,
     ShapeClassifier,
+    Shared,
     parse_ts,
+    release_freed_memory,
 )
 from console.core.store.pg_schema import (
     STATUS_SHAPE_SQL,
@@ -312,7 +315,11 @@ class PostgresStore(CheckpointStore):
                 f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
             ) from exc
         last = (rows[-1][2], rows[-1][0]) if rows else None
-        return pauses, len(rows), last
+        count = len(rows)
+        if count >= TRIM_AFTER_ROWS:
+            del rows
+            release_freed_memory()  # psycopg's result buffers
+        return pauses, count, last
 
     def _queue_rows(
         self, rows: list[tuple[Any, ...]], now: datetime
@@ -325,6 +332,7 @@ class PostgresStore(CheckpointStore):
         convention_of = codec.convention
         pauses: list[PendingThread | None] = []
         append = pauses.append
+        shared = Shared()  # equal metadata texts and serializer names: one object each
         for thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs in rows:
             shape = shapes(packed)
             kind = shape.kind
@@ -333,6 +341,7 @@ class PostgresStore(CheckpointStore):
                 continue
             if tasks is not None:
                 ids, types = tasks.split(FIELD_SEP)
+                types = shared[types]
                 if blobs is None:
                     raw: tuple[RawInterrupt, ...] = ((ids, shape.paths[0], types, blob),)
                 else:
@@ -344,6 +353,8 @@ class PostgresStore(CheckpointStore):
                 continue
             else:
                 raw, convention = (), shape.convention or Convention.BREAKPOINT
+            if metadata is not None:
+                metadata = shared[metadata]
             append(make(thread_id, checkpoint_id, shape.graph, shape.nodes, kind, convention,
                         paused_at, shape.next_nodes, codec, raw, metadata, shape.summary))
         return pauses

@@ -27,8 +27,11 @@ from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
     INTERRUPT_CHANNEL,
+    TRIM_AFTER_ROWS,
     HeadState,
+    Shared,
     parse_ts,
+    release_freed_memory,
     triggered_nodes,
 )
 
@@ -131,6 +134,8 @@ class SqliteStore(CheckpointStore):
         self.conn = conn
         self._saver = AsyncSqliteSaver(conn)
         self._decoded: dict[tuple[str, str], _Decoded] = {}
+        # equal metadata texts, task paths and serializer names as one object each
+        self._shared = Shared()
 
     @classmethod
     async def open(
@@ -235,6 +240,7 @@ class SqliteStore(CheckpointStore):
             return
         if len(self._decoded) + len(missing) > CACHE_LIMIT:
             self._decoded.clear()
+            self._shared.clear()
         for start in range(0, len(missing), _BATCH):
             batch = json.dumps(missing[start : start + _BATCH])
             async with self.conn.execute(_CHECKPOINTS_BY_KEY, (batch,)) as cur:
@@ -243,6 +249,9 @@ class SqliteStore(CheckpointStore):
             with gc_paused():  # thousands of small acyclic objects: no collector passes
                 for row in rows:
                     decoded[(row[0], row[1])] = decode(row)
+        if len(missing) >= TRIM_AFTER_ROWS:
+            del rows
+            release_freed_memory()  # the fetched checkpoint blobs (~3 KB per head)
 
     def _decode(self, row: sqlite3.Row | tuple[Any, ...]) -> _Decoded:
         _, _, parent_id, type_, blob, metadata = row
@@ -269,7 +278,7 @@ class SqliteStore(CheckpointStore):
             ts=parse_ts(checkpoint.get("ts")),
             next_nodes=next_nodes,
             parent_checkpoint_id=parent_id,
-            metadata=metadata or b"",
+            metadata=self._shared[metadata] if metadata else b"",
             graph_id=graph_id if isinstance(graph_id, str) else None,
         )
 
@@ -277,6 +286,7 @@ class SqliteStore(CheckpointStore):
         by_key = {(h.thread_id, h.checkpoint_id): h for h in candidates}
         by_thread = {h.thread_id: h for h in candidates}
         keys = list(by_key)
+        shared = self._shared
         for start in range(0, len(keys), _BATCH):
             batch = json.dumps(keys[start : start + _BATCH])
             async with self.conn.execute(_WRITES_BY_KEY, (batch,)) as cur:
@@ -284,7 +294,7 @@ class SqliteStore(CheckpointStore):
             for thread_id, task_id, task_path, channel, type_, value in rows:
                 head = by_thread[thread_id]
                 if channel == INTERRUPT_CHANNEL:
-                    head.add_interrupt_write(task_id, task_path, type_, value)
+                    head.add_interrupt_write(task_id, shared[task_path], shared[type_], value)
                 elif channel not in CONTROL_CHANNELS:
                     head.add_output_write(task_id, task_path)
 
