@@ -111,7 +111,7 @@ def layout_columns(width: int, natural: dict[ColumnName, int]) -> list[int]:
     return wanted
 
 
-class QueueTable(KeepsTypedAhead, ScrollView, can_focus=True):
+class QueueTable(ScrollView, KeepsTypedAhead, can_focus=True):
     """Pending threads, oldest first; line 0 is a fixed header, the rest scroll."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 from textual import events
 from textual.app import App
-from textual.widget import Widget
 from textual.widgets import Input
 
 _TARGET = "_typed_to"
 
 
-class KeepsTypedAhead(Widget):
-    """Mix in before the widget class: `class QueueTable(KeepsTypedAhead, ScrollView)`."""
+class KeepsTypedAhead:
+    """Mix in after the widget class: `class QueueTable(ScrollView, KeepsTypedAhead)`.
+
+    Not a Widget itself: Textual takes CSS type names (and so `ScrollView`'s overflow
+    rules) from the first base's chain, and walks every class of the MRO for `_on_key`.
+    """
 
     async def _on_key(self, event: events.Key) -> None:
         # Textual calls every class's `_on_key` along the MRO: this one only stamps.
