@@ -181,24 +181,9 @@ class PendingThread:
         summary: str | None = None,
     ) -> PendingThread:
         """A row whose interrupts/summary/metadata `codec` decodes on first access."""
-        self = cls.__new__(cls)
-        setter = object.__setattr__
-        setter(self, "thread_id", thread_id)
-        setter(self, "checkpoint_ns", "")
-        setter(self, "checkpoint_id", checkpoint_id)
-        setter(self, "graph", graph)
-        setter(self, "nodes", nodes)
-        setter(self, "kind", kind)
-        setter(self, "convention", convention)
-        setter(self, "paused_at", paused_at)
-        setter(self, "next_nodes", next_nodes)
-        setter(self, "_interrupts", _UNSET if raw_interrupts else ())
-        setter(self, "_summary", _UNSET if summary is None else summary)
-        setter(self, "_metadata", _UNSET)
-        setter(self, "_raw_interrupts", raw_interrupts)
-        setter(self, "_raw_metadata", raw_metadata)
-        setter(self, "_codec", codec)
-        return self
+        return cls.lazy_row(thread_id, checkpoint_id, graph, nodes, kind, convention,
+                            paused_at, next_nodes, codec, raw_interrupts, raw_metadata,
+                            summary)
 
     @classmethod
     def lazy_row(
