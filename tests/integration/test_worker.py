@@ -40,29 +40,14 @@ from console.core.worker import (
 )
 from tests import graphs
 from tests.effects import count_effects, effects_target, prepare_effects
+from tests.graph_guard import BLOCK_GRAPHS
 from tests.seeding import seed_paused
 
 ROOT = Path(__file__).resolve().parents[2]
 APPROVE = DecisionInput(DecisionType.APPROVE)
 
-# The console process: it may not import the graph module at all (an import hook refuses
-# it) and reports at the end which graph modules it holds (none).
-_BLOCK_GRAPHS = r'''
-import sys
-
-class _NoGraphs:
-    def find_spec(self, name, path=None, target=None):
-        if name == "tests.graphs" or name.startswith("tests.graphs."):
-            raise ImportError("the console process must not import the graph module")
-        return None
-
-sys.meta_path.insert(0, _NoGraphs())
-
-def graph_modules():
-    return sorted(m for m in sys.modules if m == "tests.graphs" or m.startswith("tests.graphs."))
-'''
-
-CONSOLE_DECIDES = _BLOCK_GRAPHS + r'''
+# The console process may not import the graph module at all (tests.graph_guard).
+CONSOLE_DECIDES = BLOCK_GRAPHS + r'''
 import asyncio, json
 from console.core.apply import Decider, current_origin
 from console.core.decisions import DecisionInput
@@ -97,7 +82,7 @@ async def main(url, wanted):
 asyncio.run(main(sys.argv[1], set(sys.argv[2:])))
 '''
 
-CONSOLE_CLI = _BLOCK_GRAPHS + r'''
+CONSOLE_CLI = BLOCK_GRAPHS + r'''
 import contextlib, io, json
 from console.cli import main
 

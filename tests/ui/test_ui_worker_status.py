@@ -36,6 +36,7 @@ from console.ui.modals.prompt import PromptScreen
 from console.ui.screens.decision_status import worker_name
 from console.ui.screens.main import MainScreen
 from tests import graphs
+from tests.graph_guard import BLOCK_GRAPHS
 from tests.seeding import run_to_pause
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -264,17 +265,7 @@ async def test_the_help_explains_every_flag(store: CheckpointStore, settings: Se
 
 # --- the console process never imports the graph module, TUI included ------------------
 
-_TUI_WITHOUT_GRAPHS = r'''
-import sys
-
-class _NoGraphs:
-    def find_spec(self, name, path=None, target=None):
-        if name == "tests.graphs" or name.startswith("tests.graphs."):
-            raise ImportError("the console process must not import the graph module")
-        return None
-
-sys.meta_path.insert(0, _NoGraphs())
-
+_TUI_WITHOUT_GRAPHS = BLOCK_GRAPHS + r'''
 import asyncio, json, os
 from console.core.dburl import parse_db_url
 from console.core.store import open_store
@@ -312,8 +303,7 @@ async def main(url, thread_id):
                         and any("Applied by worker" in n.message for n in app._notifications))
     finally:
         await store.close()
-    mods = sorted(m for m in sys.modules if m == "tests.graphs" or m.startswith("tests.graphs."))
-    print(json.dumps({"graph_modules": mods, "worker_mode": True}))
+    print(json.dumps({"graph_modules": graph_modules(), "worker_mode": True}))
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
 '''
