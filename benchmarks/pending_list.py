@@ -218,6 +218,12 @@ class Naive:
         )
 
 
+def naive_row(backend: str, n: int, naive: Any) -> Row:
+    """The reference line every ratio of a size is taken against."""
+    return Row(backend, _threads(n), "naive aget_state loop", naive.seconds, 1.0, "", None,
+               naive.note())
+
+
 async def naive_loop(
     graph: Any, list_ids: Callable[[], Awaitable[list[str]]], sample_size: int, rnd: random.Random
 ) -> Naive:
@@ -527,18 +533,7 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
 
             naive = await naive_loop(graph, list_ids, args.naive_sample, random.Random(n))
         log(f"  naive: {_fmt(naive.seconds)} ({naive.note()})")
-        add(
-            Row(
-                "postgres",
-                _threads(n),
-                "naive aget_state loop",
-                naive.seconds,
-                1.0,
-                "",
-                None,
-                naive.note(),
-            )
-        )
+        add(naive_row("postgres", n, naive))
         need_ratio = n >= 20000
 
         # -- store, no setup
@@ -769,18 +764,7 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
         log(f"  naive aget_state loop ({_load()})")
         naive = await naive_loop(graph, list_ids, args.naive_sample, random.Random(n))
     log(f"  naive: {_fmt(naive.seconds)} ({naive.note()})")
-    add(
-        Row(
-            "sqlite",
-            _threads(n),
-            "naive aget_state loop",
-            naive.seconds,
-            1.0,
-            "",
-            None,
-            naive.note(),
-        )
-    )
+    add(naive_row("sqlite", n, naive))
     need_ratio = n >= 20000
     limit = SQLITE_FULL_MS if n <= 20000 else None
     uri = f"sqlite:///{path}"

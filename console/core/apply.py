@@ -429,7 +429,8 @@ async def _reject_one(decider: Decider, target: BulkTarget, choice: DecisionInpu
 # ------------------------------------------------------------------------- reconcile
 
 
-def _process_alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether a process of this host with that pid still runs."""
     if not pid:
         return False
     try:
@@ -445,7 +446,7 @@ def is_abandoned(row: LedgerRow, *, now: datetime, lease_seconds: float) -> bool
     """An in-flight row whose process is gone (same host) or whose lease ran out."""
     if row.status != DecisionStatus.IN_FLIGHT.value:
         return False
-    if row.client_host == socket.gethostname() and not _process_alive(row.client_pid):
+    if row.client_host == socket.gethostname() and not process_alive(row.client_pid):
         return True
     return (now - row.created_at).total_seconds() > lease_seconds
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from console.core.apply import pause_key, resume_graph
+from console.core.apply import pause_key, process_alive, resume_graph
 from console.core.decisions import Plan
 from console.core.errors import UsageError
 from console.core.graphs import GraphInfo, GraphRegistry
@@ -128,18 +128,6 @@ def plan_from_ledger(row: LedgerRow) -> Plan:
     if not isinstance(resume, Mapping) or not resume:
         raise ValueError(f"ledger #{row.id} has a resume value that is not {{interrupt_id: value}}")
     return Plan(resume=dict(resume), update=update, breakpoint_action=None)
-
-
-def _process_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _short(exc: BaseException) -> str:
@@ -542,7 +530,7 @@ class Worker:
         for row, host, pid in await self.ledger.expired_claims():
             if row.id in self._applying:
                 continue  # ours and still running: the next heartbeat renews it
-            if host == self.host and pid != os.getpid() and _process_alive(pid):
+            if host == self.host and pid != os.getpid() and process_alive(pid):
                 continue  # its process is alive here (its loop is blocked): it may still run
             result = await self._settle_expired(row)
             if result is not None:

@@ -15,11 +15,11 @@ from textual.binding import Binding, BindingType
 from textual.command import CommandPalette, SearchIcon
 from textual.screen import Screen
 
-from console.core.apply import Decider, current_origin
+from console.core.apply import Decider
 from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.core.store.base import CheckpointStore
-from console.session import redactor_for
+from console.session import decider_for, redactor_for
 from console.settings import Settings
 from console.ui.clock import Clock, utc_now
 from console.ui.keys import spell_key
@@ -84,12 +84,7 @@ class ConsoleApp(RoutesTypedAhead):
         self.redactor = redactor if redactor is not None else redactor_for(settings)
         self.clock = clock
         self.policy = Policy.from_config(settings.raw)
-        self.decider = decider if decider is not None else Decider(
-            store,
-            current_origin(settings.reviewer, settings.ssh_origin),
-            templates=settings.raw.get("templates", {}),
-            policy=self.policy,
-        )
+        self.decider = decider if decider is not None else decider_for(store, settings)
         self.options = ScreenOptions(
             detail_delay=detail_delay,
             tick_interval=tick_interval,
@@ -151,32 +146,8 @@ class ConsoleApp(RoutesTypedAhead):
         self.exit()
 
 
-def make_app(
-    store: CheckpointStore,
-    settings: Settings,
-    *,
-    redactor: Redactor | None = None,
-    clock: Clock = utc_now,
-    detail_delay: float = DETAIL_DELAY,
-    tick_interval: float = AGE_TICK,
-    decider: Decider | None = None,
-    poll_interval: float | None = None,
-    retry_delays: Sequence[float] = RETRY_DELAYS,
-    feed_factory: FeedFactory | None = None,
-) -> ConsoleApp:
-    """Build the console for a ready store; the CLI and the tests both start here."""
-    return ConsoleApp(
-        store,
-        settings,
-        redactor=redactor,
-        clock=clock,
-        detail_delay=detail_delay,
-        tick_interval=tick_interval,
-        decider=decider,
-        poll_interval=poll_interval,
-        retry_delays=retry_delays,
-        feed_factory=feed_factory,
-    )
+# The one factory: the CLI and the tests build the console through it.
+make_app = ConsoleApp
 
 
 async def run_console(store: CheckpointStore, settings: Settings) -> None:

@@ -26,7 +26,7 @@ from console.settings import Settings
 from console.ui.actions import ActionState, action_states
 from console.ui.clock import Clock
 from console.ui.drafts import DraftBook
-from console.ui.filter_query import EMPTY, FilterQuery
+from console.ui.filter_query import EMPTY, FilterQuery, QueueSearch
 from console.ui.live import FeedFactory
 from console.ui.marks import MarkBook
 from console.ui.widgets.banner import Banner
@@ -80,6 +80,8 @@ class ScreenBase(Screen[None]):
         # the queue
         self._all: list[PendingThread] = []
         self._query: FilterQuery = EMPTY
+        self._search = QueueSearch()  # the filter's per-row texts and recent results
+        self._footer_shown: object = None  # what the footer was last told to show
         self._loaded = False  # a queue load has succeeded at least once
         self._load_lock = asyncio.Lock()  # loads never overlap (manual, live, retry)
         # ledger decisions not finished yet, by pause: "queued" / "in_flight" / "claimed"

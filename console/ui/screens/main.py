@@ -33,22 +33,16 @@ from textual.containers import Container
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from console.core.apply import Decider
 from console.core.models import PendingThread
 from console.core.models_ledger import LedgerRow
-from console.core.policy import Policy
-from console.core.redact import Redactor
-from console.core.store.base import CheckpointStore
 from console.core.store.heads import matches
-from console.settings import Settings
 from console.ui.actions import ACTIONS, actions_text
-from console.ui.clock import Clock
 from console.ui.errors import describe_error
-from console.ui.filter_query import SYNTAX_HINT, FilterQuery, QueueSearch, parse_filter
+from console.ui.filter_query import SYNTAX_HINT, FilterQuery, parse_filter
 from console.ui.keys import key_rows
 from console.ui.modals.error import report_error
 from console.ui.modals.help import Section
-from console.ui.screens.base import BUNDLE_CACHE_SIZE, ScreenOptions, bundle_key
+from console.ui.screens.base import BUNDLE_CACHE_SIZE, bundle_key
 from console.ui.screens.deciding import CONFLICT_GROUP, DECISION_GROUP, DecidingMixin
 from console.ui.screens.live import LIVE_GROUP, QUEUE_GROUP, LiveMixin
 from console.ui.screens.marking import FLAG_LEGEND, MarkingMixin
@@ -101,22 +95,6 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         *DECISION_BINDINGS, *MARK_BINDINGS, *VIEW_BINDINGS, *TAB_BINDINGS]
-
-    def __init__(
-        self,
-        store: CheckpointStore,
-        settings: Settings,
-        *,
-        redactor: Redactor,
-        clock: Clock,
-        decider: Decider,
-        policy: Policy,
-        options: ScreenOptions,
-    ) -> None:
-        super().__init__(store, settings, redactor=redactor, clock=clock, decider=decider,
-                         policy=policy, options=options)
-        self._search = QueueSearch()
-        self._footer_shown: object = None  # what the footer was last told to show
 
     def compose(self) -> ComposeResult:
         sla = self._settings.sla_seconds
