@@ -41,6 +41,7 @@ from console.core.worker import (
 from tests import graphs
 from tests.effects import count_effects, effects_target, prepare_effects
 from tests.graph_guard import BLOCK_GRAPHS
+from tests.processes import stop_workers
 from tests.seeding import seed_paused
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,20 +187,6 @@ def _running_workers(db_url: str) -> int:
 
 def _open_rows(db_url: str) -> int:
     return sum(1 for r in _ledger(db_url) if r["status"] in ("queued", "claimed"))
-
-
-def _stop(procs: list[subprocess.Popen[str]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            code = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        stderr = proc.stderr.read() if proc.stderr else ""
-        assert code == 0, stderr
 
 
 @pytest.fixture
@@ -440,7 +427,7 @@ async def test_notify_wakes_an_idle_worker_and_workers_shows_it(
         assert "running" in shown.stdout and "notify" in shown.stdout
         assert "0 queued" in shown.stdout
     finally:
-        _stop([proc])
+        stop_workers([proc])
     data = json.loads(subprocess.run(
         [sys.executable, "-m", "console", "workers", "--db", pg_url, "--json", "--all"],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60).stdout)
@@ -488,7 +475,7 @@ async def test_two_workers_on_sqlite_apply_each_decision_once(
         _wait_for(lambda: sum(count_effects(effects).values()) == len(ids) and
                   _open_rows(sqlite_url) == 0, 120, "all applied")
     finally:
-        _stop(procs)
+        stop_workers(procs)
     assert count_effects(effects) == Counter({t: 1 for t in ids})
     rows = _ledger(sqlite_url)
     assert Counter(r["status"] for r in rows) == Counter({"applied": len(ids)})
@@ -580,7 +567,7 @@ async def test_three_workers_killed_at_random_apply_300_decisions_exactly_once(
     finally:
         if console.poll() is None:
             console.kill()
-        _stop(procs)
+        stop_workers(procs)
 
     rows = _ledger(pg_url)
     applied = Counter(r["thread_id"] for r in rows if r["status"] == "applied")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -37,6 +36,7 @@ from console.ui.screens.decision_status import worker_name
 from console.ui.screens.main import MainScreen
 from tests import graphs
 from tests.graph_guard import BLOCK_GRAPHS
+from tests.processes import stop_workers
 from tests.seeding import run_to_pause
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,19 +81,7 @@ def start_worker(worker_db: str) -> Iterator[Any]:
 
     yield start
     for proc in procs:
-        stop_worker(proc)
-
-
-def stop_worker(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        code = proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    stderr = proc.stderr.read() if proc.stderr else ""
-    assert code == 0, stderr
+        stop_workers([proc])
 
 
 def notes(app: Any) -> list[str]:
@@ -189,7 +177,7 @@ async def test_queued_then_applied_or_failed_live(
         rows = await ledger_rows(console_store, "refuses-000")
         assert [(r.decision, r.status) for r in rows] == [("approve", "failed")]
         assert f"Applied by {worker_name(rows[0].claimed_by)}" in " ".join(notes(app))
-        stop_worker(worker)
+        stop_workers([worker])
 
         # The pause is free again: decide again (a rejection), recorded as queued.
         await select(pilot, "refuses-000")

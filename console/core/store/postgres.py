@@ -249,10 +249,7 @@ class PostgresStore(CheckpointStore):
         self, thread_ids: Sequence[str] | None, after: Cursor | None, limit: int | None
     ) -> list[tuple[Any, ...]]:
         params: dict[str, Any] = {"thread_ids": list(thread_ids or ()), "limit": limit}
-        after_clause = ""
-        if after is not None:
-            after_clause = "AND (paused_at, thread_id) > (%(after_ts)s, %(after_id)s)"
-            params["after_ts"], params["after_id"] = after
+        after_clause = _keyset(after, params)
         query = _STATUS_ROWS.format(
             thread_clause="AND thread_id = ANY(%(thread_ids)s)" if thread_ids is not None else "",
             after_clause=after_clause,
@@ -295,10 +292,7 @@ class PostgresStore(CheckpointStore):
         if not self._has_status:
             return await super()._classified(flt, after, limit, now)
         params: dict[str, Any] = {"limit": limit}
-        after_clause = ""
-        if after is not None:
-            after_clause = "AND (paused_at, thread_id) > (%(after_ts)s, %(after_id)s)"
-            params["after_ts"], params["after_id"] = after
+        after_clause = _keyset(after, params)
         query = _QUEUE_ROWS.format(
             after_clause=after_clause,
             limit_clause="LIMIT %(limit)s" if limit is not None else "",
@@ -435,3 +429,10 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0].rstrip(".") if text else type(exc).__name__
 
+
+def _keyset(after: Cursor | None, params: dict[str, Any]) -> str:
+    """The status-table clause for the page after `after` (its values go to `params`)."""
+    if after is None:
+        return ""
+    params["after_ts"], params["after_id"] = after
+    return "AND (paused_at, thread_id) > (%(after_ts)s, %(after_id)s)"
