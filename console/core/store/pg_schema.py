@@ -54,7 +54,8 @@ NOTIFY_CHANNEL = "hitl_console_changes"
 # Columns the queue reads; an install without the last one predates them (run setup).
 STATUS_VERSION_COLUMN = "int_blobs"
 
-_NOT_OUTPUT = "('__interrupt__', '__resume__', '__error__', '__error_source_node__')"
+# `heads.CONTROL_CHANNELS` as an SQL list: writes that do not mean their task finished
+NOT_OUTPUT_SQL = "('__interrupt__', '__resume__', '__error__', '__error_source_node__')"
 
 
 def next_nodes_sql(checkpoint: str) -> str:
@@ -63,18 +64,27 @@ def next_nodes_sql(checkpoint: str) -> str:
     Mirrors LangGraph's `prepare_next_tasks`: primitive channel values (a trigger holds
     None) live inline in `checkpoint->'channel_values'`; versions compare as strings.
     """
+    return next_nodes_of_parts_sql(f"({checkpoint}->'channel_values')",
+                                   f"({checkpoint}->'channel_versions')",
+                                   f"({checkpoint}->'versions_seen')")
+
+
+def next_nodes_of_parts_sql(values: str, versions: str, seen: str) -> str:
+    """`next_nodes_sql` on a checkpoint's `channel_values`, `channel_versions` and
+    `versions_seen` taken out already: a compressed checkpoint is decompressed by every
+    operator applied to it, so a query that reads several parts takes each out once."""
     return f"""ARRAY(
         SELECT substr(t.key, 11)
-        FROM jsonb_each_text({checkpoint}->'channel_versions') AS t(key, version)
+        FROM jsonb_each_text({versions}) AS t(key, version)
         WHERE starts_with(t.key, 'branch:to:')
-          AND ({checkpoint}->'channel_values') ? t.key
+          AND {values} ? t.key
           AND t.version COLLATE "C" >
-              coalesce({checkpoint}->'versions_seen'->substr(t.key, 11)->>t.key, '') COLLATE "C"
+              coalesce({seen}->substr(t.key, 11)->>t.key, '') COLLATE "C"
         ORDER BY 1
     )"""
 
 
-def _node_of_path_sql(path: str) -> str:
+def node_of_path_sql(path: str) -> str:
     """The node of a root pull task path `~__pregel_pull, node` (NULL otherwise), as
     `heads.node_of_task_path` computes it."""
     parts = f"string_to_array(btrim({path}, '~()'), ',')"
@@ -82,8 +92,8 @@ def _node_of_path_sql(path: str) -> str:
             f"THEN btrim(({parts})[2]) END")
 
 
-
-def _joined(array: str) -> str:
+def joined_sql(array: str) -> str:
+    """An array's items as one text, split by `heads.ITEM_SEP` (NULL items dropped)."""
     return f"array_to_string({array}, E'\\x1f')"
 
 
@@ -93,10 +103,10 @@ def _joined(array: str) -> str:
 # paths ("=" prefix: a path may be empty); fields split by \x1e, list items by \x1f (no
 # node name holds either).
 STATUS_SHAPE_SQL = (
-    "concat('=' || graph_id, E'\\x1e', " + _joined("next_nodes") + ", E'\\x1e', "
-    + _joined("done_nodes") + ", E'\\x1e', " + _joined("parent_next_nodes")
+    "concat('=' || graph_id, E'\\x1e', " + joined_sql("next_nodes") + ", E'\\x1e', "
+    + joined_sql("done_nodes") + ", E'\\x1e', " + joined_sql("parent_next_nodes")
     + ", E'\\x1e', CASE WHEN cardinality(int_task_paths) > 0 THEN '=' || "
-    + _joined("int_task_paths") + " END)"
+    + joined_sql("int_task_paths") + " END)"
 )
 
 _STATUS_DDL = f"""
@@ -156,11 +166,11 @@ LEFT JOIN checkpoints p
   ON p.thread_id = c.thread_id AND p.checkpoint_ns = '' AND p.checkpoint_id = c.parent_checkpoint_id
 LEFT JOIN LATERAL (
     SELECT array_agg(DISTINCT cw.task_id) AS done_tasks,
-           array_remove(array_agg(DISTINCT {_node_of_path_sql("cw.task_path")}), NULL)
+           array_remove(array_agg(DISTINCT {node_of_path_sql("cw.task_path")}), NULL)
                AS done_nodes
     FROM checkpoint_writes cw
     WHERE cw.thread_id = c.thread_id AND cw.checkpoint_ns = ''
-      AND cw.checkpoint_id = c.checkpoint_id AND cw.channel NOT IN {_NOT_OUTPUT}
+      AND cw.checkpoint_id = c.checkpoint_id AND cw.channel NOT IN {NOT_OUTPUT_SQL}
 ) w ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(cw.task_id ORDER BY cw.task_id, cw.idx) AS task_ids,
@@ -317,7 +327,7 @@ BEGIN
     END IF;
     IF NEW.channel <> '__interrupt__' AND NOT (NEW.task_id = ANY(tasks)) THEN
         -- an output write of a task that did not ask: record its node once
-        node := {_node_of_path_sql("NEW.task_path")};
+        node := {node_of_path_sql("NEW.task_path")};
         IF node IS NOT NULL AND NOT (node = ANY(done)) THEN
             UPDATE {STATUS_TABLE} SET done_nodes = done_nodes || node
             WHERE thread_id = NEW.thread_id AND checkpoint_id = NEW.checkpoint_id
@@ -357,7 +367,7 @@ BEGIN
         RETURN NULL;
     END IF;
     -- an output write: the task finished
-    node := {_node_of_path_sql("NEW.task_path")};
+    node := {node_of_path_sql("NEW.task_path")};
     IF NEW.task_id = ANY(tasks) THEN
         -- it had asked (one of parallel interrupts answered by id): drop its interrupts
         UPDATE {STATUS_TABLE} s

@@ -11,6 +11,9 @@ Two plans, same result:
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -39,10 +42,14 @@ from console.core.store.heads import (
     release_freed_memory,
 )
 from console.core.store.pg_schema import (
+    NOT_OUTPUT_SQL,
     STATUS_SHAPE_SQL,
     STATUS_TABLE,
     STATUS_VERSION_COLUMN,
+    joined_sql,
+    next_nodes_of_parts_sql,
     next_nodes_sql,
+    node_of_path_sql,
     setup_statements,
 )
 
@@ -96,6 +103,95 @@ LEFT JOIN LATERAL (
 WHERE cardinality(cand.next_nodes) > 0
 """
 
+# Without setup, the queue's read: the rows `_QUEUE_ROWS` gives after setup (same packed
+# shape, tasks and blob columns; `ts` as text), computed from the checkpoint tables. A
+# head's checkpoint is often stored compressed and every operator on it decompresses it
+# again, so each part is taken out once: `channel_values` for the cheap test on every head,
+# versions and `ts` only for the heads that pass it. The head's writes are read in one
+# pass: the nodes of finished tasks (any output write) and the interrupt writes of the
+# other tasks, ordered by task id and idx as `HeadState.raw_pending` orders them.
+_NO_SETUP_ROWS = f"""
+WITH heads AS MATERIALIZED ({_HEADS_BY_SCAN.format(thread_clause="{range_clause}")}),
+candidates AS MATERIALIZED (
+    SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id, v.ts, c.metadata,
+           {next_nodes_of_parts_sql("c.vals", "v.versions", "v.seen")} AS next_nodes
+    FROM heads h
+    CROSS JOIN LATERAL (
+        -- OFFSET 0: one primary-key probe per head (the planner otherwise estimates 1 row
+        -- and hashes the whole checkpoints table, spilling to disk)
+        SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id, c.checkpoint, c.metadata,
+               c.checkpoint->'channel_values' AS vals
+        FROM checkpoints c
+        WHERE c.thread_id = h.thread_id AND c.checkpoint_ns = ''
+          AND c.checkpoint_id = h.checkpoint_id
+        OFFSET 0
+    ) c
+    CROSS JOIN LATERAL (
+        SELECT c.checkpoint->'channel_versions' AS versions,
+               c.checkpoint->'versions_seen' AS seen, c.checkpoint->>'ts' AS ts
+        OFFSET 0
+    ) v
+    -- cheap test first: no "branch:to:" key among the values means no triggered node
+    WHERE strpos(c.vals::text, '"branch:to:') > 0
+)
+SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
+       concat('=' || (cand.metadata->>'graph_id'), E'\\x1e', {joined_sql("cand.next_nodes")},
+              E'\\x1e', w.done, E'\\x1e', {joined_sql("p.next_nodes")}, E'\\x1e',
+              '=' || w.paths) AS shape,
+       cand.metadata::text AS metadata_json,
+       w.task_ids || E'\\x1e' || w.types AS tasks,
+       CASE WHEN w.asking = 1 THEN w.blobs[1] END AS blob,
+       CASE WHEN w.asking > 1 THEN w.blobs END AS blobs
+FROM candidates cand
+-- the parent's triggers are the nodes that just ran: only interrupt_after needs them
+LEFT JOIN LATERAL (
+    SELECT {next_nodes_sql("p.checkpoint")} AS next_nodes
+    FROM checkpoints p
+    WHERE %(with_parent)s AND p.thread_id = cand.thread_id AND p.checkpoint_ns = ''
+      AND p.checkpoint_id = cand.parent_checkpoint_id
+) p ON true
+LEFT JOIN LATERAL (
+    SELECT {joined_sql("array_agg(DISTINCT x.node) FILTER (WHERE x.output)")} AS done,
+           {joined_sql("array_agg(x.task_path ORDER BY x.task_id, x.idx) FILTER (WHERE x.asks)")}
+               AS paths,
+           {joined_sql("array_agg(x.task_id ORDER BY x.task_id, x.idx) FILTER (WHERE x.asks)")}
+               AS task_ids,
+           {joined_sql("array_agg(x.type ORDER BY x.task_id, x.idx) FILTER (WHERE x.asks)")}
+               AS types,
+           array_agg(x.blob ORDER BY x.task_id, x.idx) FILTER (WHERE x.asks) AS blobs,
+           count(*) FILTER (WHERE x.asks) AS asking
+    FROM (
+        SELECT cw.task_id COLLATE "C" AS task_id, cw.idx, cw.task_path, cw.type,
+               CASE WHEN cw.channel = %(interrupt)s THEN cw.blob END AS blob,
+               cw.channel NOT IN {NOT_OUTPUT_SQL} AS output,
+               {node_of_path_sql("cw.task_path")} AS node,
+               -- an interrupt write of a task that produced no output
+               cw.channel = %(interrupt)s AND NOT bool_or(cw.channel NOT IN {NOT_OUTPUT_SQL})
+                   OVER (PARTITION BY cw.task_id) AS asks
+        FROM checkpoint_writes cw
+        WHERE cw.thread_id = cand.thread_id AND cw.checkpoint_ns = ''
+          AND cw.checkpoint_id = cand.checkpoint_id
+    ) x
+) w ON true
+WHERE cardinality(cand.next_nodes) > 0
+"""
+
+
+# Without setup the queue is read in this many thread-id ranges at once, each on its own
+# pooled connection: the read is one server process's CPU and page reads per head (a
+# primary-key probe of every thread's head), so ranges read in parallel take about 1/N
+# of the time on an N-core server. The cut points come from the planner's statistics;
+# stale ones only make the ranges uneven.
+NO_SETUP_PARTS = 2
+# Cut points are read again when older than this (threads come and go).
+_CUTS_MAX_AGE_SECONDS = 60.0
+
+_THREAD_CUTS = """
+SELECT histogram_bounds::text::text[] AS bounds
+FROM pg_stats
+WHERE schemaname = current_schema() AND tablename = 'checkpoints' AND attname = 'thread_id'
+"""
+
 # After setup: one index range scan of the status table, in keyset order. Its rows hold
 # the head, its triggered nodes, the nodes that just ran, the nodes whose tasks finished,
 # the pending interrupt writes and the metadata (kept as text: parsed on demand), so
@@ -144,6 +240,7 @@ class PostgresStore(CheckpointStore):
         self._saver = AsyncPostgresSaver(pool)
         self._has_status: bool | None = None
         self._shapes = ShapeClassifier(registry)
+        self._cuts: tuple[float, list[str]] | None = None  # (when read, thread-id cuts)
 
     @classmethod
     async def open(
@@ -222,8 +319,7 @@ class PostgresStore(CheckpointStore):
     ) -> list[HeadState]:
         params: dict[str, Any] = {
             "interrupt": INTERRUPT_CHANNEL,
-            # the parent's triggers are the nodes that just ran: only interrupt_after needs them
-            "with_parent": any(g.interrupt_after or g.interrupt_after_all for g in self.registry),
+            "with_parent": self._with_parent(),
             "thread_ids": list(thread_ids or ()),
         }
         thread_clause = "AND thread_id = ANY(%(thread_ids)s)" if thread_ids is not None else ""
@@ -244,6 +340,11 @@ class PostgresStore(CheckpointStore):
                 f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
             ) from exc
         return [self._head_of(row) for row in rows]
+
+    def _with_parent(self) -> bool:
+        """Whether a head's parent is read: its triggers are the nodes that just ran, and
+        only `interrupt_after` needs them."""
+        return any(g.interrupt_after or g.interrupt_after_all for g in self.registry)
 
     async def _status_rows(
         self, thread_ids: Sequence[str] | None, after: Cursor | None, limit: int | None
@@ -289,36 +390,88 @@ class PostgresStore(CheckpointStore):
     async def _classified(
         self, flt: PendingFilter, after: Cursor | None, limit: int | None, now: datetime
     ) -> tuple[list[PendingThread | None], int, Cursor | None]:
-        if not self._has_status:
-            return await super()._classified(flt, after, limit, now)
         params: dict[str, Any] = {"limit": limit}
-        after_clause = _keyset(after, params)
         query = _QUEUE_ROWS.format(
-            after_clause=after_clause,
+            after_clause=_keyset(after, params),
             limit_clause="LIMIT %(limit)s" if limit is not None else "",
         )
         try:
-            async with self.pool.connection() as conn:
-                cur = conn.cursor(binary=True, row_factory=tuple_row)
-                await cur.execute(query, params)
-                with gc_paused():  # many small objects, no cycles: no collector passes
-                    rows = await cur.fetchall()
-                    pauses = self._queue_rows(rows, now)
+            if self._has_status:
+                async with self.pool.connection() as conn:
+                    cur = conn.cursor(binary=True, row_factory=tuple_row)
+                    await cur.execute(query, params)
+                    with gc_paused():  # many small objects, no cycles: no collector passes
+                        rows = await cur.fetchall()
+                        pauses = self._queue_rows(rows, now)
+            else:
+                # every head, in no order (`pages_in_sql` is false: `pending` sorts, pages)
+                rows = await self._no_setup_rows()
+                with gc_paused():
+                    pauses = self._queue_rows(rows, now, ts_text=True)
         except psycopg.Error as exc:
             raise DatabaseUnavailable(
                 f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
             ) from exc
-        last = (rows[-1][2], rows[-1][0]) if rows else None
+        last = (rows[-1][2], rows[-1][0]) if rows and self._has_status else None
         count = len(rows)
         if count >= TRIM_AFTER_ROWS:
             del rows
             release_freed_memory()  # psycopg's result buffers
         return pauses, count, last
 
+    async def _no_setup_rows(self) -> list[tuple[Any, ...]]:
+        """`_NO_SETUP_ROWS` of every root thread, read in `NO_SETUP_PARTS` thread-id
+        ranges at once."""
+        cuts = await self._thread_cuts()
+        bounds: list[str | None] = [None, *cuts, None]
+        parts = []
+        for lo, hi in itertools.pairwise(bounds):
+            clause = ("AND thread_id >= %(lo)s " if lo is not None else "") + (
+                "AND thread_id < %(hi)s" if hi is not None else "")
+            params = {"interrupt": INTERRUPT_CHANNEL, "with_parent": self._with_parent(),
+                      "lo": lo, "hi": hi}
+            parts.append(self._fetch(_NO_SETUP_ROWS.replace("{range_clause}", clause), params))
+        if len(parts) == 1:
+            return await parts[0]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(part) for part in parts]
+        except ExceptionGroup as failed:  # the others were cancelled: report the first
+            raise failed.exceptions[0] from None
+        return [row for task in tasks for row in task.result()]
+
+    async def _fetch(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(binary=True, row_factory=tuple_row)
+            await cur.execute(query, params)
+            with gc_paused():
+                rows: list[tuple[Any, ...]] = await cur.fetchall()
+            return rows
+
+    async def _thread_cuts(self) -> list[str]:
+        """Thread ids that cut the root threads into `NO_SETUP_PARTS` ranges of about equal
+        size (none without statistics: one range)."""
+        now = time.monotonic()
+        if self._cuts is None or now - self._cuts[0] > _CUTS_MAX_AGE_SECONDS:
+            async with self.pool.connection() as conn:
+                cur = conn.cursor(row_factory=tuple_row)
+                row = await (await cur.execute(_THREAD_CUTS)).fetchone()
+            bounds: list[str] = (row[0] if row else None) or []
+            cuts: list[str] = []
+            if len(bounds) > 2:
+                # in the histogram's order, which is the column's collation order
+                for i in range(1, NO_SETUP_PARTS):
+                    cut = bounds[len(bounds) * i // NO_SETUP_PARTS]
+                    if not cuts or cut != cuts[-1]:
+                        cuts.append(cut)
+            self._cuts = (now, cuts)
+        return self._cuts[1]
+
     def _queue_rows(
-        self, rows: list[tuple[Any, ...]], now: datetime
+        self, rows: list[tuple[Any, ...]], now: datetime, *, ts_text: bool = False
     ) -> list[PendingThread | None]:
-        """Classify packed status rows (`_QUEUE_ROWS`); payloads stay raw."""
+        """Classify packed rows (`_QUEUE_ROWS`, `_NO_SETUP_ROWS`: `ts_text`, the pause
+        time is the checkpoint's `ts` text); payloads stay raw."""
         shapes = self._shapes
         if shapes.registry is not self.registry:
             shapes = self._shapes = ShapeClassifier(self.registry)
@@ -328,6 +481,8 @@ class PostgresStore(CheckpointStore):
         append = pauses.append
         shared = Shared()  # equal metadata texts and serializer names: one object each
         for thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs in rows:
+            if ts_text:
+                paused_at = parse_ts(paused_at)
             shape = shapes(packed)
             kind = shape.kind
             if kind is None:
