@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import random
@@ -833,6 +834,8 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
     if not args.keep:
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
+    else:
+        log(f"  kept {path}")
 
 
 # --------------------------------------------------------------------------------------
@@ -854,8 +857,14 @@ async def main(args: argparse.Namespace) -> int:
     log("recording template threads")
     templates = await seed.build_templates(TEMPLATES_PER_SCENARIO)
     print("seeded threads: " + seed.template_summary(templates))
+    # --keep: a directory that outlives the run (the SQLite file is kept in it)
+    tmpdir: Any = (
+        contextlib.nullcontext(tempfile.mkdtemp(prefix="bench_pending_"))
+        if args.keep
+        else tempfile.TemporaryDirectory(prefix="bench_pending_")
+    )
     with (
-        tempfile.TemporaryDirectory(prefix="bench_pending_") as tmp,
+        tmpdir as tmp,
         seed.Seeder(templates, workers=args.workers) as seeder,
     ):
         args.seeder = seeder

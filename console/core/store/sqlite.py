@@ -3,7 +3,8 @@
 SQLite keeps the whole checkpoint as one msgpack blob, so SQL alone cannot see which
 nodes are triggered. Heads are found in SQL (the primary key answers `max(checkpoint_id)`
 per thread), and only heads this process has not decoded before are read and decoded;
-a head checkpoint never changes, so the decoded facts are cached by its id.
+a head checkpoint never changes, so the decoded facts are cached by its id. The first
+full read (nothing cached) reads every head row in the same statement that finds them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 import ormsgpack
@@ -22,14 +23,19 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
 from console.core.graphs import GraphRegistry
-from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
+from console.core.models import DEFAULT_GRACE_SECONDS, Convention, PendingFilter, PendingThread
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
+    FIELD_SEP,
     INTERRUPT_CHANNEL,
+    ITEM_SEP,
     TRIM_AFTER_ROWS,
     HeadState,
+    Shape,
+    ShapeClassifier,
     Shared,
+    classify,
     parse_ts,
     release_freed_memory,
     triggered_nodes,
@@ -37,11 +43,28 @@ from console.core.store.heads import (
 
 CACHE_LIMIT = 500_000
 _BATCH = 5_000
+_GRAPH_ID_MEMO = 4096
+_SHAPE_MEMO = 4096
 
 _HEAD_IDS = """
     SELECT thread_id, max(checkpoint_id) AS checkpoint_id
     FROM checkpoints WHERE checkpoint_ns = '' {thread_clause}
     GROUP BY thread_id
+"""
+
+# Every root head's checkpoint row, in one statement: what a first read needs. The
+# GROUP BY walks the primary key index once; with a single max() SQLite takes the bare
+# `rowid` from the row holding the max (documented), so each head row is then read by
+# rowid, in rowid order (`IN` builds a sorted set), instead of by a second key lookup.
+_HEADS_WITH_ROWS = """
+    SELECT thread_id, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata
+    FROM checkpoints
+    WHERE rowid IN (
+        SELECT rowid FROM (
+            SELECT max(checkpoint_id), rowid FROM checkpoints
+            WHERE checkpoint_ns = '' GROUP BY thread_id
+        )
+    )
 """
 
 _CHECKPOINTS_BY_KEY = """
@@ -136,6 +159,11 @@ class SqliteStore(CheckpointStore):
         self._decoded: dict[tuple[str, str], _Decoded] = {}
         # equal metadata texts, task paths and serializer names as one object each
         self._shared = Shared()
+        self._graph_ids: dict[bytes | str, str | None] = {}
+        self._shapes = ShapeClassifier(registry)
+        # a head's (graph id, nodes, finished nodes, parent's nodes, interrupt paths) ->
+        # its shape, or None when the names cannot be packed (classified in full)
+        self._shape_keys: dict[tuple[Any, ...], Shape | None] = {}
 
     @classmethod
     async def open(
@@ -213,9 +241,13 @@ class SqliteStore(CheckpointStore):
         if thread_ids is not None:
             thread_clause = "AND thread_id IN (SELECT value FROM json_each(?))"
             params = (json.dumps(list(thread_ids)),)
-        async with self.conn.execute(_HEAD_IDS.format(thread_clause=thread_clause), params) as cur:
-            heads = [(row[0], row[1]) for row in await cur.fetchall()]
-        await self._decode_missing(heads)
+        if thread_ids is None and not self._decoded:
+            heads = await self._scan_heads()  # only heads with a triggered node
+        else:
+            query = _HEAD_IDS.format(thread_clause=thread_clause)
+            async with self.conn.execute(query, params) as cur:
+                heads = [(row[0], row[1]) for row in await cur.fetchall()]
+            await self._decode_missing(heads)
         candidates = [
             HeadState(
                 thread_id=thread_id,
@@ -234,6 +266,30 @@ class SqliteStore(CheckpointStore):
             await self._attach_parent_nodes(candidates)
         return candidates
 
+    async def _scan_heads(self) -> list[tuple[str, str]]:
+        """Every head, read and decoded in one statement (nothing is cached yet, so every
+        head row is needed: reading them by key afterwards would walk the index twice).
+        Returns the keys of the heads with a triggered node (the others are cached as
+        `_NO_TRIGGER`)."""
+        async with self.conn.execute(_HEADS_WITH_ROWS) as cur:
+            rows = cast(list[Any], await cur.fetchall())
+        found: list[tuple[str, str]] = []
+        append, decoded, unpack = found.append, self._decoded, self._unpack
+        maybe_triggered, no_trigger = _maybe_triggered, _NO_TRIGGER
+        with gc_paused():  # thousands of small acyclic objects: no collector passes
+            for row in rows:
+                key = (row[0], row[1])
+                if row[3] == "msgpack" and not maybe_triggered(row[4]):
+                    decoded[key] = no_trigger  # `_decode`'s first test, without the call
+                else:
+                    facts = decoded[key] = unpack(row)
+                    if facts.next_nodes:
+                        append(key)
+        if len(rows) >= TRIM_AFTER_ROWS:
+            del rows
+            release_freed_memory()  # the fetched checkpoint blobs (~3 KB per head)
+        return found
+
     async def _decode_missing(self, keys: Iterable[tuple[str, str]]) -> None:
         missing = [key for key in keys if key not in self._decoded]
         if not missing:
@@ -241,6 +297,7 @@ class SqliteStore(CheckpointStore):
         if len(self._decoded) + len(missing) > CACHE_LIMIT:
             self._decoded.clear()
             self._shared.clear()
+            self._graph_ids.clear()
         for start in range(0, len(missing), _BATCH):
             batch = json.dumps(missing[start : start + _BATCH])
             async with self.conn.execute(_CHECKPOINTS_BY_KEY, (batch,)) as cur:
@@ -254,9 +311,13 @@ class SqliteStore(CheckpointStore):
             release_freed_memory()  # the fetched checkpoint blobs (~3 KB per head)
 
     def _decode(self, row: sqlite3.Row | tuple[Any, ...]) -> _Decoded:
-        _, _, parent_id, type_, blob, metadata = row
-        if type_ == "msgpack" and not _maybe_triggered(blob):
+        if row[3] == "msgpack" and not _maybe_triggered(row[4]):
             return _NO_TRIGGER  # finished (or between runs): nothing to decode
+        return self._unpack(row)
+
+    def _unpack(self, row: sqlite3.Row | tuple[Any, ...]) -> _Decoded:
+        """`_decode` without the pre-check."""
+        _, _, parent_id, type_, blob, metadata = row
         if type_ == "msgpack":
             # Only versions and channel names are needed: skip rebuilding objects.
             checkpoint = ormsgpack.unpackb(
@@ -272,15 +333,78 @@ class SqliteStore(CheckpointStore):
         if not next_nodes:
             return _NO_TRIGGER
         # metadata stays JSON text (rows parse it on demand); only graph_id is needed now
-        parsed = json.loads(metadata) if metadata else {}
-        graph_id = parsed.get("graph_id") if isinstance(parsed, dict) else None
+        metadata = self._shared[metadata] if metadata else b""
         return _Decoded(
             ts=parse_ts(checkpoint.get("ts")),
             next_nodes=next_nodes,
             parent_checkpoint_id=parent_id,
-            metadata=self._shared[metadata] if metadata else b"",
-            graph_id=graph_id if isinstance(graph_id, str) else None,
+            metadata=metadata,
+            graph_id=self._graph_id_of(metadata),
         )
+
+    def _graph_id_of(self, metadata: bytes | str) -> str | None:
+        """Metadata's `graph_id`, parsed once per distinct metadata text (runs of one
+        graph often carry the same metadata)."""
+        graph_ids = self._graph_ids
+        try:
+            return graph_ids[metadata]
+        except KeyError:
+            pass
+        parsed = json.loads(metadata) if metadata else {}
+        graph_id = parsed.get("graph_id") if isinstance(parsed, dict) else None
+        graph_id = graph_id if isinstance(graph_id, str) else None
+        if len(graph_ids) < _GRAPH_ID_MEMO:
+            graph_ids[metadata] = graph_id
+        return graph_id
+
+    async def _classified(
+        self, flt: PendingFilter, after: Cursor | None, limit: int | None, now: datetime
+    ) -> tuple[list[PendingThread | None], int, Cursor | None]:
+        """`classify` of every candidate head, memoized per shape (`ShapeClassifier`): a
+        queue has a few dozen distinct (graph, nodes, interrupt paths) shapes."""
+        heads = await self.head_states(flt, after=after, limit=limit)
+        shapes = self._shapes
+        if shapes.registry is not self.registry:
+            shapes = self._shapes = ShapeClassifier(self.registry)
+            self._shape_keys.clear()
+        shape_keys = self._shape_keys
+        grace, codec, make = self.grace_seconds, self.codec, PendingThread.lazy_row
+        convention_of = codec.convention
+        pauses: list[PendingThread | None] = []
+        append = pauses.append
+        with gc_paused():
+            for head in heads:
+                raw = head.raw_pending()
+                finished = head.finished_nodes
+                key = (head.graph_id, head.next_nodes,
+                       tuple(sorted(finished)) if finished else (),
+                       head.parent_next_nodes or (), tuple(r[1] for r in raw))
+                try:
+                    shape = shape_keys[key]
+                except KeyError:
+                    shape = _shape_of(shapes, key)
+                    if len(shape_keys) < _SHAPE_MEMO:
+                        shape_keys[key] = shape
+                if shape is None:  # names that do not pack: the general path
+                    append(classify(head, self.registry, now=now, grace_seconds=grace,
+                                    codec=codec))
+                    continue
+                kind = shape.kind
+                if kind is None:
+                    append(None)
+                    continue
+                if raw:
+                    convention = convention_of(raw)
+                elif shape.stalled and (now - head.paused_at).total_seconds() < grace:
+                    append(None)
+                    continue
+                else:
+                    convention = shape.convention or Convention.BREAKPOINT
+                append(make(head.thread_id, head.checkpoint_id, shape.graph, shape.nodes, kind,
+                            convention, head.paused_at, shape.next_nodes, codec, raw,
+                            head.metadata, shape.summary))
+        last = (heads[-1].paused_at, heads[-1].thread_id) if heads else None
+        return pauses, len(heads), last
 
     async def _attach_writes(self, candidates: list[HeadState]) -> None:
         by_key = {(h.thread_id, h.checkpoint_id): h for h in candidates}
@@ -321,3 +445,26 @@ class SqliteStore(CheckpointStore):
 
 def _skip_ext(code: int, data: bytes) -> None:
     return None
+
+
+def _shape_of(shapes: ShapeClassifier, key: tuple[Any, ...]) -> Shape | None:
+    """The shape of a head's (graph id, triggered nodes, finished nodes, parent's
+    triggered nodes, pending interrupts' task paths), or None if a name is empty or holds
+    a separator of the packed form (it would not read back the same)."""
+    graph_id, nxt, done, parent, paths = key
+    for names in (nxt, done, parent):
+        for name in names:
+            if not name or FIELD_SEP in name or ITEM_SEP in name:
+                return None
+    if any(FIELD_SEP in p or ITEM_SEP in p for p in paths) or (
+        graph_id is not None and (FIELD_SEP in graph_id)
+    ):
+        return None
+    packed = FIELD_SEP.join((
+        "" if graph_id is None else "=" + graph_id,
+        ITEM_SEP.join(nxt),
+        ITEM_SEP.join(done),
+        ITEM_SEP.join(parent),
+        "=" + ITEM_SEP.join(paths) if paths else "",
+    ))
+    return shapes(packed)
