@@ -22,7 +22,7 @@ WORDS = ("Approve", "wire transfer", "STRASSE", "straße", "refund", "ORD-1:2", 
 
 def _thread(index: int) -> PendingThread:
     return PendingThread(
-        thread_id=f"run-{index:05d}",
+        thread_id=f"{'RUN' if index % 5 == 0 else 'run'}-{index:05d}",
         checkpoint_ns="",
         checkpoint_id=f"ckpt-{index}",
         graph=GRAPHS[index % 3],
@@ -45,6 +45,8 @@ TYPING = [
     "graph:email", "graph:email r", "graph:email ru", "graph:Inbox ru",
     "node:send_email", "node:send_email strasse", "straße", "STRASSE", "ss",
     "older:1h", "older:1h run-0", "run-0001", "ORD-1:2", "[bold]", "#1", "#12",
+    # across the thread id and the rest of the text, and case-folded ids
+    "00001 inbox", "00001 inbox review", "0 email", "5 email", "run-00005 e",
 ]
 
 
@@ -60,7 +62,7 @@ def test_random_typing_and_backspacing_agree_with_the_core() -> None:
     rng = random.Random(7)
     threads = [_thread(i) for i in range(200)]
     search = QueueSearch()
-    alphabet = "aeiouprsnt0123 #-"
+    alphabet = "aeiouprsnt0123 #-ml"
     text = ""
     for _ in range(400):
         if text and rng.random() < 0.4:
@@ -138,3 +140,12 @@ async def test_the_console_shows_what_pending_search_lists(
         await pilot.press("slash", *text)
         await settle(pilot)
         assert [t.thread_id for t in screen.table.rows] == [t.thread_id for t in listed]
+
+
+def test_a_phrase_across_the_thread_id_and_the_graph_is_found() -> None:
+    threads = [_thread(i) for i in range(20)]
+    search = QueueSearch()
+    assert search.select(threads, PendingFilter(search="00001 INBOX"), SEED_NOW) == [threads[1]]
+    # an upper-case id is found by its folded form, not kept twice when already folded
+    assert search.select(threads, PendingFilter(search="run-00005"), SEED_NOW) == [threads[5]]
+    assert search._texts.ids[1] is threads[1].thread_id

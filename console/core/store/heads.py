@@ -457,16 +457,32 @@ def _node_of(task_path: str, next_nodes: tuple[str, ...], pending: tuple[str, ..
 
 def search_text(thread: PendingThread) -> str:
     """What the queue's free-text search looks in, casefolded: thread id, graph, nodes
-    and summary. The console computes it once per row and reuses it on every keystroke;
-    `matches` uses the same text, so the UI and `pending --search` always agree."""
-    return " ".join(
-        (thread.thread_id, thread.graph or "", " ".join(thread.nodes), thread.summary)
-    ).casefold()
+    and summary. `matches` looks in this text, so the UI and `pending --search` always
+    agree; the console keeps it as its two `search_parts`."""
+    return " ".join(search_parts(thread))
+
+
+def search_parts(thread: PendingThread) -> tuple[str, str]:
+    """`search_text` as (thread id, the rest): the thread id is the one part no two rows
+    share, while the rest (graph, nodes, summary) repeats across the pauses of a gate, so
+    an index can keep one copy of each distinct rest."""
+    thread_id = thread.thread_id
+    folded = thread_id.casefold()
+    rest = " ".join((thread.graph or "", " ".join(thread.nodes), thread.summary)).casefold()
+    return (thread_id if folded == thread_id else folded), rest
 
 
 def search_needle(search: str) -> str:
     """The form of a `--search` text that is looked for in `search_text`."""
     return search.casefold()
+
+
+def found(needle: str, folded_id: str, rest: str) -> bool:
+    """Whether `needle` (a `search_needle`) is in the `search_text` made of these
+    `search_parts`. A needle without a space cannot straddle the space between them."""
+    if " " in needle:
+        return needle in f"{folded_id} {rest}"
+    return needle in folded_id or needle in rest
 
 
 def matches(
