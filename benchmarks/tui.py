@@ -76,7 +76,7 @@ import psycopg
 
 from console.core.changes import open_change_feed
 from console.core.dburl import parse_db_url
-from console.core.models import PendingThread
+from console.core.models import PendingThread, _unpack
 from console.core.store import open_store
 from console.core.store.heads import Shared
 
@@ -359,7 +359,7 @@ def replicate(
 
 
 def _lazy_copy(base: PendingThread, thread_id: str, i: int, shared: Shared) -> PendingThread:
-    raw_interrupts = base._raw_interrupts  # type: ignore[attr-defined]
+    raw_interrupts = _unpack(base._raw_interrupts)  # type: ignore[attr-defined]
     raw_metadata = base._raw_metadata  # type: ignore[attr-defined]
     summary = base._summary  # type: ignore[attr-defined]
     return PendingThread.lazy(  # type: ignore[attr-defined,no-any-return]
@@ -431,20 +431,25 @@ async def widgets_child(args: argparse.Namespace) -> dict[str, Any]:
             info["rows"] = n
             info["first_paint_s"] = None if first is None else first.at - store.data_at
             info["first_frame_chars"] = None if first is None else first.size
+            phases = info["rss_phases_mb"] = {"painted": rss_mb()}
             info["lines_rendered"] = table.render_count
             log(f"  child: {n} rows on screen; timing keys")
             await asyncio.sleep(1.0)  # the first detail pane load
             rest = args.rest
+            phases["detail"] = rss_mb()
             info["down_s"] = [await press_and_time(pilot, probe, "down", rest)
                               for _ in range(args.keys)]
+            phases["down"] = rss_mb()
             info["pagedown_s"] = [await press_and_time(pilot, probe, "pagedown", rest)
                                   for _ in range(args.keys // 2)]
+            phases["page down"] = rss_mb()
             await pilot.press("slash")
             await asyncio.sleep(0.3)
             typed = []
             for key in [*args.filter_text, *["backspace"] * len(args.filter_text)]:
                 typed.append(await press_and_time(pilot, probe, key, rest))
             info["filter_s"] = typed
+            phases["filter"] = rss_mb()
             info["filter_text"] = args.filter_text
             info["lines_rendered_total"] = table.render_count
     finally:
@@ -491,6 +496,9 @@ def run_widgets(args: argparse.Namespace, db: str, rows: int, label: str) -> Non
         note += (f"; RSS {info['rss_before_rows_mb']:.0f} MB before the rows were built "
                  f"(imports, store), {info['rss_rows_mb']:.0f} MB with them, "
                  f"{info['rss_end_mb']:.0f} MB at the end")
+    if "rss_phases_mb" in info:
+        note += "; after " + ", ".join(f"{phase} {mb:.0f}"
+                                       for phase, mb in info["rss_phases_mb"].items())
     ROWS.append(Row("widgets", "peak RSS", f"{rss:.0f} MB", f"<= {RSS_MB:g} MB",
                     rss <= RSS_MB, note))
 

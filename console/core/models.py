@@ -216,7 +216,8 @@ class PendingThread:
         _set(self, "_interrupts", _UNSET if raw_interrupts else ())
         _set(self, "_summary", _UNSET if summary is None else summary)
         _set(self, "_metadata", _UNSET)
-        _set(self, "_raw_interrupts", raw_interrupts)
+        _set(self, "_raw_interrupts", _pack(raw_interrupts) if raw_interrupts.__class__ is tuple
+             and len(raw_interrupts) == 1 else raw_interrupts)
         _set(self, "_raw_metadata", raw_metadata)
         _set(self, "_codec", codec)
         return self
@@ -227,7 +228,7 @@ class PendingThread:
     def interrupts(self) -> tuple[PendingInterrupt, ...]:
         value = self._interrupts
         if value is _UNSET:
-            value = self._codec.interrupts(self._raw_interrupts)
+            value = self._codec.interrupts(_unpack(self._raw_interrupts))
             object.__setattr__(self, "_interrupts", value)
         return value  # type: ignore[no-any-return]
 
@@ -236,7 +237,7 @@ class PendingThread:
         value = self._summary
         if value is _UNSET:
             if self._interrupts is _UNSET:  # decode without keeping the payloads
-                value = self._codec.summary(self._codec.interrupts(self._raw_interrupts))
+                value = self._codec.summary(self._codec.interrupts(_unpack(self._raw_interrupts)))
             else:
                 value = self._codec.summary(self._interrupts)
             # Pauses of one gate often read alike: the search index decodes every row's
@@ -295,6 +296,28 @@ class PendingThread:
 
     def __replace__(self, **changes: Any) -> PendingThread:
         return replace(self, **changes)  # type: ignore[type-var]
+
+
+def _pack(raw: tuple[tuple[str, str, str, Any]]) -> Any:
+    """One raw interrupt write (task id, task path, serializer type, blob) as one bytes
+    object: ~140 B less than the tuple and its strings, a third of a lazy row at 100k
+    rows. Left as it is if a part does not fit the one-byte lengths."""
+    task_id, path, type_, blob = raw[0]
+    parts = task_id.encode(), path.encode(), type_.encode()
+    if max(map(len, parts)) > 255 or not isinstance(blob, bytes | memoryview):
+        return raw
+    return b"".join((bytes(map(len, parts)), *parts, blob))
+
+
+def _unpack(raw: Any) -> Any:
+    """`_pack` undone: the raw interrupt writes as the store gave them."""
+    if raw.__class__ is not bytes:
+        return raw
+    task_end = 3 + raw[0]
+    path_end = task_end + raw[1]
+    type_end = path_end + raw[2]
+    return ((raw[3:task_end].decode(), raw[task_end:path_end].decode(),
+             raw[path_end:type_end].decode(), raw[type_end:]),)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,23 @@ def test_lazy_row_decodes_once_and_matches_an_eager_one() -> None:
     assert dataclasses.replace(row, thread_id="t-2").interrupts == row.interrupts
 
 
+def test_a_single_interrupt_write_is_kept_packed_and_decodes_the_same() -> None:
+    codec = SerdeCodec(SERDE)
+    raw = _raw({"question": "Ship it?"})
+    row = _lazy(codec, raw)
+    assert isinstance(row._raw_interrupts, bytes)  # type: ignore[attr-defined]
+    assert row.interrupts == codec.interrupts(raw)
+    assert row.interrupts[0].task_id == "task-1"
+    assert row.interrupts[0].task_path == "~__pregel_pull, gate"
+    # a part too long for the packed form keeps the stored tuple, and still decodes
+    long_path = "~__pregel_pull, " + "n" * 300
+    ((task, _, type_, blob),) = raw
+    kept = _lazy(codec, ((task, long_path, type_, blob),))
+    assert kept._raw_interrupts == ((task, long_path, type_, blob),)  # type: ignore[attr-defined]
+    assert kept.interrupts[0].task_path == long_path
+    assert kept.summary == row.summary == "Ship it?"
+
+
 def test_rows_are_immutable() -> None:
     row = _lazy(SerdeCodec(SERDE), _raw("ok?"))
     with pytest.raises(dataclasses.FrozenInstanceError):
