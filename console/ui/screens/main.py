@@ -154,18 +154,15 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
         """A live refresh: rows out and in by bisection, in `_all`, its search texts and
         the table; nothing else is rebuilt, whatever the size of the queue."""
         rows = self._all
-        by_id = self.threads_by_id()
         for thread in removed:
             index = bisect_left(rows, thread.sort_key(), key=PendingThread.sort_key)
             if index < len(rows) and rows[index].thread_id == thread.thread_id:
                 del rows[index]
                 self._search.removed(rows, index)
-            by_id.pop(thread.thread_id, None)
         for thread in added:
             index = bisect_left(rows, thread.sort_key(), key=PendingThread.sort_key)
             rows.insert(index, thread)
             self._search.inserted(rows, index)
-            by_id[thread.thread_id] = thread
         query = self._query
         if query.active:
             now = self._clock()
