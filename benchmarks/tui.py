@@ -386,6 +386,11 @@ def rss_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 async def press_and_time(
     pilot: Any, probe: FrameProbe, key: str, rest: float
 ) -> float | None:
@@ -410,6 +415,7 @@ async def widgets_child(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.perf_counter()
             sample = await real.pending()
             info["rss_before_rows_mb"] = rss_mb()
+            info["peak_before_rows_mb"] = peak_rss_mb()
             rows, origin = replicate(sample, args.rows, real.saver.serde)
             info["rss_rows_mb"] = rss_mb()
             info["sample"] = len(sample)
@@ -455,7 +461,7 @@ async def widgets_child(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await real.close()
     info["rss_end_mb"] = rss_mb()
-    info["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    info["peak_rss_mb"] = peak_rss_mb()
     return info
 
 
@@ -494,7 +500,8 @@ def run_widgets(args: argparse.Namespace, db: str, rows: int, label: str) -> Non
     note = f"{label}: whole app process, {n} rows in memory"
     if "rss_rows_mb" in info:
         note += (f"; RSS {info['rss_before_rows_mb']:.0f} MB before the rows were built "
-                 f"(imports, store), {info['rss_rows_mb']:.0f} MB with them, "
+                 f"(imports, store; peak {info['peak_before_rows_mb']:.0f} MB so far), "
+                 f"{info['rss_rows_mb']:.0f} MB with them, "
                  f"{info['rss_end_mb']:.0f} MB at the end")
     if "rss_phases_mb" in info:
         note += "; after " + ", ".join(f"{phase} {mb:.0f}"

@@ -262,6 +262,8 @@ class QueueSearch:
             searching = bool(flt.search)  # else the text is not looked at
             passed = [matches(t, flt, now, text=f"{i} {r}" if searching else "")
                       for t, i, r in zip(threads, ids, rests, strict=True)]
+        if all(passed):  # e.g. a first letter: share the lists (2.4 MB at 100k rows)
+            return base
         return (list(compress(threads, passed)), list(compress(ids, passed)),
                 list(compress(rests, passed)))
 
