@@ -43,6 +43,7 @@ from console.core.store.heads import (
 
 CACHE_LIMIT = 500_000
 _BATCH = 5_000
+_SCAN_BATCH = 1_000
 _GRAPH_ID_MEMO = 4096
 _SHAPE_MEMO = 4096
 
@@ -270,24 +271,27 @@ class SqliteStore(CheckpointStore):
         """Every head, read and decoded in one statement (nothing is cached yet, so every
         head row is needed: reading them by key afterwards would walk the index twice).
         Returns the keys of the heads with a triggered node (the others are cached as
-        `_NO_TRIGGER`)."""
-        async with self.conn.execute(_HEADS_WITH_ROWS) as cur:
-            rows = cast(list[Any], await cur.fetchall())
+        `_NO_TRIGGER`). Rows are fetched in batches, so the blobs of one batch (~3 KB a
+        head) are freed before the next is read."""
         found: list[tuple[str, str]] = []
         append, decoded, unpack = found.append, self._decoded, self._unpack
         maybe_triggered, no_trigger = _maybe_triggered, _NO_TRIGGER
-        with gc_paused():  # thousands of small acyclic objects: no collector passes
-            for row in rows:
-                key = (row[0], row[1])
-                if row[3] == "msgpack" and not maybe_triggered(row[4]):
-                    decoded[key] = no_trigger  # `_decode`'s first test, without the call
-                else:
-                    facts = decoded[key] = unpack(row)
-                    if facts.next_nodes:
-                        append(key)
-        if len(rows) >= TRIM_AFTER_ROWS:
-            del rows
-            release_freed_memory()  # the fetched checkpoint blobs (~3 KB per head)
+        count = 0
+        async with self.conn.execute(_HEADS_WITH_ROWS) as cur:
+            while rows := cast(list[Any], await cur.fetchmany(_SCAN_BATCH)):
+                count += len(rows)
+                with gc_paused():  # thousands of small acyclic objects: no collector passes
+                    for row in rows:
+                        key = (row[0], row[1])
+                        if row[3] == "msgpack" and not maybe_triggered(row[4]):
+                            decoded[key] = no_trigger  # `_decode`'s first test, inline
+                        else:
+                            facts = decoded[key] = unpack(row)
+                            if facts.next_nodes:
+                                append(key)
+                del rows
+        if count >= TRIM_AFTER_ROWS:
+            release_freed_memory()
         return found
 
     async def _decode_missing(self, keys: Iterable[tuple[str, str]]) -> None:
