@@ -3,7 +3,8 @@
 Two plans, same result:
 - without `hitl-console setup`: one query finds every root thread's head with
   `max(checkpoint_id)` per thread (an index-only scan of the primary key), then reads
-  only those heads' trigger channels and interrupt writes;
+  only those heads' trigger channels and interrupt writes; the queue runs it on two
+  thread-id ranges at once and gets the after-setup plan's packed rows from it;
 - after setup: the `hitl_thread_status` table, kept by a trigger on `checkpoints`,
   already holds each thread's head and its triggered nodes, with a partial index on
   the open ones, so cost does not grow with finished threads.
