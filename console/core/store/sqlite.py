@@ -243,12 +243,10 @@ class SqliteStore(CheckpointStore):
             thread_clause = "AND thread_id IN (SELECT value FROM json_each(?))"
             params = (json.dumps(list(thread_ids)),)
         if thread_ids is None and not self._decoded:
-            heads = await self._scan_heads()  # only heads with a triggered node
+            found = await self._scan_heads()  # only heads with a triggered node
         else:
-            query = _HEAD_IDS.format(thread_clause=thread_clause)
-            async with self.conn.execute(query, params) as cur:
-                heads = [(row[0], row[1]) for row in await cur.fetchall()]
-            await self._decode_missing(heads)
+            found = await self._cached_heads(_HEAD_IDS.format(thread_clause=thread_clause),
+                                             params)
         candidates = [
             HeadState(
                 thread_id=thread_id,
@@ -259,21 +257,46 @@ class SqliteStore(CheckpointStore):
                 next_nodes=facts.next_nodes,
                 graph_id=facts.graph_id,
             )
-            for thread_id, checkpoint_id in heads
-            if (facts := self._decoded[(thread_id, checkpoint_id)]).next_nodes
+            for thread_id, checkpoint_id, facts in found
         ]
         await self._attach_writes(candidates)
         if any(g.interrupt_after or g.interrupt_after_all for g in self.registry):
             await self._attach_parent_nodes(candidates)
         return candidates
 
-    async def _scan_heads(self) -> list[tuple[str, str]]:
+    async def _cached_heads(
+        self, query: str, params: tuple[Any, ...]
+    ) -> list[tuple[str, str, _Decoded]]:
+        """The heads with a triggered node: head ids from SQL, facts from the cache, and
+        only heads not seen before read and decoded (one cache lookup per head)."""
+        async with self.conn.execute(query, params) as cur:
+            rows = await cur.fetchall()
+        found: list[tuple[str, str, _Decoded]] = []
+        missing: list[tuple[str, str]] = []
+        get = self._decoded.get
+        with gc_paused():
+            for thread_id, checkpoint_id in rows:
+                facts = get((thread_id, checkpoint_id))
+                if facts is None:
+                    missing.append((thread_id, checkpoint_id))
+                elif facts.next_nodes:
+                    found.append((thread_id, checkpoint_id, facts))
+        if missing:
+            await self._decode_missing(missing)
+            get = self._decoded.get
+            for key in missing:
+                facts = get(key)  # None: the thread was deleted between the two reads
+                if facts is not None and facts.next_nodes:
+                    found.append((key[0], key[1], facts))
+        return found
+
+    async def _scan_heads(self) -> list[tuple[str, str, _Decoded]]:
         """Every head, read and decoded in one statement (nothing is cached yet, so every
         head row is needed: reading them by key afterwards would walk the index twice).
-        Returns the keys of the heads with a triggered node (the others are cached as
-        `_NO_TRIGGER`). Rows are fetched in batches, so the blobs of one batch (~3 KB a
-        head) are freed before the next is read."""
-        found: list[tuple[str, str]] = []
+        Returns (thread id, checkpoint id, facts) of the heads with a triggered node (the
+        others are cached as `_NO_TRIGGER`). Rows are fetched in batches, so the blobs of
+        one batch (~3 KB a head) are freed before the next is read."""
+        found: list[tuple[str, str, _Decoded]] = []
         append, decoded, unpack = found.append, self._decoded, self._unpack
         maybe_triggered, no_trigger = _maybe_triggered, _NO_TRIGGER
         count = 0
@@ -288,7 +311,7 @@ class SqliteStore(CheckpointStore):
                         else:
                             facts = decoded[key] = unpack(row)
                             if facts.next_nodes:
-                                append(key)
+                                append((row[0], row[1], facts))
                 del rows
         if count >= TRIM_AFTER_ROWS:
             release_freed_memory()
