@@ -110,10 +110,13 @@ def triggered_nodes(
     This mirrors LangGraph's `prepare_next_tasks` for StateGraph triggers: a trigger is
     pending when the channel is available and its version exceeds the node's seen one.
     """
-    available = set(channel_values)
     nodes = []
-    for channel, version in channel_versions.items():
-        if not channel.startswith(TRIGGER_PREFIX) or channel not in available:
+    # A trigger must hold a value, and values are few next to versions: start from them.
+    for channel in channel_values:
+        if not channel.startswith(TRIGGER_PREFIX):
+            continue
+        version = channel_versions.get(channel)
+        if version is None:
             continue
         node = channel.removeprefix(TRIGGER_PREFIX)
         seen = versions_seen.get(node, {}).get(channel)
