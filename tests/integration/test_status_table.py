@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 from langgraph.types import Command
 
 from console.core.dburl import parse_db_url
+from console.core.graphs import GraphRegistry
 from console.core.store import open_store
 from console.core.store.postgres import PostgresStore
 from console.demo.graphs import DEMO_GRAPHS, demo_answer, demo_config
@@ -204,5 +207,33 @@ async def test_writes_that_commit_before_their_checkpoint(
                     for p in copies] == [(p.thread_id, p.kind, p.nodes, p.next_nodes)
                                          for p in originals]
         assert marks == (0,)  # every mark was consumed by its checkpoint
+    finally:
+        await store.close()
+
+
+async def test_no_setup_read_in_thread_id_ranges_is_the_whole_queue(
+    pg_url: str, demo_registry: GraphRegistry
+) -> None:
+    """Without setup the queue is read in thread-id ranges cut at the planner's
+    statistics; the ranges together are exactly the one-range read."""
+    store = await open_store(parse_db_url(pg_url), demo_registry, grace_seconds=0, create=True)
+    assert isinstance(store, PostgresStore)
+    try:
+        seeded = await seed_demo(store.saver, 80)
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            # A short statistics target leaves most ids to the histogram the cuts come
+            # from (with 80 threads Postgres may list every id as a common value instead).
+            conn.execute("ALTER TABLE checkpoints ALTER COLUMN thread_id SET STATISTICS 10")
+            conn.execute("ANALYZE checkpoints")
+        in_ranges = await store.pending()
+        assert store._cuts is not None and store._cuts[1], "no cut points: one range was read"
+        rows_in_ranges = sorted(row[0] for row in await store._no_setup_rows())
+        store._cuts = (time.monotonic(), [])  # one range
+        whole = await store.pending()
+        assert in_ranges == whole
+        # every candidate head once: none lost or doubled at a cut
+        assert rows_in_ranges == sorted(row[0] for row in await store._no_setup_rows())
+        assert {p.thread_id for p in whole} == {
+            s.thread_id for s in seeded if s.expected == "pending"}
     finally:
         await store.close()
