@@ -387,7 +387,18 @@ def rss_mb() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MB."""
+    """Peak resident set size of this process so far, MB: the kernel's high-water mark of
+    this program's memory (`VmHWM`). Not `getrusage`'s `ru_maxrss`: on Linux a child
+    started by fork/vfork + exec inherits its parent's peak there (a child of a 300 MB
+    parent reports 311 MB while its own peak is 11 MB), so it measured the benchmark's
+    parent as much as the app."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
