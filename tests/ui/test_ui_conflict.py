@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langgraph.types import Command
 from ui_support import build_app, decided, main_screen, screen_text, select_graph, settle, until
 
@@ -19,6 +20,8 @@ from console.settings import Settings
 from console.ui.modals.confirm import ConfirmScreen
 from console.ui.modals.conflict import ConflictScreen
 from console.ui.screens.main import MainScreen
+
+SIZES = [(80, 24), (160, 50)]
 
 
 async def cli(*args: str) -> tuple[int, str]:
@@ -36,11 +39,12 @@ async def cli_approve(db: Path, thread_id: str, graph: str) -> None:
     assert code == 0, out
 
 
+@pytest.mark.parametrize("size", SIZES)
 async def test_a_cli_approve_while_open_is_a_conflict_on_submit(
-    store: CheckpointStore, settings: Settings, queue_db: Path
+    store: CheckpointStore, settings: Settings, queue_db: Path, size: tuple[int, int]
 ) -> None:
     app = build_app(store, settings)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         thread = await select_graph(pilot, "tutorial")
         await pilot.press("enter")  # open it: the reviewer is reading it now

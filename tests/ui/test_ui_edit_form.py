@@ -80,11 +80,12 @@ async def test_edited_tool_args_are_sent_and_redacted_values_kept(
         assert main_screen(app).drafts.get((thread.thread_id, thread.checkpoint_id)) is None
 
 
+@pytest.mark.parametrize("size", SIZES)
 async def test_json_errors_show_line_and_column_and_the_draft_survives(
-    store: CheckpointStore, settings: Settings
+    store: CheckpointStore, settings: Settings, size: tuple[int, int]
 ) -> None:
     app = build_app(store, settings)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         thread, form = await _open_form(pilot, "hitl_agent")
         state = form.query_one("#state", TextArea)

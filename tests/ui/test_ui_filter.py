@@ -12,6 +12,8 @@ from console.ui.filter_query import parse_filter
 from console.ui.screens.main import MainScreen
 from console.ui.widgets.filter_bar import FilterBar
 
+SIZES = [(80, 24), (160, 50)]
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
@@ -49,11 +51,12 @@ async def _type(pilot: object, text: str) -> None:
         await pilot.press(char)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("size", SIZES)
 async def test_filter_narrows_as_you_type_and_esc_clears(
-    store: CheckpointStore, settings: Settings
+    store: CheckpointStore, settings: Settings, size: tuple[int, int]
 ) -> None:
     app = build_app(store, settings)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, MainScreen)

@@ -27,6 +27,7 @@ from console.ui.screens.main import MainScreen
 
 pytestmark = pytest.mark.pg
 
+SIZES = [(80, 24), (160, 50)]
 SERVER = os.environ.get("HITL_TEST_PG", "postgresql://root@127.0.0.1:5432/postgres")
 
 
@@ -68,11 +69,12 @@ def _block(url: str, blocked: bool) -> None:
                           "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
 
 
+@pytest.mark.parametrize("size", SIZES)
 async def test_a_lost_postgres_shows_a_banner_keeps_everything_and_recovers(
-    pg_store: CheckpointStore, outage_db: str, settings: Settings
+    pg_store: CheckpointStore, outage_db: str, settings: Settings, size: tuple[int, int]
 ) -> None:
     app = build_app(pg_store, settings, poll_interval=0.2, retry_delays=(0.2, 0.5, 1.0))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=size) as pilot:
         screen = main_screen(app)
         await until(pilot, lambda: screen.loads >= 1, timeout=30, what="the first load")
         await settle(pilot)
