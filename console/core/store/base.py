@@ -26,6 +26,7 @@ from console.core.models import (
 from console.core.store.heads import (
     HeadState,
     SerdeCodec,
+    ShapeClassifier,
     classify,
     matches,
     parse_ts,
@@ -76,6 +77,14 @@ class CheckpointStore(abc.ABC):
         self.registry = registry
         self.grace_seconds = grace_seconds
         self._codec: SerdeCodec | None = None
+        self._shapes = ShapeClassifier(registry)
+
+    @property
+    def shapes(self) -> ShapeClassifier:
+        """Classification memoized per head shape, for this store's current registry."""
+        if self._shapes.registry is not self.registry:
+            self._shapes = ShapeClassifier(self.registry)
+        return self._shapes
 
     @property
     def codec(self) -> SerdeCodec:
@@ -173,11 +182,10 @@ class CheckpointStore(abc.ABC):
         """One page of candidate heads, classified: (pauses or None per head, heads read,
         keyset cursor of the last head read)."""
         heads = await self.head_states(flt, after=after, limit=limit)
-        codec = self.codec
-        pauses = [
-            classify(head, self.registry, now=now, grace_seconds=self.grace_seconds, codec=codec)
-            for head in heads
-        ]
+        shapes, grace, codec = self.shapes, self.grace_seconds, self.codec
+        with gc_paused():
+            pauses = [classify(head, shapes, now=now, grace_seconds=grace, codec=codec)
+                      for head in heads]
         last = (heads[-1].paused_at, heads[-1].thread_id) if heads else None
         return pauses, len(heads), last
 
@@ -187,7 +195,7 @@ class CheckpointStore(abc.ABC):
         if not heads:
             return None
         return classify(
-            heads[0], self.registry, now=datetime.now(UTC), grace_seconds=self.grace_seconds,
+            heads[0], self.shapes, now=datetime.now(UTC), grace_seconds=self.grace_seconds,
             codec=self.codec,
         )
 
@@ -222,7 +230,7 @@ class CheckpointStore(abc.ABC):
         pause = None
         interrupts: tuple[PendingInterrupt, ...] = ()
         if head_state is not None:
-            pause = classify(head_state, self.registry, now=now, grace_seconds=self.grace_seconds,
+            pause = classify(head_state, self.shapes, now=now, grace_seconds=self.grace_seconds,
                              codec=self.codec)
             interrupts = pause.interrupts if pause is not None else pending_interrupts(
                 head_state, self.codec)

@@ -75,11 +75,11 @@ class HeadState:
             for type_, blob in writes
         )
 
-    def graph_hint(self) -> Mapping[str, Any]:
-        """What `GraphRegistry.for_thread` reads from metadata, without parsing it all."""
+    def metadata_graph_id(self) -> str | None:
+        """Metadata's `graph_id` (read apart by the store when metadata stays serialized)."""
         if isinstance(self.metadata, Mapping):
-            return self.metadata
-        return {"graph_id": self.graph_id}
+            return graph_id_of(self.metadata)
+        return self.graph_id
 
     def add_output_write(self, task_id: str, task_path: str) -> None:
         """Record that a task at this head produced output (it finished)."""
@@ -258,82 +258,53 @@ def pending_interrupts(head: HeadState, codec: SerdeCodec) -> tuple[PendingInter
 
 def classify(
     head: HeadState,
-    registry: GraphRegistry,
+    shapes: ShapeClassifier,
     *,
     now: datetime,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
     codec: SerdeCodec,
 ) -> PendingThread | None:
-    """The pending pause this head represents, or None if it is not waiting for a human.
+    """The pending pause this head represents, or None if it is not waiting for a human:
+    its `Shape` (memoized by `shapes`), then `pause_of`.
 
     Interrupt payloads are not decoded here unless the convention needs it: the row
     decodes them on first access.
     """
-    if not head.next_nodes:
-        return None
-    return classify_parts(
-        head.thread_id, head.checkpoint_id, head.paused_at, head.next_nodes,
-        head.pending_nodes, head.parent_next_nodes, head.graph_hint(), head.metadata,
-        head.raw_pending(), registry, now=now, grace_seconds=grace_seconds, codec=codec)
+    raw = head.raw_pending()
+    shape = shapes.of_parts(head.metadata_graph_id(), head.next_nodes,
+                            head.pending_nodes, head.parent_next_nodes or (),
+                            tuple(path for _, path, _, _ in raw))
+    return pause_of(shape, head.thread_id, head.checkpoint_id, head.paused_at, raw,
+                    head.metadata, now=now, grace_seconds=grace_seconds, codec=codec)
 
 
-def classify_parts(
+def pause_of(
+    shape: Shape,
     thread_id: str,
     checkpoint_id: str,
     paused_at: datetime,
-    next_nodes: tuple[str, ...],
-    pending_nodes: tuple[str, ...],
-    parent_next_nodes: tuple[str, ...] | None,
-    hint: Mapping[str, Any],
-    raw_metadata: Any,
     raw: tuple[RawInterrupt, ...],
-    registry: GraphRegistry,
+    raw_metadata: Any,
     *,
     now: datetime,
     grace_seconds: float,
     codec: SerdeCodec,
 ) -> PendingThread | None:
-    """`classify` on a head's parts (a store that has them apart need not build a HeadState).
-
-    `raw`: the interrupt writes of unfinished tasks, ordered by task id.
-    """
-    info = registry.for_thread(hint, next_nodes)
-    graph_name = info.name if info else _graph_id(hint)
-    kind: PauseKind
+    """The per-row rest of classification once the head's `Shape` is known: the grace
+    period of a stalled head and the convention of interrupt payloads; the row stays lazy.
+    (Called once per queue row: kept flat.)"""
+    kind = shape.kind
+    if kind is None:
+        return None
     if raw:
-        nodes = tuple(sorted({_node_of(path, next_nodes, pending_nodes) for _, path, _, _ in raw}))
-        kind, convention, summary = PauseKind.INTERRUPT, codec.convention(raw), None
-    elif info is not None:
-        nodes = tuple(n for n in pending_nodes if info.pauses_before(n))
-        if nodes:
-            kind, convention = PauseKind.BEFORE, Convention.BREAKPOINT
-            summary = f"paused before {', '.join(nodes)}"
-        else:
-            nodes = tuple(n for n in (parent_next_nodes or ()) if info.pauses_after(n))
-            if not nodes:
-                return None  # the graph says no breakpoint: the run is still going (or crashed)
-            kind, convention = PauseKind.AFTER, Convention.BREAKPOINT
-            summary = f"paused after {', '.join(nodes)}; next: {', '.join(pending_nodes)}"
+        convention = codec.convention(raw)
+    elif shape.stalled and (now - paused_at).total_seconds() < grace_seconds:
+        return None  # young: most likely still running
     else:
-        if (now - paused_at).total_seconds() < grace_seconds:
-            return None
-        nodes = pending_nodes
-        kind, convention = PauseKind.STALLED, Convention.BREAKPOINT
-        summary = f"paused before {', '.join(nodes)} (breakpoint or stalled)"
-    return PendingThread.lazy(
-        thread_id=thread_id,
-        checkpoint_id=checkpoint_id,
-        graph=graph_name,
-        nodes=nodes,
-        kind=kind,
-        convention=convention,
-        paused_at=paused_at,
-        next_nodes=pending_nodes,
-        codec=codec,
-        raw_interrupts=raw,
-        raw_metadata=raw_metadata,
-        summary=summary,
-    )
+        convention = shape.convention or Convention.BREAKPOINT
+    return PendingThread.lazy_row(thread_id, checkpoint_id, shape.graph, shape.nodes, kind,
+                                  convention, paused_at, shape.next_nodes, codec, raw,
+                                  raw_metadata, shape.summary)
 
 
 # A read of at least this many rows gives its freed heap back to the OS afterwards.
@@ -399,54 +370,90 @@ class Shape(NamedTuple):
 
 
 class ShapeClassifier:
-    """`classify_parts` split in two: the part that depends only on a head's *shape*
-    (graph id, triggered nodes, finished nodes, the parent's triggered nodes, the task
-    paths of its pending interrupts), memoized per shape, and the per-row rest (grace
-    period, convention). A queue of 100k rows has a few dozen distinct shapes, so a row
-    costs a dict lookup instead of a registry walk and node-name parsing."""
+    """`shape_of`, memoized: a queue of 100k rows has a few dozen distinct shapes, so a
+    row costs a dict lookup instead of a registry walk and node-name parsing. A shape is
+    asked for by its parts (`of_parts`) or as a status row packs it (`__call__`)."""
 
     __slots__ = ("_cache", "registry")
 
+    LIMIT = 4096  # distinct shapes kept (common ones show up early)
+
     def __init__(self, registry: GraphRegistry) -> None:
         self.registry = registry
-        self._cache: dict[str, Shape] = {}
+        self._cache: dict[Any, Shape] = {}  # by packed text or by parts
 
     def __call__(self, packed: str) -> Shape:
+        """The shape of a status row's packed text (`pg_schema.STATUS_SHAPE_SQL`)."""
         shape = self._cache.get(packed)
         if shape is None:
-            shape = self._cache[packed] = self._compute(packed)
+            graph_id, *lists = packed.split(FIELD_SEP)
+            nxt, done, parent, paths = (tuple(p.split(ITEM_SEP)) if p else () for p in lists)
+            # graph id and paths carry a "=" prefix: empty means NULL / none
+            pending = tuple(n for n in nxt if n not in done) if done else nxt
+            paths = (paths[0][1:], *paths[1:]) if paths else ()
+            shape = self._keep(packed, shape_of(
+                self.registry, graph_id[1:] if graph_id else None, nxt, pending, parent, paths))
         return shape
 
-    def _compute(self, packed: str) -> Shape:
-        graph_id, *lists = packed.split(FIELD_SEP)
-        nxt, done, parent, paths = (tuple(p.split(ITEM_SEP)) if p else () for p in lists)
-        # graph id and paths carry a "=" prefix: empty means NULL / none
-        hint = {"graph_id": graph_id[1:] if graph_id else None}
-        paths = (paths[0][1:], *paths[1:]) if paths else ()
-        pending = tuple(n for n in nxt if n not in done) if done else nxt
-        info = self.registry.for_thread(hint, nxt)
-        graph = info.name if info else _graph_id(hint)
-        if not nxt:
+    def of_parts(
+        self,
+        graph_id: str | None,
+        next_nodes: tuple[str, ...],
+        pending_nodes: tuple[str, ...],
+        parent_next_nodes: tuple[str, ...],
+        paths: tuple[str, ...],
+    ) -> Shape:
+        """`shape_of` these parts (a head read apart, as SQLite's)."""
+        key = (graph_id, next_nodes, pending_nodes, parent_next_nodes, paths)
+        shape = self._cache.get(key)
+        if shape is None:
+            shape = self._keep(key, shape_of(self.registry, *key))
+        return shape
+
+    def _keep(self, key: Any, shape: Shape) -> Shape:
+        if len(self._cache) < self.LIMIT:
+            self._cache[key] = shape
+        return shape
+
+
+def shape_of(
+    registry: GraphRegistry,
+    graph_id: str | None,
+    next_nodes: tuple[str, ...],
+    pending_nodes: tuple[str, ...],
+    parent_next_nodes: tuple[str, ...],
+    paths: tuple[str, ...],
+) -> Shape:
+    """What a head's graph id and node lists alone decide: its graph, whether and how it
+    is paused, its nodes and (for breakpoints) summary. `pending_nodes`: the triggered
+    nodes whose task has not finished; `paths`: the task paths of its pending interrupts."""
+    hint = {"graph_id": graph_id}
+    info = registry.for_thread(hint, next_nodes)
+    graph = info.name if info else graph_id_of(hint)
+    pending = pending_nodes
+    if not next_nodes:
+        return Shape(None, graph, (), pending, None, None, False, ())
+    if paths:
+        nodes = tuple(sorted({_node_of(path, next_nodes, pending) for path in paths}))
+        return Shape(PauseKind.INTERRUPT, graph, nodes, pending, None, None, False, paths)
+    if info is not None:
+        nodes = tuple(n for n in pending if info.pauses_before(n))
+        if nodes:
+            return Shape(PauseKind.BEFORE, graph, nodes, pending, Convention.BREAKPOINT,
+                         f"paused before {', '.join(nodes)}", False, ())
+        nodes = tuple(n for n in parent_next_nodes if info.pauses_after(n))
+        if not nodes:
+            # the graph says no breakpoint: the run is still going (or crashed)
             return Shape(None, graph, (), pending, None, None, False, ())
-        if paths:
-            nodes = tuple(sorted({_node_of(path, nxt, pending) for path in paths}))
-            return Shape(PauseKind.INTERRUPT, graph, nodes, pending, None, None, False, paths)
-        if info is not None:
-            nodes = tuple(n for n in pending if info.pauses_before(n))
-            if nodes:
-                return Shape(PauseKind.BEFORE, graph, nodes, pending, Convention.BREAKPOINT,
-                             f"paused before {', '.join(nodes)}", False, ())
-            nodes = tuple(n for n in parent if info.pauses_after(n))
-            if not nodes:
-                return Shape(None, graph, (), pending, None, None, False, ())
-            return Shape(PauseKind.AFTER, graph, nodes, pending, Convention.BREAKPOINT,
-                         f"paused after {', '.join(nodes)}; next: {', '.join(pending)}",
-                         False, ())
-        return Shape(PauseKind.STALLED, graph, pending, pending, Convention.BREAKPOINT,
-                     f"paused before {', '.join(pending)} (breakpoint or stalled)", True, ())
+        return Shape(PauseKind.AFTER, graph, nodes, pending, Convention.BREAKPOINT,
+                     f"paused after {', '.join(nodes)}; next: {', '.join(pending)}",
+                     False, ())
+    return Shape(PauseKind.STALLED, graph, pending, pending, Convention.BREAKPOINT,
+                 f"paused before {', '.join(pending)} (breakpoint or stalled)", True, ())
 
 
-def _graph_id(metadata: Mapping[str, Any]) -> str | None:
+def graph_id_of(metadata: Mapping[str, Any]) -> str | None:
+    """Metadata's `graph_id`, if it is a string."""
     graph_id = metadata.get("graph_id")
     return graph_id if isinstance(graph_id, str) else None
 

@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
 from console.core.graphs import GraphRegistry
-from console.core.models import DEFAULT_GRACE_SECONDS, Convention, PendingFilter, PendingThread
+from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
@@ -37,9 +37,9 @@ from console.core.store.heads import (
     TRIM_AFTER_ROWS,
     HeadState,
     RawInterrupt,
-    ShapeClassifier,
     Shared,
     parse_ts,
+    pause_of,
     release_freed_memory,
 )
 from console.core.store.pg_schema import (
@@ -240,7 +240,6 @@ class PostgresStore(CheckpointStore):
         self.pool = pool
         self._saver = AsyncPostgresSaver(pool)
         self._has_status: bool | None = None
-        self._shapes = ShapeClassifier(registry)
         self._cuts: tuple[float, list[str]] | None = None  # (when read, thread-id cuts)
 
     @classmethod
@@ -473,40 +472,28 @@ class PostgresStore(CheckpointStore):
     ) -> list[PendingThread | None]:
         """Classify packed rows (`_QUEUE_ROWS`, `_NO_SETUP_ROWS`: `ts_text`, the pause
         time is the checkpoint's `ts` text); payloads stay raw."""
-        shapes = self._shapes
-        if shapes.registry is not self.registry:
-            shapes = self._shapes = ShapeClassifier(self.registry)
-        grace, codec, make = self.grace_seconds, self.codec, PendingThread.lazy_row
-        convention_of = codec.convention
+        shapes, grace, codec = self.shapes, self.grace_seconds, self.codec
         pauses: list[PendingThread | None] = []
         append = pauses.append
         shared = Shared()  # equal metadata texts and serializer names: one object each
         for thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs in rows:
-            if ts_text:
-                paused_at = parse_ts(paused_at)
             shape = shapes(packed)
-            kind = shape.kind
-            if kind is None:
+            if shape.kind is None:
                 append(None)
                 continue
+            raw: tuple[RawInterrupt, ...] = ()
             if tasks is not None:
                 ids, types = tasks.split(FIELD_SEP)
                 types = shared[types]
                 if blobs is None:
-                    raw: tuple[RawInterrupt, ...] = ((ids, shape.paths[0], types, blob),)
+                    raw = ((ids, shape.paths[0], types, blob),)
                 else:
                     raw = tuple(zip(ids.split(ITEM_SEP), shape.paths, types.split(ITEM_SEP),
                                     blobs, strict=True))
-                convention = convention_of(raw)
-            elif shape.stalled and (now - paused_at).total_seconds() < grace:
-                append(None)
-                continue
-            else:
-                raw, convention = (), shape.convention or Convention.BREAKPOINT
-            if metadata is not None:
-                metadata = shared[metadata]
-            append(make(thread_id, checkpoint_id, shape.graph, shape.nodes, kind, convention,
-                        paused_at, shape.next_nodes, codec, raw, metadata, shape.summary))
+            append(pause_of(shape, thread_id, checkpoint_id,
+                            parse_ts(paused_at) if ts_text else paused_at, raw,
+                            None if metadata is None else shared[metadata],
+                            now=now, grace_seconds=grace, codec=codec))
         return pauses
 
     @property

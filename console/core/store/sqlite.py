@@ -23,19 +23,14 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
 from console.core.graphs import GraphRegistry
-from console.core.models import DEFAULT_GRACE_SECONDS, Convention, PendingFilter, PendingThread
+from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
-    FIELD_SEP,
     INTERRUPT_CHANNEL,
-    ITEM_SEP,
     TRIM_AFTER_ROWS,
     HeadState,
-    Shape,
-    ShapeClassifier,
     Shared,
-    classify,
     parse_ts,
     release_freed_memory,
     triggered_nodes,
@@ -45,7 +40,6 @@ CACHE_LIMIT = 500_000
 _BATCH = 5_000
 _SCAN_BATCH = 1_000
 _GRAPH_ID_MEMO = 4096
-_SHAPE_MEMO = 4096
 
 _HEAD_IDS = """
     SELECT thread_id, max(checkpoint_id) AS checkpoint_id
@@ -161,10 +155,6 @@ class SqliteStore(CheckpointStore):
         # equal metadata texts, task paths and serializer names as one object each
         self._shared = Shared()
         self._graph_ids: dict[bytes | str, str | None] = {}
-        self._shapes = ShapeClassifier(registry)
-        # a head's (graph id, nodes, finished nodes, parent's nodes, interrupt paths) ->
-        # its shape, or None when the names cannot be packed (classified in full)
-        self._shape_keys: dict[tuple[Any, ...], Shape | None] = {}
 
     @classmethod
     async def open(
@@ -384,55 +374,6 @@ class SqliteStore(CheckpointStore):
             graph_ids[metadata] = graph_id
         return graph_id
 
-    async def _classified(
-        self, flt: PendingFilter, after: Cursor | None, limit: int | None, now: datetime
-    ) -> tuple[list[PendingThread | None], int, Cursor | None]:
-        """`classify` of every candidate head, memoized per shape (`ShapeClassifier`): a
-        queue has a few dozen distinct (graph, nodes, interrupt paths) shapes."""
-        heads = await self.head_states(flt, after=after, limit=limit)
-        shapes = self._shapes
-        if shapes.registry is not self.registry:
-            shapes = self._shapes = ShapeClassifier(self.registry)
-            self._shape_keys.clear()
-        shape_keys = self._shape_keys
-        grace, codec, make = self.grace_seconds, self.codec, PendingThread.lazy_row
-        convention_of = codec.convention
-        pauses: list[PendingThread | None] = []
-        append = pauses.append
-        with gc_paused():
-            for head in heads:
-                raw = head.raw_pending()
-                finished = head.finished_nodes
-                key = (head.graph_id, head.next_nodes,
-                       tuple(sorted(finished)) if finished else (),
-                       head.parent_next_nodes or (), tuple(r[1] for r in raw))
-                try:
-                    shape = shape_keys[key]
-                except KeyError:
-                    shape = _shape_of(shapes, key)
-                    if len(shape_keys) < _SHAPE_MEMO:
-                        shape_keys[key] = shape
-                if shape is None:  # names that do not pack: the general path
-                    append(classify(head, self.registry, now=now, grace_seconds=grace,
-                                    codec=codec))
-                    continue
-                kind = shape.kind
-                if kind is None:
-                    append(None)
-                    continue
-                if raw:
-                    convention = convention_of(raw)
-                elif shape.stalled and (now - head.paused_at).total_seconds() < grace:
-                    append(None)
-                    continue
-                else:
-                    convention = shape.convention or Convention.BREAKPOINT
-                append(make(head.thread_id, head.checkpoint_id, shape.graph, shape.nodes, kind,
-                            convention, head.paused_at, shape.next_nodes, codec, raw,
-                            head.metadata, shape.summary))
-        last = (heads[-1].paused_at, heads[-1].thread_id) if heads else None
-        return pauses, len(heads), last
-
     async def _attach_writes(self, candidates: list[HeadState]) -> None:
         by_key = {(h.thread_id, h.checkpoint_id): h for h in candidates}
         by_thread = {h.thread_id: h for h in candidates}
@@ -472,26 +413,3 @@ class SqliteStore(CheckpointStore):
 
 def _skip_ext(code: int, data: bytes) -> None:
     return None
-
-
-def _shape_of(shapes: ShapeClassifier, key: tuple[Any, ...]) -> Shape | None:
-    """The shape of a head's (graph id, triggered nodes, finished nodes, parent's
-    triggered nodes, pending interrupts' task paths), or None if a name is empty or holds
-    a separator of the packed form (it would not read back the same)."""
-    graph_id, nxt, done, parent, paths = key
-    for names in (nxt, done, parent):
-        for name in names:
-            if not name or FIELD_SEP in name or ITEM_SEP in name:
-                return None
-    if any(FIELD_SEP in p or ITEM_SEP in p for p in paths) or (
-        graph_id is not None and (FIELD_SEP in graph_id)
-    ):
-        return None
-    packed = FIELD_SEP.join((
-        "" if graph_id is None else "=" + graph_id,
-        ITEM_SEP.join(nxt),
-        ITEM_SEP.join(done),
-        ITEM_SEP.join(parent),
-        "=" + ITEM_SEP.join(paths) if paths else "",
-    ))
-    return shapes(packed)
