@@ -38,7 +38,7 @@ from console.core.models_ledger import LedgerRow
 from console.core.store.heads import matches
 from console.ui.actions import ACTIONS, actions_text
 from console.ui.errors import describe_error
-from console.ui.filter_query import SYNTAX_HINT, FilterQuery, parse_filter
+from console.ui.filter_query import SYNTAX_HINT, parse_filter
 from console.ui.keys import key_rows
 from console.ui.modals.error import report_error
 from console.ui.modals.help import Section
@@ -366,17 +366,8 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
         elif self._query.text:
             self.filter_bar.clear()
 
-    @on(FilterBar.Changed, "#filter")
-    def _filter_changed(self, event: FilterBar.Changed) -> None:
-        self._set_query(event.query)
-
     def _filter_typed(self, value: str) -> None:
-        self._set_query(parse_filter(value))
-
-    def _set_query(self, query: FilterQuery) -> None:
-        if query.text == self._query.text and self._loaded:
-            return  # applied already
-        self._query = query
+        self._query = parse_filter(value)
         self.apply_filter()
 
     # The detail pane's tab keys work from the queue too (the pane has them as well).

@@ -12,27 +12,16 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
-from console.ui.filter_query import EMPTY, SYNTAX_HINT, FilterQuery, parse_filter
+from console.ui.filter_query import SYNTAX_HINT, parse_filter
 
 
 class FilterBar(Horizontal):
-    """`/ [input] note`; hidden until opened. Posts `Changed` on every edit."""
+    """`/ [input] note`; hidden until opened. The screen watches the input's value (so a
+    keystroke and the narrowed queue reach the screen in one frame)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "clear", "Clear filter", id="filter.clear"),
     ]
-
-    class Changed(Message):
-        """The filter text changed (already parsed)."""
-
-        def __init__(self, bar: FilterBar, query: FilterQuery) -> None:
-            super().__init__()
-            self.bar = bar
-            self.query = query
-
-        @property
-        def control(self) -> FilterBar:
-            return self.bar
 
     class Left(Message):
         """The reviewer left the input: with enter (filter kept) or esc (filter cleared)."""
@@ -45,10 +34,6 @@ class FilterBar(Horizontal):
         @property
         def control(self) -> FilterBar:
             return self.bar
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.query_value: FilterQuery = EMPTY
 
     def compose(self) -> ComposeResult:
         yield Label("/", id="filter-prompt")
@@ -76,16 +61,10 @@ class FilterBar(Horizontal):
         """A short remark right of the input (match count, or what is wrong)."""
         self.query_one("#filter-note", Static).update(Text(note))
 
-    @on(Input.Changed, "#filter-input")
-    def _changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.query_value = parse_filter(event.value)
-        self.post_message(self.Changed(self, self.query_value))
-
     @on(Input.Submitted, "#filter-input")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if not self.query_value.active:
+        if not parse_filter(self.input.value).active:
             self.display = False
         self.post_message(self.Left(self, cleared=False))
 
@@ -95,7 +74,7 @@ class FilterBar(Horizontal):
         self.post_message(self.Left(self, cleared=True))
 
     def clear(self) -> None:
-        """Empty the filter and hide the bar (posts `Changed` if it was not empty)."""
+        """Empty the filter and hide the bar."""
         if self.input.value:
-            self.input.value = ""  # posts Input.Changed -> Changed(EMPTY)
+            self.input.value = ""
         self.display = False
