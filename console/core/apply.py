@@ -333,8 +333,7 @@ async def resume_graph(
         await runnable.ainvoke(Command(update=plan.update) if plan.update else None, config,
                                durability=RESUME_DURABILITY)
     else:
-        command: Command[Any] = (Command(update=plan.update, resume=plan.resume) if plan.update
-                   else Command(resume=plan.resume))
+        command: Command[Any] = Command(update=plan.update or None, resume=plan.resume)
         tasks = {i.task_id for i in pause.interrupts}
         before = await recorded_answers(store.saver, pause.thread_id, pause.checkpoint_id,
                                         tasks)
