@@ -2,6 +2,8 @@
 80x24, TERM=xterm, NO_COLOR=1. Keys are typed and the screen is read back as text, the
 way a reviewer over ssh would; the ledger is then checked with `hitl-console audit`.
 At 80x24 the panes take turns: the queue fills the screen, `enter` opens the detail.
+A second run keeps colour on with TERM=xterm (a 16-colour terminal) and reads the cells'
+colours back.
 
 tmux runs on a private socket (`-L`), so no one else's sessions are touched.
 """
@@ -65,7 +67,10 @@ class Terminal:
 
 
 @pytest.fixture
-def terminal(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
+def terminal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
+    """The demo console in tmux; the environment is `TERM=xterm NO_COLOR=1` unless the
+    test passes another one (indirect parametrization)."""
+    environment = getattr(request, "param", "TERM=xterm NO_COLOR=1")
     if shutil.which("tmux") is None:  # what this test proves must not be skipped
         pytest.fail("tmux is needed to drive the console in a real pty: install it "
                     "(Debian: apt-get install tmux).", pytrace=False)
@@ -74,7 +79,8 @@ def terminal(tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
     term = Terminal(socket, "console")
     config = tmp_path / "config.toml"  # empty: the developer's config stays out
     config.write_text("")
-    command = (f"cd {tmp_path} && env TERM=xterm NO_COLOR=1 HITL_REVIEWER=pty-tester "
+    command = (f"cd {tmp_path} && env -u NO_COLOR -u COLORTERM {environment} "
+               "HITL_REVIEWER=pty-tester "
                f"HITL_CONFIG={config} "
                f"{CONSOLE} demo --db {db} --threads 12 --no-mouse")
     term.tmux("-f", "/dev/null", "new-session", "-d", "-s", term.session,
@@ -152,3 +158,56 @@ def test_approve_one_and_bulk_reject_three_from_the_keyboard(
     assert {r["reason"] for r in rows if r["decision"] == "reject"} == {
         "cleanup after the incident"}
     assert approved.group(1) in {r["thread_id"] for r in rows if r["decision"] == "approve"}
+
+
+SGR = re.compile(r"\x1b\[([0-9;]*)m")
+BACKGROUNDS = {*range(40, 48), *range(100, 108)}
+
+
+def _row_background(line: str, current: int | None) -> tuple[int | None, int | None]:
+    """The background most of a screen line's characters have (a 16-colour SGR code, None
+    for the default), and the one in force at its end (capture-pane carries attributes
+    over from line to line)."""
+    counts: dict[int | None, int] = {}
+    for index, part in enumerate(SGR.split(line)):
+        if index % 2:  # the parameters of an SGR sequence
+            for code in (int(p) for p in part.split(";") if p):
+                if code in BACKGROUNDS:
+                    current = code
+                elif code in (0, 49):
+                    current = None
+        else:
+            counts[current] = counts.get(current, 0) + len(part)
+    return max(counts, key=lambda bg: counts[bg]), current
+
+
+@pytest.mark.parametrize("terminal", ["TERM=xterm"], indirect=True)
+def test_a_16_colour_terminal_gets_16_colours_and_a_visible_cursor(
+    terminal: tuple[Terminal, Path],
+) -> None:
+    """TERM=xterm means 16 colours: the console must not send 256-colour or true-colour
+    codes (the terminal would show them wrong or not at all), and the cursor row must
+    still stand out from the rows around it."""
+    term, _ = terminal
+    term.wait_for(r"\d+ pending \|", timeout=120)
+    term.wait_for(r"(?m)^a Approve r Reject")
+    for moves in (0, 1):
+        if moves:
+            term.keys("j")
+            time.sleep(0.5)
+        raw = term.tmux("capture-pane", "-p", "-e", "-t", term.session)
+        for params in SGR.findall(raw):
+            assert not re.search(r"(^|;)[34]8;[25](;|$)", params), params
+        lines = raw.splitlines()
+        backgrounds: list[int | None] = []
+        current = None
+        for line in lines[:6]:  # the header, then the first queue rows
+            background, current = _row_background(line, current)
+            backgrounds.append(background)
+        rows = backgrounds[1:]
+        cursor = rows[moves]
+        assert cursor is not None and cursor not in rows[:moves] + rows[moves + 1:], (
+            moves, backgrounds)
+    # Late pauses are flagged in text too, for terminals that show no colour at all.
+    assert "!" in term.screen().splitlines()[1]
+    term.keys("q")
