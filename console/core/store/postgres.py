@@ -13,6 +13,7 @@ Two plans, same result:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Sequence
@@ -225,6 +226,12 @@ ORDER BY paused_at, thread_id
 {{limit_clause}}
 """.replace("{shape}", STATUS_SHAPE_SQL)
 
+# For the whole queue the planner often prefers a sequential scan of the status table
+# (a tenth of its rows are open): that reads every finished thread's row, and the dead
+# versions the per-checkpoint updates leave behind, so its cost grows with finished
+# threads and bloat. The open-rows index (or a bitmap of it) reads only open rows.
+_OPEN_ROWS_ONLY = "SET LOCAL enable_seqscan = off"
+
 
 class PostgresStore(CheckpointStore):
     """A store over a pooled async psycopg connection."""
@@ -397,7 +404,11 @@ class PostgresStore(CheckpointStore):
         )
         try:
             if self._has_status:
-                async with self.pool.connection() as conn:
+                whole = limit is None
+                async with self.pool.connection() as conn, (
+                        conn.transaction() if whole else contextlib.nullcontext()):
+                    if whole:
+                        await conn.execute(_OPEN_ROWS_ONLY)
                     cur = conn.cursor(binary=True, row_factory=tuple_row)
                     await cur.execute(query, params)
                     with gc_paused():  # many small objects, no cycles: no collector passes
