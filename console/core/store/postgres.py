@@ -13,7 +13,6 @@ Two plans, same result:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
 from collections.abc import Sequence
@@ -231,6 +230,8 @@ ORDER BY paused_at, thread_id
 # versions the per-checkpoint updates leave behind, so its cost grows with finished
 # threads and bloat. The open-rows index (or a bitmap of it) reads only open rows.
 _OPEN_ROWS_ONLY = "SET LOCAL enable_seqscan = off"
+# Rows per fetch of the whole-queue read (see `PostgresStore._whole_queue`).
+QUEUE_CHUNK = 5000
 
 
 class PostgresStore(CheckpointStore):
@@ -403,31 +404,54 @@ class PostgresStore(CheckpointStore):
             limit_clause="LIMIT %(limit)s" if limit is not None else "",
         )
         try:
-            if self._has_status:
-                whole = limit is None
-                async with self.pool.connection() as conn, (
-                        conn.transaction() if whole else contextlib.nullcontext()):
-                    if whole:
-                        await conn.execute(_OPEN_ROWS_ONLY)
+            if not self._has_status:
+                # every head, in no order (`pages_in_sql` is false: `pending` sorts, pages)
+                rows = await self._no_setup_rows()
+                with gc_paused():
+                    pauses = self._queue_rows(rows, now, Shared(), ts_text=True)
+                count, last = len(rows), None
+                del rows
+            elif limit is None:
+                pauses, count, last = await self._whole_queue(query, params, now)
+            else:
+                async with self.pool.connection() as conn:
                     cur = conn.cursor(binary=True, row_factory=tuple_row)
                     await cur.execute(query, params)
                     with gc_paused():  # many small objects, no cycles: no collector passes
                         rows = await cur.fetchall()
-                        pauses = self._queue_rows(rows, now)
-            else:
-                # every head, in no order (`pages_in_sql` is false: `pending` sorts, pages)
-                rows = await self._no_setup_rows()
-                with gc_paused():
-                    pauses = self._queue_rows(rows, now, ts_text=True)
+                        pauses = self._queue_rows(rows, now, Shared())
+                count = len(rows)
+                last = (rows[-1][2], rows[-1][0]) if rows else None
+                del rows, cur
         except psycopg.Error as exc:
             raise DatabaseUnavailable(
                 f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
             ) from exc
-        last = (rows[-1][2], rows[-1][0]) if rows and self._has_status else None
-        count = len(rows)
         if count >= TRIM_AFTER_ROWS:
-            del rows
-            release_freed_memory()  # psycopg's result buffers
+            release_freed_memory()  # psycopg's result buffers (the cursors are gone)
+        return pauses, count, last
+
+    async def _whole_queue(
+        self, query: str, params: dict[str, Any], now: datetime
+    ) -> tuple[list[PendingThread | None], int, Cursor | None]:
+        """Every open status row, through a server-side cursor `QUEUE_CHUNK` rows at a
+        time: one statement and one snapshot, but only one chunk's result buffers alive
+        at once (all 100k rows' buffers at once cost ~110 MB of peak RSS next to the rows
+        being built from them)."""
+        pauses: list[PendingThread | None] = []
+        shared = Shared()  # across chunks: equal metadata texts are one object
+        count, last = 0, None
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(_OPEN_ROWS_ONLY)
+            cur = conn.cursor("hitl_queue", binary=True, row_factory=tuple_row)
+            await cur.execute(query, params)
+            while rows := await cur.fetchmany(QUEUE_CHUNK):
+                with gc_paused():
+                    pauses += self._queue_rows(rows, now, shared)
+                count += len(rows)
+                last = (rows[-1][2], rows[-1][0])
+                del rows
+            await cur.close()
         return pauses, count, last
 
     async def _no_setup_rows(self) -> list[tuple[Any, ...]]:
@@ -479,14 +503,15 @@ class PostgresStore(CheckpointStore):
         return self._cuts[1]
 
     def _queue_rows(
-        self, rows: list[tuple[Any, ...]], now: datetime, *, ts_text: bool = False
+        self, rows: list[tuple[Any, ...]], now: datetime, shared: Shared, *,
+        ts_text: bool = False,
     ) -> list[PendingThread | None]:
         """Classify packed rows (`_QUEUE_ROWS`, `_NO_SETUP_ROWS`: `ts_text`, the pause
-        time is the checkpoint's `ts` text); payloads stay raw."""
+        time is the checkpoint's `ts` text); payloads stay raw. `shared` makes equal
+        metadata texts and serializer names one object each."""
         shapes, grace, codec = self.shapes, self.grace_seconds, self.codec
         pauses: list[PendingThread | None] = []
         append = pauses.append
-        shared = Shared()  # equal metadata texts and serializer names: one object each
         for thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs in rows:
             shape = shapes(packed)
             if shape.kind is None:
