@@ -237,3 +237,29 @@ async def test_no_setup_read_in_thread_id_ranges_is_the_whole_queue(
             s.thread_id for s in seeded if s.expected == "pending"}
     finally:
         await store.close()
+
+
+async def test_the_whole_queue_read_in_chunks_is_every_open_row_once(
+    pg_url: str, demo_registry, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """The whole-queue read fetches the status rows in chunks through a server-side
+    cursor: with chunks of 4 rows, what it returns is still every pause once, oldest
+    first, as the no-setup read and the keyset pages say."""
+    from console.core.store import postgres
+
+    store = await open_store(parse_db_url(pg_url), demo_registry, grace_seconds=0, create=True)
+    assert isinstance(store, PostgresStore)
+    try:
+        await seed_demo(store.saver, 18)
+        await store.setup()
+        monkeypatch.setattr(postgres, "QUEUE_CHUNK", 4)
+        kept, direct = await _both(store)
+        assert len(kept) > 4 * 3
+        assert _view(kept) == _view(direct)
+        pages: list = []  # type: ignore[type-arg]
+        while page := await store.pending(
+                limit=5, after=pages[-1].sort_key() if pages else None):
+            pages += page
+        assert _keys(pages) == _keys(kept)
+    finally:
+        await store.close()
