@@ -1,15 +1,22 @@
 """Reading pending pauses from a LangGraph SQLite checkpointer.
 
 SQLite keeps the whole checkpoint as one msgpack blob, so SQL alone cannot see which
-nodes are triggered. Heads are found in SQL (the primary key answers `max(checkpoint_id)`
-per thread), and only heads this process has not decoded before are read and decoded;
-a head checkpoint never changes, so the decoded facts are cached by its id. The first
-full read (nothing cached) reads every head row in the same statement that finds them.
+nodes are triggered. Two plans, same result:
+
+- without `hitl-console setup`: heads are found in SQL (the primary key answers
+  `max(checkpoint_id)` per thread), and only heads this process has not decoded before
+  are read and decoded; a head checkpoint never changes, so the decoded facts are cached
+  by its id. The first full read (nothing cached) reads every head row in the same
+  statement that finds them: its cost grows with every thread, finished ones included.
+- after setup: `hitl_sqlite_heads` (`sqlite_schema`), kept by triggers, names each
+  thread's head and whether it has triggered nodes once anyone decoded it, so a read
+  looks only at open and undecoded heads, and records the states it decoded.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -28,6 +35,7 @@ from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
     INTERRUPT_CHANNEL,
+    ITEM_SEP,
     TRIM_AFTER_ROWS,
     HeadState,
     Shared,
@@ -35,11 +43,26 @@ from console.core.store.heads import (
     release_freed_memory,
     triggered_nodes,
 )
+from console.core.store.sqlite_schema import (
+    HEAD_TRIGGERS,
+    HEADS_INDEX,
+    HEADS_TABLE,
+    OPEN_HEADS,
+    RECORD_STATE,
+    setup_script,
+)
+
+log = logging.getLogger(__name__)
 
 CACHE_LIMIT = 500_000
 _BATCH = 5_000
 _SCAN_BATCH = 1_000
 _GRAPH_ID_MEMO = 4096
+BUSY_TIMEOUT_MS = 10_000
+# Recording decoded states is a courtesy to the next reader: it waits at most this long
+# for the application's write lock, then leaves the states for a later read.
+RECORD_BUSY_MS = 50
+_RECORD_BATCH = 1_000  # rows per write transaction: the write lock is held that long
 
 _HEAD_IDS = """
     SELECT thread_id, max(checkpoint_id) AS checkpoint_id
@@ -155,6 +178,8 @@ class SqliteStore(CheckpointStore):
         # equal metadata texts, task paths and serializer names as one object each
         self._shared = Shared()
         self._graph_ids: dict[bytes | str, str | None] = {}
+        self._has_heads = False  # setup's head table and triggers are installed
+        self._can_record = True  # False once the file turned out read-only
 
     @classmethod
     async def open(
@@ -174,7 +199,7 @@ class SqliteStore(CheckpointStore):
             )
         try:
             conn = await aiosqlite.connect(str(path), timeout=10)
-            await conn.execute("PRAGMA busy_timeout = 10000")
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except (sqlite3.Error, OSError) as exc:
             raise DatabaseUnavailable(f"Cannot open {location.display()}: {exc}.") from exc
         store = cls(location, registry, conn, grace_seconds)
@@ -189,24 +214,33 @@ class SqliteStore(CheckpointStore):
     def pages_in_sql(self) -> bool:
         return False
 
+    @property
+    def has_head_table(self) -> bool:
+        """Whether `setup` installed the trigger-kept head table (read at open)."""
+        return self._has_heads
+
     async def close(self) -> None:
         await self.conn.close()
 
     async def _check_schema(self) -> None:
         try:
             async with self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index', 'trigger')"
             ) as cur:
-                tables = {row[0] for row in await cur.fetchall()}
+                schema = {(row[0], row[1]) for row in await cur.fetchall()}
         except sqlite3.DatabaseError as exc:
             raise NotACheckpointDatabase(
                 f"{self.location.display()} is not a SQLite database ({exc})."
             ) from exc
+        tables = {name for kind, name in schema if kind == "table"}
         if not {"checkpoints", "writes"} <= tables:
             raise NotACheckpointDatabase(
                 f"{self.location.display()} has no LangGraph checkpoint tables: point --db at "
                 "the file your graphs' SqliteSaver writes to."
             )
+        # all of it, or the table is not kept up to date: then read as without setup
+        self._has_heads = {("table", HEADS_TABLE), ("index", HEADS_INDEX),
+                           *(("trigger", name) for name in HEAD_TRIGGERS)} <= schema
 
     async def head_states(
         self,
@@ -232,11 +266,16 @@ class SqliteStore(CheckpointStore):
         if thread_ids is not None:
             thread_clause = "AND thread_id IN (SELECT value FROM json_each(?))"
             params = (json.dumps(list(thread_ids)),)
-        if thread_ids is None and not self._decoded:
+        if thread_ids is None and self._has_heads:
+            found = await self._kept_heads()
+        elif thread_ids is None and not self._decoded:
             found = await self._scan_heads()  # only heads with a triggered node
         else:
-            found = await self._cached_heads(_HEAD_IDS.format(thread_clause=thread_clause),
-                                             params)
+            async with self.conn.execute(
+                _HEAD_IDS.format(thread_clause=thread_clause), params
+            ) as cur:
+                rows = await cur.fetchall()
+            found = await self._cached_heads(rows)
         candidates = [
             HeadState(
                 thread_id=thread_id,
@@ -254,13 +293,10 @@ class SqliteStore(CheckpointStore):
             await self._attach_parent_nodes(candidates)
         return candidates
 
-    async def _cached_heads(
-        self, query: str, params: tuple[Any, ...]
-    ) -> list[tuple[str, str, _Decoded]]:
-        """The heads with a triggered node: head ids from SQL, facts from the cache, and
-        only heads not seen before read and decoded (one cache lookup per head)."""
-        async with self.conn.execute(query, params) as cur:
-            rows = await cur.fetchall()
+    async def _cached_heads(self, rows: Iterable[Any]) -> list[tuple[str, str, _Decoded]]:
+        """The heads with a triggered node among `rows` (thread id, checkpoint id): facts
+        from the cache, and only heads not seen before read and decoded (one cache lookup
+        per head)."""
         found: list[tuple[str, str, _Decoded]] = []
         missing: list[tuple[str, str]] = []
         get = self._decoded.get
@@ -272,13 +308,99 @@ class SqliteStore(CheckpointStore):
                 elif facts.next_nodes:
                     found.append((thread_id, checkpoint_id, facts))
         if missing:
-            await self._decode_missing(missing)
-            get = self._decoded.get
-            for key in missing:
-                facts = get(key)  # None: the thread was deleted between the two reads
-                if facts is not None and facts.next_nodes:
-                    found.append((key[0], key[1], facts))
+            found.extend(await self._decoded_heads(missing))
         return found
+
+    async def _decoded_heads(
+        self, keys: list[tuple[str, str]]
+    ) -> list[tuple[str, str, _Decoded]]:
+        """`keys` read and decoded: (thread id, checkpoint id, facts) of those with a
+        triggered node."""
+        await self._decode_missing(keys)
+        get = self._decoded.get
+        found = []
+        for key in keys:
+            facts = get(key)  # None: the thread was deleted between the two reads
+            if facts is not None and facts.next_nodes:
+                found.append((key[0], key[1], facts))
+        return found
+
+    async def _kept_heads(
+        self, busy_ms: int = RECORD_BUSY_MS
+    ) -> list[tuple[str, str, _Decoded]]:
+        """After setup: the heads with a triggered node, from the head table's open and
+        undecoded rows only (finished threads' rows are never read). Facts come from the
+        cache, else from the row (recorded by an earlier read), else from the checkpoint
+        (undecoded rows); the states decoded here are recorded for the next reader
+        (waiting at most `busy_ms` for the write lock)."""
+        async with self.conn.execute(OPEN_HEADS) as cur:
+            rows = list(await cur.fetchall())
+        decoded = self._decoded
+        if len(decoded) + len(rows) > CACHE_LIMIT:
+            self._forget_decoded()
+        found: list[tuple[str, str, _Decoded]] = []
+        missing: list[tuple[str, str]] = []  # undecoded and not in the cache
+        undecoded: dict[tuple[str, str], _Decoded] = {}  # decoded by this process already
+        get, shared, sep = decoded.get, self._shared, ITEM_SEP
+        with gc_paused():
+            for thread_id, checkpoint_id, triggered, nxt, ts, parent, metadata, graph_id in rows:
+                key = (thread_id, checkpoint_id)
+                facts = get(key)
+                if facts is None:
+                    if not triggered or nxt is None:
+                        missing.append(key)
+                        continue
+                    facts = decoded[key] = _Decoded(
+                        parse_ts(ts), tuple(nxt.split(sep)), parent,
+                        shared[metadata] if metadata else b"", graph_id)
+                elif triggered is None:
+                    undecoded[key] = facts
+                if facts.next_nodes:
+                    found.append((thread_id, checkpoint_id, facts))
+        if missing:
+            found.extend(await self._decoded_heads(missing))
+            get = self._decoded.get
+            undecoded.update((key, facts) for key in missing if (facts := get(key)) is not None)
+        if undecoded:
+            await self._record_states(undecoded, busy_ms)
+        return found
+
+    async def _record_states(
+        self, states: dict[tuple[str, str], _Decoded], busy_ms: int = RECORD_BUSY_MS
+    ) -> None:
+        """Record decoded heads in the head table (state, and the facts of open heads),
+        in small write transactions.
+
+        Never in the reviewer's way: a read-only file or an application holding the
+        write lock (for `busy_ms`) skips it (the rows stay undecoded and the
+        in-memory cache still spares this process decoding them again). Runs under the
+        saver's lock, like every statement on this connection.
+        """
+        if not self._can_record:
+            return
+        rows = [
+            (1, ITEM_SEP.join(facts.next_nodes), facts.ts.isoformat(),
+             facts.parent_checkpoint_id, facts.metadata, facts.graph_id, thread_id,
+             checkpoint_id)
+            if facts.next_nodes else (0, None, None, None, None, None, thread_id, checkpoint_id)
+            for (thread_id, checkpoint_id), facts in states.items()
+        ]
+        conn = self.conn
+        await conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        try:
+            for start in range(0, len(rows), _RECORD_BATCH):
+                await conn.execute("BEGIN IMMEDIATE")
+                await conn.executemany(RECORD_STATE, rows[start : start + _RECORD_BATCH])
+                await conn.commit()
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                await conn.rollback()
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code == sqlite3.SQLITE_READONLY:
+                self._can_record = False
+            log.info("head states not recorded in %s: %s", self.location.display(), exc)
+        finally:
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     async def _scan_heads(self) -> list[tuple[str, str, _Decoded]]:
         """Every head, read and decoded in one statement (nothing is cached yet, so every
@@ -312,9 +434,7 @@ class SqliteStore(CheckpointStore):
         if not missing:
             return
         if len(self._decoded) + len(missing) > CACHE_LIMIT:
-            self._decoded.clear()
-            self._shared.clear()
-            self._graph_ids.clear()
+            self._forget_decoded()
         for start in range(0, len(missing), _BATCH):
             batch = json.dumps(missing[start : start + _BATCH])
             async with self.conn.execute(_CHECKPOINTS_BY_KEY, (batch,)) as cur:
@@ -326,6 +446,11 @@ class SqliteStore(CheckpointStore):
         if len(missing) >= TRIM_AFTER_ROWS:
             del rows
             release_freed_memory()  # the fetched checkpoint blobs (~3 KB per head)
+
+    def _forget_decoded(self) -> None:
+        self._decoded.clear()
+        self._shared.clear()
+        self._graph_ids.clear()
 
     def _decode(self, row: sqlite3.Row | tuple[Any, ...]) -> _Decoded:
         if row[3] == "msgpack" and not _maybe_triggered(row[4]):
@@ -406,9 +531,40 @@ class SqliteStore(CheckpointStore):
         return row[0] if row else None
 
     async def setup(self, *, notify: bool = False) -> list[str]:
-        # SQLite needs no status table (see the module docstring); the ledger adds its own.
+        """The saver's tables, then the head table, its triggers and backfill in one
+        transaction (BEGIN IMMEDIATE: no writer commits between the backfill and the
+        triggers), then every head decoded and its state recorded, so the next console
+        start is already fast. Idempotent; a second run recomputes every row. `notify`
+        has no SQLite equivalent (the change feed polls `PRAGMA data_version`)."""
         await self._saver.setup()
-        return ["checkpoint tables"]
+        done = ["checkpoint tables"]
+        steps = setup_script()
+        script = "".join(sql for _, sql in steps)
+        try:
+            async with self._saver.lock:
+                try:
+                    await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+                except BaseException:
+                    if self.conn.in_transaction:
+                        await self.conn.rollback()
+                    raise
+                self._has_heads = True
+                done += [label for label, _ in steps]
+                # setup may wait for the application's writes like any writer
+                opened = len(await self._kept_heads(busy_ms=BUSY_TIMEOUT_MS))
+                async with self.conn.execute(
+                    f"SELECT count(*), coalesce(sum(triggered IS NULL), 0) FROM {HEADS_TABLE}"
+                ) as cur:
+                    heads, undecoded = await cur.fetchone() or (0, 0)
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(
+                f"Setting up {self.location.display()} failed: {exc}."
+            ) from exc
+        state = f"head states ({heads} heads, {opened} with next nodes"
+        # undecoded rows are left when the write lock stayed busy: a later read records them
+        done.append(state + (f", {undecoded} left for later: database busy)" if undecoded
+                             else ")"))
+        return done
 
 
 def _skip_ext(code: int, data: bytes) -> None:
