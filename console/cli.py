@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-mouse", action="store_true", help="do not enable mouse tracking")
 
     setup = command("setup", "create the console's tables in the checkpoint database")
+    setup.description = (
+        "create the console's tables in the checkpoint database (idempotent): the decision\n"
+        "ledger, and a table of thread heads kept by triggers, so the queue's cost does not\n"
+        "grow with finished threads (PostgreSQL: hitl_thread_status; SQLite:\n"
+        "hitl_sqlite_heads, every head decoded once by setup)")
     setup.epilog = SETUP_GRANTS + EPILOG
     setup.add_argument("--notify", action="store_true",
                        help="also install the change-notification trigger (Postgres)")
