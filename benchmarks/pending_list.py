@@ -6,10 +6,14 @@ the savers' own row-building code), then times in one run:
 - the naive loop: distinct thread ids, then `graph.aget_state()` for each, keeping threads
   with `next` or `interrupts` (what an application without the console would do);
 - `CheckpointStore.pending()`: the whole queue and a first page of 500, before and after
-  `store.setup()` (the status table kept by a trigger on `checkpoints`);
+  `store.setup()` (Postgres: the status table kept by triggers; SQLite: the head table
+  kept by triggers, with each head's decoded state), on SQLite always on a fresh store
+  (a console start: nothing decoded in memory);
 - after setup, the same with as many extra finished threads again (cost independence);
-- the write overhead of the trigger on the application: `aput` per checkpoint with and
-  without it, interleaved rounds on one connection, like a running graph.
+- the write overhead of the triggers on the application: `aput` + `aput_writes` per
+  checkpoint with and without them, paired threads written back to back like a running
+  graph (Postgres: one database, triggers off per connection; SQLite: the set-up file
+  and its copy from before setup).
 
 It checks that the store's pending set equals the naive loop's set (on the naive sample)
 and the seeding plan's set (everywhere), and prints a table with PASS/FAIL per target.
@@ -347,7 +351,8 @@ class WriteCost:
     writes_on: float
     pairs: int
     calls: int  # aput calls per mode
-    server_ms: float | None  # trigger time per checkpoint inside Postgres
+    server_ms: float | None  # trigger time per checkpoint inside the database
+    engine: str = "Postgres"
 
     @property
     def delta(self) -> float:
@@ -355,7 +360,7 @@ class WriteCost:
 
     def note(self) -> str:
         server = (
-            f"; inside Postgres the trigger takes {self.server_ms:.3f} ms/checkpoint"
+            f"; inside {self.engine} the trigger takes {self.server_ms:.3f} ms/checkpoint"
             if self.server_ms
             else ""
         )
@@ -386,16 +391,6 @@ async def write_overhead(url: str, templates: Any, n: int, threads: int) -> Writ
     """
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-    rnd = random.Random(n)
-    plans = seed.make_plans(
-        threads // 2 + WARMUP_PAIRS,
-        seed=n + 99,
-        templates_per_scenario=TEMPLATES_PER_SCENARIO,
-        prefix="wbench-a-",
-    )
-    calls: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
-    deltas: list[float] = []
-
     async def connect(options: str = "") -> Any:
         return await psycopg.AsyncConnection.connect(
             url, autocommit=True, prepare_threshold=0, row_factory=dict_row, options=options
@@ -407,25 +402,7 @@ async def write_overhead(url: str, templates: Any, n: int, threads: int) -> Writ
         await psycopg.AsyncConnection.connect(url, autocommit=True) as admin,
     ):
         savers = {False: AsyncPostgresSaver(conn_off), True: AsyncPostgresSaver(conn_on)}
-        for i, plan in enumerate(plans):
-            tpl = templates[plan.scenario][plan.template]
-            twin = plan._replace(
-                thread_id=plan.thread_id.replace("wbench-a-", "wbench-b-"), seed=plan.seed + 1
-            )
-            order = [False, True]
-            rnd.shuffle(order)
-            means: dict[bool, float] = {}
-            for on, p in zip(order, (plan, twin), strict=True):
-                timer: dict[str, list[float]] = {}
-                await seed.apply_calls(savers[on], seed.replay_calls(tpl, p).calls, timer)
-                # per checkpoint, its writes included: the console's triggers fire on both
-                means[on] = (sum(timer["aput"]) + sum(timer.get("aput_writes", ()))) / len(
-                    timer["aput"])
-                if i >= WARMUP_PAIRS:
-                    for method, times in timer.items():
-                        calls[on].setdefault(method, []).extend(times)
-            if i >= WARMUP_PAIRS:
-                deltas.append(means[True] - means[False])
+        pairs = await paired_writes(savers, templates, n, threads)
         server_ms = await _trigger_server_ms(admin)
         cur = await admin.execute(
             "SELECT table_name FROM information_schema.columns WHERE column_name = 'thread_id'"
@@ -435,23 +412,70 @@ async def write_overhead(url: str, templates: Any, n: int, threads: int) -> Writ
         for table in tables:
             await admin.execute(f"DELETE FROM {table} WHERE thread_id LIKE 'wbench-%%'")
         await admin.execute("VACUUM ANALYZE")
+    return pairs.cost(server_ms)
 
-    def ms(xs: list[float], f: Callable[[list[float]], float]) -> float:
-        return f(xs) * 1000
 
-    med, mean = statistics.median, statistics.fmean
-    return WriteCost(
-        pair_delta=med(deltas) * 1000,
-        median_off=ms(calls[False]["aput"], med),
-        median_on=ms(calls[True]["aput"], med),
-        mean_off=ms(calls[False]["aput"], mean),
-        mean_on=ms(calls[True]["aput"], mean),
-        writes_off=ms(calls[False]["aput_writes"], med),
-        writes_on=ms(calls[True]["aput_writes"], med),
-        pairs=len(deltas),
-        calls=min(len(calls[False]["aput"]), len(calls[True]["aput"])),
-        server_ms=server_ms,
+@dataclass
+class PairedWrites:
+    calls: dict[bool, dict[str, list[float]]]  # triggers on? -> method -> call durations
+    deltas: list[float]  # per pair: (on - off) seconds per checkpoint
+
+    def cost(self, server_ms: float | None = None, engine: str = "Postgres") -> WriteCost:
+        def ms(xs: list[float], f: Callable[[list[float]], float]) -> float:
+            return f(xs) * 1000
+
+        med, mean = statistics.median, statistics.fmean
+        calls = self.calls
+        return WriteCost(
+            pair_delta=med(self.deltas) * 1000,
+            median_off=ms(calls[False]["aput"], med),
+            median_on=ms(calls[True]["aput"], med),
+            mean_off=ms(calls[False]["aput"], mean),
+            mean_on=ms(calls[True]["aput"], mean),
+            writes_off=ms(calls[False]["aput_writes"], med),
+            writes_on=ms(calls[True]["aput_writes"], med),
+            pairs=len(self.deltas),
+            calls=min(len(calls[False]["aput"]), len(calls[True]["aput"])),
+            server_ms=server_ms,
+            engine=engine,
+        )
+
+
+async def paired_writes(
+    savers: dict[bool, Any], templates: Any, n: int, threads: int
+) -> PairedWrites:
+    """Whole threads (`wbench-a-*` / `wbench-b-*`) written through `savers[False]`
+    (triggers off) and `savers[True]` (on) in pairs replaying one template, back to
+    back in random order, so both halves of a pair see the same load."""
+    rnd = random.Random(n)
+    plans = seed.make_plans(
+        threads // 2 + WARMUP_PAIRS,
+        seed=n + 99,
+        templates_per_scenario=TEMPLATES_PER_SCENARIO,
+        prefix="wbench-a-",
     )
+    calls: dict[bool, dict[str, list[float]]] = {False: {}, True: {}}
+    deltas: list[float] = []
+    for i, plan in enumerate(plans):
+        tpl = templates[plan.scenario][plan.template]
+        twin = plan._replace(
+            thread_id=plan.thread_id.replace("wbench-a-", "wbench-b-"), seed=plan.seed + 1
+        )
+        order = [False, True]
+        rnd.shuffle(order)
+        means: dict[bool, float] = {}
+        for on, p in zip(order, (plan, twin), strict=True):
+            timer: dict[str, list[float]] = {}
+            await seed.apply_calls(savers[on], seed.replay_calls(tpl, p).calls, timer)
+            # per checkpoint, its writes included: the console's triggers fire on both
+            means[on] = (sum(timer["aput"]) + sum(timer.get("aput_writes", ()))) / len(
+                timer["aput"])
+            if i >= WARMUP_PAIRS:
+                for method, times in timer.items():
+                    calls[on].setdefault(method, []).extend(times)
+        if i >= WARMUP_PAIRS:
+            deltas.append(means[True] - means[False])
+    return PairedWrites(calls, deltas)
 
 
 async def _trigger_server_ms(admin: Any, rows: int = 2000) -> float | None:
@@ -771,24 +795,14 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
     uri = f"sqlite:///{path}"
 
     log(f"  store ({_load()})")
-
-    async def cold(limit_: int | None = None) -> Any:
-        store = await open_store(parse_db_url(uri), registry)
-        try:
-            t0 = time.perf_counter()
-            result = await store.pending(limit=limit_)
-            return time.perf_counter() - t0, result
-        finally:
-            await store.close()
-
-    cold_runs = [await cold() for _ in range(args.repeat)]
+    cold_runs = [await sqlite_cold(uri) for _ in range(args.repeat)]
     full = Timing([t for t, _ in cold_runs], cold_runs[-1][1])
     r = ratio(naive.seconds, full.median)
     add(
         Row(
             "sqlite",
             _threads(n),
-            "store.pending() all, fresh store",
+            "store.pending() all, fresh store, no setup",
             full.median,
             r,
             target_text(limit, need_ratio),
@@ -796,14 +810,14 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
             f"{len(full.result)} pending ({kinds(full.result)}); decodes every head; {full.note()}",
         )
     )
-    page_runs = [await cold(PAGE) for _ in range(args.repeat)]
+    page_runs = [await sqlite_cold(uri, PAGE) for _ in range(args.repeat)]
     page = Timing([t for t, _ in page_runs], page_runs[-1][1])
     r = ratio(naive.seconds, page.median)
     add(
         Row(
             "sqlite",
             _threads(n),
-            f"store.pending(limit={PAGE}), fresh store",
+            f"store.pending(limit={PAGE}), fresh store, no setup",
             page.median,
             r,
             target_text(None, need_ratio),
@@ -831,11 +845,225 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
     )
     ids = {p.thread_id for p in full.result}
     correctness("sqlite", n, "pending set", ids, naive, expected)
+
+    # -- setup: the trigger-kept head table. The copy made first is the write-overhead
+    # measurement's twin without the triggers.
+    off_path = workdir / f"pending_{n}_nosetup.sqlite"
+    await asyncio.to_thread(sqlite_copy, path, off_path)
+    store = await open_store(parse_db_url(uri), registry)
+    try:
+        t0 = time.perf_counter()
+        done = await store.setup()
+        t_setup = time.perf_counter() - t0
+    finally:
+        await store.close()
+    add(Row("sqlite", _threads(n), "store.setup() (backfill, decode every head)", t_setup,
+            None, "", None, ", ".join(done)))
+    await measure_sqlite_after_setup(
+        uri, n, naive, expected, ids, args.repeat, need_ratio, label=_threads(n))
+    after_page, after_full = ROWS[-3].seconds, ROWS[-2].seconds
+
+    log(f"  write overhead ({_load()})")
+    cost = await sqlite_write_overhead(path, off_path, templates, n, args.write_threads)
+    add(
+        Row(
+            "sqlite",
+            _threads(n),
+            "write per checkpoint, triggers on - off",
+            cost.delta / 1000,
+            None,
+            f"<= {WRITE_OVERHEAD_MS:g} ms",
+            cost.delta <= WRITE_OVERHEAD_MS,
+            cost.note() + "; AsyncSqliteSaver on the set-up file vs its copy from before setup",
+        )
+    )
+
+    if args.extra_finished:
+        extra = round(n * args.extra_finished)
+        log(f"  adding {extra} finished threads with the triggers installed ({_load()})")
+        extra_plans = seed.make_plans(
+            extra,
+            seed=n + 8,
+            prefix="x-",
+            templates_per_scenario=TEMPLATES_PER_SCENARIO,
+            scenarios=seed.FINISHED_SCENARIOS,
+        )
+        stats = await asyncio.to_thread(args.seeder.sqlite, str(path), extra_plans)
+        log(f"  seeded: {stats.describe()}")
+        # the first read after them decodes their new heads once and records the states
+        store = await open_store(parse_db_url(uri), registry)
+        try:
+            t0 = time.perf_counter()
+            await store.pending()
+            t_record = time.perf_counter() - t0
+        finally:
+            await store.close()
+        total = n + extra
+        label = f"{_threads(total)} ({_threads(n)}+{_threads(extra)} done)"
+        add(Row("sqlite", label, f"first read after {_threads(extra)} new heads", t_record,
+                None, "", None, "decodes the undecoded heads once and records their states"))
+        await measure_sqlite_after_setup(
+            uri, n, naive, expected, ids, args.repeat, need_ratio, label=label)
+        page2, full2 = ROWS[-3].seconds, ROWS[-2].seconds
+        for what, a, b in (("first page", after_page, page2), ("all", after_full, full2)):
+            assert a is not None and b is not None
+            add(
+                Row(
+                    "sqlite",
+                    label,
+                    f"after setup, {what}: {_threads(total)} vs {_threads(n)}",
+                    None,
+                    None,
+                    f"<= {INDEPENDENCE:g}x (+1 ms)",
+                    b <= a * INDEPENDENCE + 0.001,
+                    f"{_fmt(a)} -> {_fmt(b)} ({b / a:.2f}x) with {_threads(extra)} more "
+                    "finished threads",
+                )
+            )
     if not args.keep:
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
+        for file in (path, off_path):
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(file) + suffix).unlink(missing_ok=True)
     else:
-        log(f"  kept {path}")
+        log(f"  kept {path} and {off_path}")
+
+
+def sqlite_copy(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite file (the backup API: WAL content included)."""
+    import sqlite3
+
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    with contextlib.closing(sqlite3.connect(target)) as dst:
+        dst.execute("PRAGMA journal_mode=WAL")  # as the saver leaves its files
+
+
+async def sqlite_cold(uri: str, limit: int | None = None) -> tuple[float, Any]:
+    """One `pending()` on a store opened for it: a fresh console start (open not timed)."""
+    store = await open_store(parse_db_url(uri), seed.graph_registry())
+    try:
+        t0 = time.perf_counter()
+        result = await store.pending(limit=limit)
+        return time.perf_counter() - t0, result
+    finally:
+        await store.close()
+
+
+async def measure_sqlite_after_setup(
+    uri: str,
+    n: int,
+    naive: Naive,
+    expected: set[str],
+    before_ids: set[str],
+    repeat: int,
+    need_ratio: bool,
+    label: str,
+) -> None:
+    """Appends rows: first page, all (fresh stores), and the correctness check."""
+    log(f"  store after setup, {label} ({_load()})")
+    page_runs = [await sqlite_cold(uri, PAGE) for _ in range(repeat)]
+    page = Timing([t for t, _ in page_runs], page_runs[-1][1])
+    full_runs = [await sqlite_cold(uri) for _ in range(repeat)]
+    full = Timing([t for t, _ in full_runs], full_runs[-1][1])
+    r = ratio(naive.seconds, page.median)
+    add(
+        Row(
+            "sqlite",
+            label,
+            f"store.pending(limit={PAGE}), fresh store, after setup",
+            page.median,
+            r,
+            target_text(None, need_ratio),
+            check(page.median, None, r, need_ratio),
+            f"{len(page.result)} rows; {page.note()}",
+        )
+    )
+    limit = SQLITE_FULL_MS if n <= 20000 else None
+    r = ratio(naive.seconds, full.median)
+    add(
+        Row(
+            "sqlite",
+            label,
+            "store.pending() all, fresh store, after setup",
+            full.median,
+            r,
+            target_text(limit, need_ratio),
+            check(full.median, limit, r, need_ratio),
+            f"{len(full.result)} pending ({kinds(full.result)}); reads the open heads "
+            f"only (facts recorded in the head table); {full.note()}",
+        )
+    )
+    ids = {p.thread_id for p in full.result}
+    page_ok = [p.thread_id for p in page.result] == [p.thread_id for p in full.result[:PAGE]]
+    correctness(
+        "sqlite",
+        label,
+        "pending set, after setup",
+        ids,
+        naive,
+        expected,
+        {"== before setup": ids == before_ids, f"page == first {PAGE} of all": page_ok},
+    )
+
+
+async def sqlite_write_overhead(
+    on_path: Path, off_path: Path, templates: Any, n: int, threads: int
+) -> WriteCost:
+    """Write time per checkpoint (`aput` plus its `aput_writes`) with / without the
+    triggers, through the real AsyncSqliteSaver (a commit per call, as an application's):
+    paired threads on the set-up file and on its copy from before setup (SQLite cannot
+    switch triggers off per connection). The threads are deleted afterwards."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async with (
+        AsyncSqliteSaver.from_conn_string(str(off_path)) as off,
+        AsyncSqliteSaver.from_conn_string(str(on_path)) as on,
+    ):
+        pairs = await paired_writes({False: off, True: on}, templates, n, threads)
+        for saver in (off, on):
+            async with saver.lock:
+                for table in ("checkpoints", "writes"):
+                    await saver.conn.execute(
+                        f"DELETE FROM {table} WHERE thread_id LIKE 'wbench-%'")
+                await saver.conn.commit()
+    inside = await asyncio.to_thread(sqlite_trigger_ms, on_path, off_path)
+    return pairs.cost(inside, "SQLite")
+
+
+def sqlite_trigger_ms(on_path: Path, off_path: Path, rows: int = 2000, rounds: int = 7) -> float:
+    """Trigger time per inserted checkpoint inside SQLite: the same `rows` new heads (on
+    top of the heads of the first threads by id, random uuids; the usual case) inserted
+    with the saver's statement
+    into the set-up file and into the copy without triggers, in transactions rolled
+    back; the median over rounds of the difference, per row."""
+    import sqlite3
+
+    def insert_ms(path: Path) -> float:
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "CREATE TEMP TABLE bench_src AS SELECT c.* FROM (SELECT thread_id,"
+                    " max(checkpoint_id) AS checkpoint_id FROM checkpoints"
+                    " WHERE checkpoint_ns = '' GROUP BY thread_id ORDER BY thread_id"
+                    f" LIMIT {rows}) h JOIN checkpoints c ON c.thread_id = h.thread_id"
+                    " AND c.checkpoint_ns = '' AND c.checkpoint_id = h.checkpoint_id")
+                conn.execute("UPDATE bench_src SET parent_checkpoint_id = checkpoint_id,"
+                             " checkpoint_id = checkpoint_id || 'z'")
+                src = conn.execute("SELECT thread_id, checkpoint_ns, checkpoint_id,"
+                                   " parent_checkpoint_id, type, checkpoint, metadata"
+                                   " FROM bench_src").fetchall()
+                t0 = time.perf_counter()
+                conn.executemany(
+                    "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns,"
+                    " checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)", src)
+                return (time.perf_counter() - t0) * 1000
+            finally:
+                conn.execute("ROLLBACK")
+
+    deltas = [insert_ms(on_path) - insert_ms(off_path) for _ in range(rounds)]
+    return statistics.median(deltas) / rows
 
 
 # --------------------------------------------------------------------------------------
@@ -961,8 +1189,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--extra-finished",
         type=float,
         default=1.0,
-        help="after setup at the largest size, add this many times the size in "
-        "finished threads and measure again (0 to skip)",
+        help="after setup at the largest Postgres size and on SQLite, add this many times "
+        "the size in finished threads and measure again (0 to skip)",
     )
     p.add_argument(
         "--write-threads",
