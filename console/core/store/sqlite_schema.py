@@ -12,7 +12,8 @@ row whether it has triggered nodes (`triggered`):
   `interrupt()` lands as a write after its checkpoint, and answers by id change writes
   only). The row then also holds the decoded facts classification needs (triggered
   nodes, `ts`, parent id, metadata, graph id), so a console start reads no checkpoint
-  blob for it: reading and decoding them was half the cost of a fresh read.
+  blob for it: reading and decoding them was half the cost of a fresh read. (A parent
+  is still decoded for each breakpoint head when a loaded graph has `interrupt_after`.)
 
 The queue reads the rows with `triggered IS NOT 0` through a partial index, so its cost
 follows the open heads, not the number of threads. Finished rows are small (the facts
