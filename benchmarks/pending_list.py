@@ -63,7 +63,11 @@ SQLITE_FULL_MS = 600.0  # @20k, breakpoints included
 PAGE_AFTER_SETUP_MS = 10.0  # @100k
 FULL_AFTER_SETUP_MS = 400.0  # @100k
 WRITE_OVERHEAD_MS = 0.5  # per checkpoint
-MIN_RATIO = 100.0  # vs the naive loop, at the issue's sizes (>= 20k)
+# vs the naive loop, at the issue's sizes (>= 20k), for the reads after `setup`. Without
+# setup the issue sets absolute targets instead (500 ms PG, 600 ms SQLite @20k: 45x and
+# 37x of its own naive figures), and a read without setup must look at every thread's
+# head, so there the ratio is printed but not a target.
+MIN_RATIO = 100.0
 INDEPENDENCE = 1.25  # after setup: 2x the finished threads may cost at most +25% (+1 ms)
 
 
@@ -578,8 +582,8 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
                 "store.pending() all, no setup",
                 full.median,
                 r,
-                target_text(limit, need_ratio),
-                check(full.median, limit, r, need_ratio),
+                target_text(limit, False),
+                check(full.median, limit, r, False) if limit is not None else None,
                 f"{len(full.result)} pending ({kinds(full.result)}); {full.note()}",
             )
         )
@@ -591,8 +595,8 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
                 f"store.pending(limit={PAGE}), no setup",
                 page.median,
                 r,
-                target_text(None, need_ratio),
-                check(page.median, None, r, need_ratio),
+                target_text(None, False),
+                None,  # no target without setup: the ratio is information
                 page.note(),
             )
         )
@@ -805,8 +809,8 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
             "store.pending() all, fresh store, no setup",
             full.median,
             r,
-            target_text(limit, need_ratio),
-            check(full.median, limit, r, need_ratio),
+            target_text(limit, False),
+            check(full.median, limit, r, False) if limit is not None else None,
             f"{len(full.result)} pending ({kinds(full.result)}); decodes every head; {full.note()}",
         )
     )
@@ -820,8 +824,8 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
             f"store.pending(limit={PAGE}), fresh store, no setup",
             page.median,
             r,
-            target_text(None, need_ratio),
-            check(page.median, None, r, need_ratio),
+            target_text(None, False),
+            None,  # no target without setup: the ratio is information
             page.note(),
         )
     )
