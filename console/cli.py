@@ -140,6 +140,9 @@ def _handlers() -> dict[str, Handler]:
     }
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that left
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -164,6 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted; nothing further was done.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`pending | head`): stop quietly, as cat or grep would.
+        # Python would also fail flushing stdout at exit, so point it at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import sqlite3
 import subprocess
 import sys
@@ -71,6 +72,17 @@ async def test_show_bundle_is_redacted(seeded: str) -> None:
     assert "«redacted:" in result.stdout
     text = run("show", "hitl_agent-0002", "--db", seeded)
     assert text.returncode == 0 and "action_requests" in text.stdout
+
+
+async def test_a_reader_that_leaves_early_gets_no_traceback(seeded: str) -> None:
+    """`pending | true`: the pipe is closed before the console writes. It stops quietly
+    with 141 (128 + SIGPIPE, as cat or grep would), not with a BrokenPipeError."""
+    command = (f"{shlex.quote(sys.executable)} -m console pending --db {shlex.quote(seeded)}"
+               " | true; exit ${PIPESTATUS[0]}")
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 141, result.stderr
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
 
 
 def test_exit_codes_and_errors(tmp_path: Path, sqlite_url: str) -> None:
