@@ -706,6 +706,61 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
             log(f"  kept database {dbname}")
 
 
+def after_setup_rows(
+    backend: str,
+    label: str,
+    how: str,
+    page: Timing,
+    full: Timing,
+    page_limit_ms: float | None,
+    full_limit_ms: float | None,
+    naive: Naive,
+    expected: set[str],
+    before_ids: set[str],
+    need_ratio: bool,
+    full_note: str = "",
+) -> None:
+    """Appends rows for the reads after setup: first page, all, and the correctness
+    check (in that order)."""
+    r = ratio(naive.seconds, page.median)
+    add(
+        Row(
+            backend,
+            label,
+            f"store.pending(limit={PAGE}), {how}after setup",
+            page.median,
+            r,
+            target_text(page_limit_ms, need_ratio),
+            check(page.median, page_limit_ms, r, need_ratio),
+            f"{len(page.result)} rows; {page.note()}",
+        )
+    )
+    r = ratio(naive.seconds, full.median)
+    add(
+        Row(
+            backend,
+            label,
+            f"store.pending() all, {how}after setup",
+            full.median,
+            r,
+            target_text(full_limit_ms, need_ratio),
+            check(full.median, full_limit_ms, r, need_ratio),
+            f"{len(full.result)} pending ({kinds(full.result)}); {full_note}{full.note()}",
+        )
+    )
+    ids = {p.thread_id for p in full.result}
+    page_ok = [p.thread_id for p in page.result] == [p.thread_id for p in full.result[:PAGE]]
+    correctness(
+        backend,
+        label,
+        "pending set, after setup",
+        ids,
+        naive,
+        expected,
+        {"== before setup": ids == before_ids, f"page == first {PAGE} of all": page_ok},
+    )
+
+
 async def measure_after_setup(
     uri: str,
     registry: Any,
@@ -725,44 +780,9 @@ async def measure_after_setup(
         full = await timed(store.pending, repeat)
     finally:
         await store.close()
-    r = ratio(naive.seconds, page.median)
-    add(
-        Row(
-            "postgres",
-            label,
-            f"store.pending(limit={PAGE}), after setup",
-            page.median,
-            r,
-            target_text(PAGE_AFTER_SETUP_MS, need_ratio),
-            check(page.median, PAGE_AFTER_SETUP_MS, r, need_ratio),
-            f"{len(page.result)} rows; {page.note()}",
-        )
-    )
     limit = FULL_AFTER_SETUP_MS if n <= 100000 else None
-    r = ratio(naive.seconds, full.median)
-    add(
-        Row(
-            "postgres",
-            label,
-            "store.pending() all, after setup",
-            full.median,
-            r,
-            target_text(limit, need_ratio),
-            check(full.median, limit, r, need_ratio),
-            f"{len(full.result)} pending ({kinds(full.result)}); {full.note()}",
-        )
-    )
-    ids = {p.thread_id for p in full.result}
-    page_ok = [p.thread_id for p in page.result] == [p.thread_id for p in full.result[:PAGE]]
-    correctness(
-        "postgres",
-        label,
-        "pending set, after setup",
-        ids,
-        naive,
-        expected,
-        {"== before setup": ids == before_ids, f"page == first {PAGE} of all": page_ok},
-    )
+    after_setup_rows("postgres", label, "", page, full, PAGE_AFTER_SETUP_MS, limit, naive,
+                     expected, before_ids, need_ratio)
 
 
 # --------------------------------------------------------------------------------------
@@ -969,45 +989,10 @@ async def measure_sqlite_after_setup(
     page = Timing([t for t, _ in page_runs], page_runs[-1][1])
     full_runs = [await sqlite_cold(uri) for _ in range(repeat)]
     full = Timing([t for t, _ in full_runs], full_runs[-1][1])
-    r = ratio(naive.seconds, page.median)
-    add(
-        Row(
-            "sqlite",
-            label,
-            f"store.pending(limit={PAGE}), fresh store, after setup",
-            page.median,
-            r,
-            target_text(None, need_ratio),
-            check(page.median, None, r, need_ratio),
-            f"{len(page.result)} rows; {page.note()}",
-        )
-    )
     limit = SQLITE_FULL_MS if n <= 20000 else None
-    r = ratio(naive.seconds, full.median)
-    add(
-        Row(
-            "sqlite",
-            label,
-            "store.pending() all, fresh store, after setup",
-            full.median,
-            r,
-            target_text(limit, need_ratio),
-            check(full.median, limit, r, need_ratio),
-            f"{len(full.result)} pending ({kinds(full.result)}); reads the open heads "
-            f"only (facts recorded in the head table); {full.note()}",
-        )
-    )
-    ids = {p.thread_id for p in full.result}
-    page_ok = [p.thread_id for p in page.result] == [p.thread_id for p in full.result[:PAGE]]
-    correctness(
-        "sqlite",
-        label,
-        "pending set, after setup",
-        ids,
-        naive,
-        expected,
-        {"== before setup": ids == before_ids, f"page == first {PAGE} of all": page_ok},
-    )
+    after_setup_rows("sqlite", label, "fresh store, ", page, full, None, limit, naive,
+                     expected, before_ids, need_ratio,
+                     "reads the open heads only (facts recorded in the head table); ")
 
 
 async def sqlite_write_overhead(
