@@ -152,8 +152,8 @@ async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     async with store_session(settings, registry=registry, create=True) as store:
         existing = await store.pending()
         if not existing:
-            print(f"Seeding {args.threads} paused demo threads into {location.display()}...",
-                  file=sys.stderr)
+            print(f"Seeding {args.threads} paused demo threads into {location.display()} "
+                  "(and 6 finished, answered or half-answered ones)...", file=sys.stderr)
             await seed_demo(store.saver, args.threads)
             await store.setup()
             from console.core.ledger_schema import install_ledger
