@@ -819,8 +819,7 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
     uri = f"sqlite:///{path}"
 
     log(f"  store ({_load()})")
-    cold_runs = [await sqlite_cold(uri) for _ in range(args.repeat)]
-    full = Timing([t for t, _ in cold_runs], cold_runs[-1][1])
+    full = await sqlite_cold(uri, args.repeat)
     r = ratio(naive.seconds, full.median)
     add(
         Row(
@@ -834,8 +833,7 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
             f"{len(full.result)} pending ({kinds(full.result)}); decodes every head; {full.note()}",
         )
     )
-    page_runs = [await sqlite_cold(uri, PAGE) for _ in range(args.repeat)]
-    page = Timing([t for t, _ in page_runs], page_runs[-1][1])
+    page = await sqlite_cold(uri, args.repeat, PAGE)
     r = ratio(naive.seconds, page.median)
     add(
         Row(
@@ -962,15 +960,20 @@ def sqlite_copy(source: Path, target: Path) -> None:
         dst.execute("PRAGMA journal_mode=WAL")  # as the saver leaves its files
 
 
-async def sqlite_cold(uri: str, limit: int | None = None) -> tuple[float, Any]:
-    """One `pending()` on a store opened for it: a fresh console start (open not timed)."""
-    store = await open_store(parse_db_url(uri), seed.graph_registry())
-    try:
-        t0 = time.perf_counter()
-        result = await store.pending(limit=limit)
-        return time.perf_counter() - t0, result
-    finally:
-        await store.close()
+async def sqlite_cold(uri: str, repeat: int, limit: int | None = None) -> Timing:
+    """`repeat` times one `pending()` on a store opened for it: a fresh console start each
+    time (the open is not timed); the result is the last run's."""
+    runs: list[float] = []
+    result: Any = None
+    for _ in range(repeat):
+        store = await open_store(parse_db_url(uri), seed.graph_registry())
+        try:
+            t0 = time.perf_counter()
+            result = await store.pending(limit=limit)
+            runs.append(time.perf_counter() - t0)
+        finally:
+            await store.close()
+    return Timing(runs, result)
 
 
 async def measure_sqlite_after_setup(
@@ -985,10 +988,8 @@ async def measure_sqlite_after_setup(
 ) -> None:
     """Appends rows: first page, all (fresh stores), and the correctness check."""
     log(f"  store after setup, {label} ({_load()})")
-    page_runs = [await sqlite_cold(uri, PAGE) for _ in range(repeat)]
-    page = Timing([t for t, _ in page_runs], page_runs[-1][1])
-    full_runs = [await sqlite_cold(uri) for _ in range(repeat)]
-    full = Timing([t for t, _ in full_runs], full_runs[-1][1])
+    page = await sqlite_cold(uri, repeat, PAGE)
+    full = await sqlite_cold(uri, repeat)
     limit = SQLITE_FULL_MS if n <= 20000 else None
     after_setup_rows("sqlite", label, "fresh store, ", page, full, None, limit, naive,
                      expected, before_ids, need_ratio,

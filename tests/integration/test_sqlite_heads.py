@@ -29,7 +29,7 @@ from console.core.store import sqlite as sqlite_store
 from console.core.store.sqlite import SqliteStore
 from console.core.store.sqlite_schema import HEADS_TABLE
 from console.demo.graphs import DEMO_GRAPHS, demo_answer, demo_config
-from console.demo.seed import seed_demo
+from console.demo.seed import SeededThread, seed_demo
 
 
 @pytest.fixture
@@ -95,6 +95,17 @@ def _true_heads(path: Path) -> dict[str, str]:
         return dict(conn.execute(
             "SELECT thread_id, max(checkpoint_id) FROM checkpoints WHERE checkpoint_ns = ''"
             " GROUP BY thread_id"))
+
+
+async def _seeded_then_set_up(path: Path, registry: GraphRegistry) -> list[SeededThread]:
+    """A new file with 9 demo threads written before `setup` ran on it."""
+    store = await _open(path, registry, create=True)
+    try:
+        seeded = await seed_demo(store.saver, 9)
+        await store.setup()
+    finally:
+        await store.close()
+    return seeded
 
 
 async def _check(path: Path, registry: GraphRegistry) -> list[PendingThread]:
@@ -204,12 +215,7 @@ async def test_the_head_never_moves_back_and_follows_deletes_and_updates(
 ) -> None:
     """The saver's own `INSERT OR REPLACE` of older checkpoints, of the head itself (with
     and without recursive triggers), pruning the newest checkpoint, an UPDATE."""
-    store = await _open(path, demo_registry, create=True)
-    try:
-        seeded = await seed_demo(store.saver, 9)
-        await store.setup()
-    finally:
-        await store.close()
+    seeded = await _seeded_then_set_up(path, demo_registry)
     expected = _view(await _fresh(path, demo_registry, kept=False))
     thread = next(s.thread_id for s in seeded if s.graph == "tutorial" and s.expected == "pending")
     cols = ("thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint,"
@@ -388,12 +394,7 @@ async def test_the_read_after_setup_decodes_no_finished_head(
         looked.append(row[4])
         return unpack(self, row)
 
-    store = await _open(path, demo_registry, create=True)
-    try:
-        seeded = await seed_demo(store.saver, 9)
-        await store.setup()
-    finally:
-        await store.close()
+    seeded = await _seeded_then_set_up(path, demo_registry)
     finished = next(s.thread_id for s in seeded if s.expected == "finished")
 
     def add_finished(count: int, prefix: str) -> None:
