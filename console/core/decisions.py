@@ -256,7 +256,7 @@ def _resume_for(
     if item.convention is Convention.SCHEMA:
         raise DecisionRefused(
             "This pause expects a value matching its response schema: give it with --resume "
-            "JSON, --resume-for ITEM=JSON or the edit form."
+            "JSON (or the edit form)."
         )
     return _raw_resume(item, pause, choice, templates)
 
