@@ -31,12 +31,13 @@ ITEMS_HELP = """\
 items: a pause with several pending interrupts (parallel branches, map-reduce `Send`s,
 one tool call each with LangChain's per-call HumanInTheLoopMiddleware) is answered with
 one Command(resume={interrupt_id: value, ...}). The command's decision applies to every
-item; the options below decide single items differently. ITEM is the item's number from
-1 (as `show` lists them), its interrupt id, or a unique prefix of the id (6+ chars).
+item; the per-item options above decide single items differently. ITEM is the item's
+number from 1 (as `show` lists them), its interrupt id, or a unique prefix of the id.
   hitl-console approve T --reject-item 2 --reason "not this one"   approve 1, reject 2
   hitl-console approve T --item 1                                  answer item 1 only
   hitl-console approve T --edit-item 2='{"path": "/tmp/x"}'        approve 1, edit 2
-  hitl-console reject T --reason no --resume-for 3='"later"'       a value of your own
+  hitl-console reject T --reason no --resume-for 3='{"amount": 5}' a value of your own
+
 """
 
 
@@ -101,8 +102,8 @@ def _item_options(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ITEMS_HELP + (parser.epilog or "")
     group = parser.add_argument_group("decisions per item (ITEM: number from 1, or id)")
     group.add_argument("--item", action="append", default=[], metavar="ITEM",
-                       help="answer only this item (repeatable); items not named here or "
-                       "below stay pending and are asked again")
+                       help="answer only the items named by --item and the options below "
+                       "(repeatable); the others stay pending and are asked again")
     group.add_argument("--approve-item", action="append", default=[], metavar="ITEM",
                        help="approve this item (repeatable)")
     group.add_argument("--reject-item", action="append", default=[], metavar="ITEM[=REASON]",

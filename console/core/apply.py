@@ -236,7 +236,7 @@ class Decider:
             pause_key=pause_key(pause),
             decision=choice.decision,
             origin=self.origin,
-            reason=choice.reason,
+            reason=choice.reason or _item_reasons(choice),
             edits=_recorded_edits(choice, plan),
             resume=plan.command_preview(),
             idempotency_key=key,
@@ -328,6 +328,14 @@ def _recorded_edits(choice: DecisionInput, plan: Plan) -> dict[str, Any]:
         if plan.unanswered:
             edits["unanswered"] = list(plan.unanswered)
     return edits
+
+
+def _item_reasons(choice: DecisionInput) -> str | None:
+    """The reasons given item by item (`item 2: keep it`), for the row's `reason` when the
+    decision as a whole has none."""
+    reasons = [f"item {ref}: {item.reason}" for ref, item in (choice.items or {}).items()
+               if item.reason and item.decision in (DecisionType.REJECT, DecisionType.RESPOND)]
+    return "; ".join(reasons) or None
 
 
 def _replayed(row: LedgerRow) -> Outcome:

@@ -132,6 +132,7 @@ async def test_approve_one_reject_the_other(
     assert row is not None
     assert row.edits["items"] == {by_tool["send_email"]: "approve",
                                   by_tool["delete_file"]: "reject"}
+    assert row.reason == f"item {delete}: keep the report"
 
 
 @pytest.mark.parametrize("name", GRAPH_NAMES)
