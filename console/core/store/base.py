@@ -233,7 +233,7 @@ class CheckpointStore(abc.ABC):
             pause = classify(head_state, self.shapes, now=now, grace_seconds=self.grace_seconds,
                              codec=self.codec)
             interrupts = pause.interrupts if pause is not None else pending_interrupts(
-                head_state, self.codec)
+                head_state, self.shapes, self.codec)
         return ReviewBundle(
             thread_id=thread_id,
             checkpoint_ns="",

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiosqlite
-import ormsgpack
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
+from console.core.pauses import light_unpackb, tokens_of_checkpoint
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
@@ -41,7 +41,6 @@ from console.core.store.heads import (
     Shared,
     parse_ts,
     release_freed_memory,
-    triggered_nodes,
 )
 from console.core.store.sqlite_schema import (
     HEAD_TRIGGERS,
@@ -128,7 +127,8 @@ _NO_TRIGGER = _Decoded(datetime.fromtimestamp(0, UTC), (), None, b"", None)
 
 
 def _maybe_triggered(blob: bytes) -> bool:
-    """Whether a msgpack checkpoint may hold an available `branch:to:<node>` trigger.
+    """Whether a msgpack checkpoint may have a head task (`pauses`): an available
+    `branch:to:<node>` trigger, `Send` packets or a `__start__` input.
 
     A trigger channel in `channel_values` holds None: its key string is followed by
     msgpack nil (0xc0). The same names in `channel_versions`/`versions_seen` are followed
@@ -146,6 +146,9 @@ def _maybe_triggered(blob: bytes) -> bool:
     stop = blob.rfind(b"\xb0channel_versions")
     if stop < 0:
         stop = len(blob)
+    # PUSH packets and a `__start__` input trigger tasks too (rare at rest: decode)
+    if find(b"\xae__pregel_tasks", 0, stop) >= 0 or find(b"\xa9__start__", 0, stop) >= 0:
+        return True
     at = find(b"branch:to:", 0, stop)
     while at >= 0:
         header = blob[at - 1] if at >= 1 else 0
@@ -461,17 +464,11 @@ class SqliteStore(CheckpointStore):
         """`_decode` without the pre-check."""
         _, _, parent_id, type_, blob, metadata = row
         if type_ == "msgpack":
-            # Only versions and channel names are needed: skip rebuilding objects.
-            checkpoint = ormsgpack.unpackb(
-                blob, ext_hook=_skip_ext, option=ormsgpack.OPT_NON_STR_KEYS
-            )
+            # Only versions, channel names and `Send` targets are needed: no objects built.
+            checkpoint = light_unpackb(blob)
         else:
             checkpoint = self._saver.serde.loads_typed((type_, blob))
-        next_nodes = triggered_nodes(
-            checkpoint.get("channel_values") or {},
-            checkpoint.get("channel_versions") or {},
-            checkpoint.get("versions_seen") or {},
-        )
+        next_nodes = tokens_of_checkpoint(checkpoint)
         if not next_nodes:
             return _NO_TRIGGER
         # metadata stays JSON text (rows parse it on demand); only graph_id is needed now
@@ -566,6 +563,3 @@ class SqliteStore(CheckpointStore):
                              else ")"))
         return done
 
-
-def _skip_ext(code: int, data: bytes) -> None:
-    return None
