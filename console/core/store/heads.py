@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import ormsgpack
 
 from console.core.conventions import detect_convention, summarize_value
+from console.core.errors import unreadable_reason
 from console.core.graphs import GraphRegistry
 from console.core.models import (
     DEFAULT_GRACE_SECONDS,
@@ -67,6 +68,8 @@ class HeadState:
     parent_next_nodes: tuple[str, ...] | None = None
     # metadata's graph_id when the store read it apart (metadata left serialized)
     graph_id: str | None = None
+    # why the head cannot be read (`errors.unreadable_reason`), None when it can
+    error: str | None = None
 
     def add_interrupt_write(self, task_id: str, task_path: str, type_: str, blob: bytes) -> None:
         _, earlier = self.interrupt_writes.get(task_id, (task_path, []))
@@ -261,6 +264,9 @@ def classify(
     Interrupt payloads are not decoded here unless the convention needs it: the row
     decodes them on first access.
     """
+    if head.error is not None:
+        return PendingThread.unreadable(head.thread_id, head.checkpoint_id, head.paused_at,
+                                        head.error, head.metadata_graph_id())
     raw = head.raw_pending()
     shape = _shape_of_head(head, shapes, raw)
     return pause_of(shape, head.thread_id, head.checkpoint_id, head.paused_at, raw,
@@ -288,7 +294,11 @@ def pause_of(
     if shape.keep is not None:
         raw = _kept(raw, shape.keep)
     if raw:
-        convention = codec.convention(raw)
+        try:
+            convention = codec.convention(raw)
+        except Exception as exc:  # a hostile or corrupt row: this row only
+            return PendingThread.unreadable(thread_id, checkpoint_id, paused_at,
+                                            unreadable_reason(exc), shape.graph)
     elif shape.stalled and (now - paused_at).total_seconds() < grace_seconds:
         return None  # young: most likely still running
     else:

@@ -25,7 +25,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from console.core.dburl import DatabaseLocation
-from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
+from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
 from console.core.pauses import PUSH_MARK, expand_push, send_nodes_of_blob
@@ -398,9 +398,9 @@ class PostgresStore(CheckpointStore):
         for (thread_id, checkpoint_id, parent_id, paused_at, next_nodes, graph_id, metadata,
              parent_next, done_nodes, task_ids, task_paths, types, blobs, push_type, push_blob
              ) in await self._status_rows(thread_ids, after, limit):
+            tokens, error = _tokens(next_nodes, push_type, push_blob)
             head = HeadState(
-                thread_id, checkpoint_id, parent_id, paused_at, metadata,
-                expand_push(next_nodes, send_nodes_of_blob(push_type, push_blob)),
+                thread_id, checkpoint_id, parent_id, paused_at, metadata, tokens, error=error,
                 finished_nodes=set(done_nodes) if done_nodes else set(),
                 parent_next_nodes=tuple(parent_next) if parent_next is not None else None,
                 graph_id=graph_id,
@@ -531,9 +531,16 @@ class PostgresStore(CheckpointStore):
         append = pauses.append
         for (thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs,
              push_type, push_blob) in rows:
-            # `Send` packets are decoded per row (they name the PUSH tasks)
-            shape = shapes(packed) if PUSH_MARK not in packed else shapes(
-                packed, send_nodes_of_blob(push_type, push_blob))
+            if PUSH_MARK not in packed:
+                shape = shapes(packed)
+            else:  # `Send` packets are decoded per row (they name the PUSH tasks)
+                try:
+                    shape = shapes(packed, send_nodes_of_blob(push_type, push_blob))
+                except Exception as exc:  # a hostile or corrupt row: this row only
+                    append(PendingThread.unreadable(
+                        thread_id, checkpoint_id, parse_ts(paused_at) if ts_text else paused_at,
+                        unreadable_reason(exc)))
+                    continue
             if shape.kind is None:
                 append(None)
                 continue
@@ -557,14 +564,15 @@ class PostgresStore(CheckpointStore):
         return bool(self._has_status)
 
     def _head_of(self, row: dict[str, Any]) -> HeadState:
+        tokens, error = _tokens(row["next_nodes"], row["push_type"], row["push_blob"])
         head = HeadState(
             thread_id=row["thread_id"],
             checkpoint_id=row["checkpoint_id"],
             parent_checkpoint_id=row["parent_checkpoint_id"],
             paused_at=parse_ts(row["ts"]),
             metadata=row["metadata"],
-            next_nodes=expand_push(row["next_nodes"],
-                                   send_nodes_of_blob(row["push_type"], row["push_blob"])),
+            next_nodes=tokens,
+            error=error,
             parent_next_nodes=(
                 tuple(row["parent_next_nodes"]) if row["parent_next_nodes"] is not None else None
             ),
@@ -623,6 +631,17 @@ async def _configure_connection(conn: psycopg.AsyncConnection[Any]) -> None:
     # JIT compilation added 0.6-0.8 s to the queue queries here (langgraph-notes.md).
     # Set per session rather than through `options`, which would replace the URL's own.
     await conn.execute("SET jit = off")
+
+
+def _tokens(
+    tokens: Sequence[str], push_type: str | None, push_blob: bytes | None
+) -> tuple[tuple[str, ...], str | None]:
+    """A status row's task tokens with its `Send` packets named, and why they cannot be
+    read (None when they can)."""
+    try:
+        return expand_push(tokens, send_nodes_of_blob(push_type, push_blob)), None
+    except Exception as exc:  # a hostile or corrupt row: this row only
+        return tuple(t for t in tokens if t != PUSH_MARK), unreadable_reason(exc)
 
 
 def _first_line(exc: BaseException) -> str:

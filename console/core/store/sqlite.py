@@ -27,7 +27,7 @@ import aiosqlite
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from console.core.dburl import DatabaseLocation
-from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
+from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
 from console.core.pauses import light_unpackb, tokens_of_checkpoint
@@ -105,7 +105,7 @@ _WRITES_BY_KEY = f"""
 class _Decoded:
     """The facts of one checkpoint that classification needs (immutable once written)."""
 
-    __slots__ = ("graph_id", "metadata", "next_nodes", "parent_checkpoint_id", "ts")
+    __slots__ = ("error", "graph_id", "metadata", "next_nodes", "parent_checkpoint_id", "ts")
 
     def __init__(
         self,
@@ -114,16 +114,38 @@ class _Decoded:
         parent_checkpoint_id: str | None,
         metadata: bytes | str,
         graph_id: str | None,
+        error: str | None = None,
     ) -> None:
         self.ts = ts
         self.next_nodes = next_nodes
         self.parent_checkpoint_id = parent_checkpoint_id
         self.metadata = metadata
         self.graph_id = graph_id
+        self.error = error
+
+
+# An unreadable head's `next_nodes`: open (listed) but never recorded in the head table,
+# so each reader decodes it again and says why.
+_UNREADABLE = ("~unreadable",)
 
 
 # Every head without a triggered node shares this (only `next_nodes` is ever read).
 _NO_TRIGGER = _Decoded(datetime.fromtimestamp(0, UTC), (), None, b"", None)
+
+
+def _bad_id(thread_id: str) -> str | None:
+    """Why a thread id read from the file cannot be used (not UTF-8), or None."""
+    try:
+        thread_id.encode()
+    except UnicodeEncodeError:
+        return "its thread id is not valid UTF-8"
+    return None
+
+
+def _lenient_text(data: bytes) -> str:
+    """SQLite text as str: invalid UTF-8 (written by any other client) is kept as
+    surrogate escapes instead of failing the whole read; `_bad_id` reports such ids."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _maybe_triggered(blob: bytes) -> bool:
@@ -202,6 +224,7 @@ class SqliteStore(CheckpointStore):
             )
         try:
             conn = await aiosqlite.connect(str(path), timeout=10)
+            conn.text_factory = _lenient_text
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except (sqlite3.Error, OSError) as exc:
             raise DatabaseUnavailable(f"Cannot open {location.display()}: {exc}.") from exc
@@ -288,6 +311,7 @@ class SqliteStore(CheckpointStore):
                 metadata=facts.metadata,
                 next_nodes=facts.next_nodes,
                 graph_id=facts.graph_id,
+                error=facts.error if facts.error is not None else _bad_id(thread_id),
             )
             for thread_id, checkpoint_id, facts in found
         ]
@@ -387,6 +411,7 @@ class SqliteStore(CheckpointStore):
              checkpoint_id)
             if facts.next_nodes else (0, None, None, None, None, None, thread_id, checkpoint_id)
             for (thread_id, checkpoint_id), facts in states.items()
+            if facts.error is None
         ]
         conn = self.conn
         await conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
@@ -461,7 +486,15 @@ class SqliteStore(CheckpointStore):
         return self._unpack(row)
 
     def _unpack(self, row: sqlite3.Row | tuple[Any, ...]) -> _Decoded:
-        """`_decode` without the pre-check."""
+        """`_decode` without the pre-check; a head that cannot be read is unreadable
+        (`_UNREADABLE`, with its reason), never a reason to fail the whole read."""
+        try:
+            return self._unpack_checked(row)
+        except Exception as exc:  # a hostile or corrupt row: this head only
+            ts = datetime.fromtimestamp(0, UTC)
+            return _Decoded(ts, _UNREADABLE, None, b"", None, unreadable_reason(exc))
+
+    def _unpack_checked(self, row: sqlite3.Row | tuple[Any, ...]) -> _Decoded:
         _, _, parent_id, type_, blob, metadata = row
         if type_ == "msgpack":
             # Only versions, channel names and `Send` targets are needed: no objects built.
