@@ -387,16 +387,21 @@ class ShapeClassifier:
         self.registry = registry
         self._cache: dict[Any, Shape] = {}  # by packed text or by parts
 
-    def __call__(self, packed: str, push_nodes: tuple[str, ...] | None = None) -> Shape:
+    def __call__(
+        self, packed: str, push_nodes: tuple[str, ...] | None = None,
+        parent_push_nodes: tuple[str, ...] = (),
+    ) -> Shape:
         """The shape of a status row's packed text (`pg_schema.STATUS_SHAPE_SQL`);
-        `push_nodes`: the row's `Send` packets' nodes when its tokens hold `PUSH_MARK`."""
-        key = packed if push_nodes is None else (packed, push_nodes)
+        `push_nodes`, `parent_push_nodes`: the `Send` packets' nodes of the head and of its
+        parent when the packed tokens hold `PUSH_MARK`."""
+        key = packed if push_nodes is None else (packed, push_nodes, parent_push_nodes)
         shape = self._cache.get(key)
         if shape is None:
             graph_id, *lists = packed.split(FIELD_SEP)
             nxt, done, parent, paths = (tuple(p.split(ITEM_SEP)) if p else () for p in lists)
             if push_nodes is not None:
                 nxt = expand_push(nxt, push_nodes)
+                parent = expand_push(parent, parent_push_nodes)
             # graph id and paths carry a "=" prefix: empty means NULL / none
             paths = (paths[0][1:], *paths[1:]) if paths else ()
             shape = self._keep(key, shape_of(

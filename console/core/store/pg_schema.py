@@ -179,7 +179,10 @@ ALTER TABLE {STATUS_TABLE}
     ADD COLUMN IF NOT EXISTS early_checkpoint_ids text[],
     -- the head's `Send` packets (`__pregel_tasks` blob) while its tokens hold PUSH_MARK
     ADD COLUMN IF NOT EXISTS push_type text,
-    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} bytea;
+    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} bytea,
+    -- the same of the parent (its PUSH tasks just ran: `interrupt_after` on a Send target)
+    ADD COLUMN IF NOT EXISTS parent_push_type text,
+    ADD COLUMN IF NOT EXISTS parent_push_blob bytea;
 -- room on each page for HOT updates: the writes trigger's updates change no indexed column
 ALTER TABLE {STATUS_TABLE} SET (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS {STATUS_TABLE}_open_idx
@@ -194,8 +197,7 @@ SELECT c.thread_id, c.checkpoint_id,
        n.next_nodes,
        c.metadata->>'graph_id' AS graph_id,
        c.parent_checkpoint_id,
-       CASE WHEN p.checkpoint IS NOT NULL THEN {next_nodes_sql("p.checkpoint", "p.thread_id")} END
-           AS parent_next_nodes,
+       pn.parent_next_nodes,
        CASE WHEN cardinality(n.next_nodes) > 0 THEN c.metadata::text END AS metadata_json,
        coalesce(w.done_nodes, '{{}}') AS done_nodes,
        coalesce(i.task_ids, '{{}}') AS int_task_ids,
@@ -206,7 +208,11 @@ SELECT c.thread_id, c.checkpoint_id,
        {push_blob_sql("n.next_nodes", "(c.checkpoint->'channel_versions')", "c.thread_id", "type")}
            AS push_type,
        {push_blob_sql("n.next_nodes", "(c.checkpoint->'channel_versions')", "c.thread_id", "blob")}
-           AS push_blob
+           AS push_blob,
+       {push_blob_sql("pn.parent_next_nodes", "(p.checkpoint->'channel_versions')", "p.thread_id",
+                      "type")} AS parent_push_type,
+       {push_blob_sql("pn.parent_next_nodes", "(p.checkpoint->'channel_versions')", "p.thread_id",
+                      "blob")} AS parent_push_blob
 FROM (
     SELECT thread_id, max(checkpoint_id) AS checkpoint_id
     FROM checkpoints WHERE checkpoint_ns = '' AND {{where}} GROUP BY thread_id
@@ -219,6 +225,10 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL (SELECT {next_nodes_sql("c.checkpoint", "c.thread_id")} AS next_nodes) n
 LEFT JOIN checkpoints p
   ON p.thread_id = c.thread_id AND p.checkpoint_ns = '' AND p.checkpoint_id = c.parent_checkpoint_id
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.checkpoint IS NOT NULL
+                THEN {next_nodes_sql("p.checkpoint", "p.thread_id")} END AS parent_next_nodes
+) pn
 LEFT JOIN LATERAL (
     SELECT array_agg(DISTINCT cw.task_id) AS done_tasks,
            array_remove(array_agg(DISTINCT {node_of_path_sql("cw.task_path")}), NULL)
@@ -242,7 +252,8 @@ LEFT JOIN LATERAL (
 
 _COLUMNS = ("thread_id, checkpoint_id, paused_at, next_nodes, graph_id, parent_checkpoint_id, "
             "parent_next_nodes, metadata_json, done_nodes, int_task_ids, "
-            "int_task_paths, int_idx, int_types, int_blobs, push_type, push_blob")
+            "int_task_paths, int_idx, int_types, int_blobs, push_type, push_blob, "
+            "parent_push_type, parent_push_blob")
 _UPSERT_ALL = ", ".join(
     f"{c} = EXCLUDED.{c}" for c in _COLUMNS.split(", ") if c != "thread_id"
 ) + ", updated_at = now()"
@@ -295,6 +306,14 @@ BEGIN
             metadata_json = EXCLUDED.metadata_json,
             push_type = EXCLUDED.push_type,
             push_blob = EXCLUDED.push_blob,
+            parent_push_type = CASE
+                WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_push_type
+                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.push_type
+                END,
+            parent_push_blob = CASE
+                WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_push_blob
+                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.push_blob
+                END,
             done_nodes = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
                               THEN s.done_nodes ELSE '{{}}' END,
             int_task_ids = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
@@ -321,8 +340,14 @@ BEGIN
     IF moved AND NEW.parent_checkpoint_id IS NOT NULL THEN
         -- a new thread row, or a head whose parent was not the previous head (a fork)
         UPDATE {STATUS_TABLE} s
-        SET parent_next_nodes = {next_nodes_sql("p.checkpoint", "p.thread_id")}
+        SET parent_next_nodes = pn.nxt,
+            parent_push_type = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",
+                                              "p.thread_id", "type")},
+            parent_push_blob = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",
+                                              "p.thread_id", "blob")}
         FROM checkpoints p
+        CROSS JOIN LATERAL (
+            SELECT {next_nodes_sql("p.checkpoint", "p.thread_id")} AS nxt) pn
         WHERE s.thread_id = NEW.thread_id AND p.thread_id = NEW.thread_id
           AND p.checkpoint_ns = '' AND p.checkpoint_id = NEW.parent_checkpoint_id;
     END IF;

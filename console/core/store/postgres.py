@@ -58,6 +58,8 @@ from console.core.store.pg_schema import (
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 
+_PARENT_VERSIONS = "(p.checkpoint->'channel_versions')"
+
 _HEADS_BY_SCAN = """
     SELECT thread_id, max(checkpoint_id) AS checkpoint_id
     FROM checkpoints
@@ -94,12 +96,14 @@ candidates AS MATERIALIZED (
 )
 SELECT cand.*,
        {push_type} AS push_type, {push_blob} AS push_blob,
-       {parent_next} AS parent_next_nodes,
+       pn.parent_next_nodes, {parent_push_type} AS parent_push_type,
+       {parent_push_blob} AS parent_push_blob,
        w.task_ids, w.task_paths, w.channels, w.types, w.blobs
 FROM candidates cand
 LEFT JOIN checkpoints p
   ON %(with_parent)s AND p.thread_id = cand.thread_id AND p.checkpoint_ns = ''
  AND p.checkpoint_id = cand.parent_checkpoint_id
+CROSS JOIN LATERAL (SELECT {parent_next} AS parent_next_nodes) pn
 LEFT JOIN LATERAL (
     SELECT array_agg(cw.task_id) AS task_ids, array_agg(cw.task_path) AS task_paths,
            array_agg(cw.channel) AS channels, array_agg(cw.type) AS types,
@@ -155,12 +159,16 @@ SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
        CASE WHEN w.asking = 1 THEN w.blobs[1] END AS blob,
        CASE WHEN w.asking > 1 THEN w.blobs END AS blobs,
        {push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "type")} AS push_type,
-       {push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob")} AS push_blob
+       {push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob")} AS push_blob,
+       p.push_type AS parent_push_type, p.push_blob AS parent_push_blob
 FROM candidates cand
 -- the parent's triggers are the nodes that just ran: only interrupt_after needs them
 LEFT JOIN LATERAL (
-    SELECT {next_nodes_sql("p.checkpoint", "p.thread_id")} AS next_nodes
+    SELECT pn.next_nodes,
+           {push_blob_sql("pn.next_nodes", _PARENT_VERSIONS, "p.thread_id", "type")} AS push_type,
+           {push_blob_sql("pn.next_nodes", _PARENT_VERSIONS, "p.thread_id", "blob")} AS push_blob
     FROM checkpoints p
+    CROSS JOIN LATERAL (SELECT {next_nodes_sql("p.checkpoint", "p.thread_id")} AS next_nodes) pn
     WHERE %(with_parent)s AND p.thread_id = cand.thread_id AND p.checkpoint_ns = ''
       AND p.checkpoint_id = cand.parent_checkpoint_id
 ) p ON true
@@ -213,7 +221,8 @@ WHERE schemaname = current_schema() AND tablename = 'checkpoints' AND attname = 
 _STATUS_ROWS = f"""
 SELECT thread_id, checkpoint_id, parent_checkpoint_id, paused_at, next_nodes, graph_id,
        metadata_json, parent_next_nodes, done_nodes,
-       int_task_ids, int_task_paths, int_types, int_blobs, push_type, push_blob
+       int_task_ids, int_task_paths, int_types, int_blobs, push_type, push_blob,
+       parent_push_type, parent_push_blob
 FROM {STATUS_TABLE}
 WHERE next_nodes <> '{{{{}}}}' {{thread_clause}} {{after_clause}}
 ORDER BY paused_at, thread_id
@@ -232,7 +241,7 @@ SELECT thread_id, checkpoint_id, paused_at, {{shape}} AS shape, metadata_json,
            || array_to_string(int_types, E'\\x1f') END AS tasks,
        CASE WHEN cardinality(int_blobs) = 1 THEN int_blobs[1] END AS blob,
        CASE WHEN cardinality(int_blobs) > 1 THEN int_blobs END AS blobs,
-       push_type, push_blob
+       push_type, push_blob, parent_push_type, parent_push_blob
 FROM {STATUS_TABLE}
 WHERE next_nodes <> '{{{{}}}}' {{after_clause}}
 ORDER BY paused_at, thread_id
@@ -355,6 +364,10 @@ class PostgresStore(CheckpointStore):
             parent_next=parent_next,
             push_type=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "type"),
             push_blob=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob"),
+            parent_push_type=push_blob_sql("pn.parent_next_nodes", _PARENT_VERSIONS,
+                                           "p.thread_id", "type"),
+            parent_push_blob=push_blob_sql("pn.parent_next_nodes", _PARENT_VERSIONS,
+                                           "p.thread_id", "blob"),
         )
         try:
             async with self.pool.connection() as conn:
@@ -396,9 +409,12 @@ class PostgresStore(CheckpointStore):
     ) -> list[HeadState]:
         heads = []
         for (thread_id, checkpoint_id, parent_id, paused_at, next_nodes, graph_id, metadata,
-             parent_next, done_nodes, task_ids, task_paths, types, blobs, push_type, push_blob
+             parent_next, done_nodes, task_ids, task_paths, types, blobs, push_type, push_blob,
+             parent_push_type, parent_push_blob
              ) in await self._status_rows(thread_ids, after, limit):
             tokens, error = _tokens(next_nodes, push_type, push_blob)
+            if parent_next is not None:
+                parent_next, _ = _tokens(parent_next, parent_push_type, parent_push_blob)
             head = HeadState(
                 thread_id, checkpoint_id, parent_id, paused_at, metadata, tokens, error=error,
                 finished_nodes=set(done_nodes) if done_nodes else set(),
@@ -530,12 +546,13 @@ class PostgresStore(CheckpointStore):
         pauses: list[PendingThread | None] = []
         append = pauses.append
         for (thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs,
-             push_type, push_blob) in rows:
+             push_type, push_blob, parent_push_type, parent_push_blob) in rows:
             if PUSH_MARK not in packed:
                 shape = shapes(packed)
             else:  # `Send` packets are decoded per row (they name the PUSH tasks)
                 try:
-                    shape = shapes(packed, send_nodes_of_blob(push_type, push_blob))
+                    shape = shapes(packed, send_nodes_of_blob(push_type, push_blob),
+                                   send_nodes_of_blob(parent_push_type, parent_push_blob))
                 except Exception as exc:  # a hostile or corrupt row: this row only
                     append(PendingThread.unreadable(
                         thread_id, checkpoint_id, parse_ts(paused_at) if ts_text else paused_at,
@@ -574,7 +591,9 @@ class PostgresStore(CheckpointStore):
             next_nodes=tokens,
             error=error,
             parent_next_nodes=(
-                tuple(row["parent_next_nodes"]) if row["parent_next_nodes"] is not None else None
+                _tokens(row["parent_next_nodes"], row["parent_push_type"],
+                        row["parent_push_blob"])[0]
+                if row["parent_next_nodes"] is not None else None
             ),
             graph_id=row["graph_id"],
         )
