@@ -46,6 +46,7 @@ async def run_pending(args: argparse.Namespace, settings: Settings) -> int:
     now = datetime.now(UTC)
     print(f"{'AGE':>5}  {'GRAPH':<14} {'NODE':<16} {'KIND':<22} {'THREAD':<24} SUMMARY")
     for t in threads:
+        t.error  # noqa: B018 - decode first: an unreadable row says so in its kind
         kind = f"{t.kind.value}/{t.convention.value}"
         print(
             f"{format_age((now - t.paused_at).total_seconds()):>5}  "

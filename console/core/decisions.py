@@ -86,6 +86,10 @@ def plan_decision(
     templates: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Fit a decision to a pause; raises DecisionRefused with a reason when it does not fit."""
+    if pause.kind is PauseKind.UNREADABLE or pause.error is not None:
+        raise DecisionRefused(
+            f"Thread {pause.thread_id!r} cannot be read ({pause.error}); nothing was "
+            "written. Pass the application's serializer with --serde, or repair its rows.")
     effects = update_effects(choice.state_update, values, graph) if choice.state_update else ()
     replacing = [e for e in effects if e.replaces_collection]
     warnings = tuple(

@@ -27,6 +27,9 @@ class GraphInfo:
     interrupt_after: frozenset[str]
     interrupt_before_all: bool
     interrupt_after_all: bool
+    # nodes triggered by the `__start__` channel: the START node of a StateGraph, the
+    # entrypoint of a Functional API workflow
+    start_nodes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, name: str, graph: Any) -> GraphInfo:
@@ -41,6 +44,9 @@ class GraphInfo:
             interrupt_after=frozenset(() if after == "*" else after),
             interrupt_before_all=before == "*",
             interrupt_after_all=after == "*",
+            start_nodes=tuple(
+                n for n, spec in getattr(graph, "nodes", {}).items()
+                if "__start__" in (getattr(spec, "triggers", None) or ())),
         )
 
     def pauses_before(self, node: str) -> bool:

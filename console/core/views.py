@@ -23,8 +23,10 @@ def safe_summary(thread: PendingThread, redactor: Redactor) -> str:
 
 
 def pending_view(thread: PendingThread, redactor: Redactor) -> dict[str, Any]:
-    """The `pending --json` object of product.md section 6."""
-    return {
+    """The `pending --json` object of product.md section 6 (`error` for an unreadable
+    head: decoding happens first, since it is what finds a row unreadable)."""
+    error = thread.error
+    view = {
         "thread_id": redactor.redact_text(thread.thread_id),
         "checkpoint_id": thread.checkpoint_id,
         "graph": thread.graph,
@@ -35,6 +37,9 @@ def pending_view(thread: PendingThread, redactor: Redactor) -> dict[str, Any]:
         "paused_at": thread.paused_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "summary": safe_summary(thread, redactor),
     }
+    if error is not None:
+        view["error"] = redactor.redact_text(error)
+    return view
 
 
 def interrupt_view(item: PendingInterrupt, redactor: Redactor) -> dict[str, Any]:

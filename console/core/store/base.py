@@ -13,8 +13,9 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from console.core.dburl import DatabaseLocation
-from console.core.errors import ConsoleError, NotPendingError
+from console.core.errors import ConsoleError, NotPendingError, UnreadableRow, unreadable_reason
 from console.core.graphs import GraphRegistry
+from console.core.inert import inert
 from console.core.models import (
     DEFAULT_GRACE_SECONDS,
     CheckpointRef,
@@ -206,7 +207,12 @@ class CheckpointStore(abc.ABC):
         bundle never disagree about what is pending.
         """
         for _ in range(3):
-            bundle = await self._bundle_once(thread_id, now or datetime.now(UTC))
+            try:
+                bundle = await self._bundle_once(thread_id, now or datetime.now(UTC))
+            except ConsoleError:
+                raise
+            except Exception as exc:  # a hostile or corrupt row: one sentence, no traceback
+                raise _unreadable(thread_id, unreadable_reason(exc)) from None
             if bundle is not None:
                 return bundle
         raise ConsoleError(f"Thread {thread_id!r} keeps moving on; try again in a moment.")
@@ -223,6 +229,8 @@ class CheckpointStore(abc.ABC):
         head_state = heads[0] if heads else None
         if head_state is not None and head_state.checkpoint_id != checkpoint["id"]:
             return None  # the thread moved between the two reads
+        if head_state is not None and head_state.error is not None:
+            raise _unreadable(thread_id, head_state.error)
         parent = None
         if head.parent_config is not None:
             parent = await self.saver.aget_tuple(head.parent_config)
@@ -233,7 +241,9 @@ class CheckpointStore(abc.ABC):
             pause = classify(head_state, self.shapes, now=now, grace_seconds=self.grace_seconds,
                              codec=self.codec)
             interrupts = pause.interrupts if pause is not None else pending_interrupts(
-                head_state, self.codec)
+                head_state, self.shapes, self.codec)
+            if pause is not None and pause.error is not None:
+                raise _unreadable(thread_id, pause.error)
         return ReviewBundle(
             thread_id=thread_id,
             checkpoint_ns="",
@@ -312,6 +322,13 @@ def _run_start_in(history: list[CheckpointTuple]) -> dict[str, Any] | None:
             start = history[index - 1] if index > 0 else item
             return state_values(start.checkpoint["channel_values"])
     return None
+
+
+def _unreadable(thread_id: str, reason: str) -> UnreadableRow:
+    return UnreadableRow(
+        f"Thread {inert(thread_id, limit=200)!r} cannot be read ({reason}); nothing was "
+        "changed. Its rows are corrupt, of an unknown type or encrypted: pass the "
+        "application's serializer with --serde, or repair the rows.")
 
 
 def _ref(item: CheckpointTuple) -> CheckpointRef:
