@@ -106,8 +106,11 @@ async def test_an_invalid_tool_decision_is_refused_and_the_pause_stays(
 # --- the console's view (needs the read path that recognises PUSH tasks and entrypoints)
 
 
-async def test_the_console_lists_them_as_aget_state_does(demo_store: CheckpointStore) -> None:
-    seeded = await seed_demo(demo_store.saver, 8, graphs=NEW)
+@pytest.mark.parametrize("name", NEW)
+async def test_the_console_lists_them_as_aget_state_does(
+    demo_store: CheckpointStore, name: str
+) -> None:
+    seeded = await seed_demo(demo_store.saver, 2, graphs=[name])
     listed = {p.thread_id: p for p in await demo_store.pending()}
     assert set(listed) == {s.thread_id for s in seeded if s.expected == "pending"}
     for seed in (s for s in seeded if s.expected == "pending"):
@@ -124,9 +127,12 @@ async def test_the_console_lists_them_as_aget_state_does(demo_store: CheckpointS
         assert {i.id: i.value for i in bundle.interrupts} == by_id
 
 
+@pytest.mark.parametrize("name", NEW)
 @pytest.mark.parametrize("approve", [True, False])
-async def test_the_console_decides_them(demo_store: CheckpointStore, approve: bool) -> None:
-    seeded = await seed_demo(demo_store.saver, 4, graphs=NEW)
+async def test_the_console_decides_them(
+    demo_store: CheckpointStore, approve: bool, name: str
+) -> None:
+    seeded = await seed_demo(demo_store.saver, 1, graphs=[name])
     decider = Decider(demo_store, current_origin("alice"))
     choice = (DecisionInput(DecisionType.APPROVE) if approve
               else DecisionInput(DecisionType.REJECT, reason="not this quarter"))
