@@ -33,3 +33,16 @@ class NotPendingError(ConsoleError):
 
 class PolicyRefused(ConsoleError):
     exit_code = 5
+
+
+class UnreadableValue(ConsoleError):
+    """A stored value the console cannot or must not decode (corrupt, pickled, of an
+    unknown serializer type, encrypted without the key, nested too deep).
+
+    `reason` is one short, inert line for an `unreadable` queue row; the message is the
+    sentence `show` prints.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"A stored value cannot be read: {reason}.")

@@ -23,6 +23,7 @@ from console.core.models import (
     PendingThread,
     ReviewBundle,
 )
+from console.core.serde import saver_for_graph
 from console.core.store.heads import (
     HeadState,
     SerdeCodec,
@@ -293,7 +294,7 @@ class CheckpointStore(abc.ABC):
 
 
 async def _graph_values(store: CheckpointStore, graph: Any, head: CheckpointTuple) -> Any:
-    runnable = graph.copy(update={"checkpointer": store.saver})
+    runnable = graph.copy(update={"checkpointer": saver_for_graph(store.saver, graph)})
     # Without a checkpoint id LangGraph applies the writes of finished tasks to the
     # snapshot (with one, it does not); the id check below catches a head that moved.
     latest = {"configurable": {"thread_id": head.config["configurable"]["thread_id"],
