@@ -178,6 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        # The last resort: one redacted sentence, the details in a log file it names.
+        from console.core.crash import report_crash
+
+        report = report_crash(exc)
+        print(report.sentence, file=sys.stderr)
+        if as_json:
+            print(json.dumps({"error": {"type": "crash", "message": report.sentence,
+                                        "exit_code": 1}}))
+        return 1
 
 
 @contextlib.contextmanager
