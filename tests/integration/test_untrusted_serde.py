@@ -319,6 +319,8 @@ async def test_encrypted_store_is_listed_shown_and_approved_once(
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["interrupts"][0]["value"] == {"question": "race?"}
 
+    setup = cli("setup", "--serde", "aes", *db, env=env)  # SQLite decodes every head here
+    assert setup.returncode == 0, setup.stderr
     approved = cli("approve", "enc-1", "--serde", "aes", "--graph", RACE, *db, env=env)
     assert approved.returncode == 0, approved.stderr
     again = cli("approve", "enc-1", "--serde", "aes", "--graph", RACE, *db, env=env)
@@ -349,6 +351,8 @@ async def test_encrypted_heads_without_the_key_do_not_hide_the_rest(
     assert rows["plain"]["kind"] == "interrupt"
     assert rows["enc-1"]["kind"] == "unreadable"
     assert rows["enc-1"]["error"] == "encrypted (msgpack+aes); pass --serde"
+    setup = cli("setup", "--db", db_url, env=env)
+    assert setup.returncode == 0, setup.stderr
     shown = cli("show", "enc-1", "--db", db_url, env=env)
     assert shown.returncode == 1
     assert shown.stderr.strip() == ("hitl-console: A stored value cannot be read: "
