@@ -153,7 +153,7 @@ class SafeSerializer(JsonPlusSerializer):
             if isinstance(exc, RecursionError) or "Recursion" in str(exc):
                 raise UnreadableValue(f"nested deeper than {MAX_DEPTH} levels") from None
             raise UnreadableValue("corrupt msgpack value") from None
-        _check_depth(value, len(blob))
+        _check_depth(value, _msgpack_levels_bound(blob))
         return value
 
     def _json(self, blob: bytes) -> Any:
@@ -163,7 +163,7 @@ class SafeSerializer(JsonPlusSerializer):
             raise UnreadableValue(f"nested deeper than {MAX_DEPTH} levels") from None
         except (ValueError, TypeError):
             raise UnreadableValue("corrupt json value") from None
-        _check_depth(value, len(blob))
+        _check_depth(value, _json_levels_bound(blob))
         return value
 
     def _revive(self, value: dict[str, Any]) -> Any:
@@ -339,10 +339,27 @@ def _opaque(type_name: str, payload: Any, *, named_fields: bool = False) -> dict
     return {TYPE_KEY: type_name, "value": payload}
 
 
-def _check_depth(value: Any, size: int) -> None:
-    """Raise UnreadableValue if containers nest deeper than MAX_DEPTH (a value needs at
-    least a byte per level, so short blobs are skipped)."""
-    if size <= MAX_DEPTH:
+# Bytes that open a msgpack container or Ext (fixmap, fixarray, map/array 16/32, fixext,
+# ext 8/16/32). Every level of a decoded value, objects rebuilt from Exts included, comes
+# from one of them, so a blob with fewer than MAX_DEPTH of these bytes anywhere (strings
+# included) cannot nest deeper, and needs no walk.
+_OPENERS = bytes([*range(0x80, 0xA0), 0xC7, 0xC8, 0xC9, *range(0xD4, 0xD9),
+                  0xDC, 0xDD, 0xDE, 0xDF])
+_NOT_OPENERS = bytes(b for b in range(256) if b not in _OPENERS)
+
+
+def _msgpack_levels_bound(blob: bytes) -> int:
+    return len(blob.translate(None, _NOT_OPENERS))
+
+
+def _json_levels_bound(blob: bytes) -> int:
+    return blob.count(b"[") + blob.count(b"{")
+
+
+def _check_depth(value: Any, bound: int) -> None:
+    """Raise UnreadableValue if the decoded value nests deeper than MAX_DEPTH; `bound`
+    is an upper limit of its depth read off the bytes (most values skip the walk)."""
+    if bound <= MAX_DEPTH:
         return
     stack: list[tuple[Any, int]] = [(value, 0)]
     seen: set[int] = set()
@@ -352,17 +369,26 @@ def _check_depth(value: Any, size: int) -> None:
             children: Iterable[Any] = item.values()
         elif isinstance(item, list | tuple | set | frozenset):
             children = item
-        elif hasattr(item, "__dict__") and not isinstance(item, type):
-            if id(item) in seen:
-                continue
-            seen.add(id(item))
-            children = vars(item).values()
-        else:
+        elif isinstance(item, type) or id(item) in seen:
             continue
+        else:  # an object rebuilt from an Ext: its fields, in __dict__ or __slots__
+            seen.add(id(item))
+            children = _fields(item)
+            if not children:
+                continue
         if depth >= MAX_DEPTH:
             raise UnreadableValue(f"nested deeper than {MAX_DEPTH} levels")
         stack.extend((child, depth + 1) for child in children
                      if not isinstance(child, str | bytes | int | float | bool | None))
+
+
+def _fields(item: Any) -> list[Any]:
+    found = list(vars(item).values()) if hasattr(item, "__dict__") else []
+    for cls in type(item).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if name not in ("__dict__", "__weakref__") and hasattr(item, name):
+                found.append(getattr(item, name))
+    return found
 
 
 _MESSAGES_REVIVER: Any = None

@@ -167,6 +167,11 @@ def test_deep_ext_nesting_is_unreadable_not_a_recursion_error() -> None:
         value = _ext(EXT_CONSTRUCTOR_SINGLE_ARG, "builtins", "set", [value])
     with pytest.raises(UnreadableValue, match="nested deeper"):
         SafeSerializer().loads_typed(("msgpack", ormsgpack.packb(value)))
+    nested: Any = "x"
+    for _ in range(MAX_DEPTH + 5):
+        nested = [nested]
+    with pytest.raises(UnreadableValue, match="nested deeper"):  # inside a slotted object
+        SafeSerializer().loads_typed(_blob([Interrupt(value=nested, id="i")]))
     deep: Any = "x"
     for _ in range(MAX_DEPTH + 5):
         deep = Order(1, [deep])  # type: ignore[list-item]
