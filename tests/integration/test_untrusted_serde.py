@@ -297,6 +297,7 @@ async def test_encrypted_store_is_listed_shown_and_approved_once(
 ) -> None:
     monkeypatch.setenv("LANGGRAPH_AES_KEY", AES_KEY)
     await _encrypted_app_run(db_url, "enc-1")
+    await _encrypted_app_run(db_url, "enc-2")  # decided through a worker
     before = raw_types(db_url, "enc-1")
     _all_encrypted(before)
     effects = prepare_effects(effects_target(db_url, tmp_path))
@@ -306,15 +307,15 @@ async def test_encrypted_store_is_listed_shown_and_approved_once(
 
     listed = cli("pending", "--json", "--serde", "aes", *db, env=env)
     assert listed.returncode == 0, listed.stderr
-    assert [r["thread_id"] for r in json.loads(listed.stdout)] == ["enc-1"]
+    both = ["enc-1", "enc-2"]
+    assert [r["thread_id"] for r in json.loads(listed.stdout)] == both
     # the same through HITL_SERDE and through `[console] serde`
     by_env = cli("pending", "--json", *db, env={**env, "HITL_SERDE": "aes"})
-    assert [r["thread_id"] for r in json.loads(by_env.stdout)] == ["enc-1"], by_env.stderr
+    assert [r["thread_id"] for r in json.loads(by_env.stdout)] == both, by_env.stderr
     config = tmp_path / "console.toml"
     config.write_text('[console]\nserde = "aes"\n')
     by_config = cli("pending", "--json", "--config", str(config), *db, env=env)
-    assert [r["thread_id"] for r in json.loads(by_config.stdout)] == ["enc-1"], \
-        by_config.stderr
+    assert [r["thread_id"] for r in json.loads(by_config.stdout)] == both, by_config.stderr
     shown = cli("show", "enc-1", "--json", "--serde", "aes", *db, env=env)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["interrupts"][0]["value"] == {"question": "race?"}
@@ -326,14 +327,24 @@ async def test_encrypted_store_is_listed_shown_and_approved_once(
     again = cli("approve", "enc-1", "--serde", "aes", "--graph", RACE, *db, env=env)
     assert again.returncode in (3, 4), again.stderr
     assert count_effects(effects) == {"enc-1": 1}
+    # worker mode: the console records, the worker (where the key lives) applies
+    queued = cli("approve", "enc-2", "--worker-mode", "--serde", "aes", *db, env=env)
+    assert queued.returncode == 0, queued.stderr
+    worked = cli("worker", "--once", "--serde", "aes", "--graph", RACE, "--json", *db, env=env)
+    assert worked.returncode == 0, worked.stderr
+    assert [json.loads(line)["status"] for line in worked.stdout.splitlines()] == ["applied"]
+    assert count_effects(effects) == {"enc-1": 1, "enc-2": 1}
 
-    after = raw_types(db_url, "enc-1")
-    assert len(after["checkpoints"]) > len(before["checkpoints"])  # the resume wrote more
-    _all_encrypted(after)
+    for thread in both:
+        after = raw_types(db_url, thread)
+        assert len(after["checkpoints"]) > len(before["checkpoints"])  # the resume wrote
+        _all_encrypted(after)
     # and the application still reads its thread, finished
     async with app_saver(db_url) as saver:
-        head = await saver.aget_tuple({"configurable": {"thread_id": "enc-1"}})
-        assert head is not None and head.checkpoint["channel_values"]["effects"] == ["acted"]
+        for thread in both:
+            head = await saver.aget_tuple({"configurable": {"thread_id": thread}})
+            assert head is not None
+            assert head.checkpoint["channel_values"]["effects"] == ["acted"]
 
 
 async def test_encrypted_heads_without_the_key_do_not_hide_the_rest(
