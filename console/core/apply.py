@@ -40,6 +40,7 @@ from console.core.models_ledger import (
     interrupts_key,
 )
 from console.core.policy import Policy, Verdict
+from console.core.serde import saver_for_graph
 from console.core.store.base import CheckpointStore
 from console.core.store.ledger_sql import LedgerDB, database_error, ledger_db
 
@@ -323,7 +324,9 @@ async def resume_graph(
     store: CheckpointStore, graph: GraphInfo, plan: Plan, pause: PendingThread
 ) -> None:
     """Run the Command of a plan with the console's own saver for this database."""
-    runnable = graph.graph.copy(update={"checkpointer": store.saver})
+    # The graph's own state classes are rebuilt for its nodes (never imported for a row).
+    runnable = graph.graph.copy(update={"checkpointer": saver_for_graph(store.saver,
+                                                                        graph.graph)})
     metadata = {k: v for k, v in pause.metadata.items() if k not in _LANGGRAPH_METADATA}
     config: Any = {"configurable": {"thread_id": pause.thread_id, "checkpoint_ns": ""},
                    "metadata": metadata}

@@ -13,7 +13,13 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from console.core.dburl import DatabaseLocation
-from console.core.errors import ConsoleError, NotPendingError, UnreadableRow, unreadable_reason
+from console.core.errors import (
+    ConsoleError,
+    NotPendingError,
+    UnreadableRow,
+    UnreadableValue,
+    unreadable_reason,
+)
 from console.core.graphs import GraphRegistry
 from console.core.inert import inert
 from console.core.models import (
@@ -24,6 +30,7 @@ from console.core.models import (
     PendingThread,
     ReviewBundle,
 )
+from console.core.serde import saver_for_graph
 from console.core.store.heads import (
     HeadState,
     SerdeCodec,
@@ -209,6 +216,8 @@ class CheckpointStore(abc.ABC):
         for _ in range(3):
             try:
                 bundle = await self._bundle_once(thread_id, now or datetime.now(UTC))
+            except UnreadableValue as exc:
+                raise _unreadable(thread_id, exc.reason) from None
             except ConsoleError:
                 raise
             except Exception as exc:  # a hostile or corrupt row: one sentence, no traceback
@@ -303,7 +312,7 @@ class CheckpointStore(abc.ABC):
 
 
 async def _graph_values(store: CheckpointStore, graph: Any, head: CheckpointTuple) -> Any:
-    runnable = graph.copy(update={"checkpointer": store.saver})
+    runnable = graph.copy(update={"checkpointer": saver_for_graph(store.saver, graph)})
     # Without a checkpoint id LangGraph applies the writes of finished tasks to the
     # snapshot (with one, it does not); the id check below catches a head that moved.
     latest = {"configurable": {"thread_id": head.config["configurable"]["thread_id"],

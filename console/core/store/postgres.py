@@ -29,6 +29,7 @@ from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unr
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
 from console.core.pauses import PUSH_MARK, expand_push, send_nodes_of_blob
+from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
@@ -266,10 +267,11 @@ class PostgresStore(CheckpointStore):
         registry: GraphRegistry,
         pool: AsyncConnectionPool[Any],
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        serde: SafeSerializer | None = None,
     ) -> None:
         super().__init__(location, registry, grace_seconds)
         self.pool = pool
-        self._saver = AsyncPostgresSaver(pool)
+        self._saver = AsyncPostgresSaver(pool, serde=serde or SafeSerializer())
         self._has_status: bool | None = None
         self._cuts: tuple[float, list[str]] | None = None  # (when read, thread-id cuts)
 
@@ -282,6 +284,7 @@ class PostgresStore(CheckpointStore):
         max_size: int = 8,
         *,
         create: bool = False,
+        serde: SafeSerializer | None = None,
     ) -> PostgresStore:
         """Connect, check that this is a checkpointer database, and return the store."""
         await _probe(location)
@@ -306,7 +309,7 @@ class PostgresStore(CheckpointStore):
                 f"Cannot connect to {location.display()}: {_first_line(exc)}. "
                 "Check that the server is running and the URL is right."
             ) from exc
-        store = cls(location, registry, pool, grace_seconds)
+        store = cls(location, registry, pool, grace_seconds, serde)
         await store.prepare(create=create)
         return store
 

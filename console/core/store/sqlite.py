@@ -31,6 +31,7 @@ from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unr
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
 from console.core.pauses import light_unpackb, tokens_of_checkpoint
+from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
@@ -195,10 +196,11 @@ class SqliteStore(CheckpointStore):
         registry: GraphRegistry,
         conn: aiosqlite.Connection,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        serde: SafeSerializer | None = None,
     ) -> None:
         super().__init__(location, registry, grace_seconds)
         self.conn = conn
-        self._saver = AsyncSqliteSaver(conn)
+        self._saver = AsyncSqliteSaver(conn, serde=serde or SafeSerializer())
         self._decoded: dict[tuple[str, str], _Decoded] = {}
         # equal metadata texts, task paths and serializer names as one object each
         self._shared = Shared()
@@ -214,6 +216,7 @@ class SqliteStore(CheckpointStore):
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         *,
         create: bool = False,
+        serde: SafeSerializer | None = None,
     ) -> SqliteStore:
         """Open the file (it must exist unless `create`) and check it holds checkpoints."""
         path = Path(location.target)
@@ -228,7 +231,7 @@ class SqliteStore(CheckpointStore):
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except (sqlite3.Error, OSError) as exc:
             raise DatabaseUnavailable(f"Cannot open {location.display()}: {exc}.") from exc
-        store = cls(location, registry, conn, grace_seconds)
+        store = cls(location, registry, conn, grace_seconds, serde)
         await store.prepare(create=create)
         return store
 
