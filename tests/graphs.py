@@ -99,6 +99,19 @@ def _strict_gate(state: GateState) -> dict[str, Any]:
 
 
 reask = _linear("reask", _strict_gate)
+
+
+def _confirm_twice_gate(state: GateState) -> dict[str, Any]:
+    """Asks twice in one node: once approved, it asks for a confirmation (same checkpoint,
+    a new interrupt id). A reviewer who read the first question must not answer the second."""
+    first = interrupt({"question": "send the wire?"})
+    if not approved(first):
+        return {"received": [first]}
+    second = interrupt({"question": "confirm: really send the wire?", "step": 2})
+    return {"received": [first, second]}
+
+
+confirm_twice = _linear("confirm_twice", _confirm_twice_gate)
 hitl = _linear("hitl", _gate(HITL_PAYLOAD))
 inbox = _linear("inbox", _gate(INBOX_PAYLOAD))
 schema = _linear("schema", _gate({"question": "amount?"}, SCHEMA))
@@ -213,8 +226,8 @@ def _slow_after() -> Any:
 slow = _slow()
 slow_after = _slow_after()
 
-ALL = {"raw": raw, "reask": reask, "hitl": hitl, "inbox": inbox, "schema": schema, "before": before,
-       "after": after, "parallel": parallel, "race": race, "slow": slow,
+ALL = {"raw": raw, "reask": reask, "confirm_twice": confirm_twice, "hitl": hitl,
+       "inbox": inbox, "schema": schema, "before": before, "after": after, "parallel": parallel, "race": race, "slow": slow,
        "slow_after": slow_after}
 
 

@@ -39,6 +39,13 @@ from console.core.models_ledger import (
     Origin,
     interrupts_key,
 )
+from console.core.pause_id import (
+    Expectation,
+    answer_recorded,
+    new_question,
+    parse_expect,
+    pause_id_of,
+)
 from console.core.policy import Policy, Verdict
 from console.core.store.base import CheckpointStore
 from console.core.store.ledger_sql import LedgerDB, database_error, ledger_db
@@ -137,29 +144,29 @@ class Decider:
     ) -> tuple[PendingThread, Plan]:
         """Validate a decision against the thread's current head without writing anything.
 
-        `expect` is the head checkpoint the reviewer saw; `expect_pause` the `pause_key`
-        of the interrupts they read: a node that asks again keeps its checkpoint id, so
-        only the interrupt ids tell that the question changed under the reviewer.
+        `expect` is what the reviewer read: a `pause_id` (checkpoint and questions), or a
+        bare checkpoint id, accepted only while no question at that checkpoint has been
+        answered (a node that asks again keeps its checkpoint id: see `pause_id`).
+        `expect_pause`, the `pause_key` of the interrupts read, is the older spelling.
         Reads only the head's pause (one query); the full state is read only when the
         decision edits it, since reducer previews need it.
         """
+        expectation = parse_expect(expect) if expect is not None else None
         pause = await self.store.pending_thread(thread_id)
         head = pause.checkpoint_id if pause else await self.store.head_checkpoint_id(thread_id)
         if head is None:
             raise NotPendingError(
                 f"Thread {thread_id!r} was not found in {self.store.location.display()}.")
-        if expect is not None and expect != head:
-            await self._raise_stale(thread_id, expect, head)
+        if expectation is not None and expectation.checkpoint_id != head:
+            await self._raise_stale(thread_id, expectation.checkpoint_id, head)
         if pause is None:
             await self._raise_if_decided(thread_id, head)
             raise NotPendingError(
                 f"Thread {thread_id!r} is not waiting for a human at its head {head}; "
                 "nothing to decide."
             )
-        if expect_pause is not None and expect_pause != pause_key(pause):
-            raise ConflictError(
-                f"Conflict on {thread_id}: the graph asked a new question on the same "
-                "checkpoint since you read it. Nothing was run; reload and read it first.")
+        if expectation is not None or expect_pause is not None:
+            await self._check_same_questions(pause, expectation, expect_pause)
         values: dict[str, Any] = {}
         if choice.state_update:
             values = (await self.store.bundle(thread_id)).values
@@ -264,7 +271,7 @@ class Decider:
             again = await self.store.pending_thread(row.thread_id)
             if again is not None and pause_key(again) != row.pause_key:
                 message = (f"{row.decision.capitalize()} delivered to {row.thread_id}, but the "
-                           f"graph asked again: {again.summary}")
+                           f"graph asked again: {again.summary} (pause_id {pause_id_of(again)})")
         return Outcome(row.thread_id, "applied", row, plan, head, message)
 
     async def _raise_if_decided(self, thread_id: str, head: str) -> None:
@@ -282,6 +289,34 @@ class Decider:
             raise ConflictError(describe_conflict(
                 thread_id, latest.checkpoint_id,
                 ClaimResult(row=None, conflict_with=latest, current_head=head)))
+
+    async def _check_same_questions(
+        self, pause: PendingThread, expectation: Expectation | None, expect_pause: str | None
+    ) -> None:
+        """A conflict naming the new question if the reviewer read another one here."""
+        key = pause_key(pause)
+        answered: list[LedgerRow] = []
+        if await self.ledger.installed():
+            answered = [r for r in await self.ledger.rows(thread_id=pause.thread_id)
+                        if r.checkpoint_id == pause.checkpoint_id and r.pause_key != key
+                        and r.status in CLAIMING_STATUSES]
+        by = ""
+        if answered:
+            row = answered[-1]
+            by = (f" ({row.reviewer} answered the earlier question with {row.decision}, "
+                  f"ledger #{row.id})")
+        changed = (expect_pause is not None and expect_pause != key) or (
+            expectation is not None and not expectation.same_questions(pause))
+        if not changed and expect_pause is None and expectation is not None \
+                and expectation.digest is None:
+            # A bare checkpoint id cannot say which question was read: only the first one
+            # asked there is safe to assume.
+            changed = bool(answered) or await answer_recorded(
+                self.store.saver, pause.thread_id, pause.checkpoint_id)
+            if changed and not by:
+                by = " (an answer was recorded there)"
+        if changed:
+            raise ConflictError(new_question(pause.thread_id, pause, by=by))
 
     async def _raise_stale(self, thread_id: str, expected: str, head: str) -> None:
         rows = await self.ledger.rows(thread_id=thread_id)
@@ -364,7 +399,8 @@ async def _skip_to_end(runnable: Any, config: Any, plan: Plan) -> None:
 
 @dataclass(frozen=True, slots=True)
 class BulkTarget:
-    """One thread to reject, with the checkpoint the reviewer saw (a mark holds both)."""
+    """One thread to reject, with what the reviewer saw (a mark holds both): a pause_id,
+    or a bare checkpoint id; it is the decision's `expect`."""
 
     thread_id: str
     checkpoint_id: str | None
