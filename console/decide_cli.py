@@ -146,8 +146,17 @@ async def _decide_one(args: argparse.Namespace, settings: Settings, thread: str,
         "new_checkpoint_id": outcome.new_checkpoint_id,
         "command": redactor.redact(outcome.plan.command_preview()) if outcome.plan else None,
         "warnings": list(outcome.plan.warnings) if outcome.plan else [],
-    }, outcome.message)
+        "update_lands_in": _lands_in(outcome.plan),
+    }, outcome.message + (f"\nThe state update goes to {_lands_in(outcome.plan)}."
+                          if _lands_in(outcome.plan) else ""))
     return 0
+
+
+def _lands_in(plan: Any) -> str | None:
+    """Which state an edit went to (the root, or the subgraph the pause is in)."""
+    from console.core.nested import target_label
+
+    return target_label(plan.update_ns) if plan is not None and plan.update else None
 
 
 async def run_reject(args: argparse.Namespace, settings: Settings) -> int:

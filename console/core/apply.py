@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -19,7 +20,13 @@ from typing import Any
 from langgraph.types import Command
 
 from console.core.answers import forget_failed_answers, recorded_answers
-from console.core.decisions import DecisionInput, Plan, plan_decision
+from console.core.decisions import (
+    DecisionInput,
+    DecisionRefused,
+    Plan,
+    plan_decision,
+    update_effects,
+)
 from console.core.errors import (
     ConflictError,
     ConsoleError,
@@ -38,6 +45,14 @@ from console.core.models_ledger import (
     LedgerRow,
     Origin,
     interrupts_key,
+)
+from console.core.nested import (
+    UpdateTarget,
+    forget_nested_update,
+    plan_edit,
+    target_label,
+    update_target,
+    write_nested_update,
 )
 from console.core.pause_id import (
     Expectation,
@@ -167,10 +182,14 @@ class Decider:
             )
         if expectation is not None or expect_pause is not None:
             await self._check_same_questions(pause, expectation, expect_pause)
+        graph = self.store.registry.get(pause.graph)
+        if choice.state_update and graph is not None:
+            # checked and previewed against the state the paused node reads (a subgraph's)
+            return pause, await plan_edit(graph, self.store.saver, pause, choice,
+                                          self.templates)
         values: dict[str, Any] = {}
         if choice.state_update:
             values = (await self.store.bundle(thread_id)).values
-        graph = self.store.registry.get(pause.graph)
         return pause, plan_decision(pause, values, choice, graph, self.templates)
 
     async def decide(
@@ -362,6 +381,44 @@ async def resume_graph(
     metadata = {k: v for k, v in pause.metadata.items() if k not in _LANGGRAPH_METADATA}
     config: Any = {"configurable": {"thread_id": pause.thread_id, "checkpoint_ns": ""},
                    "metadata": metadata}
+    nested = await _nested_target(store, graph, plan, pause)
+    if nested is not None and plan.update:  # stored on the subgraph's paused checkpoint
+        await write_nested_update(store, nested, pause.thread_id, plan.update)
+        plan = dataclasses.replace(plan, update=None)
+    try:
+        await _run_plan(store, runnable, config, plan, pause)
+    except Exception:
+        if nested is not None and \
+                await store.head_checkpoint_id(pause.thread_id) == pause.checkpoint_id:
+            await forget_nested_update(store, nested, pause.thread_id)
+        raise
+
+
+async def _nested_target(
+    store: CheckpointStore, graph: GraphInfo, plan: Plan, pause: PendingThread
+) -> UpdateTarget | None:
+    """The subgraph state an edit goes to, re-resolved here (a worker's plan was recorded
+    without the graph); None for root edits. Checked before anything is written."""
+    if not plan.update:
+        return None
+    target = await update_target(graph, store.saver, pause)
+    if plan.update_ns is not None and plan.update_ns != target.checkpoint_ns:
+        raise ConsoleError(
+            f"The edit was planned for {target_label(plan.update_ns)} but the pause is now in "
+            f"{target_label(target.checkpoint_ns)}; nothing was run. Decide again.")
+    if not target.nested:
+        return None
+    if plan.breakpoint_action == "skip":
+        raise DecisionRefused(
+            f"A rejection ends the run without running {target_label(target.checkpoint_ns)}"
+            ", so an edit of it would be dropped. Nothing was run; reject without an edit.")
+    update_effects(plan.update, target.values, target.graph)  # unknown keys: refused
+    return target
+
+
+async def _run_plan(
+    store: CheckpointStore, runnable: Any, config: Any, plan: Plan, pause: PendingThread
+) -> None:
     if plan.breakpoint_action == "skip":
         await _skip_to_end(runnable, config, plan)
     elif plan.breakpoint_action == "continue":
