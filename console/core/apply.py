@@ -335,7 +335,8 @@ class Decider:
             if changed and not by:
                 by = " (an answer was recorded there)"
         if changed:
-            raise ConflictError(new_question(pause.thread_id, pause, by=by))
+            seen = expect_pause.split(",") if expect_pause else None
+            raise ConflictError(new_question(pause.thread_id, pause, by=by, seen_ids=seen))
 
     async def _raise_stale(self, thread_id: str, expected: str, head: str) -> None:
         rows = await self.ledger.rows(thread_id=thread_id)

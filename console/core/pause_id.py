@@ -72,10 +72,21 @@ def parse_expect(raw: str) -> Expectation:
     return Expectation(checkpoint, digest)
 
 
-def new_question(thread_id: str, pause: PendingThread, *, by: str = "") -> str:
+def new_question(thread_id: str, pause: PendingThread, *, by: str = "",
+                 seen_ids: Iterable[str] | None = None) -> str:
     """The conflict sentence for a pause whose questions changed on the same checkpoint:
     names what the graph asks now and its `pause_id`, so the reviewer can read, then
-    decide on exactly that."""
+    decide on exactly that. When the questions read are known and some of them simply
+    got answered elsewhere (parallel interrupts answered by id), it says so instead."""
+    seen = set(seen_ids or ())
+    now = set(pause.interrupt_ids)
+    if seen and now < seen:
+        answered = len(seen - now)
+        were = "was" if answered == 1 else "were"
+        return (f"Conflict on {thread_id}: {answered} of the {len(seen)} interrupts you saw "
+                f"{were} answered elsewhere; {len(now)} still wait"
+                f"{'s' if len(now) == 1 else ''}. Nothing was sent; decide again on what is "
+                "left.")
     summary = " ".join((pause.summary or "").split())
     if len(summary) > 160:
         summary = summary[:157] + "..."

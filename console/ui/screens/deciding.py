@@ -23,7 +23,7 @@ from console.core.errors import ConflictError, ConsoleError, NotPendingError
 from console.core.inert import inert
 from console.core.jsonable import to_jsonable
 from console.core.models import PendingThread, ReviewBundle
-from console.core.models_ledger import DecisionType, LedgerRow
+from console.core.models_ledger import DecisionType, LedgerRow, interrupts_key
 from console.core.pause_id import pause_id
 from console.core.reveal import reveal_value
 from console.ui.actions import ActionState, approval_note, needs_value, with_own_approval
@@ -194,7 +194,8 @@ class DecidingMixin(ScreenBase):
 
         async def planner(choice: DecisionInput) -> Plan:
             pause, plan = await self._decider.plan(thread.thread_id, choice,
-                                                   expect=pause_id(seen, ids))
+                                                   expect=pause_id(seen, ids),
+                                                   expect_pause=interrupts_key(ids))
             if pause.interrupt_ids != ids:
                 raise ConflictError(pause_changed(thread.thread_id, ids, pause.interrupt_ids))
             return plan
@@ -243,7 +244,7 @@ class DecidingMixin(ScreenBase):
         try:
             pause, plan = await self._decider.plan(
                 attempt.thread_id, replace(attempt.choice, force=True),
-                expect=attempt.pause_id)
+                expect=attempt.pause_id, expect_pause=interrupts_key(attempt.seen_ids))
             if pause.interrupt_ids != attempt.seen_ids:
                 raise ConflictError(pause_changed(attempt.thread_id, attempt.seen_ids,
                                                   pause.interrupt_ids))
@@ -292,7 +293,7 @@ class DecidingMixin(ScreenBase):
         try:
             outcome = await self._decider.decide(
                 attempt.thread_id, attempt.choice, expect=attempt.pause_id,
-                idempotency_key=attempt.key)
+                expect_pause=interrupts_key(attempt.seen_ids), idempotency_key=attempt.key)
         except BaseException as exc:
             self._own_moves.discard(ref)
             self._open_decisions.pop(ref, None)
