@@ -96,6 +96,7 @@ def print_bundle(bundle: ReviewBundle, view: dict[str, Any]) -> None:
         print(f"paused      {pause.kind.value} at {', '.join(pause.nodes)} "
               f"({pause.convention.value}) since {view['pending']['paused_at']}")
         print(f"decisions   {', '.join(view['allowed_decisions'])}")
+        print(f"pause_id    {view['pause_id']}  (pass it to --expect)")
     else:
         print("paused      no: not waiting for a human")
     for item in view["interrupts"]:
