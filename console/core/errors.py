@@ -52,7 +52,7 @@ def unreadable_reason(exc: BaseException) -> str:
         reason = exc.reason
     elif isinstance(exc, UnreadableRow):
         reason = text
-    elif isinstance(exc, RecursionError):
+    elif isinstance(exc, RecursionError) or "recursion limit" in text.lower():
         reason = "nested too deep to decode"
     elif isinstance(exc, UnicodeError):
         reason = "not valid UTF-8"

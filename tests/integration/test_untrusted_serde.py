@@ -366,5 +366,6 @@ async def test_encrypted_heads_without_the_key_do_not_hide_the_rest(
     assert setup.returncode == 0, setup.stderr
     shown = cli("show", "enc-1", "--db", db_url, env=env)
     assert shown.returncode == 1
-    assert shown.stderr.strip() == ("hitl-console: A stored value cannot be read: "
-                                    "encrypted (msgpack+aes); pass --serde.")
+    assert shown.stderr.strip() == ("hitl-console: Thread 'enc-1' cannot be read: "
+                                    "encrypted (msgpack+aes); pass --serde; nothing was "
+                                    "changed.")

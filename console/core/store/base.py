@@ -334,10 +334,12 @@ def _run_start_in(history: list[CheckpointTuple]) -> dict[str, Any] | None:
 
 
 def _unreadable(thread_id: str, reason: str) -> UnreadableRow:
-    return UnreadableRow(
-        f"Thread {inert(thread_id, limit=200)!r} cannot be read ({reason}); nothing was "
-        "changed. Its rows are corrupt, of an unknown type or encrypted: pass the "
+    advice = "" if "--serde" in reason else (
+        " Its rows are corrupt or of a type the console does not read: pass the "
         "application's serializer with --serde, or repair the rows.")
+    return UnreadableRow(
+        f"Thread {inert(thread_id, limit=200)!r} cannot be read: {reason}; nothing was "
+        f"changed.{advice}")
 
 
 def _ref(item: CheckpointTuple) -> CheckpointRef:
