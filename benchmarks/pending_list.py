@@ -76,6 +76,20 @@ WRITE_OVERHEAD_MS = 0.5  # per checkpoint
 MIN_RATIO = 100.0
 INDEPENDENCE = 1.25  # after setup: 2x the finished threads may cost at most +25% (+1 ms)
 
+# The serializer the console's stores decode with (`--serde`): "safe" is the console's
+# own (`console.core.serde.SafeSerializer`, the default), "langgraph" LangGraph's default
+# JsonPlusSerializer (which imports and calls what a row names): the figures of both,
+# run back to back, are what the safe decoder costs.
+SERDE_CHOICE = "safe"
+
+
+def store_serde() -> Any:
+    if SERDE_CHOICE == "langgraph":
+        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+        return JsonPlusSerializer()
+    return None  # the store's default: the safe serializer
+
 
 # --------------------------------------------------------------------------------------
 # Output
@@ -595,7 +609,7 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
 
         # -- store, no setup
         log(f"  store without setup ({_load()})")
-        store = await open_store(parse_db_url(uri), registry)
+        store = await open_store(parse_db_url(uri), registry, serde=store_serde())
         try:
             full = await timed(store.pending, repeat)
             page = await timed(lambda: store.pending(limit=PAGE), repeat)
@@ -632,7 +646,7 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
         correctness("postgres", n, "pending set, no setup", before_ids, naive, expected)
 
         # -- setup, then the status table
-        store = await open_store(parse_db_url(uri), registry)
+        store = await open_store(parse_db_url(uri), registry, serde=store_serde())
         try:
             t0 = time.perf_counter()
             done = await store.setup()
@@ -699,7 +713,7 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
             # Contrast: the no-setup plan on the same data (status table hidden).
             await pg_exec(url, "ALTER TABLE hitl_thread_status RENAME TO hitl_thread_status_off")
             try:
-                store = await open_store(parse_db_url(uri), registry)
+                store = await open_store(parse_db_url(uri), registry, serde=store_serde())
                 try:
                     scan = await timed(store.pending, max(1, repeat // 2))
                 finally:
@@ -802,7 +816,7 @@ async def measure_after_setup(
 ) -> None:
     """Appends rows: first page, all, and the correctness check (in that order)."""
     log(f"  store after setup, {label} ({_load()})")
-    store = await open_store(parse_db_url(uri), registry)
+    store = await open_store(parse_db_url(uri), registry, serde=store_serde())
     try:
         page = await timed(lambda: store.pending(limit=PAGE), repeat * 4)
         full = await timed(store.pending, repeat)
@@ -876,7 +890,7 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
             page.note(),
         )
     )
-    store = await open_store(parse_db_url(uri), registry)
+    store = await open_store(parse_db_url(uri), registry, serde=store_serde())
     try:
         await store.pending()
         warm = await timed(store.pending, args.repeat)
@@ -901,7 +915,7 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
     # measurement's twin without the triggers.
     off_path = workdir / f"pending_{n}_nosetup.sqlite"
     await asyncio.to_thread(sqlite_copy, path, off_path)
-    store = await open_store(parse_db_url(uri), registry)
+    store = await open_store(parse_db_url(uri), registry, serde=store_serde())
     try:
         t0 = time.perf_counter()
         done = await store.setup()
@@ -942,7 +956,7 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
         stats = await asyncio.to_thread(args.seeder.sqlite, str(path), extra_plans)
         log(f"  seeded: {stats.describe()}")
         # the first read after them decodes their new heads once and records the states
-        store = await open_store(parse_db_url(uri), registry)
+        store = await open_store(parse_db_url(uri), registry, serde=store_serde())
         try:
             t0 = time.perf_counter()
             await store.pending()
@@ -995,7 +1009,7 @@ async def sqlite_cold(uri: str, repeat: int, limit: int | None = None) -> Timing
     runs: list[float] = []
     result: Any = None
     for _ in range(repeat):
-        store = await open_store(parse_db_url(uri), seed.graph_registry())
+        store = await open_store(parse_db_url(uri), seed.graph_registry(), serde=store_serde())
         try:
             t0 = time.perf_counter()
             result = await store.pending(limit=limit)
@@ -1091,6 +1105,9 @@ def sqlite_trigger_ms(on_path: Path, off_path: Path, rows: int = 2000, rounds: i
 
 
 async def main(args: argparse.Namespace) -> int:
+    global SERDE_CHOICE
+    SERDE_CHOICE = args.serde
+    print(f"Stores decode with the {args.serde} serializer (--serde).")
     print(
         f"pending_list benchmark: python {platform.python_version()}, langgraph "
         f"{version('langgraph')}, checkpoint-postgres {version('langgraph-checkpoint-postgres')}"
@@ -1203,6 +1220,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "linearly (default 20000: the 20k size runs fully)",
     )
     p.add_argument("--repeat", type=int, default=5, help="runs per store timing (median)")
+    p.add_argument(
+        "--serde",
+        choices=("safe", "langgraph"),
+        default="safe",
+        help="decode with the console's safe serializer (default) or LangGraph's default "
+        "one (unsafe: only to measure what the safe one costs)",
+    )
     p.add_argument("--workers", type=int, default=3, help="seeding processes / connections")
     p.add_argument(
         "--extra-finished",

@@ -54,7 +54,7 @@ from console.core.pauses import PUSH_MARK, PUSH_PREFIX, START_MARK
 STATUS_TABLE = "hitl_thread_status"
 NOTIFY_CHANNEL = "hitl_console_changes"
 # Columns the queue reads; an install without the last one predates them (run setup).
-STATUS_VERSION_COLUMN = "push_blob"
+STATUS_VERSION_COLUMN = "parent_push_blob"
 
 # `heads.CONTROL_CHANNELS` as an SQL list: writes that do not mean their task finished
 NOT_OUTPUT_SQL = "('__interrupt__', '__resume__', '__error__', '__error_source_node__')"
@@ -106,12 +106,13 @@ def next_nodes_of_parts_sql(
                   coalesce({seen}->substr(t.key, 11)->>t.key, '') COLLATE "C"
             UNION ALL
             SELECT 1, s.node
-            FROM (SELECT coalesce(
+            -- CASE: the subscriber is looked up only for a head with a new input
+            FROM (SELECT CASE WHEN ({updated} IS NULL OR {updated} ? '__start__')
+                               AND {versions} ? '__start__' THEN coalesce(
                 (SELECT k.key FROM jsonb_each({seen}) AS k(key, value)
                  WHERE k.key <> '__input__' AND jsonb_typeof(k.value) = 'object'
-                   AND k.value ? '__start__' LIMIT 1), '{START_MARK}') AS node) s
-            WHERE ({updated} IS NULL OR {updated} ? '__start__')
-              AND {versions} ? '__start__'
+                   AND k.value ? '__start__' LIMIT 1), '{START_MARK}') END AS node) s
+            WHERE s.node IS NOT NULL
               AND ({versions}->>'__start__') COLLATE "C" >
                   coalesce({seen}->s.node->>'__start__', '') COLLATE "C"
               AND ({values} ? '__start__' OR {start_held})
@@ -179,10 +180,10 @@ ALTER TABLE {STATUS_TABLE}
     ADD COLUMN IF NOT EXISTS early_checkpoint_ids text[],
     -- the head's `Send` packets (`__pregel_tasks` blob) while its tokens hold PUSH_MARK
     ADD COLUMN IF NOT EXISTS push_type text,
-    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} bytea,
+    ADD COLUMN IF NOT EXISTS push_blob bytea,
     -- the same of the parent (its PUSH tasks just ran: `interrupt_after` on a Send target)
     ADD COLUMN IF NOT EXISTS parent_push_type text,
-    ADD COLUMN IF NOT EXISTS parent_push_blob bytea;
+    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} bytea;
 -- room on each page for HOT updates: the writes trigger's updates change no indexed column
 ALTER TABLE {STATUS_TABLE} SET (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS {STATUS_TABLE}_open_idx
