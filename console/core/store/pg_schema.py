@@ -25,14 +25,14 @@ state reset), a row trigger on root `checkpoint_writes` inserts/updates of `__in
 of each task's first output write, and statement triggers on deletes (threads deleted or
 pruned: their rows are recomputed from what is left).
 
-"First output write" is the row with idx 0 or 1: LangGraph saves a finished task's writes
-in one `put_writes` call, and always at least one output (`__no_writes__` when it produced
-none); the savers number that list's entries from 0 but give control channels fixed
-negative slots. The list starts with its first output, or with the task's `__resume__`
-write and then its first output (a resumed task), and control writes such as `__error__`
-come after partial output. A task counts as finished once it has any output write, so
-its idx 0/1 rows are enough, and the trigger fires about 1.7 times per checkpoint in the
-benchmark's graphs instead of 3.3 (once per channel written).
+Output writes are what tell a task finished (any write on a channel other than the
+control channels). LangGraph saves a finished task's writes in one `put_writes` call, and
+always at least one output (`__no_writes__` when it produced none); the savers number
+that list's entries from 0 but give control channels fixed negative slots. The list starts
+with one `__resume__` entry per question the task was answered (all upserted into one
+slot), then its outputs: a task answered k times has its first output at idx k, so every
+output write with idx >= 0 fires the trigger (its unlocked first read makes the repeats of
+a recorded node cheap).
 
 Writes and their checkpoint can commit in either order (LangGraph saves both in the
 background), and the status row is where they meet, without the checkpoint trigger ever
@@ -513,7 +513,7 @@ DROP TRIGGER IF EXISTS hitl_track_write ON checkpoint_writes;
 CREATE TRIGGER hitl_track_write
     AFTER INSERT OR UPDATE ON checkpoint_writes
     FOR EACH ROW WHEN (NEW.checkpoint_ns = '' AND (NEW.channel = '__interrupt__'
-        OR (NEW.idx IN (0, 1) AND NEW.channel NOT IN ('__resume__', '__error__',
+        OR (NEW.idx >= 0 AND NEW.channel NOT IN ('__resume__', '__error__',
                                                 '__error_source_node__'))))
     EXECUTE FUNCTION hitl_track_write();
 DROP TRIGGER IF EXISTS hitl_forget_heads ON checkpoints;
