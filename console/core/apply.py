@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from langgraph.constants import END
 from langgraph.types import Command
 
 from console.core.answers import forget_failed_answers, recorded_answers
@@ -66,8 +67,6 @@ from console.core.serde import saver_for_graph
 from console.core.store.base import CheckpointStore
 from console.core.store.ledger_sql import LedgerDB, database_error, ledger_db
 
-# How many nodes a rejection may skip to end a run (loops in a graph must not spin).
-MAX_SKIPPED_STEPS = 25
 _POLICY_ACTION = {
     DecisionType.APPROVE: "approve",
     DecisionType.EDIT: "edit",
@@ -443,16 +442,13 @@ async def _run_plan(
 
 
 async def _skip_to_end(runnable: Any, config: Any, plan: Plan) -> None:
-    """Record the gated nodes as done without running them, until the run ends."""
+    """End the run without running anything: LangGraph's "clear all tasks" update (no
+    values, `as_node=END`) drops the pending tasks, the gated ones included. Recording
+    the gated node as done instead (`as_node=node`) lets its successors run, and in a
+    model/tools loop sends the run straight back to the gate."""
     if plan.update:
         await runnable.aupdate_state(config, plan.update)
-    state = await runnable.aget_state(config)
-    for _ in range(MAX_SKIPPED_STEPS):
-        if not state.next:
-            return
-        await runnable.aupdate_state(config, None, as_node=state.next[0])
-        state = await runnable.aget_state(config)
-    raise ConsoleError(f"The run kept scheduling nodes after {MAX_SKIPPED_STEPS} skips.")
+    await runnable.aupdate_state(config, None, as_node=END)
 
 
 # ----------------------------------------------------------------------------- bulk

@@ -470,6 +470,13 @@ def shape_of(
         ran = [node for _, node in head_tasks(parent_tokens)]
         nodes = tuple(dict.fromkeys(n for n in ran if info.pauses_after(n)))
         if not nodes:
+            inside = tuple(dict.fromkeys(n for n in pending if n in info.nested_breakpoints))
+            if inside:
+                # its subgraph stopped at a breakpoint of its own (or is still running:
+                # only a head idle past the grace period is listed)
+                return Shape(PauseKind.BEFORE, graph, inside, pending, Convention.BREAKPOINT,
+                             f"paused inside {', '.join(inside)} (a subgraph's breakpoint)",
+                             True, ())
             # the graph says no breakpoint: the run is still going (or crashed)
             return Shape(None, graph, (), pending, None, None, False, ())
         return Shape(PauseKind.AFTER, graph, nodes, pending, Convention.BREAKPOINT,
