@@ -60,6 +60,10 @@ PUSH_MARK = "~push"
 # The `__start__` channel's subscriber when the stored rows do not name it (a thread's
 # first run: nothing has seen `__start__` yet). Named from the graph or an interrupt path.
 START_MARK = "~start"
+# A node that ran in the step that made the checkpoint (`last_ran`): not a task, but what
+# `interrupt_after` asks about when the parent checkpoint was never saved (durability
+# "exit") and so cannot name the tasks that ran.
+RAN_PREFIX = "~ran:"
 
 _PULL = "__pregel_pull"
 _PUSH = "__pregel_push"
@@ -87,6 +91,8 @@ def head_tasks(tokens: Sequence[str]) -> list[tuple[str, str]]:
     tasks = []
     index = 0
     for token in tokens:
+        if token.startswith(RAN_PREFIX):
+            continue
         if token.startswith(PUSH_PREFIX):
             tasks.append((f"{PUSH_PREFIX}{index}", token[len(PUSH_PREFIX):]))
             index += 1
@@ -140,7 +146,28 @@ def tokens_of_checkpoint(checkpoint: Mapping[str, Any]) -> tuple[str, ...]:
         last = node_seen.get(channel) if isinstance(node_seen, Mapping) else None
         if last is None or _version_key(version) > _version_key(last):
             pull.append(node)
-    return (*tokens, *sorted(pull))
+    if not tokens and not pull:
+        return ()
+    return (*tokens, *sorted(pull), *(f"{RAN_PREFIX}{node}" for node in last_ran(seen)))
+
+
+def last_ran(versions_seen: Mapping[str, Any]) -> tuple[str, ...]:
+    """The nodes that ran last: each node's `versions_seen` holds the versions of the
+    triggers it consumed, and a step's writes all get one new, greatest version, so the
+    nodes that consumed the greatest version ran in the newest step."""
+    tops = {}
+    for node, seen in versions_seen.items():
+        if not node.startswith("__") and isinstance(seen, Mapping) and seen:
+            tops[node] = max(_version_key(v) for v in seen.values())
+    if not tops:
+        return ()
+    top = max(tops.values())
+    return tuple(sorted(node for node, version in tops.items() if version == top))
+
+
+def ran_nodes(tokens: Iterable[str]) -> list[str]:
+    """The nodes named by `RAN_PREFIX` tokens."""
+    return [t[len(RAN_PREFIX):] for t in tokens if t.startswith(RAN_PREFIX)]
 
 
 def start_subscriber(versions_seen: Mapping[str, Any]) -> str:

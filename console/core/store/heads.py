@@ -33,6 +33,7 @@ from console.core.pauses import (
     INTERRUPT_CHANNEL,
     expand_push,
     head_tasks,
+    ran_nodes,
     resolve_start,
     task_key,
 )
@@ -467,7 +468,8 @@ def shape_of(
         if nodes:
             return Shape(PauseKind.BEFORE, graph, nodes, pending, Convention.BREAKPOINT,
                          f"paused before {', '.join(nodes)}", False, ())
-        ran = [node for _, node in head_tasks(parent_tokens)]
+        ran = [*(node for _, node in head_tasks(parent_tokens)), *ran_nodes(tokens),
+               *ran_nodes(parent_tokens)]
         nodes = tuple(dict.fromkeys(n for n in ran if info.pauses_after(n)))
         if not nodes:
             inside = tuple(dict.fromkeys(n for n in pending if n in info.nested_breakpoints))

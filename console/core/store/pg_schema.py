@@ -49,7 +49,7 @@ nothing new (a node already recorded) read the row without locking it.
 
 from __future__ import annotations
 
-from console.core.pauses import PUSH_MARK, PUSH_PREFIX, START_MARK
+from console.core.pauses import PUSH_MARK, PUSH_PREFIX, RAN_PREFIX, START_MARK
 
 STATUS_TABLE = "hitl_thread_status"
 NOTIFY_CHANNEL = "hitl_console_changes"
@@ -118,6 +118,23 @@ def next_nodes_of_parts_sql(
               AND ({values} ? '__start__' OR {start_held})
         ) x
         ORDER BY x.o, x.node COLLATE "C"
+    )"""
+
+
+def last_ran_sql(seen: str) -> str:
+    """`pauses.last_ran` as RAN_PREFIX tokens: the nodes whose `versions_seen` holds the
+    greatest version (they ran in the newest step; `interrupt_after` asks about them when
+    the parent checkpoint was never saved)."""
+    top = (f"(SELECT max(v.version COLLATE \"C\") FROM jsonb_each({seen}) AS n(node, seen), "
+           f"jsonb_each_text(n.seen) AS v(channel, version) WHERE jsonb_typeof(n.seen) = "
+           f"'object' AND NOT starts_with(n.node, '__'))")
+    return f"""ARRAY(
+        SELECT '{RAN_PREFIX}' || n.node
+        FROM jsonb_each({seen}) AS n(node, seen), jsonb_each_text(n.seen) AS v(channel, version)
+        WHERE jsonb_typeof(n.seen) = 'object' AND NOT starts_with(n.node, '__')
+        GROUP BY n.node
+        HAVING max(v.version COLLATE "C") = {top}
+        ORDER BY 1
     )"""
 
 
@@ -198,7 +215,9 @@ SELECT c.thread_id, c.checkpoint_id,
        n.next_nodes,
        c.metadata->>'graph_id' AS graph_id,
        c.parent_checkpoint_id,
-       pn.parent_next_nodes,
+       CASE WHEN cardinality(n.next_nodes) > 0
+            THEN pn.parent_next_nodes || {last_ran_sql("(c.checkpoint->'versions_seen')")}
+            ELSE pn.parent_next_nodes END AS parent_next_nodes,
        CASE WHEN cardinality(n.next_nodes) > 0 THEN c.metadata::text END AS metadata_json,
        coalesce(w.done_nodes, '{{}}') AS done_nodes,
        coalesce(i.task_ids, '{{}}') AS int_task_ids,
@@ -275,6 +294,8 @@ CREATE OR REPLACE FUNCTION hitl_track_head() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     nxt text[] := {next_nodes_sql("NEW.checkpoint", "NEW.thread_id")};
+    ran text[] := CASE WHEN cardinality(nxt) > 0
+                       THEN {last_ran_sql("(NEW.checkpoint->'versions_seen')")} ELSE '{{}}' END;
     moved boolean;
     early text[];
 BEGIN
@@ -300,9 +321,10 @@ BEGIN
             graph_id = EXCLUDED.graph_id,
             parent_checkpoint_id = EXCLUDED.parent_checkpoint_id,
             -- the usual case: the new head's parent is the previous head
+            -- (NULL: read from the parent below; RAN_PREFIX tokens: `last_ran_sql`)
             parent_next_nodes = CASE
                 WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_next_nodes
-                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.next_nodes
+                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.next_nodes || ran
                 END,
             metadata_json = EXCLUDED.metadata_json,
             push_type = EXCLUDED.push_type,
@@ -341,7 +363,7 @@ BEGIN
     IF moved AND NEW.parent_checkpoint_id IS NOT NULL THEN
         -- a new thread row, or a head whose parent was not the previous head (a fork)
         UPDATE {STATUS_TABLE} s
-        SET parent_next_nodes = pn.nxt,
+        SET parent_next_nodes = pn.nxt || ran,
             parent_push_type = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",
                                               "p.thread_id", "type")},
             parent_push_blob = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",

@@ -50,6 +50,7 @@ from console.core.store.pg_schema import (
     STATUS_TABLE,
     STATUS_VERSION_COLUMN,
     joined_sql,
+    last_ran_sql,
     next_nodes_of_parts_sql,
     next_nodes_sql,
     node_of_path_sql,
@@ -92,12 +93,14 @@ candidates AS MATERIALIZED (
            c.checkpoint->>'ts' AS ts, c.metadata::text AS metadata,
            c.metadata->>'graph_id' AS graph_id,
            c.checkpoint->'channel_versions' AS versions,
+           c.checkpoint->'versions_seen' AS versions_seen,
            {next_nodes} AS next_nodes
     FROM head_rows c
 )
 SELECT cand.*,
        {push_type} AS push_type, {push_blob} AS push_blob,
-       pn.parent_next_nodes, {parent_push_type} AS parent_push_type,
+       CASE WHEN %(with_parent)s THEN pn.parent_next_nodes || {ran} END AS parent_next_nodes,
+       {parent_push_type} AS parent_push_type,
        {parent_push_blob} AS parent_push_blob,
        w.task_ids, w.task_paths, w.channels, w.types, w.blobs
 FROM candidates cand
@@ -127,6 +130,7 @@ _NO_SETUP_ROWS = f"""
 WITH heads AS MATERIALIZED ({_HEADS_BY_SCAN.format(thread_clause="{range_clause}")}),
 candidates AS MATERIALIZED (
     SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id, v.ts, c.metadata, v.versions,
+           v.seen,
            {next_nodes_of_parts_sql("c.vals", "v.versions", "v.seen", "c.updated",
                                     "c.thread_id")} AS next_nodes
     FROM heads h
@@ -153,7 +157,9 @@ candidates AS MATERIALIZED (
 )
 SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
        concat('=' || (cand.metadata->>'graph_id'), E'\\x1e', {joined_sql("cand.next_nodes")},
-              E'\\x1e', w.done, E'\\x1e', {joined_sql("p.next_nodes")}, E'\\x1e',
+              E'\\x1e', w.done, E'\\x1e',
+              {joined_sql("CASE WHEN %(with_parent)s THEN p.next_nodes || "
+                          + last_ran_sql("cand.seen") + " END")}, E'\\x1e',
               '=' || w.paths) AS shape,
        cand.metadata::text AS metadata_json,
        w.task_ids || E'\\x1e' || w.types AS tasks,
@@ -364,6 +370,7 @@ class PostgresStore(CheckpointStore):
         query = _CANDIDATES.format(
             heads=_HEADS_BY_SCAN.format(thread_clause=thread_clause),
             next_nodes=next_nodes_sql("c.checkpoint", "c.thread_id"),
+            ran=last_ran_sql("(cand.versions_seen)"),
             parent_next=parent_next,
             push_type=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "type"),
             push_blob=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob"),
