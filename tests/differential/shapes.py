@@ -147,6 +147,12 @@ def _agent(rng: random.Random, name: str) -> Agent:
     style: AgentStyle = rng.choice(["create_agent", "toolnode_send", "toolnode", "per_call"])
     calls = rng.randint(1, 4)
     gated = tuple(rng.random() < 0.6 for _ in range(calls))
+    if style == "toolnode" and sum(gated) > 1:
+        # One ToolNode task runs every call: LangGraph surfaces one question at a time and
+        # re-runs the task whole, so an approved call runs again while the next one asks
+        # (plain LangGraph does it too). Exactly once needs at most one asking call there.
+        first = gated.index(True)
+        gated = tuple(i == first for i in range(calls))
     return Agent(name, style, gated, before_tools=rng.random() < 0.2)
 
 
