@@ -27,7 +27,7 @@ from langgraph.config import get_config
 from langgraph.func import entrypoint, task
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
-from langgraph.types import Send, interrupt
+from langgraph.types import Command, Send, interrupt
 
 from tests.differential.shapes import Agent, Flow, Graph, Node, Shape
 from tests.effects import count_effects, prepare_effects
@@ -106,16 +106,32 @@ def _gated(sink: EffectSink, config: Any, name: str, item: str, answers: list[An
     return f"{key}:rejected"
 
 
-def _node_fn(node: Node, sink: EffectSink) -> Any:
+def _node_fn(node: Node, sink: EffectSink, goto: Any = None) -> Any:
+    """A plain node; `goto(state, item)`: it routes by returning `Command(goto=...)`."""
     name, asks = node.name, node.asks
 
-    async def run(state: State, config: RunnableConfig) -> dict[str, Any]:
+    async def run(state: State, config: RunnableConfig) -> Any:
         item = str(state.get("item", ""))
         answers = [interrupt({"node": name, "item": item, "q": q}) for q in range(asks)]
         _fails(config, name)
         out: dict[str, Any] = {"log": [_gated(sink, config, name, item, answers)]}
         if item:  # a Send target: a Send fan-out after it reads its own item
             out["item"] = item
+        if goto is not None:
+            return Command(update=out, goto=goto(state, item))
+        return out
+
+    return run
+
+
+def _called_fn(node: Node, subgraph: Any, goto: Any = None) -> Any:
+    """A node that awaits a compiled subgraph inside its own function."""
+
+    async def run(state: State, config: RunnableConfig) -> Any:
+        result = await subgraph.ainvoke({**state, "log": []}, config)
+        out: dict[str, Any] = {"log": list(result.get("log", []))}
+        if goto is not None:
+            return Command(update=out, goto=goto(state, str(state.get("item", ""))))
         return out
 
     return run
@@ -132,18 +148,28 @@ def build(shape: Shape, sink: EffectSink, checkpointer: Any) -> Any:
 
 def _graph(graph: Graph, sink: EffectSink, checkpointer: Any) -> Any:
     builder = StateGraph(State)
+    gotos = _gotos(graph)
     for layer in graph.layers:
         for node in layer:
-            if node.sub is not None:
+            goto = gotos.get(node.name)
+            if node.sub is not None and node.wrapped:
+                builder.add_node(node.name, _called_fn(node, _graph(node.sub, sink, None),
+                                                       goto))
+            elif node.sub is not None and goto is None:
                 builder.add_node(node.name, _graph(node.sub, sink, None))
+            elif node.sub is not None:  # a subgraph node cannot return a Command: wrap it
+                builder.add_node(node.name, _called_fn(node, _graph(node.sub, sink, None),
+                                                       goto))
             else:
-                builder.add_node(node.name, _node_fn(node, sink))
+                builder.add_node(node.name, _node_fn(node, sink, goto))
     for node in graph.layers[0]:
         builder.add_edge(START, node.name)
     for index, link in enumerate(graph.links):
         sources, targets = graph.layers[index], graph.layers[index + 1]
         names = [t.name for t in targets]
         for position, source in enumerate(sources):
+            if link in ("goto", "goto_send"):
+                continue  # the source node returns Command(goto=...)
             if link == "static":
                 for target in names:
                     builder.add_edge(source.name, target)
@@ -154,9 +180,28 @@ def _graph(graph: Graph, sink: EffectSink, checkpointer: Any) -> Any:
                                               [names[0]])
     for node in graph.layers[-1]:
         builder.add_edge(node.name, END)
+    before: Any = "*" if graph.before == ("*",) else list(graph.before) or None
     return builder.compile(checkpointer=checkpointer, name=graph.name,
-                           interrupt_before=list(graph.before) or None,
+                           interrupt_before=before,
                            interrupt_after=list(graph.after) or None)
+
+
+def _gotos(graph: Graph) -> dict[str, Any]:
+    """For the sources of `goto` links, what their `Command(goto=...)` names."""
+    out: dict[str, Any] = {}
+    for index, link in enumerate(graph.links):
+        if link not in ("goto", "goto_send"):
+            continue
+        names = [t.name for t in graph.layers[index + 1]]
+        for position, source in enumerate(graph.layers[index]):
+            if link == "goto":
+                pick = _picker(names, position)
+                out[source.name] = lambda state, item, pick=pick: pick(state)
+            else:
+                send = _sender(names[0], source.name)
+                out[source.name] = lambda state, item, send=send: send(
+                    {**state, "item": item})
+    return out
 
 
 def _picker(names: list[str], position: int) -> Any:

@@ -25,7 +25,7 @@ class Answer:
 
     def text(self) -> str:
         if not self.listed:
-            return "not listed"
+            return f"not listed ({self.kind})" if self.kind else "not listed"
         ints = ", ".join(f"{i[:8]}={v}" for i, v in self.interrupts)
         return (f"{self.kind} nodes={list(self.nodes)} next={list(self.next_nodes)}"
                 + (f" interrupts=[{ints}]" if ints else ""))

@@ -6,10 +6,12 @@ Three families, as applications write them:
 
 - `Graph`: a StateGraph of layers. Layer 0 hangs off START (parallel branches when it has
   several nodes); layer i reaches layer i+1 by static edges, by a conditional edge that
-  picks a subset from the thread's input, or by a `Send` fan-out of 1-5 to a single
-  target node. A node calls `interrupt()` 0-2 times, or is a compiled subgraph (up to 3
-  deep, itself a `Graph`). Static `interrupt_before/after` gate root nodes of any kind
-  (plain, `Send` target, subgraph); a subgraph may carry its own breakpoints.
+  picks a subset from the thread's input, by a `Send` fan-out of 1-5 to a single
+  target node, or by the source nodes returning `Command(goto=...)` (node names, or
+  `Send`s). A node calls `interrupt()` 0-2 times, or is a compiled subgraph (up to 3
+  deep, itself a `Graph`), added as the node or awaited inside a node function. Static
+  `interrupt_before/after` gate root nodes of any kind (plain, `Send` target, subgraph;
+  rarely "*"); a subgraph may carry its own breakpoints.
 - `Flow`: the Functional API, an `@entrypoint` with `@task`s (run in parallel or one
   after the other) and `interrupt()` in the entrypoint (before and/or after the tasks)
   or in the tasks.
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 MAX_DEPTH = 3  # subgraphs nested under the root graph
-LinkKind = Literal["static", "cond", "send"]
+LinkKind = Literal["static", "cond", "send", "goto", "goto_send"]
 AgentStyle = Literal["create_agent", "toolnode_send", "toolnode", "per_call"]
 
 
@@ -35,6 +37,7 @@ class Node:
     name: str
     asks: int = 0  # interrupt() calls in the node, in order
     sub: Graph | None = None  # a compiled subgraph as the node
+    wrapped: bool = False  # the subgraph is awaited inside a node function instead
 
 
 @dataclass(frozen=True)
@@ -115,14 +118,17 @@ def _graph(rng: random.Random, name: str, names: _Names, depth: int) -> Graph:
     for index in range(n_layers):
         link: LinkKind | None = None
         if index > 0:
-            link = rng.choices(["static", "cond", "send"], weights=[4, 2, 3])[0]
+            link = rng.choices(["static", "cond", "send", "goto", "goto_send"],
+                               weights=[4, 2, 3, 1, 1])[0]
             links.append(link)
-        width = 1 if link == "send" else rng.choices([1, 2, 3], weights=[5, 3, 1])[0]
+        width = 1 if link in ("send", "goto_send") else rng.choices([1, 2, 3],
+                                                                   weights=[5, 3, 1])[0]
         layer = []
         for _ in range(width):
             node_name = names.next()
             if depth < MAX_DEPTH and rng.random() < (0.22 if depth == 0 else 0.3):
-                layer.append(Node(node_name, 0, _graph(rng, node_name, names, depth + 1)))
+                layer.append(Node(node_name, 0, _graph(rng, node_name, names, depth + 1),
+                                  wrapped=rng.random() < 0.25))
             else:
                 layer.append(Node(node_name, _asks(rng)))
         layers.append(tuple(layer))
@@ -132,6 +138,8 @@ def _graph(rng: random.Random, name: str, names: _Names, depth: int) -> Graph:
     # Root breakpoints are the common case; a subgraph's own are rarer.
     if rng.random() < (0.45 if depth == 0 else 0.12):
         before = tuple(sorted(rng.sample(own, rng.randint(1, min(2, len(own))))))
+        if depth == 0 and rng.random() < 0.06:
+            before = ("*",)
     if rng.random() < (0.25 if depth == 0 else 0.08):
         after = tuple(sorted(rng.sample(own, 1)))
     return Graph(name, tuple(layers), tuple(links), before, after)
@@ -184,6 +192,6 @@ def _graph_text(graph: Graph) -> str:
 
 def _node_text(node: Node) -> str:
     if node.sub is not None:
-        return "{sub " + _graph_text(node.sub) + "}"
+        return ("{called " if node.wrapped else "{sub ") + _graph_text(node.sub) + "}"
     short = node.name.rsplit("_", 1)[-1]
     return f"{short}(ask{node.asks})" if node.asks else short
