@@ -1,17 +1,22 @@
 """The console's answer for every thread equals LangGraph's own, on generated graphs.
 
-`shapes.py` draws graph shapes from a seed (StateGraphs with static, conditional and
-`Send` edges, parallel branches, subgraphs up to 3 deep, breakpoints on plain, `Send`
-target and subgraph nodes; Functional API entrypoints and tasks; agents whose tools
-ask, through `create_agent`, a prebuilt `ToolNode`, or per-call HITL middleware).
+`shapes.py` draws graph shapes from a seed (StateGraphs with static, conditional,
+`Send` and `Command(goto=...)` edges, parallel branches, subgraphs up to 3 deep as nodes
+or awaited inside nodes, breakpoints on plain, `Send` target and subgraph nodes;
+Functional API entrypoints and tasks; agents whose tools ask, through `create_agent`, a
+prebuilt `ToolNode`, or per-call HITL middleware).
 `runner.py` runs threads of them on the real savers to random points (paused, partly
 answered by interrupt id, resumed, finished, failed; durability sync/async/exit) and
-compares, for every thread, the console's answer (`store.pending_thread(T)` and the
-thread's row in `store.pending()`) with what `aget_state()` says, in every setting:
+compares, for every thread, the console's answer (`store.pending_thread(T)` after every
+invocation; at the end also the thread's row in `store.pending()` and the pause of its
+review bundle, `store.bundle(T).pending`, what `show` prints) with what `aget_state()`
+says, in every setting:
 SQLite and Postgres; without `setup`, with `setup` installed before the writes, and
 with `setup` installed after them; with the graphs registered and with an empty
-registry. Then it decides every shape through the console: approve runs each gated
-action exactly once, reject never runs it (the side-effect table says what ran).
+registry. Then it decides every shape through the console (inline, approve or reject
+until the run ends): approve runs each gated action exactly once (as often as plain
+LangGraph runs it with the same answers: nested subgraph re-execution can run one
+twice without any console), reject never runs it; the side-effect table says what ran.
 
 What the console must answer, from `S = await graph.aget_state({"thread_id": T})` (the
 newest root checkpoint, with the writes of tasks that already finished applied):
