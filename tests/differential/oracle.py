@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.types import StateSnapshot
+
 from console.core.graphs import GraphInfo
 from console.core.models import PendingThread
 
@@ -81,6 +83,9 @@ async def expected(graph: Any, info: GraphInfo, thread_id: str) -> Truth:
     after = _names(n for n in ran if info.pauses_after(n))
     if after:
         return Truth(Answer(True, "after", after, next_names), stalled, snapshot, origin)
+    inside = await _stopped_inside(graph, config, state)
+    if inside:
+        return Truth(Answer(True, "before", inside, next_names), stalled, snapshot, origin)
     return Truth(NOT_LISTED, stalled, snapshot, origin)
 
 
@@ -94,6 +99,44 @@ async def _ran_before(graph: Any, state: Any) -> tuple[str, ...]:
     if not isinstance(step, int) or parent_step != step - 1:
         return ()
     return tuple(parent.next)
+
+
+async def _stopped_inside(graph: Any, config: Any, state: Any) -> tuple[str, ...]:
+    """The next root tasks whose subgraph (at any depth) is stopped at a breakpoint of
+    its own, read with `aget_state(subgraphs=True)` (a subgraph awaited inside a node
+    function is not one LangGraph can list: it is not seen here)."""
+    if not any(t.state is not None for t in state.tasks):
+        return ()
+    deep = await graph.aget_state(config, subgraphs=True)
+    subgraphs = dict(graph.get_subgraphs())
+    found = []
+    for task in deep.tasks:
+        sub = subgraphs.get(task.name)
+        if task.name in state.next and sub is not None and isinstance(
+                task.state, StateSnapshot) and await _at_breakpoint(graph, sub, task.state):
+            found.append(task.name)
+    return _names(found)
+
+
+async def _at_breakpoint(root: Any, sub: Any, snapshot: StateSnapshot) -> bool:
+    """Rule 3 inside a subgraph: its next tasks meet its own interrupt_before, or the
+    tasks of its step before meet its interrupt_after; or one of its own subgraphs is.
+    Its `next` may be empty: stopped after its last node, it still holds up the task of
+    its parent graph that runs it."""
+    if snapshot.interrupts:
+        return False
+    info = GraphInfo.of("", sub)
+    if any(info.pauses_before(n) for n in snapshot.next):
+        return True
+    if any(info.pauses_after(n) for n in await _ran_before(root, snapshot)):
+        return True
+    inner = dict(sub.get_subgraphs())
+    for task in snapshot.tasks:
+        child = inner.get(task.name)
+        if child is not None and task.name in snapshot.next and isinstance(
+                task.state, StateSnapshot) and await _at_breakpoint(root, child, task.state):
+            return True
+    return False
 
 
 def _origin(state: Any, info: GraphInfo) -> str:

@@ -369,6 +369,9 @@ def _diff(batch: Batch, site: Site, run: ThreadRun, step: str, registry: str, ch
           want: Answer, got: Answer, truth: Truth, report: Report) -> None:
     if want == got:
         return
+    if (registry == "graph" and not want.listed and run.stopped_at_breakpoint
+            and truth.without_graph.listed and got.kind in ("before", "after")):
+        return  # LangGraph said it stopped at a breakpoint the checkpoints cannot name
     for what in ("listed", "kind", "nodes", "interrupts", "next_nodes"):
         if getattr(want, what) != getattr(got, what):
             break
@@ -444,6 +447,7 @@ async def _decide_one(batch: Batch, site: Site, shape: Shape, sink: EffectSink,
     durability = rng.choice(DURABILITY)
     await _invoke(batch, site, run, first, None, durability, report, "start")
     gated: dict[str, tuple[str, ...]] = {}
+    seen_at: dict[str, Counter[str]] = {}  # what had run when each gate was first seen
     config: Any = {"configurable": {"thread_id": thread_id}}
 
     def fail(what: str, expected: str, actual: str, step: str, detail: str = "") -> None:
@@ -463,8 +467,10 @@ async def _decide_one(batch: Batch, site: Site, shape: Shape, sink: EffectSink,
                 fail("pause not visible", truth.with_graph.text(), "not listed", step,
                      truth.snapshot)
             break
-        gated.update(_gated(pause, shape))
         before = sink.counts(thread_id)
+        for gate, keys in _gated(pause, shape).items():
+            gated.setdefault(gate, keys)
+            seen_at.setdefault(gate, before)
         try:
             await decider.decide(thread_id, APPROVE if approve else REJECT)
         except ConsoleError as exc:
@@ -481,8 +487,10 @@ async def _decide_one(batch: Batch, site: Site, shape: Shape, sink: EffectSink,
     for gate, keys in sorted(gated.items()):
         runs = _ran(counts, keys)
         if not approve:
-            if runs:
-                fail("rejected action ran", f"{gate}: never runs", f"ran {runs} times", "end")
+            # after the pause (a subgraph paused inside ran some of its nodes before it)
+            later = _ran(counts - seen_at[gate], keys)
+            if later:
+                fail("rejected action ran", f"{gate}: never runs", f"ran {later} times", "end")
             continue
         plain = sorted(_ran(reference, keys))
         if any(c != 1 for c in plain):

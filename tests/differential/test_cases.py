@@ -113,11 +113,14 @@ async def test_a_subgraphs_own_breakpoint_is_listed(open_case: Any) -> None:
     assert await case.store.pending_thread("t") is not None
 
 
-async def test_an_after_breakpoint_with_exit_durability_is_listed(open_case: Any) -> None:
+@pytest.mark.parametrize("setup", [False, True], ids=["no setup", "setup first"])
+async def test_an_after_breakpoint_with_exit_durability_is_listed(
+    open_case: Any, setup: bool
+) -> None:
     """interrupt_after=[n1] on a run with durability "exit": no checkpoint of the step
     before is saved, yet the run stopped for a human after n1."""
     case = await open_case(Graph("late", ((Node("n1"),), (Node("n2"),)), ("static",),
-                                 after=("n1",)))
+                                 after=("n1",)), setup=setup)
     await case.invoke("t", first_input(case.shape, 0, 1), durability="exit")
     assert (await case.graph.aget_state(case.config("t"))).next == ("n2",)
     pause = await case.store.pending_thread("t")

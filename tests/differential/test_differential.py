@@ -32,8 +32,13 @@ newest root checkpoint, with the writes of tasks that already finished applied):
      names (every name for "*"), if there are any;
    - else kind `after`, nodes = the graph's `interrupt_after` nodes among the tasks that
      ran in the step that produced the head, i.e. `aget_state(S.parent_config).next`
-     when that parent is the step just before (`step - 1`); with durability "exit" no
-     such parent is saved, and no after-breakpoint is known from the checkpoints;
+     when that parent is the step just before (`step - 1`) (with durability "exit" no
+     such parent is saved: see the run's own fact below);
+   - else kind `before`, nodes = the next tasks that run a subgraph stopped at a
+     breakpoint of its own: read with `aget_state(T, subgraphs=True)`, the task's
+     subgraph state (at any depth) meets these same two rules with the subgraph's own
+     `interrupt_before/after` ("paused inside" the node; a subgraph stopped after its
+     last node counts, though its own `next` is empty: its parent's task is unfinished);
    - else not listed (a run between steps, or one that failed: the graph says no human
      is needed).
 4. Else (empty registry; grace period 0): listed, kind `stalled`, nodes = the names in
@@ -41,10 +46,13 @@ newest root checkpoint, with the writes of tasks that already finished applied):
 
 In every listed case `next_nodes` = the names in `S.next`. Names are compared as sorted
 sets (a `Send` fan-out repeats a name in `S.next`), interrupt values by `repr`.
-One more check comes from the run itself ("breakpoint stop"): when LangGraph ended the
-last invocation at a static breakpoint (the stream's last update is
-`{"__interrupt__": ()}`) and `S.next` is not empty, the store with the graph must list
-the thread, even where rule 3 cannot tell (a subgraph's own breakpoint, "exit").
+One more fact comes from the run itself: whether LangGraph ended the thread's last
+invocation at a static breakpoint (the stream's last update is `{"__interrupt__": ()}`).
+When it did and `S.next` is not empty, the store with the graph must list the thread
+("breakpoint stop"), even where rule 3 cannot tell: durability "exit" saves no
+checkpoint of the step before, inside a subgraph as at the root, so `interrupt_after`
+leaves no trace `aget_state` shows. There, kind `before` or `after` is accepted whatever
+the nodes.
 
 The fixed seeds below cover at least 300 threads a backend; `benchmarks/differential.py`
 runs the same generator at any scale and prints every mismatch.
