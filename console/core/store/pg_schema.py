@@ -373,6 +373,12 @@ BEGIN
             SELECT {next_nodes_sql("p.checkpoint", "p.thread_id")} AS nxt) pn
         WHERE s.thread_id = NEW.thread_id AND p.thread_id = NEW.thread_id
           AND p.checkpoint_ns = '' AND p.checkpoint_id = NEW.parent_checkpoint_id;
+        IF NOT FOUND AND cardinality(ran) > 0 THEN
+            -- the parent was never saved (durability "exit"): what ran comes from the head
+            UPDATE {STATUS_TABLE} SET parent_next_nodes = ran WHERE thread_id = NEW.thread_id;
+        END IF;
+    ELSIF moved AND cardinality(ran) > 0 THEN
+        UPDATE {STATUS_TABLE} SET parent_next_nodes = ran WHERE thread_id = NEW.thread_id;
     END IF;
     IF NEW.checkpoint_id = ANY(early) THEN
         -- writes of this checkpoint committed before it (rare): take them in now, and
