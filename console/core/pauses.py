@@ -50,6 +50,7 @@ TRIGGER_PREFIX = "branch:to:"
 START_CHANNEL = "__start__"
 TASKS_CHANNEL = "__pregel_tasks"
 INTERRUPT_CHANNEL = "__interrupt__"
+ERROR_CHANNEL = "__error__"
 CONTROL_CHANNELS = frozenset({"__interrupt__", "__resume__", "__error__", "__error_source_node__"})
 
 # A head's tasks as one tuple of tokens: a PULL task is its node's name; a PUSH task is
@@ -102,18 +103,20 @@ def head_tasks(tokens: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def resolve_start(
-    tokens: Sequence[str], start_nodes: Iterable[str] | None, asking_paths: Iterable[str]
+    tokens: Sequence[str], start_nodes: Iterable[str] | None, asking_paths: Iterable[str],
+    failed_keys: Iterable[str] = (),
 ) -> tuple[str, ...]:
     """`tokens` with START_MARK replaced by the `__start__` channel's subscriber: the
-    graph's (`start_nodes`), else the node of a pending interrupt's PULL path that no other
-    trigger explains, else `__start__` (a StateGraph's START node, the usual case)."""
+    graph's (`start_nodes`), else the node of a pending interrupt's (or a failed task's)
+    PULL task that no other trigger explains, else `__start__` (a StateGraph's START node,
+    the usual case)."""
     if START_MARK not in tokens:
         return tuple(tokens)
     names: list[str] = list(start_nodes or ())
     if not names:
         explained = set(tokens)
-        for path in asking_paths:
-            key = task_key(path)
+        keys = [task_key(path) for path in asking_paths]
+        for key in [*keys, *failed_keys]:
             if key and not key.startswith(PUSH_PREFIX) and key not in explained:
                 names = [key]
                 break

@@ -54,7 +54,7 @@ from console.core.pauses import PUSH_MARK, PUSH_PREFIX, RAN_PREFIX, START_MARK
 STATUS_TABLE = "hitl_thread_status"
 NOTIFY_CHANNEL = "hitl_console_changes"
 # Columns the queue reads; an install without the last one predates them (run setup).
-STATUS_VERSION_COLUMN = "parent_push_blob"
+STATUS_VERSION_COLUMN = "failed_nodes"
 
 # `heads.CONTROL_CHANNELS` as an SQL list: writes that do not mean their task finished
 NOT_OUTPUT_SQL = "('__interrupt__', '__resume__', '__error__', '__error_source_node__')"
@@ -172,7 +172,7 @@ STATUS_SHAPE_SQL = (
     "concat('=' || graph_id, E'\\x1e', " + joined_sql("next_nodes") + ", E'\\x1e', "
     + joined_sql("done_nodes") + ", E'\\x1e', " + joined_sql("parent_next_nodes")
     + ", E'\\x1e', CASE WHEN cardinality(int_task_paths) > 0 THEN '=' || "
-    + joined_sql("int_task_paths") + " END)"
+    + joined_sql("int_task_paths") + " END, E'\\x1e', " + joined_sql("failed_nodes") + ")"
 )
 
 _STATUS_DDL = f"""
@@ -200,7 +200,9 @@ ALTER TABLE {STATUS_TABLE}
     ADD COLUMN IF NOT EXISTS push_blob bytea,
     -- the same of the parent (its PUSH tasks just ran: `interrupt_after` on a Send target)
     ADD COLUMN IF NOT EXISTS parent_push_type text,
-    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} bytea;
+    ADD COLUMN IF NOT EXISTS parent_push_blob bytea,
+    -- task keys of the head's tasks with an `__error__` write (failed, not paused)
+    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} text[] NOT NULL DEFAULT '{{}}';
 -- room on each page for HOT updates: the writes trigger's updates change no indexed column
 ALTER TABLE {STATUS_TABLE} SET (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS {STATUS_TABLE}_open_idx
@@ -220,6 +222,7 @@ SELECT c.thread_id, c.checkpoint_id,
             ELSE pn.parent_next_nodes END AS parent_next_nodes,
        CASE WHEN cardinality(n.next_nodes) > 0 THEN c.metadata::text END AS metadata_json,
        coalesce(w.done_nodes, '{{}}') AS done_nodes,
+       coalesce(f.failed_nodes, '{{}}') AS failed_nodes,
        coalesce(i.task_ids, '{{}}') AS int_task_ids,
        coalesce(i.task_paths, '{{}}') AS int_task_paths,
        coalesce(i.idx, '{{}}') AS int_idx,
@@ -258,6 +261,13 @@ LEFT JOIN LATERAL (
       AND cw.checkpoint_id = c.checkpoint_id AND cw.channel NOT IN {NOT_OUTPUT_SQL}
 ) w ON true
 LEFT JOIN LATERAL (
+    SELECT array_remove(array_agg(DISTINCT {node_of_path_sql("cw.task_path")}), NULL)
+               AS failed_nodes
+    FROM checkpoint_writes cw
+    WHERE cw.thread_id = c.thread_id AND cw.checkpoint_ns = ''
+      AND cw.checkpoint_id = c.checkpoint_id AND cw.channel = '__error__'
+) f ON true
+LEFT JOIN LATERAL (
     SELECT array_agg(cw.task_id ORDER BY cw.task_id, cw.idx) AS task_ids,
            array_agg(cw.task_path ORDER BY cw.task_id, cw.idx) AS task_paths,
            array_agg(cw.idx ORDER BY cw.task_id, cw.idx) AS idx,
@@ -271,7 +281,7 @@ LEFT JOIN LATERAL (
 """
 
 _COLUMNS = ("thread_id, checkpoint_id, paused_at, next_nodes, graph_id, parent_checkpoint_id, "
-            "parent_next_nodes, metadata_json, done_nodes, int_task_ids, "
+            "parent_next_nodes, metadata_json, done_nodes, failed_nodes, int_task_ids, "
             "int_task_paths, int_idx, int_types, int_blobs, push_type, push_blob, "
             "parent_push_type, parent_push_blob")
 _UPSERT_ALL = ", ".join(
@@ -339,6 +349,8 @@ BEGIN
                 END,
             done_nodes = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
                               THEN s.done_nodes ELSE '{{}}' END,
+            failed_nodes = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
+                                THEN s.failed_nodes ELSE '{{}}' END,
             int_task_ids = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
                                 THEN s.int_task_ids ELSE '{{}}' END,
             int_task_paths = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
@@ -440,6 +452,16 @@ BEGIN
             RETURN NULL;
         END IF;
     END IF;
+    IF NEW.channel = '__error__' THEN
+        -- a task failed (rare): it is not finished, and not waiting for a human either
+        node := {node_of_path_sql("NEW.task_path")};
+        IF node IS NOT NULL THEN
+            UPDATE {STATUS_TABLE} SET failed_nodes = failed_nodes || node
+            WHERE thread_id = NEW.thread_id AND checkpoint_id = NEW.checkpoint_id
+              AND NOT (node = ANY(failed_nodes));
+        END IF;
+        RETURN NULL;
+    END IF;
     IF NEW.channel <> '__interrupt__' AND NOT (NEW.task_id = ANY(tasks)) THEN
         -- an output write of a task that did not ask: record its node once
         node := {node_of_path_sql("NEW.task_path")};
@@ -540,7 +562,7 @@ CREATE TRIGGER hitl_track_head
 DROP TRIGGER IF EXISTS hitl_track_write ON checkpoint_writes;
 CREATE TRIGGER hitl_track_write
     AFTER INSERT OR UPDATE ON checkpoint_writes
-    FOR EACH ROW WHEN (NEW.checkpoint_ns = '' AND (NEW.channel = '__interrupt__'
+    FOR EACH ROW WHEN (NEW.checkpoint_ns = '' AND (NEW.channel IN ('__interrupt__', '__error__')
         OR (NEW.idx >= 0 AND NEW.channel NOT IN ('__resume__', '__error__',
                                                 '__error_source_node__'))))
     EXECUTE FUNCTION hitl_track_write();

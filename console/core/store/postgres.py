@@ -33,6 +33,7 @@ from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
+    ERROR_CHANNEL,
     FIELD_SEP,
     INTERRUPT_CHANNEL,
     ITEM_SEP,
@@ -160,7 +161,7 @@ SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
               E'\\x1e', w.done, E'\\x1e',
               {joined_sql("CASE WHEN %(with_parent)s THEN p.next_nodes || "
                           + last_ran_sql("cand.seen") + " END")}, E'\\x1e',
-              '=' || w.paths) AS shape,
+              '=' || w.paths, E'\\x1e', w.failed) AS shape,
        cand.metadata::text AS metadata_json,
        w.task_ids || E'\\x1e' || w.types AS tasks,
        CASE WHEN w.asking = 1 THEN w.blobs[1] END AS blob,
@@ -181,6 +182,7 @@ LEFT JOIN LATERAL (
 ) p ON true
 LEFT JOIN LATERAL (
     SELECT {joined_sql("array_agg(DISTINCT x.node) FILTER (WHERE x.output)")} AS done,
+           {joined_sql("array_agg(DISTINCT x.node) FILTER (WHERE x.failed)")} AS failed,
            {joined_sql("array_agg(x.task_path ORDER BY x.task_id, x.idx) FILTER (WHERE x.asks)")}
                AS paths,
            {joined_sql("array_agg(x.task_id ORDER BY x.task_id, x.idx) FILTER (WHERE x.asks)")}
@@ -193,6 +195,7 @@ LEFT JOIN LATERAL (
         SELECT cw.task_id COLLATE "C" AS task_id, cw.idx, cw.task_path, cw.type,
                CASE WHEN cw.channel = %(interrupt)s THEN cw.blob END AS blob,
                cw.channel NOT IN {NOT_OUTPUT_SQL} AS output,
+               cw.channel = '__error__' AS failed,
                {node_of_path_sql("cw.task_path")} AS node,
                -- an interrupt write of a task that produced no output
                cw.channel = %(interrupt)s AND NOT bool_or(cw.channel NOT IN {NOT_OUTPUT_SQL})
@@ -227,7 +230,7 @@ WHERE schemaname = current_schema() AND tablename = 'checkpoints' AND attname = 
 # neither `checkpoints` nor `checkpoint_writes` is read.
 _STATUS_ROWS = f"""
 SELECT thread_id, checkpoint_id, parent_checkpoint_id, paused_at, next_nodes, graph_id,
-       metadata_json, parent_next_nodes, done_nodes,
+       metadata_json, parent_next_nodes, done_nodes, failed_nodes,
        int_task_ids, int_task_paths, int_types, int_blobs, push_type, push_blob,
        parent_push_type, parent_push_blob
 FROM {STATUS_TABLE}
@@ -419,8 +422,8 @@ class PostgresStore(CheckpointStore):
     ) -> list[HeadState]:
         heads = []
         for (thread_id, checkpoint_id, parent_id, paused_at, next_nodes, graph_id, metadata,
-             parent_next, done_nodes, task_ids, task_paths, types, blobs, push_type, push_blob,
-             parent_push_type, parent_push_blob
+             parent_next, done_nodes, failed_nodes, task_ids, task_paths, types, blobs,
+             push_type, push_blob, parent_push_type, parent_push_blob
              ) in await self._status_rows(thread_ids, after, limit):
             tokens, error = _tokens(next_nodes, push_type, push_blob)
             if parent_next is not None:
@@ -428,6 +431,7 @@ class PostgresStore(CheckpointStore):
             head = HeadState(
                 thread_id, checkpoint_id, parent_id, paused_at, metadata, tokens, error=error,
                 finished_nodes=set(done_nodes) if done_nodes else set(),
+                failed_nodes=set(failed_nodes) if failed_nodes else set(),
                 parent_next_nodes=tuple(parent_next) if parent_next is not None else None,
                 graph_id=graph_id,
             )
@@ -617,6 +621,8 @@ class PostgresStore(CheckpointStore):
         ):
             if channel == INTERRUPT_CHANNEL:
                 head.add_interrupt_write(task_id, path, type_, blob)
+            elif channel == ERROR_CHANNEL:
+                head.add_error_write(path)
             elif channel not in CONTROL_CHANNELS:
                 head.add_output_write(task_id, path)
         return head

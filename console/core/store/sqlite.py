@@ -35,6 +35,7 @@ from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
+    ERROR_CHANNEL,
     INTERRUPT_CHANNEL,
     ITEM_SEP,
     TRIM_AFTER_ROWS,
@@ -545,6 +546,8 @@ class SqliteStore(CheckpointStore):
                 head = by_thread[thread_id]
                 if channel == INTERRUPT_CHANNEL:
                     head.add_interrupt_write(task_id, shared[task_path], shared[type_], value)
+                elif channel == ERROR_CHANNEL:
+                    head.add_error_write(task_path)
                 elif channel not in CONTROL_CHANNELS:
                     head.add_output_write(task_id, task_path)
 
