@@ -35,7 +35,7 @@ def pending_view(thread: PendingThread, redactor: Redactor) -> dict[str, Any]:
         "nodes": list(thread.nodes),
         "kind": thread.kind.value,
         "convention": thread.convention.value,
-        "interrupt_ids": list(thread.interrupt_ids),
+        "interrupt_ids": [i.id for i in thread.interrupts],
         "paused_at": thread.paused_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "summary": safe_summary(thread, redactor),
     }

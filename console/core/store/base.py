@@ -25,6 +25,7 @@ from console.core.inert import inert
 from console.core.models import (
     DEFAULT_GRACE_SECONDS,
     CheckpointRef,
+    PauseKind,
     PendingFilter,
     PendingInterrupt,
     PendingThread,
@@ -202,10 +203,21 @@ class CheckpointStore(abc.ABC):
         heads = await self.head_states(PendingFilter(), thread_ids=[thread_id])
         if not heads:
             return None
-        return classify(
+        pause = classify(
             heads[0], self.shapes, now=datetime.now(UTC), grace_seconds=self.grace_seconds,
             codec=self.codec,
         )
+        if (pause is not None and pause.kind in (PauseKind.BEFORE, PauseKind.AFTER)
+                and self.registry):
+            nested = await self.newest_nested_checkpoint(thread_id)
+            if nested is not None and nested > pause.checkpoint_id:
+                pause = pause.inside(nested)
+        return pause
+
+    @abc.abstractmethod
+    async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
+        """The newest checkpoint id of the thread's subgraphs (any namespace but the
+        root), or None."""
 
     async def bundle(self, thread_id: str, *, now: datetime | None = None) -> ReviewBundle:
         """The review bundle of one thread, decoded with the saver's own serializer.

@@ -627,6 +627,13 @@ class PostgresStore(CheckpointStore):
                 head.add_output_write(task_id, path)
         return head
 
+    async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT max(checkpoint_id) AS id FROM checkpoints"
+                " WHERE thread_id = %s AND checkpoint_ns <> ''", (thread_id,))).fetchone()
+        return row["id"] if row else None
+
     async def head_checkpoint_id(self, thread_id: str) -> str | None:
         async with self.pool.connection() as conn:
             row = await (

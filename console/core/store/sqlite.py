@@ -558,6 +558,15 @@ class SqliteStore(CheckpointStore):
             parent = self._decoded.get((head.thread_id, head.parent_checkpoint_id or ""))
             head.parent_next_nodes = parent.next_nodes if parent else None
 
+    async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
+        async with self._saver.lock, self.conn.execute(
+            "SELECT max(checkpoint_id) FROM checkpoints"
+            " WHERE thread_id = ? AND checkpoint_ns <> ''",
+            (thread_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
     async def head_checkpoint_id(self, thread_id: str) -> str | None:
         async with self._saver.lock, self.conn.execute(
             "SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
