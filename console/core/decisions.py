@@ -81,6 +81,10 @@ class Plan:
     # (interrupt id, decision) per answered item, in the pause's order
     item_decisions: tuple[tuple[str, str], ...] = ()
     unanswered: tuple[str, ...] = ()  # interrupt ids left pending (only_items)
+    # Where `update` lands: '' the root state, else the checkpoint_ns of the subgraph
+    # state the paused node reads (console/core/nested.py); None: not resolved here
+    # (no graph loaded), the applier resolves it.
+    update_ns: str | None = None
 
     @property
     def mixed(self) -> bool:
@@ -90,11 +94,16 @@ class Plan:
 
     def command_preview(self) -> dict[str, Any]:
         """The Command as data, for previews, the ledger and `--json`."""
+        preview: dict[str, Any]
         if self.breakpoint_action == "skip":
-            return {"skip": list(self.skip_nodes), "update": self.update}
-        if self.breakpoint_action == "continue":
-            return {"update": self.update, "resume": None}
-        return {"update": self.update, "resume": self.resume}
+            preview = {"skip": list(self.skip_nodes), "update": self.update}
+        elif self.breakpoint_action == "continue":
+            preview = {"update": self.update, "resume": None}
+        else:
+            preview = {"update": self.update, "resume": self.resume}
+        if self.update and self.update_ns:
+            preview["update_ns"] = self.update_ns
+        return preview
 
 
 def plan_decision(
@@ -105,6 +114,10 @@ def plan_decision(
     templates: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Fit a decision to a pause; raises DecisionRefused with a reason when it does not fit."""
+    if pause.kind is PauseKind.UNREADABLE or pause.error is not None:
+        raise DecisionRefused(
+            f"Thread {pause.thread_id!r} cannot be read ({pause.error}); nothing was "
+            "written. Pass the application's serializer with --serde, or repair its rows.")
     effects = update_effects(choice.state_update, values, graph) if choice.state_update else ()
     replacing = [e for e in effects if e.replaces_collection]
     warnings = tuple(

@@ -33,3 +33,51 @@ class NotPendingError(ConsoleError):
 
 class PolicyRefused(ConsoleError):
     exit_code = 5
+
+
+class UnreadableRow(ConsoleError):
+    """A stored row the console cannot decode: corrupt, of an unknown or encrypted
+    serializer type, nested too deep, or not UTF-8. It never hides other threads."""
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """One inert line saying why a row could not be read (for the `unreadable` kind).
+
+    Error texts come from hostile rows too: only the exception's first line, shortened,
+    with controls shown as visible marks."""
+    from console.core.inert import inert
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, UnreadableValue):
+        reason = exc.reason
+    elif isinstance(exc, UnreadableRow):
+        reason = text
+    elif isinstance(exc, RecursionError) or "recursion limit" in text.lower():
+        reason = "nested too deep to decode"
+    elif isinstance(exc, UnicodeError):
+        reason = "not valid UTF-8"
+    elif isinstance(exc, NotImplementedError) and "serialization type" in text:
+        kind = text.rpartition(":")[2].strip()
+        reason = (f"encrypted ({kind}); pass --serde with the application's serializer"
+                  if "aes" in kind or "encrypt" in kind
+                  else f"unknown serializer type {kind!r}")
+    elif type(exc).__name__ == "MsgpackDecodeError":
+        reason = f"corrupt msgpack ({text})"
+    elif isinstance(exc, ValueError) and type(exc).__name__ == "JSONDecodeError":
+        reason = f"corrupt JSON ({text})"
+    else:
+        reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return inert(reason, limit=160)
+
+
+class UnreadableValue(ConsoleError):
+    """A stored value the console cannot or must not decode (corrupt, pickled, of an
+    unknown serializer type, encrypted without the key, nested too deep).
+
+    `reason` is one short, inert line for an `unreadable` queue row; the message is the
+    sentence `show` prints.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"A stored value cannot be read: {reason}.")

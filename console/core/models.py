@@ -23,6 +23,7 @@ class PauseKind(enum.StrEnum):
     BEFORE = "before"  # interrupt_before=[node]
     AFTER = "after"  # interrupt_after=[node]
     STALLED = "stalled"  # next nodes but no loaded graph says why: breakpoint or crashed
+    UNREADABLE = "unreadable"  # the head's rows cannot be decoded: listed, never decided
 
 
 class Convention(enum.StrEnum):
@@ -96,8 +97,10 @@ class PendingThread:
 
     __slots__ = (
         "_codec",
+        "_error",
         "_interrupts",
         "_metadata",
+        "_nested",
         "_raw_interrupts",
         "_raw_metadata",
         "_summary",
@@ -133,6 +136,8 @@ class PendingThread:
     _raw_interrupts: Any
     _raw_metadata: Any
     _codec: Any
+    _error: Any
+    _nested: Any
 
     def __init__(
         self,
@@ -165,6 +170,8 @@ class PendingThread:
         setter(self, "_raw_interrupts", None)
         setter(self, "_raw_metadata", None)
         setter(self, "_codec", None)
+        setter(self, "_error", None)
+        setter(self, "_nested", None)
 
     @classmethod
     def lazy(
@@ -223,7 +230,49 @@ class PendingThread:
              and len(raw_interrupts) == 1 else raw_interrupts)
         _set(self, "_raw_metadata", raw_metadata)
         _set(self, "_codec", codec)
+        _set(self, "_error", None)
+        _set(self, "_nested", None)
         return self
+
+    def inside(self, nested_checkpoint_id: str) -> PendingThread:
+        """This breakpoint pause, stopped inside a subgraph at `nested_checkpoint_id`.
+
+        Several breakpoints of a subgraph (and the root's own gate on the node that runs
+        it) stop the run at one root checkpoint, with no interrupt ids: the subgraph's
+        newest checkpoint is what tells those pauses apart (`interrupt_ids`)."""
+        _set(self, "_nested", nested_checkpoint_id)
+        return self
+    @classmethod
+    def unreadable(
+        cls, thread_id: str, checkpoint_id: str, paused_at: datetime, reason: str,
+        graph: str | None = None,
+    ) -> PendingThread:
+        """A head that cannot be read: listed with its reason, with nothing to decide."""
+        row = cls(thread_id, "", checkpoint_id, graph, (), PauseKind.UNREADABLE,
+                  Convention.RAW, (), paused_at, f"unreadable: {reason}")
+        _set(row, "_error", reason)
+        return row
+
+    def _fail(self, exc: Exception) -> None:
+        """A payload or metadata that cannot be decoded makes the whole row unreadable
+        (a lazy row finds out on first access, not while the queue is read)."""
+        from console.core.errors import unreadable_reason
+
+        reason = unreadable_reason(exc)
+        _set(self, "kind", PauseKind.UNREADABLE)
+        _set(self, "convention", Convention.RAW)
+        _set(self, "_interrupts", ())
+        _set(self, "_summary", f"unreadable: {reason}")
+        _set(self, "_metadata", {})
+        _set(self, "_error", reason)
+
+    @property
+    def error(self) -> str | None:
+        """Why the row is `unreadable` (None for a readable one), after decoding it."""
+        if self.kind is not PauseKind.UNREADABLE:
+            self.interrupts  # noqa: B018 - decoding is what finds out
+            self.metadata  # noqa: B018
+        return self._error  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------- decoded on demand
 
@@ -231,7 +280,11 @@ class PendingThread:
     def interrupts(self) -> tuple[PendingInterrupt, ...]:
         value = self._interrupts
         if value is _UNSET:
-            value = self._codec.interrupts(_unpack(self._raw_interrupts))
+            try:
+                value = self._codec.interrupts(_unpack(self._raw_interrupts))
+            except Exception as exc:  # a hostile or corrupt row: this row only
+                self._fail(exc)
+                return ()
             object.__setattr__(self, "_interrupts", value)
         return value  # type: ignore[no-any-return]
 
@@ -240,7 +293,12 @@ class PendingThread:
         value = self._summary
         if value is _UNSET:
             if self._interrupts is _UNSET:  # decode without keeping the payloads
-                value = self._codec.summary(self._codec.interrupts(_unpack(self._raw_interrupts)))
+                try:
+                    value = self._codec.summary(
+                        self._codec.interrupts(_unpack(self._raw_interrupts)))
+                except Exception as exc:  # a hostile or corrupt row: this row only
+                    self._fail(exc)
+                    return self._summary  # type: ignore[no-any-return]
             else:
                 value = self._codec.summary(self._interrupts)
             # Pauses of one gate often read alike: the search index decodes every row's
@@ -254,13 +312,22 @@ class PendingThread:
     def metadata(self) -> dict[str, Any]:
         value = self._metadata
         if value is _UNSET:
-            value = self._codec.metadata(self._raw_metadata)
+            try:
+                value = self._codec.metadata(self._raw_metadata)
+            except Exception as exc:  # a hostile or corrupt row: this row only
+                self._fail(exc)
+                return {}
             object.__setattr__(self, "_metadata", value)
         return value  # type: ignore[no-any-return]
 
     @property
     def interrupt_ids(self) -> tuple[str, ...]:
-        return tuple(i.id for i in self.interrupts)
+        """The pending questions' ids: what names the pause next to its checkpoint (for a
+        breakpoint stopped inside a subgraph, that subgraph's checkpoint: see `inside`)."""
+        ids = tuple(i.id for i in self.interrupts)
+        if not ids and self._nested is not None:
+            return (f"~inside:{self._nested}",)
+        return ids
 
     def sort_key(self) -> tuple[datetime, str]:
         """Oldest first; thread id breaks ties so keyset paging is stable."""

@@ -13,16 +13,25 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from console.core.dburl import DatabaseLocation
-from console.core.errors import ConsoleError, NotPendingError
+from console.core.errors import (
+    ConsoleError,
+    NotPendingError,
+    UnreadableRow,
+    UnreadableValue,
+    unreadable_reason,
+)
 from console.core.graphs import GraphRegistry
+from console.core.inert import inert
 from console.core.models import (
     DEFAULT_GRACE_SECONDS,
     CheckpointRef,
+    PauseKind,
     PendingFilter,
     PendingInterrupt,
     PendingThread,
     ReviewBundle,
 )
+from console.core.serde import saver_for_graph
 from console.core.store.heads import (
     HeadState,
     SerdeCodec,
@@ -194,10 +203,21 @@ class CheckpointStore(abc.ABC):
         heads = await self.head_states(PendingFilter(), thread_ids=[thread_id])
         if not heads:
             return None
-        return classify(
+        pause = classify(
             heads[0], self.shapes, now=datetime.now(UTC), grace_seconds=self.grace_seconds,
             codec=self.codec,
         )
+        if (pause is not None and pause.kind in (PauseKind.BEFORE, PauseKind.AFTER)
+                and self.registry):
+            nested = await self.newest_nested_checkpoint(thread_id)
+            if nested is not None and nested > pause.checkpoint_id:
+                pause = pause.inside(nested)
+        return pause
+
+    @abc.abstractmethod
+    async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
+        """The newest checkpoint id of the thread's subgraphs (any namespace but the
+        root), or None."""
 
     async def bundle(self, thread_id: str, *, now: datetime | None = None) -> ReviewBundle:
         """The review bundle of one thread, decoded with the saver's own serializer.
@@ -206,7 +226,14 @@ class CheckpointStore(abc.ABC):
         bundle never disagree about what is pending.
         """
         for _ in range(3):
-            bundle = await self._bundle_once(thread_id, now or datetime.now(UTC))
+            try:
+                bundle = await self._bundle_once(thread_id, now or datetime.now(UTC))
+            except UnreadableValue as exc:
+                raise _unreadable(thread_id, exc.reason) from None
+            except ConsoleError:
+                raise
+            except Exception as exc:  # a hostile or corrupt row: one sentence, no traceback
+                raise _unreadable(thread_id, unreadable_reason(exc)) from None
             if bundle is not None:
                 return bundle
         raise ConsoleError(f"Thread {thread_id!r} keeps moving on; try again in a moment.")
@@ -223,6 +250,8 @@ class CheckpointStore(abc.ABC):
         head_state = heads[0] if heads else None
         if head_state is not None and head_state.checkpoint_id != checkpoint["id"]:
             return None  # the thread moved between the two reads
+        if head_state is not None and head_state.error is not None:
+            raise _unreadable(thread_id, head_state.error)
         parent = None
         if head.parent_config is not None:
             parent = await self.saver.aget_tuple(head.parent_config)
@@ -233,7 +262,9 @@ class CheckpointStore(abc.ABC):
             pause = classify(head_state, self.shapes, now=now, grace_seconds=self.grace_seconds,
                              codec=self.codec)
             interrupts = pause.interrupts if pause is not None else pending_interrupts(
-                head_state, self.codec)
+                head_state, self.shapes, self.codec)
+            if pause is not None and pause.error is not None:
+                raise _unreadable(thread_id, pause.error)
         return ReviewBundle(
             thread_id=thread_id,
             checkpoint_ns="",
@@ -293,7 +324,7 @@ class CheckpointStore(abc.ABC):
 
 
 async def _graph_values(store: CheckpointStore, graph: Any, head: CheckpointTuple) -> Any:
-    runnable = graph.copy(update={"checkpointer": store.saver})
+    runnable = graph.copy(update={"checkpointer": saver_for_graph(store.saver, graph)})
     # Without a checkpoint id LangGraph applies the writes of finished tasks to the
     # snapshot (with one, it does not); the id check below catches a head that moved.
     latest = {"configurable": {"thread_id": head.config["configurable"]["thread_id"],
@@ -312,6 +343,15 @@ def _run_start_in(history: list[CheckpointTuple]) -> dict[str, Any] | None:
             start = history[index - 1] if index > 0 else item
             return state_values(start.checkpoint["channel_values"])
     return None
+
+
+def _unreadable(thread_id: str, reason: str) -> UnreadableRow:
+    advice = "" if "--serde" in reason else (
+        " Its rows are corrupt or of a type the console does not read: pass the "
+        "application's serializer with --serde, or repair the rows.")
+    return UnreadableRow(
+        f"Thread {inert(thread_id, limit=200)!r} cannot be read: {reason}; nothing was "
+        f"changed.{advice}")
 
 
 def _ref(item: CheckpointTuple) -> CheckpointRef:

@@ -1,7 +1,7 @@
 """Turning a thread's head checkpoint into a pending pause, the same way for every backend.
 
-The SQL in the backends finds head checkpoints with unconsumed `branch:to:<node>`
-triggers and their interrupt writes; this module decides what kind of pause that is.
+The backends read each head's task tokens and writes (`console.core.pauses` states the
+rule in LangGraph's terms); this module applies it and decides what kind of pause it is.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import ormsgpack
 
 from console.core.conventions import detect_convention, summarize_value
+from console.core.errors import unreadable_reason
 from console.core.graphs import GraphRegistry
 from console.core.models import (
     DEFAULT_GRACE_SECONDS,
@@ -27,12 +28,18 @@ from console.core.models import (
     PendingInterrupt,
     PendingThread,
 )
+from console.core.pauses import (
+    CONTROL_CHANNELS,
+    ERROR_CHANNEL,
+    INTERRUPT_CHANNEL,
+    expand_push,
+    head_tasks,
+    ran_nodes,
+    resolve_start,
+    task_key,
+)
 
-TRIGGER_PREFIX = "branch:to:"
-INTERRUPT_CHANNEL = "__interrupt__"
-# Writes that do not mean a task finished (langgraph-notes.md: "A task counts as finished
-# once it has any non-control write").
-CONTROL_CHANNELS = frozenset({"__interrupt__", "__resume__", "__error__", "__error_source_node__"})
+__all__ = ["CONTROL_CHANNELS", "ERROR_CHANNEL", "INTERRUPT_CHANNEL"]
 
 
 # One raw interrupt write, as stored: (task_id, task_path, serializer type, blob).
@@ -52,22 +59,29 @@ class HeadState:
     paused_at: datetime
     # a dict, or the stored JSON (str / bytes) not parsed yet
     metadata: Any
+    # the head's tasks as `pauses` tokens (PULL node names, PUSH tokens, START_MARK)
     next_nodes: tuple[str, ...]
     # task_id -> (task_path, [(serializer type, blob), ...]) of `__interrupt__` writes
     interrupt_writes: dict[str, tuple[str, list[tuple[str, bytes]]]] = field(
         default_factory=dict)
     finished_tasks: set[str] = field(default_factory=set)
+    # `pauses.task_key` of every task with an output write
     finished_nodes: set[str] = field(default_factory=set)
+    # `pauses.task_key` of every task with an `__error__` write
+    failed_nodes: set[str] = field(default_factory=set)
     parent_next_nodes: tuple[str, ...] | None = None
     # metadata's graph_id when the store read it apart (metadata left serialized)
     graph_id: str | None = None
+    # why the head cannot be read (`errors.unreadable_reason`), None when it can
+    error: str | None = None
 
     def add_interrupt_write(self, task_id: str, task_path: str, type_: str, blob: bytes) -> None:
         _, earlier = self.interrupt_writes.get(task_id, (task_path, []))
         self.interrupt_writes[task_id] = (task_path, [*earlier, (type_, blob)])
 
     def raw_pending(self) -> tuple[RawInterrupt, ...]:
-        """Interrupt writes of tasks that produced no output, ordered by task id."""
+        """Interrupt writes of tasks that produced no output, ordered by task id (what
+        `classify` keeps of them is the pause rule's: `Shape.keep`)."""
         return tuple(
             (task_id, path, type_, blob)
             for task_id, (path, writes) in sorted(self.interrupt_writes.items())
@@ -81,55 +95,28 @@ class HeadState:
             return graph_id_of(self.metadata)
         return self.graph_id
 
+    def add_error_write(self, task_path: str) -> None:
+        """Record that a task at this head failed (it is not waiting for a human)."""
+        key = task_key(task_path)
+        if key:
+            self.failed_nodes.add(key)
+
     def add_output_write(self, task_id: str, task_path: str) -> None:
         """Record that a task at this head produced output (it finished)."""
         self.finished_tasks.add(task_id)
-        node = node_of_task_path(task_path)
-        if node:
-            self.finished_nodes.add(node)
+        key = task_key(task_path)
+        if key:
+            self.finished_nodes.add(key)
 
     @property
     def pending_nodes(self) -> tuple[str, ...]:
-        """Triggered nodes whose task has not finished: LangGraph's `StateSnapshot.next`."""
-        return tuple(n for n in self.next_nodes if n not in self.finished_nodes)
-
-
-def node_of_task_path(task_path: str) -> str | None:
-    """The node of a root pull task path such as `~__pregel_pull, gate`."""
-    parts = [p.strip() for p in task_path.strip("~()").split(",")]
-    return parts[1] if len(parts) >= 2 and parts[0] == "__pregel_pull" else None
-
-
-def triggered_nodes(
-    channel_values: Mapping[str, Any] | Iterable[str],
-    channel_versions: Mapping[str, Any],
-    versions_seen: Mapping[str, Mapping[str, Any]],
-) -> tuple[str, ...]:
-    """Nodes whose trigger channel holds a value newer than what the node has seen.
-
-    This mirrors LangGraph's `prepare_next_tasks` for StateGraph triggers: a trigger is
-    pending when the channel is available and its version exceeds the node's seen one.
-    """
-    nodes = []
-    # A trigger must hold a value, and values are few next to versions: start from them.
-    for channel in channel_values:
-        if not channel.startswith(TRIGGER_PREFIX):
-            continue
-        version = channel_versions.get(channel)
-        if version is None:
-            continue
-        node = channel.removeprefix(TRIGGER_PREFIX)
-        seen = versions_seen.get(node, {}).get(channel)
-        if seen is None or _version_key(version) > _version_key(seen):
-            nodes.append(node)
-    return tuple(sorted(nodes))
-
-
-def _version_key(version: Any) -> tuple[float, str]:
-    # Savers use "000..0042.0.1234" strings; the in-memory saver uses ints.
-    if isinstance(version, int | float):
-        return (float(version), "")
-    return (0.0, str(version))
+        """The nodes of head tasks that have not finished: LangGraph's `StateSnapshot.next`
+        (the `__start__` subscriber named from the interrupt paths, not from a graph)."""
+        tokens = resolve_start(self.next_nodes, None,
+                               (path for path, _ in self.interrupt_writes.values()),
+                               self.failed_nodes)
+        done = self.finished_nodes
+        return tuple(node for key, node in head_tasks(tokens) if key not in done)
 
 
 def parse_ts(value: Any) -> datetime:
@@ -252,9 +239,28 @@ def _light_ext(code: int, data: bytes) -> Any:
 _NIL_SCHEMA = b"\xafresponse_schema\xc0"
 
 
-def pending_interrupts(head: HeadState, codec: SerdeCodec) -> tuple[PendingInterrupt, ...]:
-    """Interrupts at the head whose task has not produced output, decoded."""
-    return codec.interrupts(head.raw_pending())
+def pending_interrupts(
+    head: HeadState, shapes: ShapeClassifier, codec: SerdeCodec
+) -> tuple[PendingInterrupt, ...]:
+    """Interrupts at the head that wait for an answer (the pause rule's), decoded."""
+    raw = head.raw_pending()
+    return codec.interrupts(_kept(raw, _shape_of_head(head, shapes, raw).keep))
+
+
+def _shape_of_head(
+    head: HeadState, shapes: ShapeClassifier, raw: tuple[RawInterrupt, ...]
+) -> Shape:
+    return shapes.of_parts(head.metadata_graph_id(), head.next_nodes,
+                           tuple(sorted(head.finished_nodes)), head.parent_next_nodes or (),
+                           tuple(path for _, path, _, _ in raw),
+                           tuple(sorted(head.failed_nodes)))
+
+
+def _kept(raw: tuple[RawInterrupt, ...], keep: tuple[bool, ...] | None) -> tuple[RawInterrupt, ...]:
+    """The interrupt writes the pause rule keeps (`Shape.keep`; None keeps all)."""
+    if keep is None:
+        return raw
+    return tuple(item for item, kept in zip(raw, keep, strict=True) if kept)
 
 
 def classify(
@@ -271,10 +277,11 @@ def classify(
     Interrupt payloads are not decoded here unless the convention needs it: the row
     decodes them on first access.
     """
+    if head.error is not None:
+        return PendingThread.unreadable(head.thread_id, head.checkpoint_id, head.paused_at,
+                                        head.error, head.metadata_graph_id())
     raw = head.raw_pending()
-    shape = shapes.of_parts(head.metadata_graph_id(), head.next_nodes,
-                            head.pending_nodes, head.parent_next_nodes or (),
-                            tuple(path for _, path, _, _ in raw))
+    shape = _shape_of_head(head, shapes, raw)
     return pause_of(shape, head.thread_id, head.checkpoint_id, head.paused_at, raw,
                     head.metadata, now=now, grace_seconds=grace_seconds, codec=codec)
 
@@ -297,8 +304,14 @@ def pause_of(
     kind = shape.kind
     if kind is None:
         return None
+    if shape.keep is not None:
+        raw = _kept(raw, shape.keep)
     if raw:
-        convention = codec.convention(raw)
+        try:
+            convention = codec.convention(raw)
+        except Exception as exc:  # a hostile or corrupt row: this row only
+            return PendingThread.unreadable(thread_id, checkpoint_id, paused_at,
+                                            unreadable_reason(exc), shape.graph)
     elif shape.stalled and (now - paused_at).total_seconds() < grace_seconds:
         return None  # young: most likely still running
     else:
@@ -354,10 +367,13 @@ ITEM_SEP = "\x1f"
 
 
 class Shape(NamedTuple):
-    """What classification decides from a head's graph id and node lists alone.
+    """What classification decides from a head's graph id, task tokens and interrupt
+    paths alone.
 
     `kind` None: not a pause. `stalled`: a pause only once the head is older than the
-    grace period (no loaded graph says why it stopped).
+    grace period (no loaded graph says why it stopped). `paths`: the task paths of the
+    interrupt writes of unfinished tasks, in the row's order; `keep`: which of them are a
+    head task's (None: all), the others (a Functional API `@task`'s) are not pauses.
     """
 
     kind: PauseKind | None
@@ -368,6 +384,7 @@ class Shape(NamedTuple):
     summary: str | None
     stalled: bool
     paths: tuple[str, ...]
+    keep: tuple[bool, ...] | None = None
 
 
 class ShapeClassifier:
@@ -383,29 +400,41 @@ class ShapeClassifier:
         self.registry = registry
         self._cache: dict[Any, Shape] = {}  # by packed text or by parts
 
-    def __call__(self, packed: str) -> Shape:
-        """The shape of a status row's packed text (`pg_schema.STATUS_SHAPE_SQL`)."""
-        shape = self._cache.get(packed)
+    def __call__(
+        self, packed: str, push_nodes: tuple[str, ...] | None = None,
+        parent_push_nodes: tuple[str, ...] = (),
+    ) -> Shape:
+        """The shape of a status row's packed text (`pg_schema.STATUS_SHAPE_SQL`);
+        `push_nodes`, `parent_push_nodes`: the `Send` packets' nodes of the head and of its
+        parent when the packed tokens hold `PUSH_MARK`."""
+        key = packed if push_nodes is None else (packed, push_nodes, parent_push_nodes)
+        shape = self._cache.get(key)
         if shape is None:
             graph_id, *lists = packed.split(FIELD_SEP)
-            nxt, done, parent, paths = (tuple(p.split(ITEM_SEP)) if p else () for p in lists)
+            lists += [""] * (5 - len(lists))  # trailing empty fields may be left out
+            nxt, done, parent, paths, failed = (
+                tuple(p.split(ITEM_SEP)) if p else () for p in lists)
+            if push_nodes is not None:
+                nxt = expand_push(nxt, push_nodes)
+                parent = expand_push(parent, parent_push_nodes)
             # graph id and paths carry a "=" prefix: empty means NULL / none
-            pending = tuple(n for n in nxt if n not in done) if done else nxt
             paths = (paths[0][1:], *paths[1:]) if paths else ()
-            shape = self._keep(packed, shape_of(
-                self.registry, graph_id[1:] if graph_id else None, nxt, pending, parent, paths))
+            shape = self._keep(key, shape_of(
+                self.registry, graph_id[1:] if graph_id else None, nxt, done, parent, paths,
+                failed))
         return shape
 
     def of_parts(
         self,
         graph_id: str | None,
-        next_nodes: tuple[str, ...],
-        pending_nodes: tuple[str, ...],
-        parent_next_nodes: tuple[str, ...],
+        tokens: tuple[str, ...],
+        done_keys: tuple[str, ...],
+        parent_tokens: tuple[str, ...],
         paths: tuple[str, ...],
+        failed_keys: tuple[str, ...] = (),
     ) -> Shape:
         """`shape_of` these parts (a head read apart, as SQLite's)."""
-        key = (graph_id, next_nodes, pending_nodes, parent_next_nodes, paths)
+        key = (graph_id, tokens, done_keys, parent_tokens, paths, failed_keys)
         shape = self._cache.get(key)
         if shape is None:
             shape = self._keep(key, shape_of(self.registry, *key))
@@ -420,37 +449,65 @@ class ShapeClassifier:
 def shape_of(
     registry: GraphRegistry,
     graph_id: str | None,
-    next_nodes: tuple[str, ...],
-    pending_nodes: tuple[str, ...],
-    parent_next_nodes: tuple[str, ...],
+    tokens: tuple[str, ...],
+    done_keys: Iterable[str],
+    parent_tokens: tuple[str, ...],
     paths: tuple[str, ...],
+    failed_keys: tuple[str, ...] = (),
 ) -> Shape:
-    """What a head's graph id and node lists alone decide: its graph, whether and how it
-    is paused, its nodes and (for breakpoints) summary. `pending_nodes`: the triggered
-    nodes whose task has not finished; `paths`: the task paths of its pending interrupts."""
+    """The pause rule (`console.core.pauses`) on a head's parts: its graph, whether and
+    how it is paused, its nodes and (for breakpoints) summary. `tokens`: the head's tasks;
+    `done_keys`: task keys with output; `parent_tokens`: the parent's tasks (the ones that
+    just ran); `paths`: task paths of interrupt writes of tasks without output;
+    `failed_keys`: task keys with an `__error__` write."""
     hint = {"graph_id": graph_id}
-    info = registry.for_thread(hint, next_nodes)
+    all_nodes = [node for _, node in head_tasks(tokens)]
+    info = registry.for_thread(hint, all_nodes)
     graph = info.name if info else graph_id_of(hint)
-    pending = pending_nodes
-    if not next_nodes:
+    tasks = head_tasks(resolve_start(tokens, info.start_nodes if info else None, paths,
+                                     failed_keys))
+    done = set(done_keys)
+    pending = tuple(node for key, node in tasks if key not in done)
+    if not tasks:
         return Shape(None, graph, (), pending, None, None, False, ())
     if paths:
-        nodes = tuple(sorted({_node_of(path, next_nodes, pending) for path in paths}))
-        return Shape(PauseKind.INTERRUPT, graph, nodes, pending, None, None, False, paths)
+        node_of = dict(tasks)
+        keys = [task_key(path) for path in paths]
+        keep = tuple(key == "" or (key is not None and key in node_of) for key in keys)
+        asking = {(node_of[key] if key else _unnamed(pending))
+                  for key, kept in zip(keys, keep, strict=True) if kept}
+        if asking:
+            return Shape(PauseKind.INTERRUPT, graph, tuple(sorted(asking)), pending, None, None,
+                         False, paths, None if all(keep) else keep)
+        paths = ()
+    if not pending:
+        return Shape(None, graph, (), pending, None, None, False, ())
     if info is not None:
-        nodes = tuple(n for n in pending if info.pauses_before(n))
+        nodes = tuple(dict.fromkeys(n for n in pending if info.pauses_before(n)))
         if nodes:
             return Shape(PauseKind.BEFORE, graph, nodes, pending, Convention.BREAKPOINT,
                          f"paused before {', '.join(nodes)}", False, ())
-        nodes = tuple(n for n in parent_next_nodes if info.pauses_after(n))
+        ran = [*(node for _, node in head_tasks(parent_tokens)), *ran_nodes(tokens),
+               *ran_nodes(parent_tokens)]
+        nodes = tuple(dict.fromkeys(n for n in ran if info.pauses_after(n)))
         if not nodes:
+            failed = {node for key, node in tasks if key in failed_keys}
+            inside = tuple(dict.fromkeys(n for n in pending
+                                         if n in info.nested_breakpoints and n not in failed))
+            if inside:
+                # its subgraph stopped at a breakpoint of its own (or is still running:
+                # only a head idle past the grace period is listed)
+                return Shape(PauseKind.BEFORE, graph, inside, pending, Convention.BREAKPOINT,
+                             f"paused inside {', '.join(inside)} (a subgraph's breakpoint)",
+                             True, ())
             # the graph says no breakpoint: the run is still going (or crashed)
             return Shape(None, graph, (), pending, None, None, False, ())
         return Shape(PauseKind.AFTER, graph, nodes, pending, Convention.BREAKPOINT,
                      f"paused after {', '.join(nodes)}; next: {', '.join(pending)}",
                      False, ())
-    return Shape(PauseKind.STALLED, graph, pending, pending, Convention.BREAKPOINT,
-                 f"paused before {', '.join(pending)} (breakpoint or stalled)", True, ())
+    shown = tuple(dict.fromkeys(pending))
+    return Shape(PauseKind.STALLED, graph, shown, pending, Convention.BREAKPOINT,
+                 f"paused before {', '.join(shown)} (breakpoint or stalled)", True, ())
 
 
 def graph_id_of(metadata: Mapping[str, Any]) -> str | None:
@@ -459,11 +516,10 @@ def graph_id_of(metadata: Mapping[str, Any]) -> str | None:
     return graph_id if isinstance(graph_id, str) else None
 
 
-def _node_of(task_path: str, next_nodes: tuple[str, ...], pending: tuple[str, ...]) -> str:
-    node = node_of_task_path(task_path)
-    if node and node in next_nodes:
-        return node
-    return pending[0] if len(pending) == 1 else ",".join(pending)
+def _unnamed(pending: tuple[str, ...]) -> str:
+    """The node of an interrupt write stored without a task path."""
+    names = tuple(dict.fromkeys(pending))
+    return names[0] if len(names) == 1 else ",".join(names)
 
 
 def search_text(thread: PendingThread) -> str:

@@ -25,12 +25,15 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from console.core.dburl import DatabaseLocation
-from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
+from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
+from console.core.pauses import PUSH_MARK, expand_push, send_nodes_of_blob
+from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
+    ERROR_CHANNEL,
     FIELD_SEP,
     INTERRUPT_CHANNEL,
     ITEM_SEP,
@@ -48,13 +51,17 @@ from console.core.store.pg_schema import (
     STATUS_TABLE,
     STATUS_VERSION_COLUMN,
     joined_sql,
+    last_ran_sql,
     next_nodes_of_parts_sql,
     next_nodes_sql,
     node_of_path_sql,
+    push_blob_sql,
     setup_statements,
 )
 
 CONNECT_TIMEOUT_SECONDS = 5.0
+
+_PARENT_VERSIONS = "(p.checkpoint->'channel_versions')"
 
 _HEADS_BY_SCAN = """
     SELECT thread_id, max(checkpoint_id) AS checkpoint_id
@@ -76,23 +83,32 @@ head_rows AS MATERIALIZED (
           AND c.checkpoint_id = h.checkpoint_id
         OFFSET 0
     ) c
-    -- cheap test first: no "branch:to:" key among the values means no triggered node
+    -- cheap test first: no "branch:to:" key among the values, no packets and no input
+    -- written in the last step mean no head task
     WHERE strpos((c.checkpoint->'channel_values')::text, '"branch:to:') > 0
+       OR coalesce((c.checkpoint->'updated_channels') ?| ARRAY['__pregel_tasks', '__start__'],
+                   true)
 ),
 candidates AS MATERIALIZED (
     SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id,
            c.checkpoint->>'ts' AS ts, c.metadata::text AS metadata,
            c.metadata->>'graph_id' AS graph_id,
+           c.checkpoint->'channel_versions' AS versions,
+           c.checkpoint->'versions_seen' AS versions_seen,
            {next_nodes} AS next_nodes
     FROM head_rows c
 )
 SELECT cand.*,
-       {parent_next} AS parent_next_nodes,
+       {push_type} AS push_type, {push_blob} AS push_blob,
+       CASE WHEN %(with_parent)s THEN pn.parent_next_nodes || {ran} END AS parent_next_nodes,
+       {parent_push_type} AS parent_push_type,
+       {parent_push_blob} AS parent_push_blob,
        w.task_ids, w.task_paths, w.channels, w.types, w.blobs
 FROM candidates cand
 LEFT JOIN checkpoints p
   ON %(with_parent)s AND p.thread_id = cand.thread_id AND p.checkpoint_ns = ''
  AND p.checkpoint_id = cand.parent_checkpoint_id
+CROSS JOIN LATERAL (SELECT {parent_next} AS parent_next_nodes) pn
 LEFT JOIN LATERAL (
     SELECT array_agg(cw.task_id) AS task_ids, array_agg(cw.task_path) AS task_paths,
            array_agg(cw.channel) AS channels, array_agg(cw.type) AS types,
@@ -114,14 +130,17 @@ WHERE cardinality(cand.next_nodes) > 0
 _NO_SETUP_ROWS = f"""
 WITH heads AS MATERIALIZED ({_HEADS_BY_SCAN.format(thread_clause="{range_clause}")}),
 candidates AS MATERIALIZED (
-    SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id, v.ts, c.metadata,
-           {next_nodes_of_parts_sql("c.vals", "v.versions", "v.seen")} AS next_nodes
+    SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id, v.ts, c.metadata, v.versions,
+           v.seen,
+           {next_nodes_of_parts_sql("c.vals", "v.versions", "v.seen", "c.updated",
+                                    "c.thread_id")} AS next_nodes
     FROM heads h
     CROSS JOIN LATERAL (
         -- OFFSET 0: one primary-key probe per head (the planner otherwise estimates 1 row
         -- and hashes the whole checkpoints table, spilling to disk)
         SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id, c.checkpoint, c.metadata,
-               c.checkpoint->'channel_values' AS vals
+               c.checkpoint->'channel_values' AS vals,
+               c.checkpoint->'updated_channels' AS updated
         FROM checkpoints c
         WHERE c.thread_id = h.thread_id AND c.checkpoint_ns = ''
           AND c.checkpoint_id = h.checkpoint_id
@@ -132,27 +151,38 @@ candidates AS MATERIALIZED (
                c.checkpoint->'versions_seen' AS seen, c.checkpoint->>'ts' AS ts
         OFFSET 0
     ) v
-    -- cheap test first: no "branch:to:" key among the values means no triggered node
+    -- cheap test first: no "branch:to:" key among the values, no packets and no input
+    -- written in the last step mean no head task
     WHERE strpos(c.vals::text, '"branch:to:') > 0
+       OR coalesce(c.updated ?| ARRAY['__pregel_tasks', '__start__'], true)
 )
 SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
        concat('=' || (cand.metadata->>'graph_id'), E'\\x1e', {joined_sql("cand.next_nodes")},
-              E'\\x1e', w.done, E'\\x1e', {joined_sql("p.next_nodes")}, E'\\x1e',
-              '=' || w.paths) AS shape,
+              E'\\x1e', w.done, E'\\x1e',
+              {joined_sql("CASE WHEN %(with_parent)s THEN p.next_nodes || "
+                          + last_ran_sql("cand.seen") + " END")}, E'\\x1e',
+              '=' || w.paths, E'\\x1e', w.failed) AS shape,
        cand.metadata::text AS metadata_json,
        w.task_ids || E'\\x1e' || w.types AS tasks,
        CASE WHEN w.asking = 1 THEN w.blobs[1] END AS blob,
-       CASE WHEN w.asking > 1 THEN w.blobs END AS blobs
+       CASE WHEN w.asking > 1 THEN w.blobs END AS blobs,
+       {push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "type")} AS push_type,
+       {push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob")} AS push_blob,
+       p.push_type AS parent_push_type, p.push_blob AS parent_push_blob
 FROM candidates cand
 -- the parent's triggers are the nodes that just ran: only interrupt_after needs them
 LEFT JOIN LATERAL (
-    SELECT {next_nodes_sql("p.checkpoint")} AS next_nodes
+    SELECT pn.next_nodes,
+           {push_blob_sql("pn.next_nodes", _PARENT_VERSIONS, "p.thread_id", "type")} AS push_type,
+           {push_blob_sql("pn.next_nodes", _PARENT_VERSIONS, "p.thread_id", "blob")} AS push_blob
     FROM checkpoints p
+    CROSS JOIN LATERAL (SELECT {next_nodes_sql("p.checkpoint", "p.thread_id")} AS next_nodes) pn
     WHERE %(with_parent)s AND p.thread_id = cand.thread_id AND p.checkpoint_ns = ''
       AND p.checkpoint_id = cand.parent_checkpoint_id
 ) p ON true
 LEFT JOIN LATERAL (
     SELECT {joined_sql("array_agg(DISTINCT x.node) FILTER (WHERE x.output)")} AS done,
+           {joined_sql("array_agg(DISTINCT x.node) FILTER (WHERE x.failed)")} AS failed,
            {joined_sql("array_agg(x.task_path ORDER BY x.task_id, x.idx) FILTER (WHERE x.asks)")}
                AS paths,
            {joined_sql("array_agg(x.task_id ORDER BY x.task_id, x.idx) FILTER (WHERE x.asks)")}
@@ -165,6 +195,7 @@ LEFT JOIN LATERAL (
         SELECT cw.task_id COLLATE "C" AS task_id, cw.idx, cw.task_path, cw.type,
                CASE WHEN cw.channel = %(interrupt)s THEN cw.blob END AS blob,
                cw.channel NOT IN {NOT_OUTPUT_SQL} AS output,
+               cw.channel = '__error__' AS failed,
                {node_of_path_sql("cw.task_path")} AS node,
                -- an interrupt write of a task that produced no output
                cw.channel = %(interrupt)s AND NOT bool_or(cw.channel NOT IN {NOT_OUTPUT_SQL})
@@ -199,8 +230,9 @@ WHERE schemaname = current_schema() AND tablename = 'checkpoints' AND attname = 
 # neither `checkpoints` nor `checkpoint_writes` is read.
 _STATUS_ROWS = f"""
 SELECT thread_id, checkpoint_id, parent_checkpoint_id, paused_at, next_nodes, graph_id,
-       metadata_json, parent_next_nodes, done_nodes,
-       int_task_ids, int_task_paths, int_types, int_blobs
+       metadata_json, parent_next_nodes, done_nodes, failed_nodes,
+       int_task_ids, int_task_paths, int_types, int_blobs, push_type, push_blob,
+       parent_push_type, parent_push_blob
 FROM {STATUS_TABLE}
 WHERE next_nodes <> '{{{{}}}}' {{thread_clause}} {{after_clause}}
 ORDER BY paused_at, thread_id
@@ -218,7 +250,8 @@ SELECT thread_id, checkpoint_id, paused_at, {{shape}} AS shape, metadata_json,
            array_to_string(int_task_ids, E'\\x1f') || E'\\x1e'
            || array_to_string(int_types, E'\\x1f') END AS tasks,
        CASE WHEN cardinality(int_blobs) = 1 THEN int_blobs[1] END AS blob,
-       CASE WHEN cardinality(int_blobs) > 1 THEN int_blobs END AS blobs
+       CASE WHEN cardinality(int_blobs) > 1 THEN int_blobs END AS blobs,
+       push_type, push_blob, parent_push_type, parent_push_blob
 FROM {STATUS_TABLE}
 WHERE next_nodes <> '{{{{}}}}' {{after_clause}}
 ORDER BY paused_at, thread_id
@@ -243,10 +276,11 @@ class PostgresStore(CheckpointStore):
         registry: GraphRegistry,
         pool: AsyncConnectionPool[Any],
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        serde: SafeSerializer | None = None,
     ) -> None:
         super().__init__(location, registry, grace_seconds)
         self.pool = pool
-        self._saver = AsyncPostgresSaver(pool)
+        self._saver = AsyncPostgresSaver(pool, serde=serde or SafeSerializer())
         self._has_status: bool | None = None
         self._cuts: tuple[float, list[str]] | None = None  # (when read, thread-id cuts)
 
@@ -259,6 +293,7 @@ class PostgresStore(CheckpointStore):
         max_size: int = 8,
         *,
         create: bool = False,
+        serde: SafeSerializer | None = None,
     ) -> PostgresStore:
         """Connect, check that this is a checkpointer database, and return the store."""
         await _probe(location)
@@ -283,7 +318,7 @@ class PostgresStore(CheckpointStore):
                 f"Cannot connect to {location.display()}: {_first_line(exc)}. "
                 "Check that the server is running and the URL is right."
             ) from exc
-        store = cls(location, registry, pool, grace_seconds)
+        store = cls(location, registry, pool, grace_seconds, serde)
         await store.prepare(create=create)
         return store
 
@@ -332,13 +367,20 @@ class PostgresStore(CheckpointStore):
         }
         thread_clause = "AND thread_id = ANY(%(thread_ids)s)" if thread_ids is not None else ""
         parent_next = (f"CASE WHEN p.checkpoint IS NULL THEN NULL ELSE "
-                       f"{next_nodes_sql('p.checkpoint')} END")
+                       f"{next_nodes_sql('p.checkpoint', 'p.thread_id')} END")
         if self._has_status:
             return await self._status_heads(thread_ids, after, limit)
         query = _CANDIDATES.format(
             heads=_HEADS_BY_SCAN.format(thread_clause=thread_clause),
-            next_nodes=next_nodes_sql("c.checkpoint"),
+            next_nodes=next_nodes_sql("c.checkpoint", "c.thread_id"),
+            ran=last_ran_sql("(cand.versions_seen)"),
             parent_next=parent_next,
+            push_type=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "type"),
+            push_blob=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob"),
+            parent_push_type=push_blob_sql("pn.parent_next_nodes", _PARENT_VERSIONS,
+                                           "p.thread_id", "type"),
+            parent_push_blob=push_blob_sql("pn.parent_next_nodes", _PARENT_VERSIONS,
+                                           "p.thread_id", "blob"),
         )
         try:
             async with self.pool.connection() as conn:
@@ -380,11 +422,16 @@ class PostgresStore(CheckpointStore):
     ) -> list[HeadState]:
         heads = []
         for (thread_id, checkpoint_id, parent_id, paused_at, next_nodes, graph_id, metadata,
-             parent_next, done_nodes, task_ids, task_paths, types, blobs
+             parent_next, done_nodes, failed_nodes, task_ids, task_paths, types, blobs,
+             push_type, push_blob, parent_push_type, parent_push_blob
              ) in await self._status_rows(thread_ids, after, limit):
+            tokens, error = _tokens(next_nodes, push_type, push_blob)
+            if parent_next is not None:
+                parent_next, _ = _tokens(parent_next, parent_push_type, parent_push_blob)
             head = HeadState(
-                thread_id, checkpoint_id, parent_id, paused_at, metadata, tuple(next_nodes),
+                thread_id, checkpoint_id, parent_id, paused_at, metadata, tokens, error=error,
                 finished_nodes=set(done_nodes) if done_nodes else set(),
+                failed_nodes=set(failed_nodes) if failed_nodes else set(),
                 parent_next_nodes=tuple(parent_next) if parent_next is not None else None,
                 graph_id=graph_id,
             )
@@ -512,8 +559,19 @@ class PostgresStore(CheckpointStore):
         shapes, grace, codec = self.shapes, self.grace_seconds, self.codec
         pauses: list[PendingThread | None] = []
         append = pauses.append
-        for thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs in rows:
-            shape = shapes(packed)
+        for (thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs,
+             push_type, push_blob, parent_push_type, parent_push_blob) in rows:
+            if PUSH_MARK not in packed:
+                shape = shapes(packed)
+            else:  # `Send` packets are decoded per row (they name the PUSH tasks)
+                try:
+                    shape = shapes(packed, send_nodes_of_blob(push_type, push_blob),
+                                   send_nodes_of_blob(parent_push_type, parent_push_blob))
+                except Exception as exc:  # a hostile or corrupt row: this row only
+                    append(PendingThread.unreadable(
+                        thread_id, checkpoint_id, parse_ts(paused_at) if ts_text else paused_at,
+                        unreadable_reason(exc)))
+                    continue
             if shape.kind is None:
                 append(None)
                 continue
@@ -537,15 +595,19 @@ class PostgresStore(CheckpointStore):
         return bool(self._has_status)
 
     def _head_of(self, row: dict[str, Any]) -> HeadState:
+        tokens, error = _tokens(row["next_nodes"], row["push_type"], row["push_blob"])
         head = HeadState(
             thread_id=row["thread_id"],
             checkpoint_id=row["checkpoint_id"],
             parent_checkpoint_id=row["parent_checkpoint_id"],
             paused_at=parse_ts(row["ts"]),
             metadata=row["metadata"],
-            next_nodes=tuple(row["next_nodes"]),
+            next_nodes=tokens,
+            error=error,
             parent_next_nodes=(
-                tuple(row["parent_next_nodes"]) if row["parent_next_nodes"] is not None else None
+                _tokens(row["parent_next_nodes"], row["parent_push_type"],
+                        row["parent_push_blob"])[0]
+                if row["parent_next_nodes"] is not None else None
             ),
             graph_id=row["graph_id"],
         )
@@ -559,9 +621,18 @@ class PostgresStore(CheckpointStore):
         ):
             if channel == INTERRUPT_CHANNEL:
                 head.add_interrupt_write(task_id, path, type_, blob)
+            elif channel == ERROR_CHANNEL:
+                head.add_error_write(path)
             elif channel not in CONTROL_CHANNELS:
                 head.add_output_write(task_id, path)
         return head
+
+    async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT max(checkpoint_id) AS id FROM checkpoints"
+                " WHERE thread_id = %s AND checkpoint_ns <> ''", (thread_id,))).fetchone()
+        return row["id"] if row else None
 
     async def head_checkpoint_id(self, thread_id: str) -> str | None:
         async with self.pool.connection() as conn:
@@ -602,6 +673,17 @@ async def _configure_connection(conn: psycopg.AsyncConnection[Any]) -> None:
     # JIT compilation added 0.6-0.8 s to the queue queries here (langgraph-notes.md).
     # Set per session rather than through `options`, which would replace the URL's own.
     await conn.execute("SET jit = off")
+
+
+def _tokens(
+    tokens: Sequence[str], push_type: str | None, push_blob: bytes | None
+) -> tuple[tuple[str, ...], str | None]:
+    """A status row's task tokens with its `Send` packets named, and why they cannot be
+    read (None when they can)."""
+    try:
+        return expand_push(tokens, send_nodes_of_blob(push_type, push_blob)), None
+    except Exception as exc:  # a hostile or corrupt row: this row only
+        return tuple(t for t in tokens if t != PUSH_MARK), unreadable_reason(exc)
 
 
 def _first_line(exc: BaseException) -> str:

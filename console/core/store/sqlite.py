@@ -24,16 +24,18 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiosqlite
-import ormsgpack
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from console.core.dburl import DatabaseLocation
-from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase
+from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
+from console.core.pauses import light_unpackb, tokens_of_checkpoint
+from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
+    ERROR_CHANNEL,
     INTERRUPT_CHANNEL,
     ITEM_SEP,
     TRIM_AFTER_ROWS,
@@ -41,7 +43,6 @@ from console.core.store.heads import (
     Shared,
     parse_ts,
     release_freed_memory,
-    triggered_nodes,
 )
 from console.core.store.sqlite_schema import (
     HEAD_TRIGGERS,
@@ -106,7 +107,7 @@ _WRITES_BY_KEY = f"""
 class _Decoded:
     """The facts of one checkpoint that classification needs (immutable once written)."""
 
-    __slots__ = ("graph_id", "metadata", "next_nodes", "parent_checkpoint_id", "ts")
+    __slots__ = ("error", "graph_id", "metadata", "next_nodes", "parent_checkpoint_id", "ts")
 
     def __init__(
         self,
@@ -115,20 +116,43 @@ class _Decoded:
         parent_checkpoint_id: str | None,
         metadata: bytes | str,
         graph_id: str | None,
+        error: str | None = None,
     ) -> None:
         self.ts = ts
         self.next_nodes = next_nodes
         self.parent_checkpoint_id = parent_checkpoint_id
         self.metadata = metadata
         self.graph_id = graph_id
+        self.error = error
+
+
+# An unreadable head's `next_nodes`: open (listed) but never recorded in the head table,
+# so each reader decodes it again and says why.
+_UNREADABLE = ("~unreadable",)
 
 
 # Every head without a triggered node shares this (only `next_nodes` is ever read).
 _NO_TRIGGER = _Decoded(datetime.fromtimestamp(0, UTC), (), None, b"", None)
 
 
+def _bad_id(thread_id: str) -> str | None:
+    """Why a thread id read from the file cannot be used (not UTF-8), or None."""
+    try:
+        thread_id.encode()
+    except UnicodeEncodeError:
+        return "its thread id is not valid UTF-8"
+    return None
+
+
+def _lenient_text(data: bytes) -> str:
+    """SQLite text as str: invalid UTF-8 (written by any other client) is kept as
+    surrogate escapes instead of failing the whole read; `_bad_id` reports such ids."""
+    return data.decode("utf-8", "surrogateescape")
+
+
 def _maybe_triggered(blob: bytes) -> bool:
-    """Whether a msgpack checkpoint may hold an available `branch:to:<node>` trigger.
+    """Whether a msgpack checkpoint may have a head task (`pauses`): an available
+    `branch:to:<node>` trigger, `Send` packets or a `__start__` input.
 
     A trigger channel in `channel_values` holds None: its key string is followed by
     msgpack nil (0xc0). The same names in `channel_versions`/`versions_seen` are followed
@@ -146,6 +170,9 @@ def _maybe_triggered(blob: bytes) -> bool:
     stop = blob.rfind(b"\xb0channel_versions")
     if stop < 0:
         stop = len(blob)
+    # PUSH packets and a `__start__` input trigger tasks too (rare at rest: decode)
+    if find(b"\xae__pregel_tasks", 0, stop) >= 0 or find(b"\xa9__start__", 0, stop) >= 0:
+        return True
     at = find(b"branch:to:", 0, stop)
     while at >= 0:
         header = blob[at - 1] if at >= 1 else 0
@@ -170,10 +197,11 @@ class SqliteStore(CheckpointStore):
         registry: GraphRegistry,
         conn: aiosqlite.Connection,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        serde: SafeSerializer | None = None,
     ) -> None:
         super().__init__(location, registry, grace_seconds)
         self.conn = conn
-        self._saver = AsyncSqliteSaver(conn)
+        self._saver = AsyncSqliteSaver(conn, serde=serde or SafeSerializer())
         self._decoded: dict[tuple[str, str], _Decoded] = {}
         # equal metadata texts, task paths and serializer names as one object each
         self._shared = Shared()
@@ -189,6 +217,7 @@ class SqliteStore(CheckpointStore):
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         *,
         create: bool = False,
+        serde: SafeSerializer | None = None,
     ) -> SqliteStore:
         """Open the file (it must exist unless `create`) and check it holds checkpoints."""
         path = Path(location.target)
@@ -199,10 +228,11 @@ class SqliteStore(CheckpointStore):
             )
         try:
             conn = await aiosqlite.connect(str(path), timeout=10)
+            conn.text_factory = _lenient_text
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except (sqlite3.Error, OSError) as exc:
             raise DatabaseUnavailable(f"Cannot open {location.display()}: {exc}.") from exc
-        store = cls(location, registry, conn, grace_seconds)
+        store = cls(location, registry, conn, grace_seconds, serde)
         await store.prepare(create=create)
         return store
 
@@ -285,6 +315,7 @@ class SqliteStore(CheckpointStore):
                 metadata=facts.metadata,
                 next_nodes=facts.next_nodes,
                 graph_id=facts.graph_id,
+                error=facts.error if facts.error is not None else _bad_id(thread_id),
             )
             for thread_id, checkpoint_id, facts in found
         ]
@@ -384,6 +415,7 @@ class SqliteStore(CheckpointStore):
              checkpoint_id)
             if facts.next_nodes else (0, None, None, None, None, None, thread_id, checkpoint_id)
             for (thread_id, checkpoint_id), facts in states.items()
+            if facts.error is None
         ]
         conn = self.conn
         await conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
@@ -458,20 +490,22 @@ class SqliteStore(CheckpointStore):
         return self._unpack(row)
 
     def _unpack(self, row: sqlite3.Row | tuple[Any, ...]) -> _Decoded:
-        """`_decode` without the pre-check."""
+        """`_decode` without the pre-check; a head that cannot be read is unreadable
+        (`_UNREADABLE`, with its reason), never a reason to fail the whole read."""
+        try:
+            return self._unpack_checked(row)
+        except Exception as exc:  # a hostile or corrupt row: this head only
+            ts = datetime.fromtimestamp(0, UTC)
+            return _Decoded(ts, _UNREADABLE, None, b"", None, unreadable_reason(exc))
+
+    def _unpack_checked(self, row: sqlite3.Row | tuple[Any, ...]) -> _Decoded:
         _, _, parent_id, type_, blob, metadata = row
         if type_ == "msgpack":
-            # Only versions and channel names are needed: skip rebuilding objects.
-            checkpoint = ormsgpack.unpackb(
-                blob, ext_hook=_skip_ext, option=ormsgpack.OPT_NON_STR_KEYS
-            )
+            # Only versions, channel names and `Send` targets are needed: no objects built.
+            checkpoint = light_unpackb(blob)
         else:
             checkpoint = self._saver.serde.loads_typed((type_, blob))
-        next_nodes = triggered_nodes(
-            checkpoint.get("channel_values") or {},
-            checkpoint.get("channel_versions") or {},
-            checkpoint.get("versions_seen") or {},
-        )
+        next_nodes = tokens_of_checkpoint(checkpoint)
         if not next_nodes:
             return _NO_TRIGGER
         # metadata stays JSON text (rows parse it on demand); only graph_id is needed now
@@ -512,6 +546,8 @@ class SqliteStore(CheckpointStore):
                 head = by_thread[thread_id]
                 if channel == INTERRUPT_CHANNEL:
                     head.add_interrupt_write(task_id, shared[task_path], shared[type_], value)
+                elif channel == ERROR_CHANNEL:
+                    head.add_error_write(task_path)
                 elif channel not in CONTROL_CHANNELS:
                     head.add_output_write(task_id, task_path)
 
@@ -521,6 +557,15 @@ class SqliteStore(CheckpointStore):
         for head in need:
             parent = self._decoded.get((head.thread_id, head.parent_checkpoint_id or ""))
             head.parent_next_nodes = parent.next_nodes if parent else None
+
+    async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
+        async with self._saver.lock, self.conn.execute(
+            "SELECT max(checkpoint_id) FROM checkpoints"
+            " WHERE thread_id = ? AND checkpoint_ns <> ''",
+            (thread_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
 
     async def head_checkpoint_id(self, thread_id: str) -> str | None:
         async with self._saver.lock, self.conn.execute(
@@ -566,6 +611,3 @@ class SqliteStore(CheckpointStore):
                              else ")"))
         return done
 
-
-def _skip_ext(code: int, data: bytes) -> None:
-    return None
