@@ -64,9 +64,21 @@ async def console(url: str, size: tuple[int, int] = (80, 24)) -> AsyncIterator[
         await store.close()
 
 
-async def _open_items(pilot: Any) -> ItemsScreen:
+@pytest.fixture
+async def agent_queue(tmp_path: Path) -> tuple[str, str]:
+    """A SQLite queue holding one real `create_agent` per-call pause: (URL, thread id)."""
+    from langchain_core.messages import HumanMessage
+
+    url = f"sqlite:///{tmp_path / 'agent.sqlite'}"
+    thread = f"agent-{uuid.uuid4().hex[:8]}"
+    await seed_threads(url, graphs.ALL, [
+        ("agent", thread, {"messages": [HumanMessage("email alice, delete the report")]}, {})])
+    return url, thread
+
+
+async def _open_items(pilot: Any, graph: str = "branches") -> ItemsScreen:
     await settle(pilot)
-    await select_graph(pilot, "branches")
+    await select_graph(pilot, graph)
     await pilot.press("i")
     await until(pilot, lambda: isinstance(pilot.app.screen, ItemsScreen), what="the dialog")
     screen = pilot.app.screen
@@ -228,3 +240,29 @@ async def test_i_is_in_help(queue: tuple[str, str]) -> None:
         await settle(pilot)
         assert "Decide item by item" in screen_text(app) or any(
             "Decide item by item" in d for _, d, _, _ in main_screen(app).palette_commands())
+
+
+async def test_a_real_agent_is_decided_call_by_call(agent_queue: tuple[str, str]) -> None:
+    """create_agent + HumanInTheLoopMiddleware(interrupt_mode="per_call"): the tool calls
+    run as Sends; edit the email, reject the deletion; the middleware takes both."""
+    url, thread = agent_queue
+    async with console(url, (80, 24)) as (app, pilot):
+        dialog = await _open_items(pilot, "agent")
+        await _go_to(pilot, dialog, "send_email")
+        await pilot.press("e")
+        await _answer(pilot, '{"to": "bob@example.com", "subject": "report"}')
+        await _go_to(pilot, dialog, "delete_file")
+        await pilot.press("r")
+        await _answer(pilot, "keep the report")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirm")
+        await pilot.press("y")
+        await decided(pilot)
+        assert TOOL_RUNS[(thread, "send_email")] == 1
+        assert TOOL_RUNS[(thread, "delete_file")] == 0
+        values = (await main_screen(app)._store.bundle(thread)).values
+        results = {m.tool_call_id: str(m.content) for m in values["messages"]
+                   if getattr(m, "type", "") == "tool"}
+        assert "sent to bob@example.com" in results["call-email"]
+        assert "keep the report" in results["call-delete"]
+        assert await main_screen(app)._store.pending_thread(thread) is None
