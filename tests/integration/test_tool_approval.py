@@ -353,3 +353,24 @@ async def test_the_middleware_accepts_the_planned_resume(store: CheckpointStore)
     assert "keep it" in results["call-delete"]
     assert TOOL_RUNS[(thread, "send_email")] == 1
     assert TOOL_RUNS[(thread, "delete_file")] == 0
+
+
+async def test_policy_covers_every_action_a_decision_takes(store: CheckpointStore) -> None:
+    """approve 1, reject 2 needs the right to reject too: a reviewer who may only approve
+    is refused (exit 5) with nothing decided, and may still approve both."""
+    from console.core.errors import PolicyRefused
+    from console.core.policy import Policy
+
+    policy = Policy.from_config({"policy": {"rules": [
+        {"graph": "branches", "approve": ["alice"], "reject": ["bob"]}]}})
+    decider = Decider(store, current_origin("alice"), policy=policy)
+    thread = _tid("branches")
+    await _paused(store, "branches", thread)
+    with pytest.raises(PolicyRefused, match="alice may not reject"):
+        await decider.decide(thread, DecisionInput(DecisionType.APPROVE, items={
+            "2": DecisionInput(DecisionType.REJECT, reason="no")}))
+    assert await decider.ledger.rows(thread_id=thread) == []
+    assert TOOL_RUNS[(thread, "send_email")] == TOOL_RUNS[(thread, "delete_file")] == 0
+    outcome = await decider.decide(thread, APPROVE)
+    assert outcome.status == "applied"
+    assert TOOL_RUNS[(thread, "send_email")] == TOOL_RUNS[(thread, "delete_file")] == 1

@@ -266,3 +266,41 @@ async def test_a_real_agent_is_decided_call_by_call(agent_queue: tuple[str, str]
         assert "sent to bob@example.com" in results["call-email"]
         assert "keep the report" in results["call-delete"]
         assert await main_screen(app)._store.pending_thread(thread) is None
+
+
+async def test_the_edit_form_edits_each_tool_call_against_its_schema(
+    agent_queue: tuple[str, str]
+) -> None:
+    """`e` on a per-call pause: one editor per tool call, checked against the tool's own
+    schema as it is typed; the call that does not allow edits is read-only."""
+    from textual.widgets import TextArea
+
+    from console.ui.modals.edit_form import EditForm
+
+    url, thread = agent_queue
+    async with console(url, (80, 24)) as (app, pilot):
+        await settle(pilot)
+        await select_graph(pilot, "agent")
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, EditForm), what="the form")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, EditForm)
+        names = [i.value["name"] for i in form.thread.interrupts]
+        email, delete = names.index("send_email"), names.index("delete_file")
+        assert form.query_one(f"#args-{delete}", TextArea).read_only
+        area = form.query_one(f"#args-{email}", TextArea)
+        area.replace('{"to": 5, "subject": "x"}', (0, 0), area.document.end)
+        await settle(pilot)
+        assert "5 is not of type 'string'" in form.problems[f"args-{email}"]
+        area.replace('{"to": "bob@example.com", "subject": "x"}', (0, 0), area.document.end)
+        await settle(pilot)
+        assert f"args-{email}" not in form.problems
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirm")
+        assert '"edited_action"' in app.screen.body.plain
+        await pilot.press("y")
+        await decided(pilot)
+        assert TOOL_RUNS[(thread, "send_email")] == 1
+        assert TOOL_RUNS[(thread, "delete_file")] == 1  # approved as the form's decision
+        assert await main_screen(app)._store.pending_thread(thread) is None
