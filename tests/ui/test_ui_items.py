@@ -232,14 +232,19 @@ async def test_edit_one_leave_the_other_pending(queue: tuple[str, str]) -> None:
             f"send_email:{sorted({'to': 'bob@example.com', 'subject': 'edited'}.items())}"]
 
 
-async def test_i_is_in_help(queue: tuple[str, str]) -> None:
+async def test_i_is_in_help_and_the_palette(queue: tuple[str, str]) -> None:
+    from console.ui.modals.help import HelpScreen
+
     url, _ = queue
     async with console(url, (80, 24)) as (app, pilot):
         await settle(pilot)
+        await select_graph(pilot, "branches")
+        commands = {title: (keys, enabled)
+                    for title, keys, _, enabled in main_screen(app).palette_commands()}
+        assert commands["Decide item by item (several interrupts)"] == ("key i", True)
         await pilot.press("question_mark")
-        await settle(pilot)
-        assert "Decide item by item" in screen_text(app) or any(
-            "Decide item by item" in d for _, d, _, _ in main_screen(app).palette_commands())
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        assert "Decide item by item" in app.screen.query_one("#help-text").render().plain
 
 
 async def test_a_real_agent_is_decided_call_by_call(agent_queue: tuple[str, str]) -> None:
