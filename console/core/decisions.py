@@ -154,7 +154,7 @@ def plan_decision(
             if count == 1:
                 raise
             text = str(exc)
-            raise DecisionRefused(f"Item {number} of {count} ({item_label(item)}): "
+            raise DecisionRefused(f"Item {number} of {count} ({item_label(item, pause)}): "
                                   f"{text[:1].lower()}{text[1:]}") from exc
         decided.append((item.id, mine.decision.value))
     unanswered = tuple(i.id for i in pause.interrupts if i.id not in resume)
@@ -166,13 +166,20 @@ def plan_decision(
 _EDITABLE = (Convention.LANGCHAIN_HITL, Convention.AGENT_INBOX, Convention.TOOL_APPROVAL)
 
 
-def item_label(item: PendingInterrupt) -> str:
-    """What an item is about in a few words: its tool call or node, for messages."""
+def item_label(item: PendingInterrupt, pause: PendingThread | None = None) -> str:
+    """What an item is about in a word, for messages: its tool, else the node that asks.
+
+    A PULL task's path names its node (`~__pregel_pull, node`); a PUSH task's (a `Send`
+    branch, a `@task`) only its packet index, so the pause's node stands in for it."""
     request = tool_approval_request(item.value)
     if request is not None:
         return str(request.get("name", "?"))
     parts = [p.strip() for p in item.task_path.strip("~()").split(",")]
-    return parts[1] if len(parts) >= 2 and parts[1] else item.id[:12]
+    if len(parts) >= 2 and parts[0] == "__pregel_pull" and parts[1]:
+        return parts[1]
+    if pause is not None and len(pause.nodes) == 1:
+        return pause.nodes[0]
+    return f"interrupt {item.id[:12]}"
 
 
 def resolve_item(pause: PendingThread, ref: str) -> PendingInterrupt:

@@ -257,9 +257,13 @@ class _Cards:
                 self.field("answer schema", pretty(item.response_schema, redactor=None, indent=1))
 
 
-def _node_of(item: PendingInterrupt) -> str:
-    # task_path of a root task reads "~__pregel_pull, node"
+def _node_of(item: PendingInterrupt, pause: PendingThread | None) -> str:
+    # A PULL task's path reads "~__pregel_pull, node"; a PUSH task's (a Send branch, a
+    # @task) "~__pregel_push, index, ...": the pause's node names it, with its packet.
     parts = [p.strip() for p in item.task_path.strip("~()").split(",")]
+    if len(parts) >= 2 and parts[0] == "__pregel_push" and parts[1].isdigit():
+        node = pause.nodes[0] if pause is not None and len(pause.nodes) == 1 else "task"
+        return f"{node} (Send {int(parts[1]) + 1})"
     return parts[1] if len(parts) >= 2 else item.task_path
 
 
@@ -276,8 +280,8 @@ def payload_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
         for number, item in enumerate(bundle.interrupts, 1):
             if count > 1:
                 out.append(
-                    f"Interrupt {number} of {count}{SEPARATOR}"
-                    f"node {one_line(_node_of(item))}{SEPARATOR}id {one_line(item.id[:12])}\n",
+                    f"Interrupt {number} of {count}{SEPARATOR}node "
+                    f"{one_line(_node_of(item, pause))}{SEPARATOR}id {one_line(item.id[:12])}\n",
                     style=NOTE_STYLE,
                 )
             cards.interrupt(item)

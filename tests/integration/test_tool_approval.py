@@ -374,3 +374,31 @@ async def test_policy_covers_every_action_a_decision_takes(store: CheckpointStor
     outcome = await decider.decide(thread, APPROVE)
     assert outcome.status == "applied"
     assert TOOL_RUNS[(thread, "send_email")] == TOOL_RUNS[(thread, "delete_file")] == 1
+
+
+async def test_send_branches_decided_item_by_item(demo_store: CheckpointStore) -> None:
+    """Map-reduce approvals (one `Send` branch per line, raw payloads): reimburse line 1,
+    reject the others, in one Command; only line 1's reimbursement runs."""
+    from console.core.decisions import item_label
+    from console.demo.graphs import DEMO_GRAPHS, DEMO_INFO, demo_config
+    from console.demo.seed import seed_demo
+
+    seeded = await seed_demo(demo_store.saver, 1, graphs=["map_reduce"])
+    [seed] = [s for s in seeded if s.expected == "pending" and "-partial-" not in s.thread_id]
+    pause = await demo_store.pending_thread(seed.thread_id)
+    assert pause is not None and len(pause.interrupts) >= 2
+    assert {item_label(i, pause) for i in pause.interrupts} == {"approve_item"}
+    decider = Decider(demo_store, current_origin("alice"))
+    rejects = {str(n): DecisionInput(DecisionType.REJECT, reason="not this one")
+               for n in range(2, len(pause.interrupts) + 1)}
+    outcome = await decider.decide(seed.thread_id, DecisionInput(DecisionType.APPROVE,
+                                                                 items=rejects))
+    assert outcome.plan is not None and outcome.plan.resume is not None
+    assert outcome.plan.resume[pause.interrupts[0].id] == "approved"
+    assert all(outcome.plan.resume[i.id] == "rejected: not this one"
+               for i in pause.interrupts[1:])
+    graph = DEMO_GRAPHS["map_reduce"](demo_store.saver)
+    state = await graph.aget_state(demo_config("map_reduce", seed.thread_id))
+    assert state.next == ()
+    effects = state.values[DEMO_INFO["map_reduce"].effect]
+    assert [e["line"] for e in effects] == [pause.interrupts[0].value["item"]["line"]]

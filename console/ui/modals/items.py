@@ -124,7 +124,7 @@ class ItemsScreen(ModalScreen[FormResult | None]):
         redacted = self.redactor.redact(item.value)
         if tool_approval_request(item.value) is not None:
             return summarize_value(redacted, item.convention)
-        return f"{item_label(item)}: {summarize_value(redacted, item.convention)}"
+        return f"{item_label(item, self.thread)}: {summarize_value(redacted, item.convention)}"
 
     def _row(self, index: int) -> Text:
         item, choice = self.items[index], self.choices[index]
@@ -175,8 +175,9 @@ class ItemsScreen(ModalScreen[FormResult | None]):
         item = self.items[index]
         allowed = item_actions(item)
         if action != "skip" and action not in allowed:
-            self._error(f"Item {index + 1} ({one_line(item_label(item))}) does not take "
-                        f"{action}; it takes {', '.join(allowed) or 'nothing here'}.")
+            label = one_line(item_label(item, self.thread))
+            self._error(f"Item {index + 1} ({label}) does not take {action}; it takes "
+                        f"{', '.join(allowed) or 'nothing here'}.")
             return
         if action in ("approve", "skip"):
             self._set(index, ItemChoice(action))
@@ -198,7 +199,7 @@ class ItemsScreen(ModalScreen[FormResult | None]):
             self.action_move(1)
 
         self.app.push_screen(PromptScreen(f"{title} {index + 1} "
-                                          f"({one_line(item_label(item))})", label,
+                                          f"({one_line(item_label(item, self.thread))})", label,
                                           value=initial), answered)
 
     def _initial(self, item: PendingInterrupt, action: str) -> str:
