@@ -37,7 +37,7 @@ from console.core.errors import (
 )
 from console.core.graphs import GraphInfo
 from console.core.ledger_schema import CLAIMING_STATUSES, install_ledger
-from console.core.models import PendingThread
+from console.core.models import PauseKind, PendingThread
 from console.core.models_ledger import (
     ClaimRequest,
     ClaimResult,
@@ -209,6 +209,7 @@ class Decider:
                 return _replayed(earlier[0])
         pause, plan = await self.plan(thread_id, choice, expect=expect,
                                       expect_pause=expect_pause)
+        pause = await self._inside_if_delivered(pause)
         graph = self.store.registry.get(pause.graph)
         if graph is None and not self.worker_mode:
             raise UsageError(
@@ -232,6 +233,23 @@ class Decider:
             message = f"Recorded {choice.decision.value} for {thread_id}; a worker applies it."
             return Outcome(thread_id, "queued", claim.row, plan, None, message)
         return await self.apply_claimed(claim.row, graph, plan, pause)
+
+    async def _inside_if_delivered(self, pause: PendingThread) -> PendingThread:
+        """A question this ledger already delivered that LangGraph still reports, with the
+        head unchanged: its task used the answer, then stopped inside a subgraph at a
+        breakpoint of the subgraph's own. That stop is a new pause, named by the
+        subgraph's newest checkpoint (`PendingThread.inside`), not a second answer."""
+        if pause.kind is not PauseKind.INTERRUPT or not pause.interrupts:
+            return pause
+        key = pause_key(pause)
+        rows = await self.ledger.rows(thread_id=pause.thread_id)
+        if not any(r.checkpoint_id == pause.checkpoint_id and r.pause_key == key
+                   and r.status == DecisionStatus.APPLIED for r in rows):
+            return pause
+        nested = await self.store.newest_nested_checkpoint(pause.thread_id)
+        if nested is None or nested <= pause.checkpoint_id:
+            return pause
+        return pause.inside(nested)
 
     async def authorise(
         self, pause: PendingThread, choice: DecisionInput, plan: Plan | None = None

@@ -235,11 +235,13 @@ class PendingThread:
         return self
 
     def inside(self, nested_checkpoint_id: str) -> PendingThread:
-        """This breakpoint pause, stopped inside a subgraph at `nested_checkpoint_id`.
+        """This pause, stopped inside a subgraph at `nested_checkpoint_id`.
 
         Several breakpoints of a subgraph (and the root's own gate on the node that runs
-        it) stop the run at one root checkpoint, with no interrupt ids: the subgraph's
-        newest checkpoint is what tells those pauses apart (`interrupt_ids`)."""
+        it) stop the run at one root checkpoint, with no interrupt ids; and a question
+        answered inside a subgraph that then stops at its own breakpoint is still reported
+        by LangGraph (the root task has not finished). The subgraph's newest checkpoint is
+        what tells those pauses apart (`interrupt_ids`)."""
         _set(self, "_nested", nested_checkpoint_id)
         return self
     @classmethod
@@ -325,8 +327,8 @@ class PendingThread:
         """The pending questions' ids: what names the pause next to its checkpoint (for a
         breakpoint stopped inside a subgraph, that subgraph's checkpoint: see `inside`)."""
         ids = tuple(i.id for i in self.interrupts)
-        if not ids and self._nested is not None:
-            return (f"~inside:{self._nested}",)
+        if self._nested is not None:
+            return (*ids, f"~inside:{self._nested}")
         return ids
 
     def sort_key(self) -> tuple[datetime, str]:
