@@ -531,6 +531,8 @@ def _listing(template: Template, url: str) -> dict[str, dict[str, Any]]:
         unreadable = sum(r["kind"] == "unreadable" for r in rows)
         assert as_text.out.count("unreadable/") == unreadable, as_text.out
     for row in rows:
+        if row["kind"] == "interrupt":
+            assert row["interrupt_ids"], row  # an inline pause asks something
         if row["kind"] == "unreadable":
             assert isinstance(row.get("error"), str) and row["error"].strip(), row
         else:
@@ -633,3 +635,142 @@ def test_one_damaged_row_never_takes_the_queue_down(template: Template,
         renamed = apply_damage(url, template, row, column, damage)
         check_damaged_queue(template, url, row.thread_id, renamed, setup,
                             light_miss=_light_miss(url, template, row, column))
+
+
+# --- the cases of issue 14, one by one ---------------------------------------------------
+
+VICTIM = "raw-paused"
+DECIDING = ["--graph=raw=tests.graphs:raw", "--reviewer=tester"]
+
+
+def _deep_json() -> bytes:
+    return deep_json("list").encode()
+
+
+# case -> (SQLite statements, Postgres statements); `?`/`%s` take the marker's bomb
+CASES: dict[str, tuple[str | None, str]] = {
+    "garbage interrupt blob": (
+        f"UPDATE writes SET value = X'00ff13c1' WHERE thread_id = '{VICTIM}' "
+        "AND channel = '__interrupt__'",
+        f"UPDATE checkpoint_writes SET blob = '\\x00ff13c1' WHERE thread_id = '{VICTIM}' "
+        "AND channel = '__interrupt__'"),
+    "pickle": (
+        f"UPDATE writes SET type = 'pickle', value = :bomb WHERE thread_id = '{VICTIM}' "
+        "AND channel = '__interrupt__'",
+        f"UPDATE checkpoint_writes SET type = 'pickle', blob = %(bomb)s "
+        f"WHERE thread_id = '{VICTIM}' AND channel = '__interrupt__'"),
+    "unknown type": (
+        f"UPDATE writes SET type = 'unknown' WHERE thread_id = '{VICTIM}' "
+        "AND channel = '__interrupt__'",
+        f"UPDATE checkpoint_writes SET type = 'unknown' WHERE thread_id = '{VICTIM}' "
+        "AND channel = '__interrupt__'"),
+    "msgpack+aes without a key": (
+        f"UPDATE writes SET type = 'msgpack+aes' WHERE thread_id = '{VICTIM}' "
+        "AND channel = '__interrupt__'",
+        f"UPDATE checkpoint_writes SET type = 'msgpack+aes' WHERE thread_id = '{VICTIM}' "
+        "AND channel = '__interrupt__'"),
+    "non-UTF-8 thread id": (
+        "UPDATE checkpoints SET thread_id = CAST(:bad AS TEXT) WHERE thread_id = :victim; "
+        "UPDATE writes SET thread_id = CAST(:bad AS TEXT) WHERE thread_id = :victim",
+        ""),  # Postgres text cannot hold invalid UTF-8
+    "5000-level JSON checkpoint": (
+        "UPDATE checkpoints SET type = 'json', checkpoint = :deep WHERE thread_id = :victim "
+        "AND checkpoint_id = (SELECT max(checkpoint_id) FROM checkpoints "
+        "WHERE thread_id = :victim)",
+        "UPDATE checkpoints SET checkpoint = convert_from(%(deep)s, 'UTF8')::jsonb "
+        "WHERE thread_id = %(victim)s AND checkpoint_id = (SELECT max(checkpoint_id) "
+        "FROM checkpoints WHERE thread_id = %(victim)s)"),
+    "5000-level JSON metadata": (
+        "UPDATE checkpoints SET metadata = :deep WHERE thread_id = :victim "
+        "AND checkpoint_id = (SELECT max(checkpoint_id) FROM checkpoints "
+        "WHERE thread_id = :victim)",
+        "UPDATE checkpoints SET metadata = convert_from(%(deep)s, 'UTF8')::jsonb "
+        "WHERE thread_id = %(victim)s AND checkpoint_id = (SELECT max(checkpoint_id) "
+        "FROM checkpoints WHERE thread_id = %(victim)s)"),
+}
+BAD_ID = f"{VICTIM}-\udcff-bad"  # as the console reads b"raw-paused-\xff-bad"
+
+
+def _damage(template: Template, url: str, case: str) -> str:
+    """Apply `case` to the victim in the copy at `url`; returns the victim's id now."""
+    params = {"bomb": pickle.dumps(_Bomb(template.marker)), "deep": _deep_json(),
+              "victim": VICTIM, "bad": BAD_ID.encode("utf-8", "surrogateescape")}
+    sqlite_sql, pg_sql = CASES[case]
+    if template.backend == "sqlite":
+        assert sqlite_sql is not None
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"),
+                                                isolation_level=None)) as conn:
+            for statement in sqlite_sql.split("; "):
+                assert conn.execute(statement, params).rowcount > 0, statement
+        return BAD_ID if case == "non-UTF-8 thread id" else VICTIM
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute(pg_sql, params).rowcount > 0, pg_sql
+    return VICTIM
+
+
+def _stored(template: Template, url: str) -> list[Any]:
+    """Every row of the checkpoint tables and of the console's ledger, as stored."""
+    if template.backend == "sqlite":
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            conn.text_factory = bytes
+            tables = [n for (n,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND (name IN "
+                "('checkpoints', 'writes') OR name LIKE 'hitl_%') ORDER BY name")]
+            return [(t, sorted(conn.execute(f"SELECT * FROM {t.decode()}").fetchall(),
+                               key=repr)) for t in tables]
+    with psycopg.connect(url) as conn:
+        tables = [n for (n,) in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND (table_name LIKE 'checkpoint%' OR table_name LIKE 'hitl_%') "
+            "AND table_name <> 'hitl_thread_status' ORDER BY table_name")]
+        # as text: a 5000-level JSON value is more than Python's json can load
+        return [(t, sorted(conn.execute(f"SELECT r::text FROM {t} r").fetchall()))
+                for t in tables]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_hostile_row_is_one_unreadable_row(template: Template, case: str) -> None:
+    """Issue 14's cases: the row is listed as `unreadable` with its reason, the others as
+    before; `show` says one sentence and exits 1; approve/reject on it are refused with
+    one sentence and write nothing; `setup` before and after the damage works."""
+    if template.backend == "postgres" and not CASES[case][1]:
+        pytest.skip("Postgres text cannot hold invalid UTF-8")
+    template.marker.unlink(missing_ok=True)
+    with copy_of(template) as url:
+        args = template.args(url)
+        cli("setup", *args).assert_clean(0)
+        victim = _damage(template, url, case)
+        cli("setup", *args).assert_clean(0)
+
+        listed = _listing(template, url)
+        for thread_id, row in template.listed.items():
+            if thread_id != VICTIM:
+                assert _essence(listed[thread_id]) == _essence(row), thread_id
+        bad = listed[victim]
+        assert bad["kind"] == "unreadable" and bad["error"], bad
+        assert bad["interrupt_ids"] == [] and bad["summary"].startswith("unreadable: ")
+        if case == "msgpack+aes without a key":
+            assert "--serde" in bad["error"], bad
+        if case == "non-UTF-8 thread id":
+            assert "UTF-8" in bad["error"], bad
+        as_text = cli("pending", *args)
+        assert any("unreadable/" in line for line in
+                   as_text.out.splitlines() if "raw-paused" in line), as_text.out
+
+        shown = cli("show", victim, *args)
+        shown.assert_clean(1)
+        assert "cannot be read" in shown.err, shown.err
+        for sibling in template.listed:
+            if sibling != VICTIM:
+                cli("show", sibling, *args).assert_clean(0)
+
+        before = _stored(template, url)
+        for decision in (["approve", victim], ["reject", victim, "--reason", "no"]):
+            refused = cli(*decision, *args, *DECIDING)
+            refused.assert_clean(1, 2, 4)
+            assert refused.code != 0, refused
+        assert _stored(template, url) == before, "a refused decision wrote something"
+        assert not template.marker.exists(), "a row's code ran"
+        # a sibling is still decidable
+        cli("approve", "hitl-paused", *args, "--graph=hitl=tests.graphs:hitl",
+            "--reviewer=tester").assert_clean(0)
