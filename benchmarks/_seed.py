@@ -3,19 +3,22 @@
 How the rows are made (nothing here hand-writes checkpoint rows):
 
 1. **Templates.** `build_templates()` runs the benchmark graphs (a 7-node approval pipeline,
-   compiled twice: inline `interrupt()` in `gate`, or `interrupt_before=["execute"]`) for a
-   few template threads per scenario on a `RecordingSaver`, an `InMemorySaver` that keeps a
-   copy of every `aput(config, checkpoint, metadata, new_versions)` and
+   compiled twice: inline `interrupt()` in `gate`, or `interrupt_before=["execute"]`; a
+   map-reduce whose `Send` branches each `interrupt()`; a Functional API `@entrypoint`
+   asking in the entrypoint or inside a `@task`) for a few template threads per scenario
+   on a `RecordingSaver`, an `InMemorySaver` that keeps a copy of every
+   `aput(config, checkpoint, metadata, new_versions)` and
    `aput_writes(config, writes, task_id, task_path)` call it receives.
 2. **Re-identification.** For each seeded thread a `ThreadPlan` (thread id, scenario,
    template, start time, human delay before the resume) rewrites the recorded calls:
    the thread id; every checkpoint id becomes a fresh uuid6 at the thread's own time
    (same clock_seq, which LangGraph sets to the step, so per-thread order is kept); `ts`
    moves by the same amount; task ids are recomputed the way LangGraph derives them
-   (xxh3 of the checkpoint id, namespace, step, node and triggers) and interrupt ids
-   too (xxh3 of "node:task_id"). Both formulas are checked against every id LangGraph
-   produced in the templates, so a LangGraph change fails loudly instead of seeding
-   rows that no longer match.
+   (xxh3 of the checkpoint id, namespace, step, node and then: PULL tasks their triggers,
+   `Send` PUSH tasks the packet's index, Functional API `Call`s the caller's path and the
+   call's index) and interrupt ids too (xxh3 of "node:task_id"). The formulas are checked
+   against every id LangGraph produced in the templates, so a LangGraph change fails
+   loudly instead of seeding rows that no longer match.
 3. **The saver writes the rows.** The rewritten calls go through the savers' own
    row-building code, `PostgresSaver.put` / `put_writes` and `SqliteSaver.put` /
    `put_writes` (the same code as the async savers' `aput` paths, without a thread hop per
@@ -36,6 +39,7 @@ import binascii
 import copy
 import itertools
 import multiprocessing
+import operator
 import random
 import sqlite3
 import time
@@ -48,9 +52,11 @@ from typing import Annotated, Any, NamedTuple, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.func import entrypoint
+from langgraph.func import task as functional_task
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
-from langgraph.types import Command, Interrupt, interrupt
+from langgraph.types import Command, Interrupt, Send, interrupt
 from xxhash import xxh3_128_hexdigest
 
 from console.core.graphs import GraphInfo, GraphRegistry
@@ -63,9 +69,12 @@ NODES = ("intake", "classify", "draft", "gate", "execute", "notify", "close")
 INLINE_GRAPH = "approval_inline"  # `gate` calls interrupt() above the auto-approve limit
 BREAKPOINT_GRAPH = "approval_breakpoint"  # compiled with interrupt_before=["execute"]
 BREAKPOINT_BEFORE = ("execute",)
+MAP_REDUCE_GRAPH = "approval_map_reduce"  # one `Send("approve_line")` per line, each asks
+FUNCTIONAL_GRAPH = "approval_functional"  # an @entrypoint asking itself or in a @task
 AUTO_LIMIT = 500.0
 
 PULL = "__pregel_pull"
+PUSH = "__pregel_push"
 NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
 _UUID_EPOCH_TICKS = 0x01B21DD213814000  # 100-ns ticks from 1582-10-15 to 1970-01-01
 
@@ -173,10 +182,86 @@ def build_graph(*, inline: bool, checkpointer: Any = None) -> Any:
     )
 
 
+class BatchState(TypedDict, total=False):
+    request_id: str
+    customer: str
+    lines: list[dict[str, Any]]
+    approvals: Annotated[list[str], operator.add]
+    status: str
+
+
+def _split(state: BatchState) -> dict[str, Any]:
+    return {"status": f"{len(state['lines'])} lines to approve"}
+
+
+def _each_line(state: BatchState) -> list[Send]:
+    return [Send("approve_line", {"request_id": state["request_id"], "line": line})
+            for line in state["lines"]]
+
+
+def _approve_line(state: dict[str, Any]) -> dict[str, Any]:
+    line = state["line"]
+    answer = interrupt({"question": f"Approve line {line['no']} of {state['request_id']}?",
+                        "amount": line["amount"]})
+    return {"approvals": [f"{line['no']}: {answer}"]}
+
+
+def _close_batch(state: BatchState) -> dict[str, Any]:
+    return {"status": "closed"}
+
+
+def build_map_reduce(checkpointer: Any = None) -> Any:
+    """split -> Send("approve_line") per line (each interrupts) -> close."""
+    builder = StateGraph(BatchState)
+    builder.add_node("split", _split)
+    builder.add_node("approve_line", _approve_line)
+    builder.add_node("close", _close_batch)
+    builder.add_edge(START, "split")
+    builder.add_conditional_edges("split", _each_line, ["approve_line"])
+    builder.add_edge("approve_line", "close")
+    builder.add_edge("close", END)
+    return builder.compile(checkpointer=checkpointer)
+
+
+# The Functional API's tasks: a Call task's id hashes the task's name, which its stored
+# task path does not hold, so `_analyse` finds it among these.
+@functional_task
+def assess(request: dict[str, Any]) -> dict[str, Any]:
+    return {"risk": len(request["request_id"]) % 7, "amount": request["amount"]}
+
+
+@functional_task
+def review(request: dict[str, Any], assessment: dict[str, Any]) -> Any:
+    return interrupt({"question": f"Refund {request['amount']:.2f} EUR?", **assessment})
+
+
+@functional_task
+def pay_refund(request: dict[str, Any]) -> dict[str, Any]:
+    return {"paid": request["amount"], "to": request["customer"]}
+
+
+FUNCTIONAL_TASKS = ("assess", "review", "pay_refund")
+
+
+def approval_workflow(request: dict[str, Any]) -> dict[str, Any]:
+    assessment = assess(request).result()
+    question = {"question": f"Refund {request['amount']:.2f} EUR?", **assessment}
+    answer = (review(request, assessment).result() if request["ask_in_task"]
+              else interrupt(question))
+    return {"answer": answer, "payment": pay_refund(request).result(), "status": "closed"}
+
+
+def build_functional(checkpointer: Any = None) -> Any:
+    """`@entrypoint` approval_workflow: interrupt() in the entrypoint or in `review`."""
+    return entrypoint(checkpointer=checkpointer)(approval_workflow)
+
+
 def build_graphs(checkpointer: Any = None) -> dict[str, Any]:
     return {
         INLINE_GRAPH: build_graph(inline=True, checkpointer=checkpointer),
         BREAKPOINT_GRAPH: build_graph(inline=False, checkpointer=checkpointer),
+        MAP_REDUCE_GRAPH: build_map_reduce(checkpointer),
+        FUNCTIONAL_GRAPH: build_functional(checkpointer),
     }
 
 
@@ -201,11 +286,17 @@ class Scenario:
     resume: Any = None  # None: the run stays where it stopped
 
 
+# 15% of threads paused, 6% of them (40% of the paused) in PUSH tasks or the Functional
+# API: `Send` branches, an entrypoint, a task.
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("paused_inline", INLINE_GRAPH, 0.10, pending=True),
-    Scenario("paused_before", BREAKPOINT_GRAPH, 0.05, pending=True),
-    Scenario("resumed_inline", INLINE_GRAPH, 0.15, pending=False, resume="approve"),
+    Scenario("paused_inline", INLINE_GRAPH, 0.06, pending=True),
+    Scenario("paused_before", BREAKPOINT_GRAPH, 0.03, pending=True),
+    Scenario("paused_map_reduce", MAP_REDUCE_GRAPH, 0.03, pending=True),
+    Scenario("paused_functional", FUNCTIONAL_GRAPH, 0.03, pending=True),
+    Scenario("resumed_inline", INLINE_GRAPH, 0.11, pending=False, resume="approve"),
     Scenario("resumed_before", BREAKPOINT_GRAPH, 0.05, pending=False, resume="continue"),
+    Scenario("resumed_map_reduce", MAP_REDUCE_GRAPH, 0.02, pending=False, resume="approve"),
+    Scenario("resumed_functional", FUNCTIONAL_GRAPH, 0.02, pending=False, resume="approve"),
     Scenario("auto_approved", INLINE_GRAPH, 0.30, pending=False, big_amount=False),
     Scenario("spam", INLINE_GRAPH, 0.35, pending=False, category="spam"),
 )
@@ -270,9 +361,10 @@ class Template:
     ticks: dict[str, int]  # checkpoint id -> uuid6 time (100 ns ticks since 1582)
     ts: dict[str, datetime]  # checkpoint id -> checkpoint["ts"]
     phase: dict[str, int]  # checkpoint id -> run phase
-    # task id -> (checkpoint id, node, step, triggers)
-    tasks: dict[str, tuple[str, str, int, tuple[str, ...]]]
-    interrupts: dict[str, tuple[str, str]]  # interrupt id -> (task id, node)
+    # task id -> (checkpoint id, the parts `_hash_id` hashes after the checkpoint id, and
+    # for a Functional API `Call` the caller's (task id, parts): its id is in the namespace)
+    tasks: dict[str, tuple[str, tuple[str, ...], tuple[str, tuple[str, ...]] | None]]
+    interrupts: dict[str, str]  # interrupt id -> id of the task that asked
     expected_next: tuple[str, ...]
     expected_interrupts: list[Any]  # interrupt values
     expected_values: dict[str, Any]
@@ -281,18 +373,18 @@ class Template:
     writes: int = 0
 
 
-def _task_id(checkpoint_id: str, node: str, step: int, triggers: Sequence[str]) -> str:
-    """LangGraph's id for a PULL task of a root graph (pregel `_xxhash_str`)."""
+def _hash_id(checkpoint_id: str, parts: Sequence[str]) -> str:
+    """LangGraph's id for a task of a root graph (pregel `_xxhash_str`): the checkpoint id's
+    bytes, then `parts` (namespace, step, node, PULL or PUSH, what tells tasks apart)."""
     cid_bytes = binascii.unhexlify(checkpoint_id.replace("-", ""))
-    h = xxh3_128_hexdigest(
-        cid_bytes + b"".join(p.encode() for p in (node, str(step), node, PULL, *triggers))
-    )
+    h = xxh3_128_hexdigest(cid_bytes + b"".join(p.encode() for p in parts))
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
-def _interrupt_id(node: str, task_id: str) -> str:
-    """LangGraph's id of the first interrupt of a root task (xxh3 of its namespace)."""
-    return xxh3_128_hexdigest(f"{node}:{task_id}".encode())
+def _interrupt_id(namespace: str, task_id: str) -> str:
+    """LangGraph's id of a task's first interrupt: xxh3 of the task's checkpoint namespace,
+    `node:task_id` for a root task, `caller:caller_task_id|node:task_id` for a `Call`."""
+    return xxh3_128_hexdigest(f"{namespace}:{task_id}".encode())
 
 
 def _uuid6_ticks(checkpoint_id: str) -> int:
@@ -325,10 +417,19 @@ def _template_inputs(scenario: Scenario, index: int) -> dict[str, Any]:
             "Cancel my contract and return the remaining balance. " * 3,
         ]
     )
+    request_id = f"REQ-{rnd.randrange(10**6):06d}"
+    customer = rnd.choice(customers)
+    if scenario.graph == MAP_REDUCE_GRAPH:
+        lines = [{"no": no, "amount": round(rnd.uniform(50, 900), 2), "text": text[:60]}
+                 for no in range(1, 2 + index % 3 + 1)]  # 2-4 branches
+        return {"request_id": request_id, "customer": customer, "lines": lines}
+    if scenario.graph == FUNCTIONAL_GRAPH:  # even templates ask in the entrypoint
+        return {"request_id": request_id, "customer": customer, "amount": round(amount, 2),
+                "text": text, "ask_in_task": bool(index % 2)}
     return {
         "messages": [HumanMessage(content=text)],
-        "request_id": f"REQ-{rnd.randrange(10**6):06d}",
-        "customer": rnd.choice(customers),
+        "request_id": request_id,
+        "customer": customer,
         "amount": round(amount, 2),
         "category": scenario.category,
         "style": "hitl" if index % 2 else "raw",
@@ -354,15 +455,80 @@ async def build_templates(per_scenario: int = 6) -> dict[str, list[Template]]:
             if scenario.resume is not None:
                 await asyncio.sleep(0.002)  # a human takes a while; ids stay apart
                 saver.phase = 1
-                if scenario.graph == INLINE_GRAPH:
-                    value = {"decisions": [{"type": "approve"}]} if i % 2 else "approve"
-                    await graph.ainvoke(Command(resume=value), config)
-                else:
-                    await graph.ainvoke(None, config)
+                await graph.ainvoke(await _template_answer(scenario, i, graph, config), config)
             state = await graph.aget_state(config)
             tpl = _analyse(scenario, tid, saver.calls[tid], graph, state)
             out.setdefault(scenario.name, []).append(tpl)
     return out
+
+
+async def _template_answer(scenario: Scenario, index: int, graph: Any, config: Any) -> Any:
+    """How the human answered a resumed template thread."""
+    if scenario.graph == BREAKPOINT_GRAPH:
+        return None
+    if scenario.graph == MAP_REDUCE_GRAPH:  # every branch, each by its interrupt id
+        state = await graph.aget_state(config)
+        return Command(resume={i.id: "approve" for i in state.interrupts})
+    value = {"decisions": [{"type": "approve"}]} if index % 2 else "approve"
+    return Command(resume=value if scenario.graph == INLINE_GRAPH else "approve")
+
+
+def _hash_parts(
+    task_path: str, cid: str, step: int, graph: Any, checkpoints: dict[str, Any]
+) -> tuple[str, ...]:
+    """What LangGraph hashes after the checkpoint id for the task of a stored task path.
+
+    PULL `~__pregel_pull, node`: namespace (the node), step, node, PULL, sorted triggers.
+    `Send` PUSH `~__pregel_push, idx, False`: the same with PUSH and the packet's index
+    (its node is in the checkpoint's `__pregel_tasks`). A Functional API `Call`
+    `~__pregel_push, ~__pregel_pull, caller, idx, True` is named by `_call_parts`: here
+    the namespace and name are left empty.
+    """
+    parts = [p.strip() for p in task_path.strip("~").split(",")]
+    if len(parts) == 2 and parts[0] == PULL:
+        return _pull_parts(parts[1], step, graph)
+    if len(parts) == 3 and parts[0] == PUSH:
+        idx = int(parts[1])
+        node = checkpoints[cid]["channel_values"]["__pregel_tasks"][idx].node
+        return (node, str(step), node, PUSH, str(idx))
+    if len(parts) == 5 and parts[0] == PUSH and parts[1] == f"~{PULL}":
+        return ("", str(step), parts[2], PUSH, f"~{PULL}, {parts[2]}", str(int(parts[3])))
+    raise RuntimeError(f"unexpected task path {task_path!r}: teach _seed.py about it")
+
+
+def _pull_parts(node: str, step: int, graph: Any) -> tuple[str, ...]:
+    return (node, str(step), node, PULL, *sorted(graph.nodes[node].triggers))
+
+
+def _call_parts(
+    parts: tuple[str, ...], cid: str, task_id: str, graph: Any
+) -> tuple[tuple[str, ...], tuple[str, tuple[str, ...]]]:
+    """A Functional API task's hashed parts and its caller's (task id, parts).
+
+    The task runs in its caller's namespace (`caller:caller_task_id|name`), and its name
+    is not stored: it is the one of `FUNCTIONAL_TASKS` whose id formula matches.
+    """
+    caller = parts[2]
+    caller_parts = _pull_parts(caller, int(parts[1]), graph)
+    caller_id = _hash_id(cid, caller_parts)
+    for name in FUNCTIONAL_TASKS:
+        named = (f"{caller}:{caller_id}|{name}", parts[1], name, *parts[3:])
+        if _hash_id(cid, named) == task_id:
+            return named, (caller_id, caller_parts)
+    raise RuntimeError(f"LangGraph Call task id formula changed (task {task_id})")
+
+
+def _replayed_parts(
+    parts: tuple[str, ...], caller: tuple[str, tuple[str, ...]] | None, m: dict[str, str],
+    cid: str,
+) -> tuple[str, ...]:
+    """A task's hashed parts for the new thread: a `Call`'s namespace names its caller's
+    new task id."""
+    if caller is None:
+        return parts
+    caller_id, caller_parts = caller
+    new_caller = m.setdefault(caller_id, _hash_id(m[cid], caller_parts))
+    return (parts[0].replace(caller_id, new_caller), *parts[1:])
 
 
 def _analyse(scenario: Scenario, tid: str, calls: list[Call], graph: Any, state: Any) -> Template:
@@ -370,6 +536,7 @@ def _analyse(scenario: Scenario, tid: str, calls: list[Call], graph: Any, state:
     ts: dict[str, datetime] = {}
     phase: dict[str, int] = {}
     steps: dict[str, int] = {}
+    checkpoints: dict[str, Any] = {}
     for call in calls:
         if call.method == "aput":
             _, checkpoint, metadata, _ = call.args
@@ -378,8 +545,9 @@ def _analyse(scenario: Scenario, tid: str, calls: list[Call], graph: Any, state:
             ts[cid] = datetime.fromisoformat(checkpoint["ts"])
             phase[cid] = call.phase
             steps[cid] = metadata["step"]
-    tasks: dict[str, tuple[str, str, int, tuple[str, ...]]] = {}
-    interrupts: dict[str, tuple[str, str]] = {}
+            checkpoints[cid] = checkpoint
+    tasks: dict[str, tuple[str, tuple[str, ...], tuple[str, tuple[str, ...]] | None]] = {}
+    asked: list[str] = []
     writes = 0
     for call in calls:
         if call.method != "aput_writes":
@@ -389,22 +557,25 @@ def _analyse(scenario: Scenario, tid: str, calls: list[Call], graph: Any, state:
         if task_id == NULL_TASK_ID:
             continue
         cid = config["configurable"]["checkpoint_id"]
-        parts = [p.strip() for p in task_path.strip("~").split(",")]
-        if len(parts) != 2 or parts[0] != PULL:
-            raise RuntimeError(f"unexpected task path {task_path!r}: teach _seed.py about it")
-        node = parts[1]
-        triggers = tuple(sorted(graph.nodes[node].triggers))
-        step = steps[cid] + 1
-        derived = _task_id(cid, node, step, triggers)
+        parts = _hash_parts(task_path, cid, steps[cid] + 1, graph, checkpoints)
+        caller = None
+        if not parts[0]:
+            parts, caller = _call_parts(parts, cid, task_id, graph)
+        derived = _hash_id(cid, parts)
         if derived != task_id:
             raise RuntimeError(f"LangGraph task id formula changed: {derived} != {task_id}")
-        tasks[task_id] = (cid, node, step, triggers)
-        for channel, value in wlist:
-            if channel == "__interrupt__":
-                for item in value:
-                    if item.id != _interrupt_id(node, task_id):
-                        raise RuntimeError("LangGraph interrupt id formula changed")
-                    interrupts[item.id] = (task_id, node)
+        tasks[task_id] = (cid, parts, caller)
+        asked += [item.id for channel, value in wlist if channel == "__interrupt__"
+                  for item in value]
+    # An interrupt raised in a Functional API task is also written by the entrypoint that
+    # called it: the id names the task that asked, whichever task stored it.
+    by_id = {_interrupt_id(parts[0], task_id): task_id for task_id, (_, parts, _) in
+             tasks.items()}
+    interrupts: dict[str, str] = {}
+    for iid in asked:
+        if iid not in by_id:
+            raise RuntimeError("LangGraph interrupt id formula changed")
+        interrupts[iid] = by_id[iid]
     if list(ticks) != sorted(ticks, key=ticks.__getitem__):
         raise RuntimeError("template checkpoint ids are not in time order")
     first = min(ticks.values())
@@ -420,7 +591,7 @@ def _analyse(scenario: Scenario, tid: str, calls: list[Call], graph: Any, state:
         interrupts=interrupts,
         expected_next=tuple(state.next),
         expected_interrupts=[i.value for i in state.interrupts],
-        expected_values=dict(state.values),
+        expected_values=dict(state.values or {}),  # None: an entrypoint before it returns
         first_us=(first - _UUID_EPOCH_TICKS) // 10,
         checkpoints=len(ticks),
         writes=writes,
@@ -484,6 +655,11 @@ def make_plans(
 
 def pending_ids(plans: Iterable[ThreadPlan]) -> set[str]:
     return {p.thread_id for p in plans if SCENARIO_BY_NAME[p.scenario].pending}
+
+
+def graph_of(plans: Iterable[ThreadPlan]) -> dict[str, str]:
+    """Thread id -> the graph it runs (what an application keeps to call `aget_state`)."""
+    return {p.thread_id: SCENARIO_BY_NAME[p.scenario].graph for p in plans}
 
 
 # --------------------------------------------------------------------------------------
@@ -590,10 +766,13 @@ def replay_calls(tpl: Template, plan: ThreadPlan) -> Replay:
         new = _uuid6_at(ticks + shift_us * 10, clock_seq, rnd.getrandbits(48))
         m[cid] = new
         m[tpl.ts[cid].isoformat()] = (tpl.ts[cid] + timedelta(microseconds=shift_us)).isoformat()
-    for task_id, (cid, node, step, triggers) in tpl.tasks.items():
-        m[task_id] = _task_id(m[cid], node, step, triggers)
-    for iid, (task_id, node) in tpl.interrupts.items():
-        m[iid] = _interrupt_id(node, m[task_id])
+    namespaces: dict[str, str] = {}
+    for task_id, (cid, parts, caller) in tpl.tasks.items():
+        new_parts = _replayed_parts(parts, caller, m, cid)
+        m[task_id] = _hash_id(m[cid], new_parts)
+        namespaces[task_id] = new_parts[0]
+    for iid, task_id in tpl.interrupts.items():
+        m[iid] = _interrupt_id(namespaces[task_id], m[task_id])
     dirty = _dirty_set(tpl)
     calls = [Call(c.method, _swap(c.args, m, dirty), c.phase) for c in tpl.calls]
     head = max(tpl.ticks, key=tpl.ticks.__getitem__)
@@ -952,8 +1131,8 @@ async def check_states(
         if (
             tuple(state.next) != tpl.expected_next
             or [i.value for i in state.interrupts] != tpl.expected_interrupts
-            or got_ids != replay.interrupt_ids[: len(got_ids)]
-            or dict(state.values) != tpl.expected_values
+            or not set(got_ids) <= set(replay.interrupt_ids)
+            or dict(state.values or {}) != tpl.expected_values
             or state.config["configurable"]["checkpoint_id"] != replay.head_id
         ):
             problems.append(
@@ -964,15 +1143,21 @@ async def check_states(
 
 
 async def _resume_check(graphs: dict[str, Any], plans: Sequence[ThreadPlan]) -> list[str]:
-    """Resume one seeded paused thread of each graph: it must run to `close`."""
+    """Resume one seeded paused thread of each graph: it must run to its end ("closed")."""
     problems = []
-    for scenario, resume in (("paused_inline", Command(resume="approve")), ("paused_before", None)):
+    for scenario in ("paused_inline", "paused_before", "paused_map_reduce", "paused_functional"):
         plan = next(p for p in plans if p.scenario == scenario)
         graph_id = SCENARIO_BY_NAME[scenario].graph
+        graph = graphs[graph_id]
         config = _run_config(graph_id, plan.thread_id)
-        await graphs[graph_id].ainvoke(resume, config)
-        state = await graphs[graph_id].aget_state(config)
-        if state.next or state.values.get("status") != "closed":
+        if graph_id == BREAKPOINT_GRAPH:
+            resume = None
+        else:  # every pending interrupt by its id: a map-reduce thread has several
+            state = await graph.aget_state(config)
+            resume = Command(resume={i.id: "approve" for i in state.interrupts})
+        await graph.ainvoke(resume, config)
+        state = await graph.aget_state(config)
+        if state.next or (state.values or {}).get("status") != "closed":
             problems.append(f"resuming {plan.thread_id} ({scenario}) did not finish: {state.next}")
     return problems
 
@@ -1086,7 +1271,9 @@ def template_summary(templates: dict[str, list[Template]]) -> str:
 __all__ = [
     "BREAKPOINT_GRAPH",
     "FINISHED_SCENARIOS",
+    "FUNCTIONAL_GRAPH",
     "INLINE_GRAPH",
+    "MAP_REDUCE_GRAPH",
     "SCENARIOS",
     "SeedStats",
     "Seeder",
@@ -1097,6 +1284,7 @@ __all__ = [
     "build_templates",
     "check_states",
     "ensure_sqlite_schema",
+    "graph_of",
     "graph_registry",
     "make_plans",
     "pending_ids",

@@ -15,8 +15,14 @@ the savers' own row-building code), then times in one run:
   graph (Postgres: one database, triggers off per connection; SQLite: the set-up file
   and its copy from before setup).
 
-It checks that the store's pending set equals the naive loop's set (on the naive sample)
-and the seeding plan's set (everywhere), and prints a table with PASS/FAIL per target.
+Seeded threads (`_seed.SCENARIOS`): 15% paused, of which 6% of all threads in `Send`
+map-reduce branches or the Functional API (an entrypoint or a task asking), the rest
+inline or at a breakpoint; the others finished, resumed or never paused.
+
+It checks that the store's pending set equals the naive loop's set (on the naive sample,
+each thread read through its own graph) and the seeding plan's set (everywhere), saying
+how many of the Send/Functional API pauses were listed, and prints a table with PASS/FAIL
+per target.
 
     python benchmarks/pending_list.py                 # 20k + 100k Postgres, 20k SQLite
     python benchmarks/pending_list.py --quick         # 2k/5k smoke run, under a minute
@@ -69,6 +75,20 @@ WRITE_OVERHEAD_MS = 0.5  # per checkpoint
 # head, so there the ratio is printed but not a target.
 MIN_RATIO = 100.0
 INDEPENDENCE = 1.25  # after setup: 2x the finished threads may cost at most +25% (+1 ms)
+
+# The serializer the console's stores decode with (`--serde`): "safe" is the console's
+# own (`console.core.serde.SafeSerializer`, the default), "langgraph" LangGraph's default
+# JsonPlusSerializer (which imports and calls what a row names): the figures of both,
+# run back to back, are what the safe decoder costs.
+SERDE_CHOICE = "safe"
+
+
+def store_serde() -> Any:
+    if SERDE_CHOICE == "langgraph":
+        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+        return JsonPlusSerializer()
+    return None  # the store's default: the safe serializer
 
 
 # --------------------------------------------------------------------------------------
@@ -234,8 +254,13 @@ def naive_row(backend: str, n: int, naive: Any) -> Row:
 
 
 async def naive_loop(
-    graph: Any, list_ids: Callable[[], Awaitable[list[str]]], sample_size: int, rnd: random.Random
+    graphs: dict[str, Any],
+    graph_of: dict[str, str],
+    list_ids: Callable[[], Awaitable[list[str]]],
+    sample_size: int,
+    rnd: random.Random,
 ) -> Naive:
+    """`aget_state` on each thread's own graph (`graph_of`, what the application keeps)."""
     t0 = time.perf_counter()
     ids = await list_ids()
     t_ids = time.perf_counter() - t0
@@ -243,6 +268,7 @@ async def naive_loop(
     pending = set()
     t1 = time.perf_counter()
     for tid in sample:
+        graph = graphs[graph_of.get(tid, seed.INLINE_GRAPH)]
         state = await graph.aget_state({"configurable": {"thread_id": tid}})
         if state.next or state.interrupts:
             pending.add(tid)
@@ -250,6 +276,18 @@ async def naive_loop(
     extrapolated = len(sample) < len(ids)
     total = t_ids + t_loop * len(ids) / len(sample)
     return Naive(total, extrapolated, sample, pending, len(ids), t_ids + t_loop)
+
+
+# Thread id -> seeding scenario of every planned thread, so a mismatch says which pause
+# forms it hit (the paused ones in `Send` branches and the Functional API especially).
+SCENARIO_OF: dict[str, str] = {}
+PUSH_FORMS = ("paused_map_reduce", "paused_functional")
+
+
+def planned(plans: Sequence[Any]) -> set[str]:
+    """The pending ids of `plans`, remembering each planned thread's scenario."""
+    SCENARIO_OF.update((p.thread_id, p.scenario) for p in plans)
+    return seed.pending_ids(plans)
 
 
 def correctness(
@@ -264,6 +302,7 @@ def correctness(
     sample = set(naive.sample)
     vs_naive = (store_ids & sample) == naive.pending
     vs_plan = store_ids == expected
+    push = {t for t in expected if SCENARIO_OF.get(t) in PUSH_FORMS}
     ok = vs_naive and vs_plan and all((extra or {}).values())
     add(
         Row(
@@ -276,7 +315,8 @@ def correctness(
             ok,
             f"{len(store_ids)} pending; naive set on {len(sample)} threads "
             f"{'equal' if vs_naive else 'DIFFERENT'}; seeded plan ({len(expected)}) "
-            f"{'equal' if vs_plan else 'DIFFERENT'}"
+            f"{'equal' if vs_plan else 'DIFFERENT'}; Send/Functional API pauses listed "
+            f"{len(push & store_ids)}/{len(push)}"
             + "".join(f"; {k}: {v}" for k, v in (extra or {}).items()),
         )
     )
@@ -285,7 +325,8 @@ def correctness(
             f"MISMATCH {label}: store-naive {sorted((store_ids & sample) - naive.pending)[:5]} "
             f"naive-store {sorted(naive.pending - store_ids)[:5]} "
             f"store-plan {sorted(store_ids - expected)[:5]} plan-store "
-            f"{sorted(expected - store_ids)[:5]}"
+            f"{sorted(expected - store_ids)[:5]}; missing by scenario "
+            f"{dict(Counter(SCENARIO_OF.get(t, '?') for t in expected - store_ids))}"
         )
     return ok
 
@@ -546,7 +587,7 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
         async with AsyncPostgresSaver.from_conn_string(url) as saver:
             await saver.setup()
         plans = seed.make_plans(n, seed=n, templates_per_scenario=TEMPLATES_PER_SCENARIO)
-        expected = seed.pending_ids(plans)
+        expected = planned(plans)
         await pg_seed(args.seeder, url, plans, f"{_threads(n)} threads")
 
         # -- naive loop
@@ -554,20 +595,21 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
         async with await psycopg.AsyncConnection.connect(
             url, autocommit=True, prepare_threshold=0, row_factory=dict_row
         ) as conn:
-            graph = seed.build_graph(inline=True, checkpointer=AsyncPostgresSaver(conn))
+            graphs = seed.build_graphs(AsyncPostgresSaver(conn))
 
             async def list_ids() -> list[str]:
                 cur = await conn.execute("SELECT DISTINCT thread_id FROM checkpoints")
                 return [r["thread_id"] for r in await cur.fetchall()]
 
-            naive = await naive_loop(graph, list_ids, args.naive_sample, random.Random(n))
+            naive = await naive_loop(graphs, seed.graph_of(plans), list_ids, args.naive_sample,
+                                     random.Random(n))
         log(f"  naive: {_fmt(naive.seconds)} ({naive.note()})")
         add(naive_row("postgres", n, naive))
         need_ratio = n >= 20000
 
         # -- store, no setup
         log(f"  store without setup ({_load()})")
-        store = await open_store(parse_db_url(uri), registry)
+        store = await open_store(parse_db_url(uri), registry, serde=store_serde())
         try:
             full = await timed(store.pending, repeat)
             page = await timed(lambda: store.pending(limit=PAGE), repeat)
@@ -604,7 +646,7 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
         correctness("postgres", n, "pending set, no setup", before_ids, naive, expected)
 
         # -- setup, then the status table
-        store = await open_store(parse_db_url(uri), registry)
+        store = await open_store(parse_db_url(uri), registry, serde=store_serde())
         try:
             t0 = time.perf_counter()
             done = await store.setup()
@@ -671,7 +713,7 @@ async def run_postgres(args: argparse.Namespace, n: int, templates: Any, largest
             # Contrast: the no-setup plan on the same data (status table hidden).
             await pg_exec(url, "ALTER TABLE hitl_thread_status RENAME TO hitl_thread_status_off")
             try:
-                store = await open_store(parse_db_url(uri), registry)
+                store = await open_store(parse_db_url(uri), registry, serde=store_serde())
                 try:
                     scan = await timed(store.pending, max(1, repeat // 2))
                 finally:
@@ -774,7 +816,7 @@ async def measure_after_setup(
 ) -> None:
     """Appends rows: first page, all, and the correctness check (in that order)."""
     log(f"  store after setup, {label} ({_load()})")
-    store = await open_store(parse_db_url(uri), registry)
+    store = await open_store(parse_db_url(uri), registry, serde=store_serde())
     try:
         page = await timed(lambda: store.pending(limit=PAGE), repeat * 4)
         full = await timed(store.pending, repeat)
@@ -798,20 +840,21 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
     log(f"SQLite {n} threads: {path} ({_load()})")
     await seed.ensure_sqlite_schema(str(path))
     plans = seed.make_plans(n, seed=n + 7, templates_per_scenario=TEMPLATES_PER_SCENARIO)
-    expected = seed.pending_ids(plans)
+    expected = planned(plans)
     stats = await asyncio.to_thread(args.seeder.sqlite, str(path), plans)
     log(f"  seeded: {stats.describe()}")
     async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
         await saver.conn.execute("ANALYZE")
         await saver.conn.commit()
-        graph = seed.build_graph(inline=True, checkpointer=saver)
+        graphs = seed.build_graphs(saver)
 
         async def list_ids() -> list[str]:
             async with saver.conn.execute("SELECT DISTINCT thread_id FROM checkpoints") as cur:
                 return [r[0] for r in await cur.fetchall()]
 
         log(f"  naive aget_state loop ({_load()})")
-        naive = await naive_loop(graph, list_ids, args.naive_sample, random.Random(n))
+        naive = await naive_loop(graphs, seed.graph_of(plans), list_ids, args.naive_sample,
+                                 random.Random(n))
     log(f"  naive: {_fmt(naive.seconds)} ({naive.note()})")
     add(naive_row("sqlite", n, naive))
     need_ratio = n >= 20000
@@ -847,7 +890,7 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
             page.note(),
         )
     )
-    store = await open_store(parse_db_url(uri), registry)
+    store = await open_store(parse_db_url(uri), registry, serde=store_serde())
     try:
         await store.pending()
         warm = await timed(store.pending, args.repeat)
@@ -872,7 +915,7 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
     # measurement's twin without the triggers.
     off_path = workdir / f"pending_{n}_nosetup.sqlite"
     await asyncio.to_thread(sqlite_copy, path, off_path)
-    store = await open_store(parse_db_url(uri), registry)
+    store = await open_store(parse_db_url(uri), registry, serde=store_serde())
     try:
         t0 = time.perf_counter()
         done = await store.setup()
@@ -913,7 +956,7 @@ async def run_sqlite(args: argparse.Namespace, n: int, templates: Any, workdir: 
         stats = await asyncio.to_thread(args.seeder.sqlite, str(path), extra_plans)
         log(f"  seeded: {stats.describe()}")
         # the first read after them decodes their new heads once and records the states
-        store = await open_store(parse_db_url(uri), registry)
+        store = await open_store(parse_db_url(uri), registry, serde=store_serde())
         try:
             t0 = time.perf_counter()
             await store.pending()
@@ -966,7 +1009,7 @@ async def sqlite_cold(uri: str, repeat: int, limit: int | None = None) -> Timing
     runs: list[float] = []
     result: Any = None
     for _ in range(repeat):
-        store = await open_store(parse_db_url(uri), seed.graph_registry())
+        store = await open_store(parse_db_url(uri), seed.graph_registry(), serde=store_serde())
         try:
             t0 = time.perf_counter()
             result = await store.pending(limit=limit)
@@ -1062,6 +1105,9 @@ def sqlite_trigger_ms(on_path: Path, off_path: Path, rows: int = 2000, rounds: i
 
 
 async def main(args: argparse.Namespace) -> int:
+    global SERDE_CHOICE
+    SERDE_CHOICE = args.serde
+    print(f"Stores decode with the {args.serde} serializer (--serde).")
     print(
         f"pending_list benchmark: python {platform.python_version()}, langgraph "
         f"{version('langgraph')}, checkpoint-postgres {version('langgraph-checkpoint-postgres')}"
@@ -1174,6 +1220,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "linearly (default 20000: the 20k size runs fully)",
     )
     p.add_argument("--repeat", type=int, default=5, help="runs per store timing (median)")
+    p.add_argument(
+        "--serde",
+        choices=("safe", "langgraph"),
+        default="safe",
+        help="decode with the console's safe serializer (default) or LangGraph's default "
+        "one (unsafe: only to measure what the safe one costs)",
+    )
     p.add_argument("--workers", type=int, default=3, help="seeding processes / connections")
     p.add_argument(
         "--extra-finished",

@@ -60,6 +60,10 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                        help="config file (default: ~/.config/hitl-console/config.toml)")
     group.add_argument("--json", action="store_true", default=default,
                        help="machine-readable output")
+    group.add_argument("--serde", default=default, metavar="SPEC",
+                       help="the application's checkpoint serializer: `aes` (LangGraph's "
+                       "EncryptedSerializer, key in LANGGRAPH_AES_KEY) or module:attr "
+                       "(default: HITL_SERDE, [console] serde)")
     group.add_argument("--worker-mode", action="store_true", default=default,
                        help="only record decisions; `hitl-console worker` applies them "
                        "(default: HITL_WORKER_MODE, [console] worker_mode)")
@@ -157,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(
             config=args.config, db=args.db, graphs=specs, reviewer=args.reviewer,
             json_output=as_json, no_mouse=bool(getattr(args, "no_mouse", False)),
+            serde=args.serde,
         )
         if command == "demo" and not settings.db:
             settings = settings.with_overrides(db=DEMO_DB)
@@ -173,6 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        # The last resort: one redacted sentence, the details in a log file it names.
+        from console.core.crash import report_crash
+
+        report = report_crash(exc)
+        print(report.sentence, file=sys.stderr)
+        if as_json:
+            print(json.dumps({"error": {"type": "crash", "message": report.sentence,
+                                        "exit_code": 1}}))
+        return 1
 
 
 @contextlib.contextmanager

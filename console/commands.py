@@ -102,6 +102,7 @@ def print_bundle(bundle: ReviewBundle, view: dict[str, Any]) -> None:
         print(f"paused      {pause.kind.value} at {', '.join(pause.nodes)} "
               f"({pause.convention.value}) since {view['pending']['paused_at']}")
         print(f"decisions   {', '.join(view['allowed_decisions'])}")
+        print(f"pause_id    {view['pause_id']}  (pass it to --expect)")
     else:
         print("paused      no: not waiting for a human")
     for item in view["interrupts"]:
@@ -144,7 +145,7 @@ def demo_registry() -> GraphRegistry:
 
 
 async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from console.demo.seed import seed_demo
+    from console.demo.seed import EXTRA_PENDING, EXTRA_THREADS, seed_demo
 
     if args.threads < 1:
         raise UsageError("--threads must be at least 1.")
@@ -160,7 +161,8 @@ async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         existing = await store.pending()
         if not existing:
             print(f"Seeding {args.threads} paused demo threads into {location.display()} "
-                  "(and 6 finished, answered or half-answered ones)...", file=sys.stderr)
+                  f"(and {EXTRA_THREADS} finished, answered or half-answered ones, "
+                  f"{EXTRA_PENDING} of them still pending)...", file=sys.stderr)
             await seed_demo(store.saver, args.threads)
             await store.setup()
             from console.core.ledger_schema import install_ledger

@@ -16,6 +16,7 @@ from console.core.errors import ConflictError, ConsoleError, NotPendingError, Us
 from console.core.inert import inert
 from console.core.models import PendingFilter
 from console.core.models_ledger import DecisionType, LedgerRow
+from console.core.pause_id import pause_id_of
 from console.settings import Settings
 
 if TYPE_CHECKING:
@@ -73,8 +74,10 @@ def add_decision_commands(command: Command) -> None:
 def _decision_options(parser: argparse.ArgumentParser, *, reason: bool = True) -> None:
     if reason:
         parser.add_argument("--reason", "-m", help="why (recorded in the ledger)")
-    parser.add_argument("--expect", metavar="CKPT",
-                        help="refuse unless the thread's head is this checkpoint")
+    parser.add_argument("--expect", metavar="PAUSE_ID",
+                        help="refuse (exit 3) unless the thread still waits on this pause: "
+                        "the pause_id of `pending --json`/`show --json` (a bare checkpoint "
+                        "id is accepted while no question there has been answered)")
     parser.add_argument("--idempotency-key", metavar="K",
                         help="a repeated key returns the first outcome and runs nothing")
 
@@ -143,8 +146,17 @@ async def _decide_one(args: argparse.Namespace, settings: Settings, thread: str,
         "new_checkpoint_id": outcome.new_checkpoint_id,
         "command": redactor.redact(outcome.plan.command_preview()) if outcome.plan else None,
         "warnings": list(outcome.plan.warnings) if outcome.plan else [],
-    }, outcome.message)
+        "update_lands_in": _lands_in(outcome.plan),
+    }, outcome.message + (f"\nThe state update goes to {_lands_in(outcome.plan)}."
+                          if _lands_in(outcome.plan) else ""))
     return 0
+
+
+def _lands_in(plan: Any) -> str | None:
+    """Which state an edit went to (the root, or the subgraph the pause is in)."""
+    from console.core.nested import target_label
+
+    return target_label(plan.update_ns) if plan is not None and plan.update else None
 
 
 async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
@@ -165,7 +177,7 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
             flt = PendingFilter(
                 graph=args.graph_filter, node=args.node, search=args.search,
                 older_than_seconds=parse_duration(args.older_than) if args.older_than else None)
-            targets = [BulkTarget(t.thread_id, t.checkpoint_id) for t in await store.pending(flt)]
+            targets = [BulkTarget(t.thread_id, pause_id_of(t)) for t in await store.pending(flt)]
         else:
             targets = [BulkTarget(t, args.expect) for t in args.threads]
         if len(targets) == 1 and not args.all:
@@ -218,7 +230,7 @@ async def run_expire(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         results = await reject_many(
             decider_for(store, settings),
-            [BulkTarget(t.thread_id, t.checkpoint_id) for t in threads],
+            [BulkTarget(t.thread_id, pause_id_of(t)) for t in threads],
             "approval timeout", concurrency=args.concurrency)
     return _bulk_report(settings, results)
 

@@ -11,12 +11,19 @@ from console.core.errors import UsageError
 from console.core.graphs import GraphRegistry, load_registry
 from console.core.policy import Policy
 from console.core.redact import Redactor
+from console.core.serde import SafeSerializer, serializer_from_spec
 from console.core.store import CheckpointStore, open_store
 from console.settings import Settings
 
 
 def registry_for(settings: Settings) -> GraphRegistry:
     return load_registry(settings.graphs)
+
+
+def serializer_for(settings: Settings) -> SafeSerializer:
+    """The serializer every read and write of this session uses (--serde, else
+    LangGraph's format decoded safely)."""
+    return serializer_from_spec(settings.serde)
 
 
 def redactor_for(settings: Settings) -> Redactor:
@@ -46,6 +53,7 @@ async def store_session(
         registry if registry is not None else registry_for(settings),
         grace_seconds=settings.grace_seconds,
         create=create,
+        serde=serializer_for(settings),
     )
     try:
         yield store

@@ -35,6 +35,7 @@ class Settings:
     poll_interval: float = 1.0
     mouse: bool = True
     keymap: dict[str, str] = field(default_factory=dict)
+    serde: str | None = None  # --serde: `aes` or module:attr of the app's serializer
     raw: dict[str, Any] = field(default_factory=dict)  # the whole config file, for policy etc.
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -59,6 +60,7 @@ def load_settings(
     reviewer: str | None = None,
     json_output: bool = False,
     no_mouse: bool = False,
+    serde: str | None = None,
     env: dict[str, str] | None = None,
 ) -> Settings:
     """Build Settings; a missing default config file is fine, a missing named one is not."""
@@ -82,6 +84,7 @@ def load_settings(
         poll_interval=_duration(console_cfg.get("poll_interval", "1s"), "console.poll_interval"),
         mouse=bool(console_cfg.get("mouse", True)),
         keymap={str(k): str(v) for k, v in raw.get("keymap", {}).items()},
+        serde=str(console_cfg["serde"]) if console_cfg.get("serde") else None,
         config_path=path if path.is_file() else None,
         raw=raw,
     )
@@ -92,6 +95,7 @@ def load_settings(
         ssh_origin=env.get("SSH_CONNECTION") or None,
         json=json_output,
         mouse=False if no_mouse else None,
+        serde=serde or env.get("HITL_SERDE") or None,
     )
 
 

@@ -124,7 +124,8 @@ async def run_worker_command(args: argparse.Namespace, settings: Settings) -> in
     stop = asyncio.Event()
     if not args.once:
         _install_signal_handlers(stop)  # before connecting: a SIGTERM while starting stops too
-    store = await open_worker_store(settings.db, registry, concurrency=options.concurrency)
+    store = await open_worker_store(settings.db, registry, concurrency=options.concurrency,
+                                    serde=settings.serde)
     try:
         worker = Worker(store, options, on_result=_result_printer(settings))
         log.info("worker %s on %s: graphs %s; concurrency %d; lease %s", worker.worker_id,

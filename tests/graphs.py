@@ -99,6 +99,19 @@ def _strict_gate(state: GateState) -> dict[str, Any]:
 
 
 reask = _linear("reask", _strict_gate)
+
+
+def _confirm_twice_gate(state: GateState) -> dict[str, Any]:
+    """Asks twice in one node: once approved, it asks for a confirmation (same checkpoint,
+    a new interrupt id). A reviewer who read the first question must not answer the second."""
+    first = interrupt({"question": "send the wire?"})
+    if not approved(first):
+        return {"received": [first]}
+    second = interrupt({"question": "confirm: really send the wire?", "step": 2})
+    return {"received": [first, second]}
+
+
+confirm_twice = _linear("confirm_twice", _confirm_twice_gate)
 hitl = _linear("hitl", _gate(HITL_PAYLOAD))
 inbox = _linear("inbox", _gate(INBOX_PAYLOAD))
 schema = _linear("schema", _gate({"question": "amount?"}, SCHEMA))
@@ -213,9 +226,9 @@ def _slow_after() -> Any:
 slow = _slow()
 slow_after = _slow_after()
 
-ALL = {"raw": raw, "reask": reask, "hitl": hitl, "inbox": inbox, "schema": schema, "before": before,
-       "after": after, "parallel": parallel, "race": race, "slow": slow,
-       "slow_after": slow_after}
+ALL = {"raw": raw, "reask": reask, "confirm_twice": confirm_twice, "hitl": hitl,
+       "inbox": inbox, "schema": schema, "before": before, "after": after,
+       "parallel": parallel, "race": race, "slow": slow, "slow_after": slow_after}
 
 
 def spec(name: str) -> str:
@@ -239,3 +252,52 @@ def _refusing_gate(state: GateState) -> dict[str, Any]:
 
 refuses = _linear("refuses", _refusing_gate)
 ALL["refuses"] = refuses
+
+
+# --- nested: the gate is two subgraphs deep and reads the state it is paused on -------
+
+
+class InnerState(TypedDict, total=False):
+    amount: int
+    explode: bool  # the gate raises on approval (a resume that fails)
+    seen: Annotated[list[Any], operator.add]  # (amount the gate read, answer)
+
+
+class NestedState(InnerState, total=False):
+    effects: Annotated[list[str], operator.add]
+
+
+def _amount_gate(state: InnerState) -> dict[str, Any]:
+    amount = state["amount"]
+    answer = interrupt({"question": "pay?", "amount": amount})
+    if state.get("explode") and approved(answer):
+        raise RuntimeError("the bank refused the payment")
+    return {"seen": [[amount, answer]]}
+
+
+def _pay(state: NestedState) -> dict[str, Any]:
+    if not approved(state["seen"][-1][1]):
+        return {}
+    return {"effects": [f"paid {state['amount']}"]}
+
+
+def _nested() -> Any:
+    inner = StateGraph(InnerState)
+    inner.add_node("gate", _amount_gate)
+    inner.add_edge(START, "gate")
+    inner.add_edge("gate", END)
+    mid = StateGraph(NestedState)
+    mid.add_node("inner", inner.compile())
+    mid.add_edge(START, "inner")
+    mid.add_edge("inner", END)
+    root = StateGraph(NestedState)
+    root.add_node("mid", mid.compile())
+    root.add_node("pay", _pay)
+    root.add_edge(START, "mid")
+    root.add_edge("mid", "pay")
+    root.add_edge("pay", END)
+    return root.compile(name="nested")
+
+
+nested = _nested()
+ALL["nested"] = nested

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -16,10 +17,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from langgraph.constants import END
 from langgraph.types import Command
 
 from console.core.answers import forget_failed_answers, recorded_answers
-from console.core.decisions import DecisionInput, Plan, plan_decision
+from console.core.decisions import (
+    DecisionInput,
+    DecisionRefused,
+    Plan,
+    plan_decision,
+    update_effects,
+)
 from console.core.errors import (
     ConflictError,
     ConsoleError,
@@ -40,12 +48,26 @@ from console.core.models_ledger import (
     Origin,
     interrupts_key,
 )
+from console.core.nested import (
+    UpdateTarget,
+    forget_nested_update,
+    plan_edit,
+    target_label,
+    update_target,
+    write_nested_update,
+)
+from console.core.pause_id import (
+    Expectation,
+    answer_recorded,
+    new_question,
+    parse_expect,
+    pause_id_of,
+)
 from console.core.policy import Policy, Verdict
+from console.core.serde import saver_for_graph
 from console.core.store.base import CheckpointStore
 from console.core.store.ledger_sql import LedgerDB, database_error, ledger_db
 
-# How many nodes a rejection may skip to end a run (loops in a graph must not spin).
-MAX_SKIPPED_STEPS = 25
 _POLICY_ACTION = {
     DecisionType.APPROVE: "approve",
     DecisionType.EDIT: "edit",
@@ -138,34 +160,38 @@ class Decider:
     ) -> tuple[PendingThread, Plan]:
         """Validate a decision against the thread's current head without writing anything.
 
-        `expect` is the head checkpoint the reviewer saw; `expect_pause` the `pause_key`
-        of the interrupts they read: a node that asks again keeps its checkpoint id, so
-        only the interrupt ids tell that the question changed under the reviewer.
+        `expect` is what the reviewer read: a `pause_id` (checkpoint and questions), or a
+        bare checkpoint id, accepted only while no question at that checkpoint has been
+        answered (a node that asks again keeps its checkpoint id: see `pause_id`).
+        `expect_pause`, the `pause_key` of the interrupts read, is the older spelling.
         Reads only the head's pause (one query); the full state is read only when the
         decision edits it, since reducer previews need it.
         """
         _refuse_unstorable_id(thread_id)
+        expectation = parse_expect(expect) if expect is not None else None
         pause = await self.store.pending_thread(thread_id)
         head = pause.checkpoint_id if pause else await self.store.head_checkpoint_id(thread_id)
         if head is None:
             raise NotPendingError(
                 f"Thread {thread_id!r} was not found in {self.store.location.display()}.")
-        if expect is not None and expect != head:
-            await self._raise_stale(thread_id, expect, head)
+        if expectation is not None and expectation.checkpoint_id != head:
+            await self._raise_stale(thread_id, expectation.checkpoint_id, head)
         if pause is None:
             await self._raise_if_decided(thread_id, head)
             raise NotPendingError(
                 f"Thread {thread_id!r} is not waiting for a human at its head {head}; "
                 "nothing to decide."
             )
-        if expect_pause is not None and expect_pause != pause_key(pause):
-            raise ConflictError(
-                f"Conflict on {thread_id}: the graph asked a new question on the same "
-                "checkpoint since you read it. Nothing was run; reload and read it first.")
+        if expectation is not None or expect_pause is not None:
+            await self._check_same_questions(pause, expectation, expect_pause)
+        graph = self.store.registry.get(pause.graph)
+        if choice.state_update and graph is not None:
+            # checked and previewed against the state the paused node reads (a subgraph's)
+            return pause, await plan_edit(graph, self.store.saver, pause, choice,
+                                          self.templates)
         values: dict[str, Any] = {}
         if choice.state_update:
             values = (await self.store.bundle(thread_id)).values
-        graph = self.store.registry.get(pause.graph)
         return pause, plan_decision(pause, values, choice, graph, self.templates)
 
     async def decide(
@@ -266,7 +292,7 @@ class Decider:
             again = await self.store.pending_thread(row.thread_id)
             if again is not None and pause_key(again) != row.pause_key:
                 message = (f"{row.decision.capitalize()} delivered to {row.thread_id}, but the "
-                           f"graph asked again: {again.summary}")
+                           f"graph asked again: {again.summary} (pause_id {pause_id_of(again)})")
         return Outcome(row.thread_id, "applied", row, plan, head, message)
 
     async def _raise_if_decided(self, thread_id: str, head: str) -> None:
@@ -284,6 +310,35 @@ class Decider:
             raise ConflictError(describe_conflict(
                 thread_id, latest.checkpoint_id,
                 ClaimResult(row=None, conflict_with=latest, current_head=head)))
+
+    async def _check_same_questions(
+        self, pause: PendingThread, expectation: Expectation | None, expect_pause: str | None
+    ) -> None:
+        """A conflict naming the new question if the reviewer read another one here."""
+        key = pause_key(pause)
+        answered: list[LedgerRow] = []
+        if await self.ledger.installed():
+            answered = [r for r in await self.ledger.rows(thread_id=pause.thread_id)
+                        if r.checkpoint_id == pause.checkpoint_id and r.pause_key != key
+                        and r.status in CLAIMING_STATUSES]
+        by = ""
+        if answered:
+            row = answered[-1]
+            by = (f" ({row.reviewer} answered the earlier question with {row.decision}, "
+                  f"ledger #{row.id})")
+        changed = (expect_pause is not None and expect_pause != key) or (
+            expectation is not None and not expectation.same_questions(pause))
+        if not changed and expect_pause is None and expectation is not None \
+                and expectation.digest is None:
+            # A bare checkpoint id cannot say which question was read: only the first one
+            # asked there is safe to assume.
+            changed = bool(answered) or await answer_recorded(
+                self.store.saver, pause.thread_id, pause.checkpoint_id)
+            if changed and not by:
+                by = " (an answer was recorded there)"
+        if changed:
+            seen = expect_pause.split(",") if expect_pause else None
+            raise ConflictError(new_question(pause.thread_id, pause, by=by, seen_ids=seen))
 
     async def _raise_stale(self, thread_id: str, expected: str, head: str) -> None:
         rows = await self.ledger.rows(thread_id=thread_id)
@@ -325,10 +380,50 @@ async def resume_graph(
     store: CheckpointStore, graph: GraphInfo, plan: Plan, pause: PendingThread
 ) -> None:
     """Run the Command of a plan with the console's own saver for this database."""
-    runnable = graph.graph.copy(update={"checkpointer": store.saver})
+    # The graph's own state classes are rebuilt for its nodes (never imported for a row).
+    runnable = graph.graph.copy(update={"checkpointer": saver_for_graph(store.saver,
+                                                                        graph.graph)})
     metadata = {k: v for k, v in pause.metadata.items() if k not in _LANGGRAPH_METADATA}
     config: Any = {"configurable": {"thread_id": pause.thread_id, "checkpoint_ns": ""},
                    "metadata": metadata}
+    nested = await _nested_target(store, graph, plan, pause)
+    if nested is not None and plan.update:  # stored on the subgraph's paused checkpoint
+        await write_nested_update(store, nested, pause.thread_id, plan.update)
+        plan = dataclasses.replace(plan, update=None)
+    try:
+        await _run_plan(store, runnable, config, plan, pause)
+    except Exception:
+        if nested is not None and \
+                await store.head_checkpoint_id(pause.thread_id) == pause.checkpoint_id:
+            await forget_nested_update(store, nested, pause.thread_id)
+        raise
+
+
+async def _nested_target(
+    store: CheckpointStore, graph: GraphInfo, plan: Plan, pause: PendingThread
+) -> UpdateTarget | None:
+    """The subgraph state an edit goes to, re-resolved here (a worker's plan was recorded
+    without the graph); None for root edits. Checked before anything is written."""
+    if not plan.update:
+        return None
+    target = await update_target(graph, store.saver, pause)
+    if plan.update_ns is not None and plan.update_ns != target.checkpoint_ns:
+        raise ConsoleError(
+            f"The edit was planned for {target_label(plan.update_ns)} but the pause is now in "
+            f"{target_label(target.checkpoint_ns)}; nothing was run. Decide again.")
+    if not target.nested:
+        return None
+    if plan.breakpoint_action == "skip":
+        raise DecisionRefused(
+            f"A rejection ends the run without running {target_label(target.checkpoint_ns)}"
+            ", so an edit of it would be dropped. Nothing was run; reject without an edit.")
+    update_effects(plan.update, target.values, target.graph)  # unknown keys: refused
+    return target
+
+
+async def _run_plan(
+    store: CheckpointStore, runnable: Any, config: Any, plan: Plan, pause: PendingThread
+) -> None:
     if plan.breakpoint_action == "skip":
         await _skip_to_end(runnable, config, plan)
     elif plan.breakpoint_action == "continue":
@@ -349,16 +444,13 @@ async def resume_graph(
 
 
 async def _skip_to_end(runnable: Any, config: Any, plan: Plan) -> None:
-    """Record the gated nodes as done without running them, until the run ends."""
+    """End the run without running anything: LangGraph's "clear all tasks" update (no
+    values, `as_node=END`) drops the pending tasks, the gated ones included. Recording
+    the gated node as done instead (`as_node=node`) lets its successors run, and in a
+    model/tools loop sends the run straight back to the gate."""
     if plan.update:
         await runnable.aupdate_state(config, plan.update)
-    state = await runnable.aget_state(config)
-    for _ in range(MAX_SKIPPED_STEPS):
-        if not state.next:
-            return
-        await runnable.aupdate_state(config, None, as_node=state.next[0])
-        state = await runnable.aget_state(config)
-    raise ConsoleError(f"The run kept scheduling nodes after {MAX_SKIPPED_STEPS} skips.")
+    await runnable.aupdate_state(config, None, as_node=END)
 
 
 # ----------------------------------------------------------------------------- bulk
@@ -366,7 +458,8 @@ async def _skip_to_end(runnable: Any, config: Any, plan: Plan) -> None:
 
 @dataclass(frozen=True, slots=True)
 class BulkTarget:
-    """One thread to reject, with the checkpoint the reviewer saw (a mark holds both)."""
+    """One thread to reject, with what the reviewer saw (a mark holds both): a pause_id,
+    or a bare checkpoint id; it is the decision's `expect`."""
 
     thread_id: str
     checkpoint_id: str | None

@@ -68,14 +68,23 @@ class Plan:
     skip_nodes: tuple[str, ...] = ()
     effects: tuple[UpdateEffect, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    # Where `update` lands: '' the root state, else the checkpoint_ns of the subgraph
+    # state the paused node reads (console/core/nested.py); None: not resolved here
+    # (no graph loaded), the applier resolves it.
+    update_ns: str | None = None
 
     def command_preview(self) -> dict[str, Any]:
         """The Command as data, for previews, the ledger and `--json`."""
+        preview: dict[str, Any]
         if self.breakpoint_action == "skip":
-            return {"skip": list(self.skip_nodes), "update": self.update}
-        if self.breakpoint_action == "continue":
-            return {"update": self.update, "resume": None}
-        return {"update": self.update, "resume": self.resume}
+            preview = {"skip": list(self.skip_nodes), "update": self.update}
+        elif self.breakpoint_action == "continue":
+            preview = {"update": self.update, "resume": None}
+        else:
+            preview = {"update": self.update, "resume": self.resume}
+        if self.update and self.update_ns:
+            preview["update_ns"] = self.update_ns
+        return preview
 
 
 def plan_decision(

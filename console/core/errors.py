@@ -48,9 +48,11 @@ def unreadable_reason(exc: BaseException) -> str:
     from console.core.inert import inert
 
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, UnreadableRow):
+    if isinstance(exc, UnreadableValue):
+        reason = exc.reason
+    elif isinstance(exc, UnreadableRow):
         reason = text
-    elif isinstance(exc, RecursionError):
+    elif isinstance(exc, RecursionError) or "recursion limit" in text.lower():
         reason = "nested too deep to decode"
     elif isinstance(exc, UnicodeError):
         reason = "not valid UTF-8"
@@ -66,3 +68,16 @@ def unreadable_reason(exc: BaseException) -> str:
     else:
         reason = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return inert(reason, limit=160)
+
+
+class UnreadableValue(ConsoleError):
+    """A stored value the console cannot or must not decode (corrupt, pickled, of an
+    unknown serializer type, encrypted without the key, nested too deep).
+
+    `reason` is one short, inert line for an `unreadable` queue row; the message is the
+    sentence `show` prints.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"A stored value cannot be read: {reason}.")

@@ -30,6 +30,9 @@ class GraphInfo:
     # nodes triggered by the `__start__` channel: the START node of a StateGraph, the
     # entrypoint of a Functional API workflow
     start_nodes: tuple[str, ...] = ()
+    # nodes that run a subgraph with static breakpoints of its own (at any depth): the
+    # subgraph stops there and the root head only shows the node as not finished
+    nested_breakpoints: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, name: str, graph: Any) -> GraphInfo:
@@ -47,6 +50,7 @@ class GraphInfo:
             start_nodes=tuple(
                 n for n, spec in getattr(graph, "nodes", {}).items()
                 if "__start__" in (getattr(spec, "triggers", None) or ())),
+            nested_breakpoints=_nested_breakpoints(graph),
         )
 
     def pauses_before(self, node: str) -> bool:
@@ -54,6 +58,18 @@ class GraphInfo:
 
     def pauses_after(self, node: str) -> bool:
         return self.interrupt_after_all or node in self.interrupt_after
+
+
+def _nested_breakpoints(graph: Any) -> frozenset[str]:
+    """Root nodes whose subgraph (at any depth) has `interrupt_before/after` of its own."""
+    try:
+        subgraphs = list(graph.get_subgraphs(recurse=True))
+    except Exception:  # not a Pregel graph, or one whose subgraphs cannot be listed
+        return frozenset()
+    return frozenset(
+        name.split("|")[0] for name, sub in subgraphs
+        if getattr(sub, "interrupt_before_nodes", None)
+        or getattr(sub, "interrupt_after_nodes", None))
 
 
 class GraphRegistry:

@@ -97,6 +97,7 @@ class PendingThread:
         "_error",
         "_interrupts",
         "_metadata",
+        "_nested",
         "_raw_interrupts",
         "_raw_metadata",
         "_summary",
@@ -133,6 +134,7 @@ class PendingThread:
     _raw_metadata: Any
     _codec: Any
     _error: Any
+    _nested: Any
 
     def __init__(
         self,
@@ -166,6 +168,7 @@ class PendingThread:
         setter(self, "_raw_metadata", None)
         setter(self, "_codec", None)
         setter(self, "_error", None)
+        setter(self, "_nested", None)
 
     @classmethod
     def lazy(
@@ -225,8 +228,17 @@ class PendingThread:
         _set(self, "_raw_metadata", raw_metadata)
         _set(self, "_codec", codec)
         _set(self, "_error", None)
+        _set(self, "_nested", None)
         return self
 
+    def inside(self, nested_checkpoint_id: str) -> PendingThread:
+        """This breakpoint pause, stopped inside a subgraph at `nested_checkpoint_id`.
+
+        Several breakpoints of a subgraph (and the root's own gate on the node that runs
+        it) stop the run at one root checkpoint, with no interrupt ids: the subgraph's
+        newest checkpoint is what tells those pauses apart (`interrupt_ids`)."""
+        _set(self, "_nested", nested_checkpoint_id)
+        return self
     @classmethod
     def unreadable(
         cls, thread_id: str, checkpoint_id: str, paused_at: datetime, reason: str,
@@ -307,7 +319,12 @@ class PendingThread:
 
     @property
     def interrupt_ids(self) -> tuple[str, ...]:
-        return tuple(i.id for i in self.interrupts)
+        """The pending questions' ids: what names the pause next to its checkpoint (for a
+        breakpoint stopped inside a subgraph, that subgraph's checkpoint: see `inside`)."""
+        ids = tuple(i.id for i in self.interrupts)
+        if not ids and self._nested is not None:
+            return (f"~inside:{self._nested}",)
+        return ids
 
     def sort_key(self) -> tuple[datetime, str]:
         """Oldest first; thread id breaks ties so keyset paging is stable."""

@@ -50,6 +50,7 @@ TRIGGER_PREFIX = "branch:to:"
 START_CHANNEL = "__start__"
 TASKS_CHANNEL = "__pregel_tasks"
 INTERRUPT_CHANNEL = "__interrupt__"
+ERROR_CHANNEL = "__error__"
 CONTROL_CHANNELS = frozenset({"__interrupt__", "__resume__", "__error__", "__error_source_node__"})
 
 # A head's tasks as one tuple of tokens: a PULL task is its node's name; a PUSH task is
@@ -63,6 +64,10 @@ START_MARK = "~start"
 # A head whose stored parts are not a checkpoint (Postgres SQL cannot raise per row, so it
 # gives this token instead of failing the whole query); the reader makes it `unreadable`.
 UNREADABLE_MARK = "~unreadable"
+# A node that ran in the step that made the checkpoint (`last_ran`): not a task, but what
+# `interrupt_after` asks about when the parent checkpoint was never saved (durability
+# "exit") and so cannot name the tasks that ran.
+RAN_PREFIX = "~ran:"
 
 _PULL = "__pregel_pull"
 _PUSH = "__pregel_push"
@@ -90,6 +95,8 @@ def head_tasks(tokens: Sequence[str]) -> list[tuple[str, str]]:
     tasks = []
     index = 0
     for token in tokens:
+        if token.startswith(RAN_PREFIX):
+            continue
         if token.startswith(PUSH_PREFIX):
             tasks.append((f"{PUSH_PREFIX}{index}", token[len(PUSH_PREFIX):]))
             index += 1
@@ -99,18 +106,20 @@ def head_tasks(tokens: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def resolve_start(
-    tokens: Sequence[str], start_nodes: Iterable[str] | None, asking_paths: Iterable[str]
+    tokens: Sequence[str], start_nodes: Iterable[str] | None, asking_paths: Iterable[str],
+    failed_keys: Iterable[str] = (),
 ) -> tuple[str, ...]:
     """`tokens` with START_MARK replaced by the `__start__` channel's subscriber: the
-    graph's (`start_nodes`), else the node of a pending interrupt's PULL path that no other
-    trigger explains, else `__start__` (a StateGraph's START node, the usual case)."""
+    graph's (`start_nodes`), else the node of a pending interrupt's (or a failed task's)
+    PULL task that no other trigger explains, else `__start__` (a StateGraph's START node,
+    the usual case)."""
     if START_MARK not in tokens:
         return tuple(tokens)
     names: list[str] = list(start_nodes or ())
     if not names:
         explained = set(tokens)
-        for path in asking_paths:
-            key = task_key(path)
+        keys = [task_key(path) for path in asking_paths]
+        for key in [*keys, *failed_keys]:
             if key and not key.startswith(PUSH_PREFIX) and key not in explained:
                 names = [key]
                 break
@@ -143,7 +152,28 @@ def tokens_of_checkpoint(checkpoint: Mapping[str, Any]) -> tuple[str, ...]:
         last = node_seen.get(channel) if isinstance(node_seen, Mapping) else None
         if last is None or _version_key(version) > _version_key(last):
             pull.append(node)
-    return (*tokens, *sorted(pull))
+    if not tokens and not pull:
+        return ()
+    return (*tokens, *sorted(pull), *(f"{RAN_PREFIX}{node}" for node in last_ran(seen)))
+
+
+def last_ran(versions_seen: Mapping[str, Any]) -> tuple[str, ...]:
+    """The nodes that ran last: each node's `versions_seen` holds the versions of the
+    triggers it consumed, and a step's writes all get one new, greatest version, so the
+    nodes that consumed the greatest version ran in the newest step."""
+    tops = {}
+    for node, seen in versions_seen.items():
+        if not node.startswith("__") and isinstance(seen, Mapping) and seen:
+            tops[node] = max(_version_key(v) for v in seen.values())
+    if not tops:
+        return ()
+    top = max(tops.values())
+    return tuple(sorted(node for node, version in tops.items() if version == top))
+
+
+def ran_nodes(tokens: Iterable[str]) -> list[str]:
+    """The nodes named by `RAN_PREFIX` tokens."""
+    return [t[len(RAN_PREFIX):] for t in tokens if t.startswith(RAN_PREFIX)]
 
 
 def start_subscriber(versions_seen: Mapping[str, Any]) -> str:

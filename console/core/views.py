@@ -8,6 +8,7 @@ from typing import Any
 from console.core.conventions import allowed_decisions, summarize_value
 from console.core.diff import Change, state_diff
 from console.core.models import PendingInterrupt, PendingThread, ReviewBundle
+from console.core.pause_id import pause_id_of
 from console.core.redact import Redactor
 
 
@@ -29,11 +30,12 @@ def pending_view(thread: PendingThread, redactor: Redactor) -> dict[str, Any]:
     view = {
         "thread_id": redactor.redact_text(thread.thread_id),
         "checkpoint_id": thread.checkpoint_id,
+        "pause_id": pause_id_of(thread),  # what `--expect` takes: checkpoint + questions
         "graph": thread.graph,
         "nodes": list(thread.nodes),
         "kind": thread.kind.value,
         "convention": thread.convention.value,
-        "interrupt_ids": list(thread.interrupt_ids),
+        "interrupt_ids": [i.id for i in thread.interrupts],
         "paused_at": thread.paused_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "summary": safe_summary(thread, redactor),
     }
@@ -74,6 +76,7 @@ def bundle_view(bundle: ReviewBundle, redactor: Redactor) -> dict[str, Any]:
         "thread_id": redactor.redact_text(bundle.thread_id),
         "checkpoint_ns": bundle.checkpoint_ns,
         "checkpoint_id": bundle.checkpoint_id,
+        "pause_id": pause_id_of(pause) if pause else None,
         "parent_checkpoint_id": bundle.parent_checkpoint_id,
         "created_at": bundle.created_at.isoformat() if bundle.created_at else None,
         "pending": pending_view(pause, redactor) if pause else None,

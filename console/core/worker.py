@@ -611,12 +611,14 @@ def graph_registry(graphs: Any) -> GraphRegistry:
 
 
 @contextlib.asynccontextmanager
-async def _store_for(graphs: Any, db: str | CheckpointStore, concurrency: int) -> Any:
+async def _store_for(
+    graphs: Any, db: str | CheckpointStore, concurrency: int, serde: Any = None
+) -> Any:
     registry = graph_registry(graphs)
     if not isinstance(db, str):
         yield _with_registry(db, registry)
         return
-    store = await open_worker_store(db, registry, concurrency=concurrency)
+    store = await open_worker_store(db, registry, concurrency=concurrency, serde=serde)
     try:
         yield store
     finally:
@@ -630,10 +632,16 @@ def _with_registry(store: CheckpointStore, registry: GraphRegistry) -> Checkpoin
 
 
 async def open_worker_store(
-    db: str, registry: GraphRegistry, *, concurrency: int = 1
+    db: str, registry: GraphRegistry, *, concurrency: int = 1, serde: Any = None,
 ) -> CheckpointStore:
     """A store for a worker: every breakpoint is judged by the loaded graphs (no grace),
-    and a Postgres pool large enough for `concurrency` resumes."""
+    and a Postgres pool large enough for `concurrency` resumes. `serde` is the
+    application's serializer (e.g. its EncryptedSerializer) or a `--serde` spec; the
+    worker reads and writes with it, decoding safely."""
+    from console.core.serde import serializer_from_spec, wrap_serializer
+
+    safe = serializer_from_spec(serde) if serde is None or isinstance(serde, str) \
+        else wrap_serializer(serde)
     from console.core.dburl import parse_db_url
 
     location = parse_db_url(db)
@@ -641,10 +649,10 @@ async def open_worker_store(
         from console.core.store.postgres import PostgresStore
 
         return await PostgresStore.open(location, registry, 0.0,
-                                        max_size=max(4, 2 * concurrency + 2))
+                                        max_size=max(4, 2 * concurrency + 2), serde=safe)
     from console.core.store import open_store
 
-    return await open_store(location, registry, grace_seconds=0.0)
+    return await open_store(location, registry, grace_seconds=0.0, serde=safe)
 
 
 async def apply_pending_decisions(
@@ -655,6 +663,7 @@ async def apply_pending_decisions(
     limit: int | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     worker_id: str | None = None,
+    serde: Any = None,
 ) -> list[WorkerResult]:
     """Apply the decisions queued by consoles in worker mode, once, and return.
 
@@ -664,9 +673,11 @@ async def apply_pending_decisions(
     runs' `graph_id` metadata); `db` is the checkpoint database URL (or an open store).
     Each decision is claimed, re-checked against the thread's head, resumed with the
     same code as inline mode, and finalised; expired claims of dead workers are settled
-    first. Safe to call from any number of processes at once.
+    first. Safe to call from any number of processes at once. `serde`: the
+    application's checkpoint serializer (e.g. its EncryptedSerializer), if not LangGraph's
+    default.
     """
-    async with _store_for(graphs, db, concurrency) as store:
+    async with _store_for(graphs, db, concurrency, serde) as store:
         worker = Worker(store, WorkerOptions(
             concurrency=concurrency, lease_seconds=lease_seconds,
             worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}:api"))
@@ -680,10 +691,12 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     options: WorkerOptions | None = None,
     on_result: ResultHook | None = None,
+    serde: Any = None,
 ) -> WorkerCounters:
-    """Run a worker inside an application until `stop` is set (what the CLI runs)."""
+    """Run a worker inside an application until `stop` is set (what the CLI runs);
+    `serde` as for `apply_pending_decisions`."""
     opts = options or WorkerOptions()
-    async with _store_for(graphs, db, opts.concurrency) as store:
+    async with _store_for(graphs, db, opts.concurrency, serde) as store:
         return await Worker(store, opts, on_result=on_result).run(stop)
 
 

@@ -297,6 +297,70 @@ def after_input(rng: random.Random, at: datetime, index: int) -> dict[str, Any]:
     }
 
 
+def map_reduce_input(rng: random.Random, at: datetime, index: int) -> dict[str, Any]:
+    """Input for `map_reduce` (an expense report whose 2-4 lines are approved one by one)."""
+    employee = rng.choice(USERS)
+    merchants = ("Hotel Adlon", "Lufthansa", "Uber", "Pret A Manger", "Deutsche Bahn",
+                 "Apple Store", "AWS Marketplace")
+    currency = rng.choice(CURRENCIES)
+    items = [
+        {
+            "line": line,
+            "merchant": rng.choice(merchants),
+            "amount": Decimal(rng.randrange(500, 90_000)) / 100,
+            "currency": currency,
+            "category": rng.choice(("travel", "meals", "lodging", "equipment")),
+            "receipt": f"receipt-{index:04d}-{line}.pdf",
+        }
+        for line in range(1, rng.randrange(3, 6))
+    ]
+    return {
+        "report": {
+            "id": f"EXP-{rng.randrange(10**6):06d}",
+            "employee": employee,
+            "submitted_at": at,
+            "corporate_card": {"number": "4111 1111 1111 1111", "holder": employee},
+        },
+        "items": items,
+        "reviews": [],
+        "reimbursed": [],
+        "status": "submitted",
+    }
+
+
+def functional_input(rng: random.Random, at: datetime, index: int) -> dict[str, Any]:
+    """Input for `functional` (a vendor to onboard; the entrypoint takes one dict)."""
+    name, company = rng.choice(CUSTOMERS)
+    return {
+        "vendor": {
+            "name": company,
+            "contact": {"name": name, "portal_password": fake_password(rng)},
+            "country": rng.choice(("DE", "FR", "GB", "US", "CH")),
+            "annual_spend": Decimal(rng.randrange(10_000, 2_000_000)),
+            "bank": {"iban": fake_iban(rng), "bic": "DEUTDEFFXXX"},
+            "api_key": fake_sk_key(rng),
+        },
+        "requested_at": at,
+    }
+
+
+def functional_task_input(rng: random.Random, at: datetime, index: int) -> dict[str, Any]:
+    """Input for `functional_task` (a contract up for renewal)."""
+    vendor = rng.choice(CUSTOMERS)[1]
+    return {
+        "id": f"CTR-{rng.randrange(10**5):05d}",
+        "vendor": vendor,
+        "annual_price": Decimal(rng.randrange(1_000_000, 50_000_000)) / 100,
+        "currency": rng.choice(CURRENCIES),
+        "uplift_percent": rng.choice((0, 3, 5, 8, 12)),
+        "term_months": rng.choice((12, 24, 36)),
+        "clauses": sorted(rng.sample(("auto-renewal", "price cap", "SLA 99.9", "exclusivity",
+                                      "data residency EU"), 2)),
+        "signatory": rng.choice(USERS),
+        "expires_at": at + timedelta(days=rng.randrange(5, 60)),
+    }
+
+
 InputMaker = Callable[[random.Random, datetime, int], dict[str, Any]]
 
 INPUTS: dict[str, InputMaker] = {
@@ -309,5 +373,9 @@ INPUTS: dict[str, InputMaker] = {
     "subgraph": subgraph_input,
     "parallel": parallel_input,
     "after": after_input,
+    "map_reduce": map_reduce_input,
+    "functional": functional_input,
+    "functional_task": functional_task_input,
+    "tool_agent": hitl_agent_input,
 }
 """Input makers by graph name, for a run that pauses at the graph's gate."""

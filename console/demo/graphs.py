@@ -11,6 +11,12 @@
 | `subgraph` | `interrupt()` inside subgraph node `compliance` | raw | `open_account` |
 | `parallel` | two `interrupt()` in one step | raw | each approver (`released`) |
 | `after` | `interrupt_after=["prepare_payment"]` | breakpoint | `pay` (`payments`) |
+| `map_reduce` | `interrupt()` in each `Send` branch | raw | each `approve_item` (`reimbursed`) |
+| `functional` | `interrupt()` in an `@entrypoint` | raw | `create_vendor_account` task |
+| `functional_task` | `interrupt()` in a `@task` | raw | `sign_renewal` task (`renewals`) |
+| `tool_agent` | `interrupt()` in each tool, a `Send` per call | tool-approval | `executed` |
+
+The last four live in `task_graphs.py` (their pauses are PUSH tasks or entrypoints).
 
 Each name is also a module attribute holding the graph compiled *without* a checkpointer,
 so `--graph email=console.demo.graphs:email` works and the console attaches its own with
@@ -21,6 +27,8 @@ Invalid answers, two behaviours on purpose:
 - raw and schema graphs re-ask: the node calls `interrupt()` again with the same payload
   plus an `"error"` key, so the thread pauses again at the *same* checkpoint with a *new*
   interrupt id (the old interrupt row is replaced).
+- `tool_agent` lets LangGraph check the answer against its `response_schema`: an invalid
+  one fails the run with a `ValidationError` before it is stored, and the pause stays.
 - `hitl_agent`/`hitl_agent_js`/`inbox` raise `ValueError`, like LangChain's middleware.
   That poisons the pause: LangGraph has already stored the bad value as the task's
   `__resume__` write and replays it on every later resume, so the thread still looks
@@ -29,30 +37,36 @@ Invalid answers, two behaviours on purpose:
 
 import operator
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, TypedDict
 
-from langchain_core.messages import AIMessage, AnyMessage, ToolCall, ToolMessage
+from langchain_core.messages import AIMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
-from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, Interrupt, interrupt
 
-Saver = BaseCheckpointSaver[Any] | None
-CompiledGraph = CompiledStateGraph[Any, Any, Any, Any]
-GraphBuilder = Callable[[Saver], CompiledGraph]
-Kind = Literal["interrupt", "before", "after"]
-ConventionName = Literal["langchain-hitl", "agent-inbox", "schema", "raw", "breakpoint"]
+from console.demo import task_graphs
+from console.demo.gates import (
+    ALLOWED_DECISIONS,
+    APPROVED,
+    REJECTED_PREFIX,
+    AgentState,
+    CompiledGraph,
+    ConventionName,
+    GraphBuilder,
+    Kind,
+    Saver,
+    ask_until_valid,
+    raw_decision,
+    run_tool,
+    tool_description,
+)
 
 # LangGraph's END, typed as the literal that routing annotations need.
 _END: Literal["__end__"] = "__end__"
-APPROVED = "approved"
-REJECTED_PREFIX = "rejected: "
 
 
 def demo_config(
@@ -63,32 +77,6 @@ def demo_config(
     if requested_by is not None:
         metadata["requested_by"] = requested_by  # four-eyes policies read this
     return {"configurable": {"thread_id": thread_id}, "metadata": metadata}
-
-
-def _raw_decision(answer: Any) -> tuple[bool, str | None]:
-    """The tutorial contract: "approved", or "rejected: <reason>"; anything else is an error."""
-    if answer == APPROVED:
-        return True, None
-    if isinstance(answer, str) and answer.startswith(REJECTED_PREFIX):
-        return False, answer.removeprefix(REJECTED_PREFIX)
-    raise ValueError(f'expected "approved" or "rejected: <reason>", got {answer!r}')
-
-
-def _ask_until_valid(
-    payload: dict[str, Any], check: Callable[[Any], Any], schema: dict[str, Any] | None = None
-) -> Any:
-    """interrupt(payload) until `check` accepts the answer; returns what `check` returns.
-
-    Raising instead would store the bad answer as this task's resume value, and LangGraph
-    would replay it on every later resume: the pause could never be answered again.
-    """
-    asked = payload
-    while True:
-        answer = interrupt(asked, response_schema=schema)
-        try:
-            return check(answer)
-        except ValueError as exc:
-            asked = {**payload, "error": str(exc)}
 
 
 # --- email: a static breakpoint before the side effect -------------------------------
@@ -153,7 +141,7 @@ def _plan(state: TutorialState) -> dict[str, Any]:
 
 def _approval(state: TutorialState) -> Command[Literal["execute", "__end__"]]:
     payload = {"plan": state["plan"], "question": "Approve this plan?"}
-    approved, reason = _ask_until_valid(payload, _raw_decision)
+    approved, reason = ask_until_valid(payload, raw_decision)
     if approved:
         return Command(goto="execute", update={"status": "approved"})
     return Command(goto=_END, update={"status": "rejected", "rejection_reason": reason})
@@ -177,24 +165,6 @@ def build_tutorial(checkpointer: Saver = None) -> CompiledGraph:
 
 # --- hitl_agent: LangChain HumanInTheLoopMiddleware's payload and decisions -------------
 
-ALLOWED_DECISIONS: dict[str, list[str]] = {
-    # "respond" answers in the tool's place without running it.
-    "send_email": ["approve", "edit", "reject", "respond"],
-    # Deleting data may be approved or rejected but not rewritten by the reviewer.
-    "delete_records": ["approve", "reject"],
-}
-
-
-class AgentState(TypedDict):
-    messages: Annotated[list[AnyMessage], add_messages]
-    user: dict[str, Any]
-    task: dict[str, Any] | None
-    todo: list[str]  # no reducer
-    labels: set[str]
-    started_at: datetime
-    executed: Annotated[list[dict[str, Any]], operator.add]
-
-
 def _agent(state: AgentState) -> dict[str, Any]:
     """A scripted "model": two tool calls when there is a task, a plain answer otherwise."""
     message_id = f"ai-{len(state['messages']):04d}"
@@ -215,7 +185,7 @@ def _route_agent(state: AgentState) -> Literal["human_review", "__end__"]:
 
 
 def _action_request(call: ToolCall) -> dict[str, Any]:
-    description = f"Tool execution requires approval\n\nTool: {call['name']}\nArgs: {call['args']}"
+    description = tool_description(call["name"], call["args"])
     return {"name": call["name"], "args": call["args"], "description": description}
 
 
@@ -242,15 +212,6 @@ def _decisions(response: Any, count: int) -> list[Mapping[str, Any]]:
     return decisions
 
 
-def _run_tool(name: str, args: Mapping[str, Any]) -> str:
-    """The fake tools: they only report; the caller records the execution in state."""
-    if name == "send_email":
-        return f"Email '{args['subject']}' sent to {args['to']}"
-    if name == "delete_records":
-        return f"Deleted {3 * len(str(args['where']))} rows from {args['table']}"
-    raise ValueError(f"unknown tool {name!r}")
-
-
 def _review_one(
     call: ToolCall, decision: Mapping[str, Any]
 ) -> tuple[ToolCall, ToolMessage, dict[str, Any] | None]:
@@ -271,7 +232,7 @@ def _review_one(
     if kind == "edit":
         edited = decision.get("edited_action") or decision.get("editedAction") or {}
         call = ToolCall(name=edited["name"], args=dict(edited["args"]), id=call["id"])
-    result = _run_tool(call["name"], call["args"])
+    result = run_tool(call["name"], call["args"])
     record = {"tool": call["name"], "args": dict(call["args"]), "decision": kind}
     return call, ToolMessage(result, tool_call_id=call_id, id=f"tm-{call_id}"), record
 
@@ -472,7 +433,7 @@ def _choose_refund(state: RefundState) -> dict[str, Any]:
         "amount_paid": request["amount_paid"],
         "reason": request["reason"],
     }
-    answer = _ask_until_valid(value, _check_refund, REFUND_SCHEMA)
+    answer = ask_until_valid(value, _check_refund, REFUND_SCHEMA)
     amount = Decimal(str(answer["amount"]))
     event = {"event": f"refund decided: {amount}", "order_id": request["order_id"]}
     history = [*state["history"], event]
@@ -520,7 +481,7 @@ def _screen(state: KycState) -> dict[str, Any]:
 def _officer_review(state: KycState) -> dict[str, Any]:
     name = state["application"]["applicant"]["name"]
     payload = {"question": f"Approve KYC exception for {name}?", "risk": state["risk"]}
-    approved, reason = _ask_until_valid(payload, _raw_decision)
+    approved, reason = ask_until_valid(payload, raw_decision)
     return {"compliance_decision": APPROVED if approved else f"{REJECTED_PREFIX}{reason}"}
 
 
@@ -583,7 +544,7 @@ def _approve(state: PurchaseState, role: str) -> dict[str, Any]:
     p = state["purchase"]
     question = f"{role.title()} approval: {p['item']} from {p['vendor']}?"
     payload = {"question": question, "role": role, "amount": p["amount"], "currency": p["currency"]}
-    approved, reason = _ask_until_valid(payload, _raw_decision)
+    approved, reason = ask_until_valid(payload, raw_decision)
     decision = {"role": role, "decision": "approved" if approved else "rejected", "reason": reason}
     return {"approvals": [decision], "released": [f"{role}-signoff"] if approved else []}
 
@@ -665,7 +626,7 @@ class DemoGraphInfo:
 
     kind: Kind
     convention: ConventionName
-    nodes: tuple[str, ...]  # `StateSnapshot.next` at the pause, sorted
+    nodes: tuple[str, ...]  # the distinct names in `StateSnapshot.next` at the pause, sorted
     effect: str  # the state key the gated side effect appends to
 
 
@@ -679,6 +640,10 @@ DEMO_GRAPHS: dict[str, GraphBuilder] = {
     "subgraph": build_subgraph,
     "parallel": build_parallel,
     "after": build_after,
+    "map_reduce": task_graphs.build_map_reduce,
+    "functional": task_graphs.build_functional,
+    "functional_task": task_graphs.build_functional_task,
+    "tool_agent": task_graphs.build_tool_agent,
 }
 """Graph builders by name: `DEMO_GRAPHS[name](checkpointer)` compiles that graph."""
 
@@ -694,6 +659,10 @@ DEMO_INFO: dict[str, DemoGraphInfo] = {
         "interrupt", "raw", ("approve_finance", "approve_security"), "released"
     ),
     "after": DemoGraphInfo("after", "breakpoint", ("pay",), "payments"),
+    "map_reduce": DemoGraphInfo("interrupt", "raw", ("approve_item",), "reimbursed"),
+    "functional": DemoGraphInfo("interrupt", "raw", ("vendor_onboarding",), "vendors_created"),
+    "functional_task": DemoGraphInfo("interrupt", "raw", ("contract_renewal",), "renewals"),
+    "tool_agent": DemoGraphInfo("interrupt", "tool-approval", ("tools",), "executed"),
 }
 """Pause form, payload convention, pending nodes and side-effect key of each demo graph."""
 
@@ -707,6 +676,10 @@ schema = build_schema()
 subgraph = build_subgraph()
 parallel = build_parallel()
 after = build_after()
+map_reduce = task_graphs.build_map_reduce()
+functional = task_graphs.build_functional()
+functional_task = task_graphs.build_functional_task()
+tool_agent = task_graphs.build_tool_agent()
 
 
 # --- answers ---------------------------------------------------------------------------
@@ -732,6 +705,8 @@ def _answer_one(graph_name: str, value: Any, approve: bool, reason: str) -> Any:
         return {"decisions": [decision] * _hitl_count(value)}
     if convention == "agent-inbox":
         return _inbox_answer(value, approve, reason)
+    if convention == "tool-approval":
+        return {"type": "approve"} if approve else {"type": "reject", "message": reason}
     if convention == "schema":
         if not approve:
             return {"amount": 0, "note": reason}

@@ -30,14 +30,8 @@ from langgraph.types import Command
 
 from console.demo import data
 from console.demo import graphs as demo_graphs
-from console.demo.graphs import (
-    DEMO_GRAPHS,
-    DEMO_INFO,
-    CompiledGraph,
-    ConventionName,
-    Kind,
-    demo_config,
-)
+from console.demo.gates import CompiledGraph, ConventionName, Kind
+from console.demo.graphs import DEMO_GRAPHS, DEMO_INFO, demo_config
 
 Expected = Literal["pending", "finished", "resumed"]
 
@@ -51,7 +45,8 @@ class SeededThread:
     """One thread `seed_demo` created, and what the console should say about it.
 
     `kind`/`convention` describe the graph's gate even for threads that are not pending;
-    `nodes` is `StateSnapshot.next` at the head (sorted), empty once the run has ended.
+    `nodes` is the distinct names in `StateSnapshot.next` at the head (sorted), empty once
+    the run has ended.
     `updated_at` is the `ts` of the newest root checkpoint: the pause time when pending.
     """
 
@@ -237,24 +232,34 @@ class _Plan:
     expected: Expected
     index: int
     gate: bool = True  # False: an input whose path never reaches the gate
-    partial: bool = False  # parallel only: answer one of the two interrupts by id
+    partial: bool = False  # answer the first of several interrupts by id; the rest wait
 
 
-def _plans(threads: int) -> list[_Plan]:
-    names = list(DEMO_GRAPHS)
+# Seeded after the round-robin ones, whatever `threads` is (those of the chosen graphs).
+_EXTRAS = (
+    _Plan("hitl_agent-done-0001", "hitl_agent", "finished", 9001, gate=False),
+    _Plan("inbox-done-0001", "inbox", "finished", 9002, gate=False),
+    _Plan("email-resumed-0001", "email", "resumed", 9101),
+    _Plan("tutorial-resumed-0001", "tutorial", "resumed", 9102),
+    _Plan("hitl_agent_js-resumed-0001", "hitl_agent_js", "resumed", 9103),
+    _Plan("parallel-partial-0001", "parallel", "pending", 9201, partial=True),
+    _Plan("functional_task-resumed-0001", "functional_task", "resumed", 9104),
+    _Plan("map_reduce-partial-0001", "map_reduce", "pending", 9202, partial=True),
+    _Plan("tool_agent-partial-0001", "tool_agent", "pending", 9203, partial=True),
+)
+EXTRA_THREADS = len(_EXTRAS)
+"""How many threads `seed_demo` adds to the `threads` it is asked for."""
+EXTRA_PENDING = sum(plan.expected == "pending" for plan in _EXTRAS)
+"""How many of those extra threads are still pending (each with one question answered)."""
+
+
+def _plans(threads: int, graphs: Sequence[str]) -> list[_Plan]:
+    names = list(graphs)
     pending = [
         _Plan(f"{names[i % len(names)]}-{i:04d}", names[i % len(names)], "pending", i)
         for i in range(threads)
     ]
-    extras = [
-        _Plan("hitl_agent-done-0001", "hitl_agent", "finished", 9001, gate=False),
-        _Plan("inbox-done-0001", "inbox", "finished", 9002, gate=False),
-        _Plan("email-resumed-0001", "email", "resumed", 9101),
-        _Plan("tutorial-resumed-0001", "tutorial", "resumed", 9102),
-        _Plan("hitl_agent_js-resumed-0001", "hitl_agent_js", "resumed", 9103),
-        _Plan("parallel-partial-0001", "parallel", "pending", 9201, partial=True),
-    ]
-    return pending + extras
+    return pending + [plan for plan in _EXTRAS if plan.graph in names]
 
 
 def _age(rng: random.Random, low: timedelta, high: timedelta) -> timedelta:
@@ -277,9 +282,17 @@ def _answer(plan: _Plan, interrupts: Sequence[Any]) -> Command[Any] | None:
         return None  # approve at the static breakpoint: just continue
     if plan.graph == "tutorial":
         return Command(resume="rejected: outside the change window")
+    if plan.graph == "functional_task":
+        return Command(resume="approved")
     if plan.graph == "parallel":
         finance = next(i for i in interrupts if i.value["role"] == "finance")
         return Command(resume={finance.id: "approved"})
+    if plan.graph == "map_reduce":  # the first expense line only, by its interrupt id
+        first = next(i for i in interrupts if i.value["item"]["line"] == 1)
+        return Command(resume={first.id: "approved"})
+    if plan.graph == "tool_agent":  # the email goes out; the deletion still waits
+        email = next(i for i in interrupts if i.value["name"] == "send_email")
+        return Command(resume={email.id: {"type": "approve"}})
     request = interrupts[0].value["actionRequests"][0]
     edited = {"name": request["name"], "args": {**request["args"], "subject": "Key rotation"}}
     decisions = [
@@ -292,7 +305,7 @@ def _answer(plan: _Plan, interrupts: Sequence[Any]) -> Command[Any] | None:
 def _expected_nodes(plan: _Plan) -> tuple[str, ...]:
     if plan.expected != "pending":
         return ()
-    if plan.partial:
+    if plan.partial and plan.graph == "parallel":
         return ("approve_security",)  # the finance task finished when answered by id
     return DEMO_INFO[plan.graph].nodes
 
@@ -361,16 +374,19 @@ async def seed_demo(
     seed: int = 7,
     now: datetime | None = None,
     replace: bool = False,
+    graphs: Sequence[str] | None = None,
 ) -> list[SeededThread]:
     """Run demo threads on `saver` and return what became of each, in seeding order.
 
-    `threads` threads go round-robin over `DEMO_GRAPHS` (ids like `email-0000`) and are
-    left paused at their gate, each looking paused between ~1.5 minutes and 48 hours
-    before `now` (default: the current time; a naive `now` is taken as UTC). Six extra
-    threads follow: two that finished without a gate, three paused then answered
-    (`resumed`, no longer pending), and `parallel-partial-0001`, pending with only its
-    security interrupt left after the finance one was answered by id. Inputs, ages and
-    answers depend only on `seed` and the thread id; checkpoint ids are new every time.
+    `threads` threads go round-robin over `graphs` (default: all of `DEMO_GRAPHS`, in
+    order; ids like `email-0000`) and are left paused at their gate, each looking paused
+    between ~1.5 minutes and 48 hours before `now` (default: the current time; a naive
+    `now` is taken as UTC). `EXTRA_THREADS` more follow: two that finished without a
+    gate, four paused then answered (`resumed`, no longer pending), and three pending
+    with one of several questions answered by id (`parallel-partial-0001`: the finance
+    approval; `map_reduce-partial-0001`: expense line 1; `tool_agent-partial-0001`: the
+    email call); only those of `graphs` when it is given. Inputs, ages and answers depend
+    only on `seed` and the thread id; checkpoint ids are new every time.
     Works with any async saver (`AsyncSqliteSaver`, `AsyncPostgresSaver`, in-memory).
 
     Raises `ValueError` if a demo thread id already exists, unless `replace=True`, which
@@ -381,10 +397,14 @@ async def seed_demo(
     now = now or datetime.now(UTC)
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
     await _setup(saver)
-    plans = _plans(threads)
+    names = list(DEMO_GRAPHS) if graphs is None else list(graphs)
+    unknown = sorted(set(names) - set(DEMO_GRAPHS))
+    if unknown or not names:
+        raise ValueError(f"graphs must be names from DEMO_GRAPHS, got {names!r}")
+    plans = _plans(threads, names)
     await _clear(saver, plans, replace)
     aged = AgedSaver(saver)
-    graphs = _graphs(aged)
+    compiled = _graphs(aged)
     # One thread at a time: measured faster than running them concurrently (the savers
     # serialize on one connection, and contention costs more than the overlap gains).
-    return [await _seed_one(plan, graphs[plan.graph], aged, seed, now) for plan in plans]
+    return [await _seed_one(plan, compiled[plan.graph], aged, seed, now) for plan in plans]

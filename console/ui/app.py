@@ -6,6 +6,7 @@ CLI opens (and later closes) the store, the tests hand in one over a real SQLite
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, ClassVar, cast
@@ -14,8 +15,10 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette, SearchIcon
 from textual.screen import Screen
+from textual.worker import WorkerFailed
 
 from console.core.apply import Decider
+from console.core.crash import CrashReport, report_crash
 from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.core.store.base import CheckpointStore
@@ -92,6 +95,7 @@ class ConsoleApp(RoutesTypedAhead):
             retry_delays=tuple(retry_delays),
             feed_factory=feed_factory,
         )
+        self.crash: CrashReport | None = None  # set by the last-resort handler
         self.keymap: dict[str, str] = dict(settings.keymap)
         if self.keymap:
             self.set_keymap(self.keymap)
@@ -132,6 +136,27 @@ class ConsoleApp(RoutesTypedAhead):
                 yield SystemCommand(title, help_text, callback)
             yield SystemCommand("Help: all keys", "key ?", self.action_help)
         yield from super().get_system_commands(screen)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's last resort, minus its Rich traceback with local variables: one
+        redacted sentence on exit, the redacted details in a log file it names."""
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        if self.crash is None:
+            self.crash = report_crash(cause, self.redactor)
+        self._return_code = 1
+        if self._exception is None:  # as Textual does: run_test re-raises it for tests
+            self._exception = error
+            self._exception_event.set()
+        self.panic()  # exit, with nothing of Textual's to print
+
+    def _print_error_renderables(self) -> None:
+        """After the terminal is restored: the crash sentence as plain text, unwrapped
+        and uncropped (the log path must survive copy and paste)."""
+        if self.crash is None:
+            super()._print_error_renderables()
+            return
+        self._exit_renderables.clear()
+        print(self.crash.sentence, file=sys.stderr)
 
     def _unavailable(self, why: str) -> None:
         self.notify(why, severity="warning", markup=False)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from console.core.apply import BulkTarget
 from console.core.models import PendingThread
+from console.core.pause_id import pause_id_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +23,19 @@ class Mark:
     checkpoint_id: str
     graph: str | None
     nodes: tuple[str, ...]
+    # the row marked: its questions make the pause_id a bulk decision expects (decoded
+    # only then, so marking every row of a long queue stays cheap)
+    thread: PendingThread | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, thread: PendingThread) -> Mark:
-        return cls(thread.thread_id, thread.checkpoint_id, thread.graph, thread.nodes)
+        return cls(thread.thread_id, thread.checkpoint_id, thread.graph, thread.nodes, thread)
+
+    @property
+    def expect(self) -> str:
+        """What a decision on this mark expects: the pause_id marked (the checkpoint alone
+        cannot tell a question answered since from the one marked)."""
+        return pause_id_of(self.thread) if self.thread is not None else self.checkpoint_id
 
     @property
     def gate(self) -> str:
@@ -97,7 +107,7 @@ class MarkBook:
 
     def targets(self) -> list[BulkTarget]:
         """What `reject_many` is given: each thread with the checkpoint it was marked on."""
-        return [BulkTarget(m.thread_id, m.checkpoint_id) for m in self._marks.values()]
+        return [BulkTarget(m.thread_id, m.expect) for m in self._marks.values()]
 
     def breakdown(self) -> list[tuple[str, int]]:
         """(graph/node, count), most marks first, then by name."""

@@ -11,6 +11,8 @@ from typing import Any
 from rich.text import Text
 
 from console.core.decisions import Plan
+from console.core.inert import inert
+from console.core.nested import target_label
 from console.core.redact import Redactor
 from console.ui.pretty import KEY_STYLE, NOTE_STYLE, Limits, pretty
 
@@ -86,6 +88,10 @@ def plan_text(plan: Plan, redactor: Redactor) -> Text:
         out.append("\n")
     out.append("Command sent to the graph\n", style="bold underline")
     out.append_text(command_text(plan, redactor))
+    if plan.update:
+        out.append("update lands in ", style=NOTE_STYLE)
+        out.append(inert(target_label(plan.update_ns)))
+        out.append("\n")
     effects = effects_text(plan, redactor)
     if effects:
         out.append("\nResulting state\n", style="bold underline")

@@ -16,12 +16,11 @@ import pytest
 from console.cli import main
 from console.core.dburl import parse_db_url
 from console.core.store import open_store
+from console.demo import graphs as demo_graphs
 from console.demo.seed import seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_GRAPHS = [f"--graph={n}=console.demo.graphs:{n}" for n in (
-    "email", "tutorial", "hitl_agent", "hitl_agent_js", "inbox", "schema", "subgraph",
-    "parallel", "after")]
+DEMO_GRAPHS = [f"--graph={n}=console.demo.graphs:{n}" for n in demo_graphs.DEMO_GRAPHS]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -49,8 +48,8 @@ async def test_pending_json_contract(seeded: str) -> None:
                 "interrupt_ids", "paused_at", "summary"} <= set(row)
         assert row["paused_at"].endswith("Z")
         assert row["kind"] in ("interrupt", "before", "after")
-        assert row["convention"] in ("langchain-hitl", "agent-inbox", "schema", "raw",
-                                     "breakpoint")
+        assert row["convention"] in ("langchain-hitl", "agent-inbox", "tool-approval",
+                                     "schema", "raw", "breakpoint")
     assert [r["paused_at"] for r in rows] == sorted(r["paused_at"] for r in rows)
     kinds = {r["kind"] for r in rows}
     assert {"interrupt", "before", "after"} <= kinds

@@ -227,7 +227,7 @@ async def test_a_graph_that_asks_again_is_a_new_pause(
     assert second.interrupt_ids != first.interrupt_ids
     assert "bad answer" in second.summary or "error" in str(second.interrupts[0].value)
     # An answer to the question the reviewer read first is not applied to the new one.
-    with pytest.raises(ConflictError, match="asked a new question"):
+    with pytest.raises(ConflictError, match="changed since you read it"):
         await decider.decide("t1", APPROVE, expect=first.checkpoint_id,
                              expect_pause=pause_key(first))
     await decider.decide("t1", APPROVE, expect=second.checkpoint_id,

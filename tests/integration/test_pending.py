@@ -132,7 +132,7 @@ async def test_js_spelling_and_parallel_interrupts(demo_store: CheckpointStore) 
     parallel = [p for p in listed if p.graph == "parallel" and "partial" not in p.thread_id]
     assert parallel and all(len(p.interrupts) == 2 for p in parallel)
     assert all(p.nodes == ("approve_finance", "approve_security") for p in parallel)
-    partial = [p for p in listed if "partial" in p.thread_id]
+    partial = [p for p in listed if p.thread_id == "parallel-partial-0001"]
     assert partial and all(len(p.interrupts) == 1 for p in partial)
     sub = [p for p in listed if p.graph == "subgraph"]
     assert sub and all(p.nodes == ("compliance",) for p in sub)

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from ui_support import SEED_NOW, SEED_THREADS, SLA_SECONDS, demo_registry
+from ui_support import SEED_GRAPHS, SEED_NOW, SEED_THREADS, SLA_SECONDS, demo_registry
 
 from console.core.dburl import parse_db_url
 from console.core.store import open_store
@@ -54,7 +54,7 @@ def _repeatable_checkpoint_ids(mp: pytest.MonkeyPatch) -> None:
 async def _seed(path: Path) -> list[SeededThread]:
     store = await open_store(parse_db_url(str(path)), demo_registry(), create=True)
     try:
-        return await seed_demo(store.saver, SEED_THREADS, now=SEED_NOW)
+        return await seed_demo(store.saver, SEED_THREADS, now=SEED_NOW, graphs=SEED_GRAPHS)
     finally:
         await store.close()
 

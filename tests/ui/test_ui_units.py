@@ -11,6 +11,7 @@ import pytest
 from console.core.decisions import DecisionRefused
 from console.core.errors import ConflictError, NotPendingError, PolicyRefused
 from console.core.models import Convention, PauseKind, PendingInterrupt, PendingThread
+from console.core.pause_id import pause_id
 from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.ui.actions import action_states, needs_value
@@ -91,7 +92,8 @@ def test_marks_hold_the_checkpoint_not_the_row() -> None:
     assert marks.toggle(a) and marks.state(a) == "marked"
     assert marks.state(_pause("a", "c2")) == "stale"
     marks.add([a, b])
-    assert [t.checkpoint_id for t in marks.targets()] == ["c1", "c1"]
+    # each target expects the pause marked: its checkpoint and its questions
+    assert [t.checkpoint_id for t in marks.targets()] == [pause_id("c1", ["i-1"])] * 2
     assert marks.hidden({"a"}) == 1 and marks.stale({"a": "c2", "b": "c1"}) == 1
     assert marks.breakdown() == [("g/n", 1), ("h/n", 1)]
     assert [m.thread_id for m in marks.prune({"b"})] == ["a"] and len(marks) == 1

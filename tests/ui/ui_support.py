@@ -25,6 +25,10 @@ from console.ui.app import ConsoleApp, make_app
 # The instant the demo was seeded "at", and the frozen clock every test app runs on.
 SEED_NOW = datetime(2025, 1, 15, 12, 0, 0, tzinfo=UTC)
 SEED_THREADS = 12
+# The graphs the snapshots were drawn with: the demo's later graphs (Send branches, the
+# Functional API, per-call tools) are left out so adding demo graphs redraws no snapshot.
+SEED_GRAPHS = ("email", "tutorial", "hitl_agent", "hitl_agent_js", "inbox", "schema",
+               "subgraph", "parallel", "after")
 SLA_SECONDS = 3600.0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from console.core.dburl import DatabaseLocation
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS
+from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore
 
 
@@ -14,16 +15,19 @@ async def open_store(
     *,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
     create: bool = False,
+    serde: SafeSerializer | None = None,
 ) -> CheckpointStore:
-    """Open the store for a database location; the caller closes it."""
+    """Open the store for a database location; the caller closes it. `serde` decodes
+    and writes every value (default: LangGraph's format, decoded safely)."""
     registry = registry if registry is not None else GraphRegistry()
     if location.backend == "postgres":
         from console.core.store.postgres import PostgresStore
 
-        return await PostgresStore.open(location, registry, grace_seconds, create=create)
+        return await PostgresStore.open(location, registry, grace_seconds, create=create,
+                                        serde=serde)
     from console.core.store.sqlite import SqliteStore
 
-    return await SqliteStore.open(location, registry, grace_seconds, create=create)
+    return await SqliteStore.open(location, registry, grace_seconds, create=create, serde=serde)
 
 
 __all__ = ["CheckpointStore", "open_store"]

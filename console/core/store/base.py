@@ -13,17 +13,25 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from console.core.dburl import DatabaseLocation
-from console.core.errors import ConsoleError, NotPendingError, UnreadableRow, unreadable_reason
+from console.core.errors import (
+    ConsoleError,
+    NotPendingError,
+    UnreadableRow,
+    UnreadableValue,
+    unreadable_reason,
+)
 from console.core.graphs import GraphRegistry
 from console.core.inert import inert
 from console.core.models import (
     DEFAULT_GRACE_SECONDS,
     CheckpointRef,
+    PauseKind,
     PendingFilter,
     PendingInterrupt,
     PendingThread,
     ReviewBundle,
 )
+from console.core.serde import saver_for_graph
 from console.core.store.heads import (
     HeadState,
     SerdeCodec,
@@ -195,10 +203,21 @@ class CheckpointStore(abc.ABC):
         heads = await self.head_states(PendingFilter(), thread_ids=[thread_id])
         if not heads:
             return None
-        return classify(
+        pause = classify(
             heads[0], self.shapes, now=datetime.now(UTC), grace_seconds=self.grace_seconds,
             codec=self.codec,
         )
+        if (pause is not None and pause.kind in (PauseKind.BEFORE, PauseKind.AFTER)
+                and self.registry):
+            nested = await self.newest_nested_checkpoint(thread_id)
+            if nested is not None and nested > pause.checkpoint_id:
+                pause = pause.inside(nested)
+        return pause
+
+    @abc.abstractmethod
+    async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
+        """The newest checkpoint id of the thread's subgraphs (any namespace but the
+        root), or None."""
 
     async def bundle(self, thread_id: str, *, now: datetime | None = None) -> ReviewBundle:
         """The review bundle of one thread, decoded with the saver's own serializer.
@@ -209,6 +228,8 @@ class CheckpointStore(abc.ABC):
         for _ in range(3):
             try:
                 bundle = await self._bundle_once(thread_id, now or datetime.now(UTC))
+            except UnreadableValue as exc:
+                raise _unreadable(thread_id, exc.reason) from None
             except ConsoleError:
                 raise
             except Exception as exc:  # a hostile or corrupt row: one sentence, no traceback
@@ -303,7 +324,7 @@ class CheckpointStore(abc.ABC):
 
 
 async def _graph_values(store: CheckpointStore, graph: Any, head: CheckpointTuple) -> Any:
-    runnable = graph.copy(update={"checkpointer": store.saver})
+    runnable = graph.copy(update={"checkpointer": saver_for_graph(store.saver, graph)})
     # Without a checkpoint id LangGraph applies the writes of finished tasks to the
     # snapshot (with one, it does not); the id check below catches a head that moved.
     latest = {"configurable": {"thread_id": head.config["configurable"]["thread_id"],
@@ -325,10 +346,12 @@ def _run_start_in(history: list[CheckpointTuple]) -> dict[str, Any] | None:
 
 
 def _unreadable(thread_id: str, reason: str) -> UnreadableRow:
-    return UnreadableRow(
-        f"Thread {inert(thread_id, limit=200)!r} cannot be read ({reason}); nothing was "
-        "changed. Its rows are corrupt, of an unknown type or encrypted: pass the "
+    advice = "" if "--serde" in reason else (
+        " Its rows are corrupt or of a type the console does not read: pass the "
         "application's serializer with --serde, or repair the rows.")
+    return UnreadableRow(
+        f"Thread {inert(thread_id, limit=200)!r} cannot be read: {reason}; nothing was "
+        f"changed.{advice}")
 
 
 def _ref(item: CheckpointTuple) -> CheckpointRef:

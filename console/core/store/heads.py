@@ -30,14 +30,16 @@ from console.core.models import (
 )
 from console.core.pauses import (
     CONTROL_CHANNELS,
+    ERROR_CHANNEL,
     INTERRUPT_CHANNEL,
     expand_push,
     head_tasks,
+    ran_nodes,
     resolve_start,
     task_key,
 )
 
-__all__ = ["CONTROL_CHANNELS", "INTERRUPT_CHANNEL"]
+__all__ = ["CONTROL_CHANNELS", "ERROR_CHANNEL", "INTERRUPT_CHANNEL"]
 
 
 # One raw interrupt write, as stored: (task_id, task_path, serializer type, blob).
@@ -65,6 +67,8 @@ class HeadState:
     finished_tasks: set[str] = field(default_factory=set)
     # `pauses.task_key` of every task with an output write
     finished_nodes: set[str] = field(default_factory=set)
+    # `pauses.task_key` of every task with an `__error__` write
+    failed_nodes: set[str] = field(default_factory=set)
     parent_next_nodes: tuple[str, ...] | None = None
     # metadata's graph_id when the store read it apart (metadata left serialized)
     graph_id: str | None = None
@@ -91,6 +95,12 @@ class HeadState:
             return graph_id_of(self.metadata)
         return self.graph_id
 
+    def add_error_write(self, task_path: str) -> None:
+        """Record that a task at this head failed (it is not waiting for a human)."""
+        key = task_key(task_path)
+        if key:
+            self.failed_nodes.add(key)
+
     def add_output_write(self, task_id: str, task_path: str) -> None:
         """Record that a task at this head produced output (it finished)."""
         self.finished_tasks.add(task_id)
@@ -103,7 +113,8 @@ class HeadState:
         """The nodes of head tasks that have not finished: LangGraph's `StateSnapshot.next`
         (the `__start__` subscriber named from the interrupt paths, not from a graph)."""
         tokens = resolve_start(self.next_nodes, None,
-                               (path for path, _ in self.interrupt_writes.values()))
+                               (path for path, _ in self.interrupt_writes.values()),
+                               self.failed_nodes)
         done = self.finished_nodes
         return tuple(node for key, node in head_tasks(tokens) if key not in done)
 
@@ -244,7 +255,8 @@ def _shape_of_head(
 ) -> Shape:
     return shapes.of_parts(head.metadata_graph_id(), head.next_nodes,
                            tuple(sorted(head.finished_nodes)), head.parent_next_nodes or (),
-                           tuple(path for _, path, _, _ in raw))
+                           tuple(path for _, path, _, _ in raw),
+                           tuple(sorted(head.failed_nodes)))
 
 
 def _kept(raw: tuple[RawInterrupt, ...], keep: tuple[bool, ...] | None) -> tuple[RawInterrupt, ...]:
@@ -391,20 +403,28 @@ class ShapeClassifier:
         self.registry = registry
         self._cache: dict[Any, Shape] = {}  # by packed text or by parts
 
-    def __call__(self, packed: str, push_nodes: tuple[str, ...] | None = None) -> Shape:
+    def __call__(
+        self, packed: str, push_nodes: tuple[str, ...] | None = None,
+        parent_push_nodes: tuple[str, ...] = (),
+    ) -> Shape:
         """The shape of a status row's packed text (`pg_schema.STATUS_SHAPE_SQL`);
-        `push_nodes`: the row's `Send` packets' nodes when its tokens hold `PUSH_MARK`."""
-        key = packed if push_nodes is None else (packed, push_nodes)
+        `push_nodes`, `parent_push_nodes`: the `Send` packets' nodes of the head and of its
+        parent when the packed tokens hold `PUSH_MARK`."""
+        key = packed if push_nodes is None else (packed, push_nodes, parent_push_nodes)
         shape = self._cache.get(key)
         if shape is None:
             graph_id, *lists = packed.split(FIELD_SEP)
-            nxt, done, parent, paths = (tuple(p.split(ITEM_SEP)) if p else () for p in lists)
+            lists += [""] * (5 - len(lists))  # trailing empty fields may be left out
+            nxt, done, parent, paths, failed = (
+                tuple(p.split(ITEM_SEP)) if p else () for p in lists)
             if push_nodes is not None:
                 nxt = expand_push(nxt, push_nodes)
+                parent = expand_push(parent, parent_push_nodes)
             # graph id and paths carry a "=" prefix: empty means NULL / none
             paths = (paths[0][1:], *paths[1:]) if paths else ()
             shape = self._keep(key, shape_of(
-                self.registry, graph_id[1:] if graph_id else None, nxt, done, parent, paths))
+                self.registry, graph_id[1:] if graph_id else None, nxt, done, parent, paths,
+                failed))
         return shape
 
     def of_parts(
@@ -414,9 +434,10 @@ class ShapeClassifier:
         done_keys: tuple[str, ...],
         parent_tokens: tuple[str, ...],
         paths: tuple[str, ...],
+        failed_keys: tuple[str, ...] = (),
     ) -> Shape:
         """`shape_of` these parts (a head read apart, as SQLite's)."""
-        key = (graph_id, tokens, done_keys, parent_tokens, paths)
+        key = (graph_id, tokens, done_keys, parent_tokens, paths, failed_keys)
         shape = self._cache.get(key)
         if shape is None:
             shape = self._keep(key, shape_of(self.registry, *key))
@@ -435,16 +456,19 @@ def shape_of(
     done_keys: Iterable[str],
     parent_tokens: tuple[str, ...],
     paths: tuple[str, ...],
+    failed_keys: tuple[str, ...] = (),
 ) -> Shape:
     """The pause rule (`console.core.pauses`) on a head's parts: its graph, whether and
     how it is paused, its nodes and (for breakpoints) summary. `tokens`: the head's tasks;
     `done_keys`: task keys with output; `parent_tokens`: the parent's tasks (the ones that
-    just ran); `paths`: task paths of interrupt writes of tasks without output."""
+    just ran); `paths`: task paths of interrupt writes of tasks without output;
+    `failed_keys`: task keys with an `__error__` write."""
     hint = {"graph_id": graph_id}
     all_nodes = [node for _, node in head_tasks(tokens)]
     info = registry.for_thread(hint, all_nodes)
     graph = info.name if info else graph_id_of(hint)
-    tasks = head_tasks(resolve_start(tokens, info.start_nodes if info else None, paths))
+    tasks = head_tasks(resolve_start(tokens, info.start_nodes if info else None, paths,
+                                     failed_keys))
     done = set(done_keys)
     pending = tuple(node for key, node in tasks if key not in done)
     if not tasks:
@@ -466,9 +490,19 @@ def shape_of(
         if nodes:
             return Shape(PauseKind.BEFORE, graph, nodes, pending, Convention.BREAKPOINT,
                          f"paused before {', '.join(nodes)}", False, ())
-        ran = [node for _, node in head_tasks(parent_tokens)]
+        ran = [*(node for _, node in head_tasks(parent_tokens)), *ran_nodes(tokens),
+               *ran_nodes(parent_tokens)]
         nodes = tuple(dict.fromkeys(n for n in ran if info.pauses_after(n)))
         if not nodes:
+            failed = {node for key, node in tasks if key in failed_keys}
+            inside = tuple(dict.fromkeys(n for n in pending
+                                         if n in info.nested_breakpoints and n not in failed))
+            if inside:
+                # its subgraph stopped at a breakpoint of its own (or is still running:
+                # only a head idle past the grace period is listed)
+                return Shape(PauseKind.BEFORE, graph, inside, pending, Convention.BREAKPOINT,
+                             f"paused inside {', '.join(inside)} (a subgraph's breakpoint)",
+                             True, ())
             # the graph says no breakpoint: the run is still going (or crashed)
             return Shape(None, graph, (), pending, None, None, False, ())
         return Shape(PauseKind.AFTER, graph, nodes, pending, Convention.BREAKPOINT,

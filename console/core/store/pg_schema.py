@@ -25,14 +25,14 @@ state reset), a row trigger on root `checkpoint_writes` inserts/updates of `__in
 of each task's first output write, and statement triggers on deletes (threads deleted or
 pruned: their rows are recomputed from what is left).
 
-"First output write" is the row with idx 0 or 1: LangGraph saves a finished task's writes
-in one `put_writes` call, and always at least one output (`__no_writes__` when it produced
-none); the savers number that list's entries from 0 but give control channels fixed
-negative slots. The list starts with its first output, or with the task's `__resume__`
-write and then its first output (a resumed task), and control writes such as `__error__`
-come after partial output. A task counts as finished once it has any output write, so
-its idx 0/1 rows are enough, and the trigger fires about 1.7 times per checkpoint in the
-benchmark's graphs instead of 3.3 (once per channel written).
+Output writes are what tell a task finished (any write on a channel other than the
+control channels). LangGraph saves a finished task's writes in one `put_writes` call, and
+always at least one output (`__no_writes__` when it produced none); the savers number
+that list's entries from 0 but give control channels fixed negative slots. The list starts
+with one `__resume__` entry per question the task was answered (all upserted into one
+slot), then its outputs: a task answered k times has its first output at idx k, so every
+output write with idx >= 0 fires the trigger (its unlocked first read makes the repeats of
+a recorded node cheap).
 
 Writes and their checkpoint can commit in either order (LangGraph saves both in the
 background), and the status row is where they meet, without the checkpoint trigger ever
@@ -49,12 +49,12 @@ nothing new (a node already recorded) read the row without locking it.
 
 from __future__ import annotations
 
-from console.core.pauses import PUSH_MARK, PUSH_PREFIX, START_MARK, UNREADABLE_MARK
+from console.core.pauses import PUSH_MARK, PUSH_PREFIX, RAN_PREFIX, START_MARK, UNREADABLE_MARK
 
 STATUS_TABLE = "hitl_thread_status"
 NOTIFY_CHANNEL = "hitl_console_changes"
 # Columns the queue reads; an install without the last one predates them (run setup).
-STATUS_VERSION_COLUMN = "push_blob"
+STATUS_VERSION_COLUMN = "failed_nodes"
 
 # `heads.CONTROL_CHANNELS` as an SQL list: writes that do not mean their task finished
 NOT_OUTPUT_SQL = "('__interrupt__', '__resume__', '__error__', '__error_source_node__')"
@@ -115,12 +115,13 @@ def next_nodes_of_parts_sql(
                   coalesce({seen}->substr(t.key, 11)->>t.key, '') COLLATE "C"
             UNION ALL
             SELECT 1, s.node
-            FROM (SELECT coalesce(
+            -- CASE: the subscriber is looked up only for a head with a new input
+            FROM (SELECT CASE WHEN ({updated} IS NULL OR {updated} ? '__start__')
+                               AND {versions} ? '__start__' THEN coalesce(
                 (SELECT k.key FROM jsonb_each({seen}) AS k(key, value)
                  WHERE k.key <> '__input__' AND jsonb_typeof(k.value) = 'object'
-                   AND k.value ? '__start__' LIMIT 1), '{START_MARK}') AS node) s
-            WHERE ({updated} IS NULL OR {updated} ? '__start__')
-              AND {versions} ? '__start__'
+                   AND k.value ? '__start__' LIMIT 1), '{START_MARK}') END AS node) s
+            WHERE s.node IS NOT NULL
               AND ({versions}->>'__start__') COLLATE "C" >
                   coalesce({seen}->s.node->>'__start__', '') COLLATE "C"
               AND ({values} ? '__start__' OR {start_held})
@@ -133,6 +134,26 @@ def next_nodes_of_parts_sql(
         ) x
         ORDER BY x.o, x.node COLLATE "C"
     ) END"""
+
+
+def last_ran_sql(seen: str) -> str:
+    """`pauses.last_ran` as RAN_PREFIX tokens: the nodes whose `versions_seen` holds the
+    greatest version (they ran in the newest step; `interrupt_after` asks about them when
+    the parent checkpoint was never saved). Parts that are not objects (a damaged row)
+    read as empty: jsonb_each on them would fail the whole query."""
+    seen = f"(CASE WHEN jsonb_typeof({seen}) = 'object' THEN {seen} END)"
+    each = ("jsonb_each_text(CASE WHEN jsonb_typeof(n.seen) = 'object' THEN n.seen END) "
+            "AS v(channel, version)")
+    top = (f"(SELECT max(v.version COLLATE \"C\") FROM jsonb_each({seen}) AS n(node, seen), "
+           f"{each} WHERE NOT starts_with(n.node, '__'))")
+    return f"""ARRAY(
+        SELECT '{RAN_PREFIX}' || n.node
+        FROM jsonb_each({seen}) AS n(node, seen), {each}
+        WHERE NOT starts_with(n.node, '__')
+        GROUP BY n.node
+        HAVING max(v.version COLLATE "C") = {top}
+        ORDER BY 1
+    )"""
 
 
 def push_blob_sql(tokens: str, versions: str, thread: str, column: str) -> str:
@@ -169,7 +190,7 @@ STATUS_SHAPE_SQL = (
     "concat('=' || graph_id, E'\\x1e', " + joined_sql("next_nodes") + ", E'\\x1e', "
     + joined_sql("done_nodes") + ", E'\\x1e', " + joined_sql("parent_next_nodes")
     + ", E'\\x1e', CASE WHEN cardinality(int_task_paths) > 0 THEN '=' || "
-    + joined_sql("int_task_paths") + " END)"
+    + joined_sql("int_task_paths") + " END, E'\\x1e', " + joined_sql("failed_nodes") + ")"
 )
 
 _STATUS_DDL = f"""
@@ -194,7 +215,12 @@ ALTER TABLE {STATUS_TABLE}
     ADD COLUMN IF NOT EXISTS early_checkpoint_ids text[],
     -- the head's `Send` packets (`__pregel_tasks` blob) while its tokens hold PUSH_MARK
     ADD COLUMN IF NOT EXISTS push_type text,
-    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} bytea;
+    ADD COLUMN IF NOT EXISTS push_blob bytea,
+    -- the same of the parent (its PUSH tasks just ran: `interrupt_after` on a Send target)
+    ADD COLUMN IF NOT EXISTS parent_push_type text,
+    ADD COLUMN IF NOT EXISTS parent_push_blob bytea,
+    -- task keys of the head's tasks with an `__error__` write (failed, not paused)
+    ADD COLUMN IF NOT EXISTS {STATUS_VERSION_COLUMN} text[] NOT NULL DEFAULT '{{}}';
 -- room on each page for HOT updates: the writes trigger's updates change no indexed column
 ALTER TABLE {STATUS_TABLE} SET (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS {STATUS_TABLE}_open_idx
@@ -209,10 +235,12 @@ SELECT c.thread_id, c.checkpoint_id,
        n.next_nodes,
        c.metadata->>'graph_id' AS graph_id,
        c.parent_checkpoint_id,
-       CASE WHEN p.checkpoint IS NOT NULL THEN {next_nodes_sql("p.checkpoint", "p.thread_id")} END
-           AS parent_next_nodes,
+       CASE WHEN cardinality(n.next_nodes) > 0
+            THEN pn.parent_next_nodes || {last_ran_sql("(c.checkpoint->'versions_seen')")}
+            ELSE pn.parent_next_nodes END AS parent_next_nodes,
        CASE WHEN cardinality(n.next_nodes) > 0 THEN c.metadata::text END AS metadata_json,
        coalesce(w.done_nodes, '{{}}') AS done_nodes,
+       coalesce(f.failed_nodes, '{{}}') AS failed_nodes,
        coalesce(i.task_ids, '{{}}') AS int_task_ids,
        coalesce(i.task_paths, '{{}}') AS int_task_paths,
        coalesce(i.idx, '{{}}') AS int_idx,
@@ -221,7 +249,11 @@ SELECT c.thread_id, c.checkpoint_id,
        {push_blob_sql("n.next_nodes", "(c.checkpoint->'channel_versions')", "c.thread_id", "type")}
            AS push_type,
        {push_blob_sql("n.next_nodes", "(c.checkpoint->'channel_versions')", "c.thread_id", "blob")}
-           AS push_blob
+           AS push_blob,
+       {push_blob_sql("pn.parent_next_nodes", "(p.checkpoint->'channel_versions')", "p.thread_id",
+                      "type")} AS parent_push_type,
+       {push_blob_sql("pn.parent_next_nodes", "(p.checkpoint->'channel_versions')", "p.thread_id",
+                      "blob")} AS parent_push_blob
 FROM (
     SELECT thread_id, max(checkpoint_id) AS checkpoint_id
     FROM checkpoints WHERE checkpoint_ns = '' AND {{where}} GROUP BY thread_id
@@ -234,6 +266,10 @@ CROSS JOIN LATERAL (
 CROSS JOIN LATERAL (SELECT {next_nodes_sql("c.checkpoint", "c.thread_id")} AS next_nodes) n
 LEFT JOIN checkpoints p
   ON p.thread_id = c.thread_id AND p.checkpoint_ns = '' AND p.checkpoint_id = c.parent_checkpoint_id
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN p.checkpoint IS NOT NULL
+                THEN {next_nodes_sql("p.checkpoint", "p.thread_id")} END AS parent_next_nodes
+) pn
 LEFT JOIN LATERAL (
     SELECT array_agg(DISTINCT cw.task_id) AS done_tasks,
            array_remove(array_agg(DISTINCT {node_of_path_sql("cw.task_path")}), NULL)
@@ -242,6 +278,13 @@ LEFT JOIN LATERAL (
     WHERE cw.thread_id = c.thread_id AND cw.checkpoint_ns = ''
       AND cw.checkpoint_id = c.checkpoint_id AND cw.channel NOT IN {NOT_OUTPUT_SQL}
 ) w ON true
+LEFT JOIN LATERAL (
+    SELECT array_remove(array_agg(DISTINCT {node_of_path_sql("cw.task_path")}), NULL)
+               AS failed_nodes
+    FROM checkpoint_writes cw
+    WHERE cw.thread_id = c.thread_id AND cw.checkpoint_ns = ''
+      AND cw.checkpoint_id = c.checkpoint_id AND cw.channel = '__error__'
+) f ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(cw.task_id ORDER BY cw.task_id, cw.idx) AS task_ids,
            array_agg(cw.task_path ORDER BY cw.task_id, cw.idx) AS task_paths,
@@ -256,8 +299,9 @@ LEFT JOIN LATERAL (
 """
 
 _COLUMNS = ("thread_id, checkpoint_id, paused_at, next_nodes, graph_id, parent_checkpoint_id, "
-            "parent_next_nodes, metadata_json, done_nodes, int_task_ids, "
-            "int_task_paths, int_idx, int_types, int_blobs, push_type, push_blob")
+            "parent_next_nodes, metadata_json, done_nodes, failed_nodes, int_task_ids, "
+            "int_task_paths, int_idx, int_types, int_blobs, push_type, push_blob, "
+            "parent_push_type, parent_push_blob")
 _UPSERT_ALL = ", ".join(
     f"{c} = EXCLUDED.{c}" for c in _COLUMNS.split(", ") if c != "thread_id"
 ) + ", updated_at = now()"
@@ -290,6 +334,8 @@ CREATE OR REPLACE FUNCTION hitl_track_head() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     nxt text[] := {next_nodes_sql("NEW.checkpoint", "NEW.thread_id")};
+    ran text[] := CASE WHEN cardinality(nxt) > 0
+                       THEN {last_ran_sql("(NEW.checkpoint->'versions_seen')")} ELSE '{{}}' END;
     moved boolean;
     early text[];
 BEGIN
@@ -315,15 +361,26 @@ BEGIN
             graph_id = EXCLUDED.graph_id,
             parent_checkpoint_id = EXCLUDED.parent_checkpoint_id,
             -- the usual case: the new head's parent is the previous head
+            -- (NULL: read from the parent below; RAN_PREFIX tokens: `last_ran_sql`)
             parent_next_nodes = CASE
                 WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_next_nodes
-                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.next_nodes
+                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.next_nodes || ran
                 END,
             metadata_json = EXCLUDED.metadata_json,
             push_type = EXCLUDED.push_type,
             push_blob = EXCLUDED.push_blob,
+            parent_push_type = CASE
+                WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_push_type
+                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.push_type
+                END,
+            parent_push_blob = CASE
+                WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_push_blob
+                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.push_blob
+                END,
             done_nodes = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
                               THEN s.done_nodes ELSE '{{}}' END,
+            failed_nodes = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
+                                THEN s.failed_nodes ELSE '{{}}' END,
             int_task_ids = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
                                 THEN s.int_task_ids ELSE '{{}}' END,
             int_task_paths = CASE WHEN s.checkpoint_id = EXCLUDED.checkpoint_id
@@ -348,10 +405,22 @@ BEGIN
     IF moved AND NEW.parent_checkpoint_id IS NOT NULL THEN
         -- a new thread row, or a head whose parent was not the previous head (a fork)
         UPDATE {STATUS_TABLE} s
-        SET parent_next_nodes = {next_nodes_sql("p.checkpoint", "p.thread_id")}
+        SET parent_next_nodes = pn.nxt || ran,
+            parent_push_type = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",
+                                              "p.thread_id", "type")},
+            parent_push_blob = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",
+                                              "p.thread_id", "blob")}
         FROM checkpoints p
+        CROSS JOIN LATERAL (
+            SELECT {next_nodes_sql("p.checkpoint", "p.thread_id")} AS nxt) pn
         WHERE s.thread_id = NEW.thread_id AND p.thread_id = NEW.thread_id
           AND p.checkpoint_ns = '' AND p.checkpoint_id = NEW.parent_checkpoint_id;
+        IF NOT FOUND AND cardinality(ran) > 0 THEN
+            -- the parent was never saved (durability "exit"): what ran comes from the head
+            UPDATE {STATUS_TABLE} SET parent_next_nodes = ran WHERE thread_id = NEW.thread_id;
+        END IF;
+    ELSIF moved AND cardinality(ran) > 0 THEN
+        UPDATE {STATUS_TABLE} SET parent_next_nodes = ran WHERE thread_id = NEW.thread_id;
     END IF;
     IF NEW.checkpoint_id = ANY(early) THEN
         -- writes of this checkpoint committed before it (rare): take them in now, and
@@ -412,6 +481,16 @@ BEGIN
         IF head IS DISTINCT FROM NEW.checkpoint_id THEN
             RETURN NULL;
         END IF;
+    END IF;
+    IF NEW.channel = '__error__' THEN
+        -- a task failed (rare): it is not finished, and not waiting for a human either
+        node := {node_of_path_sql("NEW.task_path")};
+        IF node IS NOT NULL THEN
+            UPDATE {STATUS_TABLE} SET failed_nodes = failed_nodes || node
+            WHERE thread_id = NEW.thread_id AND checkpoint_id = NEW.checkpoint_id
+              AND NOT (node = ANY(failed_nodes));
+        END IF;
+        RETURN NULL;
     END IF;
     IF NEW.channel <> '__interrupt__' AND NOT (NEW.task_id = ANY(tasks)) THEN
         -- an output write of a task that did not ask: record its node once
@@ -513,8 +592,8 @@ CREATE TRIGGER hitl_track_head
 DROP TRIGGER IF EXISTS hitl_track_write ON checkpoint_writes;
 CREATE TRIGGER hitl_track_write
     AFTER INSERT OR UPDATE ON checkpoint_writes
-    FOR EACH ROW WHEN (NEW.checkpoint_ns = '' AND (NEW.channel = '__interrupt__'
-        OR (NEW.idx IN (0, 1) AND NEW.channel NOT IN ('__resume__', '__error__',
+    FOR EACH ROW WHEN (NEW.checkpoint_ns = '' AND (NEW.channel IN ('__interrupt__', '__error__')
+        OR (NEW.idx >= 0 AND NEW.channel NOT IN ('__resume__', '__error__',
                                                 '__error_source_node__'))))
     EXECUTE FUNCTION hitl_track_write();
 DROP TRIGGER IF EXISTS hitl_forget_heads ON checkpoints;

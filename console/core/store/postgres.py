@@ -29,9 +29,11 @@ from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unr
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
 from console.core.pauses import PUSH_MARK, UNREADABLE_MARK, expand_push, send_nodes_of_blob
+from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
+    ERROR_CHANNEL,
     FIELD_SEP,
     INTERRUPT_CHANNEL,
     ITEM_SEP,
@@ -49,6 +51,7 @@ from console.core.store.pg_schema import (
     STATUS_TABLE,
     STATUS_VERSION_COLUMN,
     joined_sql,
+    last_ran_sql,
     next_nodes_of_parts_sql,
     next_nodes_sql,
     node_of_path_sql,
@@ -57,6 +60,8 @@ from console.core.store.pg_schema import (
 )
 
 CONNECT_TIMEOUT_SECONDS = 5.0
+
+_PARENT_VERSIONS = "(p.checkpoint->'channel_versions')"
 
 _HEADS_BY_SCAN = """
     SELECT thread_id, max(checkpoint_id) AS checkpoint_id
@@ -89,17 +94,21 @@ candidates AS MATERIALIZED (
            c.checkpoint->>'ts' AS ts, c.metadata::text AS metadata,
            c.metadata->>'graph_id' AS graph_id,
            c.checkpoint->'channel_versions' AS versions,
+           c.checkpoint->'versions_seen' AS versions_seen,
            {next_nodes} AS next_nodes
     FROM head_rows c
 )
 SELECT cand.*,
        {push_type} AS push_type, {push_blob} AS push_blob,
-       {parent_next} AS parent_next_nodes,
+       CASE WHEN %(with_parent)s THEN pn.parent_next_nodes || {ran} END AS parent_next_nodes,
+       {parent_push_type} AS parent_push_type,
+       {parent_push_blob} AS parent_push_blob,
        w.task_ids, w.task_paths, w.channels, w.types, w.blobs
 FROM candidates cand
 LEFT JOIN checkpoints p
   ON %(with_parent)s AND p.thread_id = cand.thread_id AND p.checkpoint_ns = ''
  AND p.checkpoint_id = cand.parent_checkpoint_id
+CROSS JOIN LATERAL (SELECT {parent_next} AS parent_next_nodes) pn
 LEFT JOIN LATERAL (
     SELECT array_agg(cw.task_id) AS task_ids, array_agg(cw.task_path) AS task_paths,
            array_agg(cw.channel) AS channels, array_agg(cw.type) AS types,
@@ -122,6 +131,7 @@ _NO_SETUP_ROWS = f"""
 WITH heads AS MATERIALIZED ({_HEADS_BY_SCAN.format(thread_clause="{range_clause}")}),
 candidates AS MATERIALIZED (
     SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id, v.ts, c.metadata, v.versions,
+           v.seen,
            {next_nodes_of_parts_sql("c.vals", "v.versions", "v.seen", "c.updated",
                                     "c.thread_id")} AS next_nodes
     FROM heads h
@@ -151,24 +161,31 @@ candidates AS MATERIALIZED (
 )
 SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
        concat('=' || (cand.metadata->>'graph_id'), E'\\x1e', {joined_sql("cand.next_nodes")},
-              E'\\x1e', w.done, E'\\x1e', {joined_sql("p.next_nodes")}, E'\\x1e',
-              '=' || w.paths) AS shape,
+              E'\\x1e', w.done, E'\\x1e',
+              {joined_sql("CASE WHEN %(with_parent)s THEN p.next_nodes || "
+                          + last_ran_sql("cand.seen") + " END")}, E'\\x1e',
+              '=' || w.paths, E'\\x1e', w.failed) AS shape,
        cand.metadata::text AS metadata_json,
        w.task_ids || E'\\x1e' || w.types AS tasks,
        CASE WHEN w.asking = 1 THEN w.blobs[1] END AS blob,
        CASE WHEN w.asking > 1 THEN w.blobs END AS blobs,
        {push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "type")} AS push_type,
-       {push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob")} AS push_blob
+       {push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob")} AS push_blob,
+       p.push_type AS parent_push_type, p.push_blob AS parent_push_blob
 FROM candidates cand
 -- the parent's triggers are the nodes that just ran: only interrupt_after needs them
 LEFT JOIN LATERAL (
-    SELECT {next_nodes_sql("p.checkpoint", "p.thread_id")} AS next_nodes
+    SELECT pn.next_nodes,
+           {push_blob_sql("pn.next_nodes", _PARENT_VERSIONS, "p.thread_id", "type")} AS push_type,
+           {push_blob_sql("pn.next_nodes", _PARENT_VERSIONS, "p.thread_id", "blob")} AS push_blob
     FROM checkpoints p
+    CROSS JOIN LATERAL (SELECT {next_nodes_sql("p.checkpoint", "p.thread_id")} AS next_nodes) pn
     WHERE %(with_parent)s AND p.thread_id = cand.thread_id AND p.checkpoint_ns = ''
       AND p.checkpoint_id = cand.parent_checkpoint_id
 ) p ON true
 LEFT JOIN LATERAL (
     SELECT {joined_sql("array_agg(DISTINCT x.node) FILTER (WHERE x.output)")} AS done,
+           {joined_sql("array_agg(DISTINCT x.node) FILTER (WHERE x.failed)")} AS failed,
            {joined_sql("array_agg(x.task_path ORDER BY x.task_id, x.idx) FILTER (WHERE x.asks)")}
                AS paths,
            {joined_sql("array_agg(x.task_id ORDER BY x.task_id, x.idx) FILTER (WHERE x.asks)")}
@@ -181,6 +198,7 @@ LEFT JOIN LATERAL (
         SELECT cw.task_id COLLATE "C" AS task_id, cw.idx, cw.task_path, cw.type,
                CASE WHEN cw.channel = %(interrupt)s THEN cw.blob END AS blob,
                cw.channel NOT IN {NOT_OUTPUT_SQL} AS output,
+               cw.channel = '__error__' AS failed,
                {node_of_path_sql("cw.task_path")} AS node,
                -- an interrupt write of a task that produced no output
                cw.channel = %(interrupt)s AND NOT bool_or(cw.channel NOT IN {NOT_OUTPUT_SQL})
@@ -215,8 +233,9 @@ WHERE schemaname = current_schema() AND tablename = 'checkpoints' AND attname = 
 # neither `checkpoints` nor `checkpoint_writes` is read.
 _STATUS_ROWS = f"""
 SELECT thread_id, checkpoint_id, parent_checkpoint_id, paused_at, next_nodes, graph_id,
-       metadata_json, parent_next_nodes, done_nodes,
-       int_task_ids, int_task_paths, int_types, int_blobs, push_type, push_blob
+       metadata_json, parent_next_nodes, done_nodes, failed_nodes,
+       int_task_ids, int_task_paths, int_types, int_blobs, push_type, push_blob,
+       parent_push_type, parent_push_blob
 FROM {STATUS_TABLE}
 WHERE next_nodes <> '{{{{}}}}' {{thread_clause}} {{after_clause}}
 ORDER BY paused_at, thread_id
@@ -235,7 +254,7 @@ SELECT thread_id, checkpoint_id, paused_at, {{shape}} AS shape, metadata_json,
            || array_to_string(int_types, E'\\x1f') END AS tasks,
        CASE WHEN cardinality(int_blobs) = 1 THEN int_blobs[1] END AS blob,
        CASE WHEN cardinality(int_blobs) > 1 THEN int_blobs END AS blobs,
-       push_type, push_blob
+       push_type, push_blob, parent_push_type, parent_push_blob
 FROM {STATUS_TABLE}
 WHERE next_nodes <> '{{{{}}}}' {{after_clause}}
 ORDER BY paused_at, thread_id
@@ -260,10 +279,11 @@ class PostgresStore(CheckpointStore):
         registry: GraphRegistry,
         pool: AsyncConnectionPool[Any],
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        serde: SafeSerializer | None = None,
     ) -> None:
         super().__init__(location, registry, grace_seconds)
         self.pool = pool
-        self._saver = AsyncPostgresSaver(pool)
+        self._saver = AsyncPostgresSaver(pool, serde=serde or SafeSerializer())
         self._has_status: bool | None = None
         self._cuts: tuple[float, list[str]] | None = None  # (when read, thread-id cuts)
 
@@ -276,6 +296,7 @@ class PostgresStore(CheckpointStore):
         max_size: int = 8,
         *,
         create: bool = False,
+        serde: SafeSerializer | None = None,
     ) -> PostgresStore:
         """Connect, check that this is a checkpointer database, and return the store."""
         await _probe(location)
@@ -300,7 +321,7 @@ class PostgresStore(CheckpointStore):
                 f"Cannot connect to {location.display()}: {_first_line(exc)}. "
                 "Check that the server is running and the URL is right."
             ) from exc
-        store = cls(location, registry, pool, grace_seconds)
+        store = cls(location, registry, pool, grace_seconds, serde)
         await store.prepare(create=create)
         return store
 
@@ -355,9 +376,14 @@ class PostgresStore(CheckpointStore):
         query = _CANDIDATES.format(
             heads=_HEADS_BY_SCAN.format(thread_clause=thread_clause),
             next_nodes=next_nodes_sql("c.checkpoint", "c.thread_id"),
+            ran=last_ran_sql("(cand.versions_seen)"),
             parent_next=parent_next,
             push_type=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "type"),
             push_blob=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob"),
+            parent_push_type=push_blob_sql("pn.parent_next_nodes", _PARENT_VERSIONS,
+                                           "p.thread_id", "type"),
+            parent_push_blob=push_blob_sql("pn.parent_next_nodes", _PARENT_VERSIONS,
+                                           "p.thread_id", "blob"),
         )
         try:
             async with self.pool.connection() as conn:
@@ -399,12 +425,16 @@ class PostgresStore(CheckpointStore):
     ) -> list[HeadState]:
         heads = []
         for (thread_id, checkpoint_id, parent_id, paused_at, next_nodes, graph_id, metadata,
-             parent_next, done_nodes, task_ids, task_paths, types, blobs, push_type, push_blob
+             parent_next, done_nodes, failed_nodes, task_ids, task_paths, types, blobs,
+             push_type, push_blob, parent_push_type, parent_push_blob
              ) in await self._status_rows(thread_ids, after, limit):
             tokens, error = _tokens(next_nodes, push_type, push_blob)
+            if parent_next is not None:
+                parent_next, _ = _tokens(parent_next, parent_push_type, parent_push_blob)
             head = HeadState(
                 thread_id, checkpoint_id, parent_id, paused_at, metadata, tokens, error=error,
                 finished_nodes=set(done_nodes) if done_nodes else set(),
+                failed_nodes=set(failed_nodes) if failed_nodes else set(),
                 parent_next_nodes=tuple(parent_next) if parent_next is not None else None,
                 graph_id=graph_id,
             )
@@ -533,7 +563,7 @@ class PostgresStore(CheckpointStore):
         pauses: list[PendingThread | None] = []
         append = pauses.append
         for (thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs,
-             push_type, push_blob) in rows:
+             push_type, push_blob, parent_push_type, parent_push_blob) in rows:
             if UNREADABLE_MARK in packed and _unreadable_head(packed):
                 append(PendingThread.unreadable(
                     thread_id, checkpoint_id, parse_ts(paused_at) if ts_text else paused_at,
@@ -543,7 +573,8 @@ class PostgresStore(CheckpointStore):
                 shape = shapes(packed)
             else:  # `Send` packets are decoded per row (they name the PUSH tasks)
                 try:
-                    shape = shapes(packed, send_nodes_of_blob(push_type, push_blob))
+                    shape = shapes(packed, send_nodes_of_blob(push_type, push_blob),
+                                   send_nodes_of_blob(parent_push_type, parent_push_blob))
                 except Exception as exc:  # a hostile or corrupt row: this row only
                     append(PendingThread.unreadable(
                         thread_id, checkpoint_id, parse_ts(paused_at) if ts_text else paused_at,
@@ -582,7 +613,9 @@ class PostgresStore(CheckpointStore):
             next_nodes=tokens,
             error=error,
             parent_next_nodes=(
-                tuple(row["parent_next_nodes"]) if row["parent_next_nodes"] is not None else None
+                _tokens(row["parent_next_nodes"], row["parent_push_type"],
+                        row["parent_push_blob"])[0]
+                if row["parent_next_nodes"] is not None else None
             ),
             graph_id=row["graph_id"],
         )
@@ -596,9 +629,18 @@ class PostgresStore(CheckpointStore):
         ):
             if channel == INTERRUPT_CHANNEL:
                 head.add_interrupt_write(task_id, path, type_, blob)
+            elif channel == ERROR_CHANNEL:
+                head.add_error_write(path)
             elif channel not in CONTROL_CHANNELS:
                 head.add_output_write(task_id, path)
         return head
+
+    async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT max(checkpoint_id) AS id FROM checkpoints"
+                " WHERE thread_id = %s AND checkpoint_ns <> ''", (thread_id,))).fetchone()
+        return row["id"] if row else None
 
     async def head_checkpoint_id(self, thread_id: str) -> str | None:
         async with self.pool.connection() as conn:

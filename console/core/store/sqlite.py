@@ -36,9 +36,11 @@ from console.core.pauses import (
     light_unpackb,
     tokens_of_checkpoint,
 )
+from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
     CONTROL_CHANNELS,
+    ERROR_CHANNEL,
     INTERRUPT_CHANNEL,
     ITEM_SEP,
     TRIM_AFTER_ROWS,
@@ -231,10 +233,11 @@ class SqliteStore(CheckpointStore):
         registry: GraphRegistry,
         conn: aiosqlite.Connection,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        serde: SafeSerializer | None = None,
     ) -> None:
         super().__init__(location, registry, grace_seconds)
         self.conn = conn
-        self._saver = AsyncSqliteSaver(conn)
+        self._saver = AsyncSqliteSaver(conn, serde=serde or SafeSerializer())
         self._decoded: dict[tuple[str, str], _Decoded] = {}
         # equal metadata texts, task paths and serializer names as one object each
         self._shared = Shared()
@@ -250,6 +253,7 @@ class SqliteStore(CheckpointStore):
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         *,
         create: bool = False,
+        serde: SafeSerializer | None = None,
     ) -> SqliteStore:
         """Open the file (it must exist unless `create`) and check it holds checkpoints."""
         path = Path(location.target)
@@ -264,7 +268,7 @@ class SqliteStore(CheckpointStore):
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except (sqlite3.Error, OSError) as exc:
             raise DatabaseUnavailable(f"Cannot open {location.display()}: {exc}.") from exc
-        store = cls(location, registry, conn, grace_seconds)
+        store = cls(location, registry, conn, grace_seconds, serde)
         await store.prepare(create=create)
         return store
 
@@ -590,6 +594,8 @@ class SqliteStore(CheckpointStore):
                 head = by_thread[thread_id]
                 if channel == INTERRUPT_CHANNEL:
                     head.add_interrupt_write(task_id, shared[task_path], shared[type_], value)
+                elif channel == ERROR_CHANNEL:
+                    head.add_error_write(task_path)
                 elif channel not in CONTROL_CHANNELS:
                     head.add_output_write(task_id, task_path)
 
@@ -599,6 +605,15 @@ class SqliteStore(CheckpointStore):
         for head in need:
             parent = self._decoded.get((head.thread_id, head.parent_checkpoint_id or ""))
             head.parent_next_nodes = parent.next_nodes if parent else None
+
+    async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
+        async with self._saver.lock, self.conn.execute(
+            "SELECT max(checkpoint_id) FROM checkpoints"
+            " WHERE thread_id = ? AND checkpoint_ns <> ''",
+            (thread_id,),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
 
     async def head_checkpoint_id(self, thread_id: str) -> str | None:
         async with self._saver.lock, self.conn.execute(

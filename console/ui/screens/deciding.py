@@ -24,6 +24,7 @@ from console.core.inert import inert
 from console.core.jsonable import to_jsonable
 from console.core.models import PendingThread, ReviewBundle
 from console.core.models_ledger import DecisionType, LedgerRow, interrupts_key
+from console.core.pause_id import pause_id
 from console.core.reveal import reveal_value
 from console.ui.actions import ActionState, approval_note, needs_value, with_own_approval
 from console.ui.cell_text import one_line
@@ -60,6 +61,11 @@ class Attempt:
     @property
     def thread_id(self) -> str:
         return self.thread.thread_id
+
+    @property
+    def pause_id(self) -> str:
+        """The token the decision expects: the checkpoint and the questions read there."""
+        return pause_id(self.seen, self.seen_ids)
 
 
 def pause_changed(thread_id: str, seen: tuple[str, ...], now: tuple[str, ...]) -> str:
@@ -187,7 +193,9 @@ class DecidingMixin(ScreenBase):
         ref = (thread.thread_id, seen)
 
         async def planner(choice: DecisionInput) -> Plan:
-            pause, plan = await self._decider.plan(thread.thread_id, choice, expect=seen)
+            pause, plan = await self._decider.plan(thread.thread_id, choice,
+                                                   expect=pause_id(seen, ids),
+                                                   expect_pause=interrupts_key(ids))
             if pause.interrupt_ids != ids:
                 raise ConflictError(pause_changed(thread.thread_id, ids, pause.interrupt_ids))
             return plan
@@ -235,7 +243,8 @@ class DecidingMixin(ScreenBase):
         self.set_busy(f"checking {attempt.verb} of {attempt.thread_id}")
         try:
             pause, plan = await self._decider.plan(
-                attempt.thread_id, replace(attempt.choice, force=True), expect=attempt.seen)
+                attempt.thread_id, replace(attempt.choice, force=True),
+                expect=attempt.pause_id, expect_pause=interrupts_key(attempt.seen_ids))
             if pause.interrupt_ids != attempt.seen_ids:
                 raise ConflictError(pause_changed(attempt.thread_id, attempt.seen_ids,
                                                   pause.interrupt_ids))
@@ -283,7 +292,7 @@ class DecidingMixin(ScreenBase):
         self.table.refresh_rows([attempt.thread_id])
         try:
             outcome = await self._decider.decide(
-                attempt.thread_id, attempt.choice, expect=attempt.seen,
+                attempt.thread_id, attempt.choice, expect=attempt.pause_id,
                 expect_pause=interrupts_key(attempt.seen_ids), idempotency_key=attempt.key)
         except BaseException as exc:
             self._own_moves.discard(ref)

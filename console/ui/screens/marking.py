@@ -129,7 +129,7 @@ class MarkingMixin(ScreenBase):
 
     @work(name="bulk reject", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
     async def _bulk_reject(self, marks: list[Mark], reason: str) -> None:
-        targets = [BulkTarget(m.thread_id, m.checkpoint_id) for m in marks]
+        targets = [BulkTarget(m.thread_id, m.expect) for m in marks]
         progress = BulkProgressScreen(len(targets), reason, self._redactor)
         await self.app.push_screen(progress)
         self.set_busy(f"rejecting {len(targets)} marked threads")

@@ -1,0 +1,138 @@
+"""Fixed reproducers of what the generated runs found, one shape each, on both backends.
+
+Each builds its shape with the generator's own building blocks (`build.py`), runs it the
+way the generated thread did, and states the expected answer of
+`test_differential.py`'s mapping (or the exactly-once rule) directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.types import Command
+
+from console.core.apply import Decider, current_origin
+from console.core.dburl import parse_db_url
+from console.core.decisions import DecisionInput
+from console.core.graphs import GraphInfo, GraphRegistry
+from console.core.models_ledger import DecisionType
+from console.core.store import CheckpointStore, open_store
+from tests.differential.build import EffectSink, NodeFailed, build, first_input
+from tests.differential.oracle import answer_of, expected
+from tests.differential.shapes import Agent, Graph, Node, Shape
+
+
+class Case:
+    """One shape on one store (graph registered, grace 0), with its side-effect table."""
+
+    def __init__(self, store: CheckpointStore, shape: Shape, graph: Any, sink: EffectSink
+                 ) -> None:
+        self.store, self.shape, self.graph, self.sink = store, shape, graph, sink
+        self.info = store.registry.get(shape.name)
+
+    def config(self, thread_id: str, fail: str | None = None) -> Any:
+        return {"configurable": {"thread_id": thread_id, "fail": fail},
+                "metadata": {"graph_id": self.shape.name}}
+
+    async def invoke(self, thread_id: str, inp: Any, *, fail: str | None = None,
+                     durability: Any = "sync") -> None:
+        with contextlib.suppress(NodeFailed):  # the failure the run asked for
+            await self.graph.ainvoke(inp, self.config(thread_id, fail), durability=durability)
+
+    async def answer_all(self, thread_id: str, fail: str | None = None) -> None:
+        state = await self.graph.aget_state(self.config(thread_id))
+        await self.invoke(thread_id, Command(resume={i.id: "approved"
+                                                     for i in state.interrupts}), fail=fail)
+
+    async def check(self, thread_id: str) -> None:
+        truth = await expected(self.graph, self.info, thread_id)  # type: ignore[arg-type]
+        got = answer_of(await self.store.pending_thread(thread_id))
+        assert got == truth.with_graph, (
+            f"expected {truth.with_graph.text()}\nactual   {got.text()}\n{truth.snapshot}")
+
+
+@pytest.fixture
+async def open_case(db_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    stores: list[CheckpointStore] = []
+    sink = EffectSink(tmp_path / "effects.sqlite")
+
+    async def make(shape: Shape, *, setup: bool = False) -> Case:
+        compiled = build(shape, sink, None)
+        store = await open_store(parse_db_url(db_url),
+                                 GraphRegistry([GraphInfo.of(shape.name, compiled)]),
+                                 grace_seconds=0, create=True)
+        stores.append(store)
+        if setup:
+            await store.setup()
+        return Case(store, shape, compiled.copy(update={"checkpointer": store.saver}), sink)
+
+    try:
+        yield make
+    finally:
+        for store in stores:
+            await store.close()
+        sink.close()
+
+
+async def test_a_sibling_that_finished_in_a_failed_step_is_not_pending(open_case: Any) -> None:
+    """Parallel n1 (asks once, then fails) and n2 (asks twice): after two rounds of
+    answers n2 has finished; only n1's question is open (found on Postgres after setup)."""
+    case = await open_case(Graph("par", ((Node("n1", 1), Node("n2", 2)),), ()), setup=True)
+    await case.invoke("t", first_input(case.shape, 0, 1), fail="n1")
+    for _ in range(2):
+        await case.answer_all("t", fail="n1")
+        await case.check("t")
+
+
+async def test_a_subgraphs_own_breakpoint_can_be_approved(open_case: Any) -> None:
+    """A compiled subgraph with its own interrupt_before, gated at the root too: each
+    approve moves the run on, and the gated node runs exactly once."""
+    sub = Graph("s", ((Node("n2"),),), (), before=("n2",))
+    case = await open_case(Graph("nested", ((Node("s", 0, sub),),), (), before=("s",)))
+    await case.invoke("t", first_input(case.shape, 0, 1))
+    decider = Decider(case.store, current_origin("diff"), worker_mode=False)
+    for _ in range(4):
+        if not (await case.graph.aget_state(case.config("t"))).next:
+            break
+        await decider.decide("t", DecisionInput(DecisionType.APPROVE))
+    assert (await case.graph.aget_state(case.config("t"))).next == ()
+    assert case.sink.counts("t") == {"n2#": 1}
+
+
+async def test_a_subgraphs_own_breakpoint_is_listed(open_case: Any) -> None:
+    """LangGraph ends the run at the subgraph's breakpoint (the stream's last update is
+    an empty `__interrupt__`); the thread waits for a human."""
+    sub = Graph("s", ((Node("n2"),),), (), before=("n2",))
+    case = await open_case(Graph("inner", ((Node("s", 0, sub),),), ()))
+    await case.invoke("t", first_input(case.shape, 0, 1))
+    assert (await case.graph.aget_state(case.config("t"))).next == ("s",)
+    assert await case.store.pending_thread("t") is not None
+
+
+@pytest.mark.parametrize("setup", [False, True], ids=["no setup", "setup first"])
+async def test_an_after_breakpoint_with_exit_durability_is_listed(
+    open_case: Any, setup: bool
+) -> None:
+    """interrupt_after=[n1] on a run with durability "exit": no checkpoint of the step
+    before is saved, yet the run stopped for a human after n1."""
+    case = await open_case(Graph("late", ((Node("n1"),), (Node("n2"),)), ("static",),
+                                 after=("n1",)), setup=setup)
+    await case.invoke("t", first_input(case.shape, 0, 1), durability="exit")
+    assert (await case.graph.aget_state(case.config("t"))).next == ("n2",)
+    pause = await case.store.pending_thread("t")
+    assert pause is not None and pause.kind.value == "after"
+
+
+async def test_rejecting_an_agents_tools_breakpoint_ends_the_run(open_case: Any) -> None:
+    """interrupt_before=["tools"] on a model/ToolNode loop: reject ends the run without
+    running the tool (skipping "tools" only sends the run back to the model)."""
+    case = await open_case(Agent("loop", "toolnode", (True,), before_tools=True))
+    await case.invoke("t", first_input(case.shape, 0, 1))
+    decider = Decider(case.store, current_origin("diff"), worker_mode=False)
+    await decider.decide("t", DecisionInput(DecisionType.REJECT, reason="no"))
+    assert (await case.graph.aget_state(case.config("t"))).next == ()
+    assert case.sink.counts("t") == {}
