@@ -105,8 +105,11 @@ def print_bundle(bundle: ReviewBundle, view: dict[str, Any]) -> None:
         print(f"pause_id    {view['pause_id']}  (pass it to --expect)")
     else:
         print("paused      no: not waiting for a human")
+    count = len(view["interrupts"])
     for item in view["interrupts"]:
-        print(f"\ninterrupt {item['id']} ({item['convention']})")
+        # The item number is what --resume-for N=JSON and --reject-item N take.
+        print(f"\nitem {item['item']} of {count}: interrupt {item['id']} "
+              f"({item['convention']}; {', '.join(item['allowed_decisions']) or 'no decisions'})")
         print(_indent(json.dumps(item["value"], indent=2, ensure_ascii=False)))
     print("\nchanges since the previous checkpoint")
     for change in view["diff_previous"] or [{"path": "(none)", "kind": "", "before": None,

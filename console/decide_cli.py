@@ -28,17 +28,33 @@ if TYPE_CHECKING:
 Command = Callable[[str, str], argparse.ArgumentParser]
 
 
+ITEMS_HELP = """\
+items: a pause with several pending interrupts (parallel branches, map-reduce `Send`s,
+one tool call each with LangChain's per-call HumanInTheLoopMiddleware) is answered with
+one Command(resume={interrupt_id: value, ...}). The command's decision applies to every
+item; the per-item options above decide single items differently. ITEM is the item's
+number from 1 (as `show` lists them), its interrupt id, or a unique prefix of the id.
+  hitl-console approve T --reject-item 2 --reason "not this one"   approve 1, reject 2
+  hitl-console approve T --item 1                                  answer item 1 only
+  hitl-console approve T --edit-item 2='{"path": "/tmp/x"}'        approve 1, edit 2
+  hitl-console reject T --reason no --resume-for 3='{"amount": 5}' a value of your own
+
+"""
+
+
 def add_decision_commands(command: Command) -> None:
     approve = command("approve", "approve a pause (optionally with edits)")
     approve.add_argument("thread", help="thread id")
     _decision_options(approve)
     approve.add_argument("--edit", metavar="JSON", help="state update applied through reducers")
     approve.add_argument("--edit-action", action="append", default=[], metavar="N=JSON",
-                         help="edited arguments of action request N (repeatable)")
+                         help="edited arguments of action request N, from 1 (repeatable; in a "
+                         "per-call tool approval pause, action N is item N)")
     approve.add_argument("--resume", metavar="JSON",
                          help="custom resume value (or {interrupt_id: value, ...})")
     approve.add_argument("--force", action="store_true",
                          help="allow an edit that replaces a list/dict channel without reducer")
+    _item_options(approve)
 
     reject = command("reject", "reject one, many, or all matching pauses")
     reject.add_argument("threads", nargs="*", metavar="THREAD", help="thread ids")
@@ -50,11 +66,13 @@ def add_decision_commands(command: Command) -> None:
     reject.add_argument("--search", metavar="TEXT", help="with --all: text filter")
     reject.add_argument("--yes", action="store_true", help="confirm --all")
     reject.add_argument("--concurrency", type=int, default=8, help="parallel rejections")
+    _item_options(reject)
 
     respond = command("respond", "answer without running the tool (where allowed)")
     respond.add_argument("thread", help="thread id")
     respond.add_argument("--message", "-m", required=True, help="the response")
     _decision_options(respond, reason=False)
+    _item_options(respond)
 
     expire = command("expire", "reject pauses past an SLA with reason 'approval timeout'")
     expire.add_argument("--older-than", required=True, metavar="D", help="e.g. 72h, 7d")
@@ -82,6 +100,79 @@ def _decision_options(parser: argparse.ArgumentParser, *, reason: bool = True) -
                         help="a repeated key returns the first outcome and runs nothing")
 
 
+def _item_options(parser: argparse.ArgumentParser) -> None:
+    """Per-item decisions on a pause with several interrupts (see ITEMS_HELP)."""
+    parser.epilog = ITEMS_HELP + (parser.epilog or "")
+    group = parser.add_argument_group("decisions per item (ITEM: number from 1, or id)")
+    group.add_argument("--item", action="append", default=[], metavar="ITEM",
+                       help="answer only the items named by --item and the options below "
+                       "(repeatable); the others stay pending and are asked again")
+    group.add_argument("--approve-item", action="append", default=[], metavar="ITEM",
+                       help="approve this item (repeatable)")
+    group.add_argument("--reject-item", action="append", default=[], metavar="ITEM[=REASON]",
+                       help="reject this item, with its own reason or --reason (repeatable)")
+    group.add_argument("--respond-item", action="append", default=[], metavar="ITEM=MESSAGE",
+                       help="answer this item with a message instead of running it")
+    group.add_argument("--edit-item", action="append", default=[], metavar="ITEM=JSON",
+                       help="approve this item's tool call with these arguments (checked "
+                       "against the tool's schema)")
+    group.add_argument("--resume-for", action="append", default=[], metavar="ITEM=JSON",
+                       help="send this item exactly this resume value (repeatable)")
+
+
+def _item_ref(raw: str, flag: str, *, value: bool) -> tuple[str, str | None]:
+    ref, sep, rest = raw.partition("=")
+    if not ref.strip() or (value and not sep):
+        form = "ITEM=VALUE" if value else "ITEM"
+        raise UsageError(f"{flag} {raw!r} is not {form} (ITEM: a number from 1 or an "
+                         "interrupt id); nothing was written.")
+    return ref.strip(), rest if sep else None
+
+
+def item_choices(
+    args: argparse.Namespace, reason: str | None
+) -> tuple[dict[str, DecisionInput] | None, tuple[str, ...] | None]:
+    """The per-item decisions and the items to answer that the item options name."""
+    from console.core.decisions import DecisionInput
+
+    items: dict[str, DecisionInput] = {}
+
+    def put(ref: str, flag: str, choice: DecisionInput) -> None:
+        if ref in items:
+            raise UsageError(f"Item {ref} is given two decisions ({flag} and another): name "
+                             "each item once; nothing was written.")
+        items[ref] = choice
+
+    for raw in getattr(args, "approve_item", []):
+        ref, _ = _item_ref(raw, "--approve-item", value=False)
+        put(ref, "--approve-item", DecisionInput(DecisionType.APPROVE, reason=reason))
+    for raw in getattr(args, "reject_item", []):
+        ref, own = _item_ref(raw, "--reject-item", value=False)
+        why = (own or reason or "").strip()
+        if not why:
+            raise UsageError(f"--reject-item {ref} needs a reason: write {ref}=REASON or pass "
+                             "--reason TEXT.")
+        put(ref, "--reject-item", DecisionInput(DecisionType.REJECT, reason=why))
+    for raw in getattr(args, "respond_item", []):
+        ref, message = _item_ref(raw, "--respond-item", value=True)
+        if not (message or "").strip():
+            raise UsageError(f"--respond-item {ref} needs a message after the '='.")
+        put(ref, "--respond-item", DecisionInput(DecisionType.RESPOND,
+                                                 reason=(message or "").strip()))
+    for raw in getattr(args, "edit_item", []):
+        ref, text = _item_ref(raw, "--edit-item", value=True)
+        edited = _json_arg(text, f"--edit-item {ref}")
+        put(ref, "--edit-item", DecisionInput(DecisionType.EDIT, reason=reason,
+                                              action_edits={0: edited}))
+    for raw in getattr(args, "resume_for", []):
+        ref, text = _item_ref(raw, "--resume-for", value=True)
+        value = _json_arg(text, f"--resume-for {ref}")
+        put(ref, "--resume-for", DecisionInput(DecisionType.RESUME, reason=reason,
+                                               resume=value, has_resume=True))
+    only = [_item_ref(raw, "--item", value=False)[0] for raw in getattr(args, "item", [])]
+    return (items or None), (tuple(only) if only else None)
+
+
 def _json_arg(raw: str | None, flag: str) -> Any:
     if raw is None:
         return None
@@ -96,9 +187,10 @@ def _action_edits(items: list[str]) -> dict[int, Any]:
     edits = {}
     for item in items:
         index, sep, raw = item.partition("=")
-        if not sep or not index.strip().isdigit():
-            raise UsageError(f"--edit-action {item!r} is not N=JSON.")
-        edits[int(index)] = _json_arg(raw, f"--edit-action {index}")
+        if not sep or not index.strip().isdigit() or int(index) < 1:
+            raise UsageError(f"--edit-action {item!r} is not N=JSON (actions are numbered "
+                             "from 1).")
+        edits[int(index) - 1] = _json_arg(raw, f"--edit-action {index}")
     return edits
 
 
@@ -118,15 +210,19 @@ async def run_approve(args: argparse.Namespace, settings: Settings) -> int:
     kind = DecisionType.EDIT if (edit or actions) else DecisionType.APPROVE
     if args.resume is not None:
         kind = DecisionType.RESUME
+    items, only = item_choices(args, args.reason)
     choice = DecisionInput(kind, reason=args.reason, state_update=edit, action_edits=actions,
-                           resume=resume, has_resume=args.resume is not None, force=args.force)
+                           resume=resume, has_resume=args.resume is not None, force=args.force,
+                           items=items, only_items=only)
     return await _decide_one(args, settings, args.thread, choice)
 
 
 async def run_respond(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.decisions import DecisionInput
 
-    choice = DecisionInput(DecisionType.RESPOND, reason=args.message)
+    items, only = item_choices(args, None)
+    choice = DecisionInput(DecisionType.RESPOND, reason=args.message, items=items,
+                           only_items=only)
     return await _decide_one(args, settings, args.thread, choice)
 
 
@@ -145,11 +241,19 @@ async def _decide_one(args: argparse.Namespace, settings: Settings, thread: str,
         "checkpoint_before": row.checkpoint_id if row else None,
         "new_checkpoint_id": outcome.new_checkpoint_id,
         "command": redactor.redact(outcome.plan.command_preview()) if outcome.plan else None,
+        "items": _items_view(outcome.plan) if outcome.plan else [],
         "warnings": list(outcome.plan.warnings) if outcome.plan else [],
         "update_lands_in": _lands_in(outcome.plan),
     }, outcome.message + (f"\nThe state update goes to {_lands_in(outcome.plan)}."
                           if _lands_in(outcome.plan) else ""))
     return 0
+
+
+def _items_view(plan: Any) -> list[dict[str, Any]]:
+    """Each item's decision: the answered ones, then those left `pending`."""
+    decided = dict(plan.item_decisions)
+    ids = [*decided, *plan.unanswered]
+    return [{"id": i, "decision": decided.get(i, "pending")} for i in ids]
 
 
 def _lands_in(plan: Any) -> str | None:
@@ -169,6 +273,10 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("A rejection needs a reason: pass --reason TEXT.")
     if args.all == bool(args.threads):
         raise UsageError("Name threads to reject, or use --all with filters and --yes.")
+    items, only = item_choices(args, reason)
+    if (items or only) and (args.all or len(args.threads) != 1):
+        raise UsageError("Decisions per item name items of one pause: give exactly one "
+                         "thread (not --all) with --item/--approve-item/--resume-for.")
     async with store_session(settings) as store:
         decider = decider_for(store, settings)
         if args.all:
@@ -181,7 +289,8 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
         else:
             targets = [BulkTarget(t, args.expect) for t in args.threads]
         if len(targets) == 1 and not args.all:
-            choice = DecisionInput(DecisionType.REJECT, reason=reason)
+            choice = DecisionInput(DecisionType.REJECT, reason=reason, items=items,
+                                   only_items=only)
             outcome = await decider.decide(targets[0].thread_id, choice, expect=args.expect,
                                            idempotency_key=args.idempotency_key)
             _print(settings, {"thread_id": outcome.thread_id, "status": outcome.status,

@@ -218,7 +218,7 @@ class Decider:
                 " pass --graph NAME=module:attr so the console can resume it. Nothing was written."
             )
         request = self._request(pause, choice, plan, idempotency_key)
-        verdict = await self.authorise(pause, choice)
+        verdict = await self.authorise(pause, choice, plan)
         if verdict.approvals_needed > 1:
             count = await self.ledger.add_approval(request)
             if count < verdict.approvals_needed:
@@ -235,17 +235,24 @@ class Decider:
             return Outcome(thread_id, "queued", claim.row, plan, None, message)
         return await self.apply_claimed(claim.row, graph, plan, pause)
 
-    async def authorise(self, pause: PendingThread, choice: DecisionInput) -> Verdict:
-        """The policy's verdict; a refusal is audited and raised (exit 5)."""
-        action = _POLICY_ACTION[choice.decision]
-        verdict = self.policy.check(self.origin.reviewer, pause, action)
-        if not verdict.allowed:
-            with contextlib.suppress(Exception):  # a read-only role cannot write the event
-                await self.ledger.event(self.origin, "policy_refused", pause.thread_id,
-                                        pause.checkpoint_id, {"action": action,
-                                                              "reason": verdict.reason})
-            raise PolicyRefused(f"{verdict.reason} Nothing was written.")
-        return verdict
+    async def authorise(
+        self, pause: PendingThread, choice: DecisionInput, plan: Plan | None = None
+    ) -> Verdict:
+        """The policy's verdict; a refusal is audited and raised (exit 5). A decision per
+        item needs the right to each action it takes (approve 1, reject 2: both)."""
+        decisions = [DecisionType(d) for _, d in plan.item_decisions] if plan else []
+        actions = list(dict.fromkeys(_POLICY_ACTION[d] for d in decisions or [choice.decision]))
+        verdicts = []
+        for action in actions:
+            verdict = self.policy.check(self.origin.reviewer, pause, action)
+            if not verdict.allowed:
+                with contextlib.suppress(Exception):  # a read-only role cannot write it
+                    await self.ledger.event(self.origin, "policy_refused", pause.thread_id,
+                                            pause.checkpoint_id, {"action": action,
+                                                                  "reason": verdict.reason})
+                raise PolicyRefused(f"{verdict.reason} Nothing was written.")
+            verdicts.append(verdict)
+        return max(verdicts, key=lambda v: v.approvals_needed)
 
     def _request(
         self, pause: PendingThread, choice: DecisionInput, plan: Plan, key: str | None
@@ -257,9 +264,8 @@ class Decider:
             pause_key=pause_key(pause),
             decision=choice.decision,
             origin=self.origin,
-            reason=choice.reason,
-            edits={"state": plan.update, "actions": {str(k): v for k, v in
-                                                      (choice.action_edits or {}).items()}},
+            reason=choice.reason or _item_reasons(choice),
+            edits=_recorded_edits(choice, plan),
             resume=plan.command_preview(),
             idempotency_key=key,
             apply_mode="worker" if self.worker_mode else "inline",
@@ -288,7 +294,13 @@ class Decider:
             ) from exc
         head = await self.ledger.finish(row.id, DecisionStatus.APPLIED.value, "applied")
         message = f"{row.decision.capitalize()} applied to {row.thread_id}; new head {head}."
-        if head == row.checkpoint_id:
+        if plan.unanswered:
+            total = len(plan.item_decisions) + len(plan.unanswered)
+            waits = "waits" if len(plan.unanswered) == 1 else "wait"
+            message = (f"{row.decision.capitalize()} delivered to {len(plan.item_decisions)} "
+                       f"of {total} items of {row.thread_id}; {len(plan.unanswered)} still "
+                       f"{waits} for a decision.")
+        elif head == row.checkpoint_id:
             again = await self.store.pending_thread(row.thread_id)
             if again is not None and pause_key(again) != row.pause_key:
                 message = (f"{row.decision.capitalize()} delivered to {row.thread_id}, but the "
@@ -359,6 +371,28 @@ def worker_mode_default() -> bool:
 def pause_key(pause: PendingThread | None) -> str:
     """The interrupt ids that, with the checkpoint, identify one pause ('' at breakpoints)."""
     return interrupts_key(pause.interrupt_ids) if pause else ""
+
+
+def _recorded_edits(choice: DecisionInput, plan: Plan) -> dict[str, Any]:
+    """The ledger's `edits`: the state update, edited actions and, when the items were
+    not all decided alike, each item's decision (the row's `decision` is the command's)."""
+    edits: dict[str, Any] = {
+        "state": plan.update,
+        "actions": {str(k + 1): v for k, v in (choice.action_edits or {}).items()},
+    }
+    if plan.mixed or choice.items:
+        edits["items"] = {item_id: decision for item_id, decision in plan.item_decisions}
+        if plan.unanswered:
+            edits["unanswered"] = list(plan.unanswered)
+    return edits
+
+
+def _item_reasons(choice: DecisionInput) -> str | None:
+    """The reasons given item by item (`item 2: keep it`), for the row's `reason` when the
+    decision as a whole has none."""
+    reasons = [f"item {ref}: {item.reason}" for ref, item in (choice.items or {}).items()
+               if item.reason and item.decision in (DecisionType.REJECT, DecisionType.RESPOND)]
+    return "; ".join(reasons) or None
 
 
 def _replayed(row: LedgerRow) -> Outcome:

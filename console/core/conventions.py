@@ -46,8 +46,25 @@ def inbox_request(value: Any) -> Mapping[str, Any] | None:
     return None
 
 
+def tool_approval_request(value: Any) -> Mapping[str, Any] | None:
+    """The `ToolApprovalRequest` of LangChain's per-call HumanInTheLoopMiddleware
+    (`{"type": "tool_approval", "tool_call_id", "name", "args", "description"}`), or None."""
+    if (
+        isinstance(value, Mapping)
+        and value.get("type") == "tool_approval"
+        and isinstance(value.get("name"), str)
+        and isinstance(value.get("args", {}), Mapping)
+    ):
+        return value
+    return None
+
+
 def detect_convention(value: Any, response_schema: Mapping[str, Any] | None) -> Convention:
-    """Classify one interrupt value; a response schema wins over the value's shape."""
+    """Classify one interrupt value; a response schema wins over the value's shape, except
+    for a tool approval, whose schema only restates its decisions (read by
+    `schema_decision_types`)."""
+    if tool_approval_request(value) is not None:
+        return Convention.TOOL_APPROVAL
     if response_schema:
         return Convention.SCHEMA
     if action_requests(value) is not None:
@@ -63,6 +80,9 @@ def summarize_value(value: Any, convention: Convention) -> str:
         requests = action_requests(value) or []
         names = ", ".join(str(r.get("name", r.get("action", "?"))) for r in requests)
         return _clip(f"{len(requests)} action(s): {names}")
+    if convention is Convention.TOOL_APPROVAL:
+        request = tool_approval_request(value) or {}
+        return _clip(tool_call_text(request.get("name", "?"), request.get("args")))
     if convention is Convention.AGENT_INBOX:
         request = inbox_request(value) or {}
         action = request.get("action_request", {}).get("action", "?")
@@ -76,13 +96,24 @@ def summarize_value(value: Any, convention: Convention) -> str:
     return _clip(str(value))
 
 
+def tool_call_text(name: Any, args: Any) -> str:
+    """`send_email(to='a@x', subject='hi')`: a tool call on one line."""
+    if isinstance(args, Mapping):
+        return f"{name}({', '.join(f'{k}={v!r}' for k, v in args.items())})"
+    return f"{name}({args!r})" if args is not None else f"{name}()"
+
+
 def _clip(text: str) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= SUMMARY_WIDTH else flat[: SUMMARY_WIDTH - 3] + "..."
 
 
-def allowed_decisions(value: Any, convention: Convention) -> list[str]:
+def allowed_decisions(
+    value: Any, convention: Convention, response_schema: Mapping[str, Any] | None = None
+) -> list[str]:
     """Decision types a reviewer may send for one pause, per its payload's own rules."""
+    if convention is Convention.TOOL_APPROVAL:
+        return schema_decision_types(response_schema) or list(TOOL_APPROVAL_DECISIONS)
     if convention is Convention.LANGCHAIN_HITL:
         configs = value.get("review_configs", value.get("reviewConfigs")) or []
         allowed: list[str] = []
@@ -101,3 +132,77 @@ def allowed_decisions(value: Any, convention: Convention) -> list[str]:
     if convention is Convention.BREAKPOINT:
         return ["approve", "edit", "reject"]
     return ["approve", "reject", "resume"]
+
+
+# ------------------------------------------------------------------ tool approvals
+#
+# The per-call middleware states the decisions a tool allows only in the interrupt's
+# `response_schema`: pydantic's JSON schema of a union of decision types discriminated by
+# `type` (`oneOf` of `$ref`s into `$defs`), or the one decision's plain object schema.
+# The edit branch pins the tool's name and carries the tool's argument schema under
+# `edited_action.args`. Without a schema the middleware's default (all four) applies.
+
+TOOL_APPROVAL_DECISIONS = ("approve", "edit", "reject", "respond")
+
+
+def _resolve(schema: Any, root: Mapping[str, Any]) -> Any:
+    """`schema` with a local `$ref` (`#/$defs/Name`) followed, once per level."""
+    for _ in range(8):  # refs to refs, bounded: a hostile schema must not loop
+        if not isinstance(schema, Mapping) or not isinstance(schema.get("$ref"), str):
+            return schema
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            return schema
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        if target is None:
+            return schema
+        schema = target
+    return schema
+
+
+def _decision_branches(schema: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """Decision type -> the object schema of that decision, in the schema's order."""
+    if not isinstance(schema, Mapping):
+        return {}
+    root = schema
+    top = _resolve(schema, root)
+    members = (top.get("oneOf") or top.get("anyOf")) if isinstance(top, Mapping) else None
+    candidates = members if isinstance(members, Sequence) and not isinstance(
+        members, str | bytes) else [top]
+    branches: dict[str, Mapping[str, Any]] = {}
+    for candidate in candidates:
+        branch = _resolve(candidate, root)
+        if not isinstance(branch, Mapping):
+            continue
+        kind = _resolve((branch.get("properties") or {}).get("type"), root)
+        if isinstance(kind, Mapping):
+            names = [kind["const"]] if "const" in kind else list(kind.get("enum") or ())
+            for name in names:
+                if isinstance(name, str):
+                    branches.setdefault(name, branch)
+    return branches
+
+
+def schema_decision_types(schema: Mapping[str, Any] | None) -> list[str]:
+    """The decision types a tool approval's `response_schema` allows ([] if unreadable)."""
+    return list(_decision_branches(schema))
+
+
+def edit_args_schema(schema: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The JSON schema an edit's `args` must fit (the tool's argument schema), with the
+    response schema's `$defs` so its references resolve; None if the schema states none."""
+    branch = _decision_branches(schema).get("edit")
+    if branch is None or schema is None:
+        return None
+    action = _resolve((branch.get("properties") or {}).get("edited_action"), schema)
+    if not isinstance(action, Mapping):
+        return None
+    args = (action.get("properties") or {}).get("args")
+    if not isinstance(args, Mapping):
+        return None
+    out = dict(_resolve(args, schema))
+    if "$defs" in schema and "$defs" not in out:
+        out["$defs"] = schema["$defs"]
+    return out

@@ -8,7 +8,7 @@ graph does not have are refused with a reason, and nothing reaches the ledger.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonschema
@@ -17,7 +17,9 @@ from console.core.conventions import (
     action_args,
     action_requests,
     allowed_decisions,
+    edit_args_schema,
     inbox_request,
+    tool_approval_request,
 )
 from console.core.errors import UsageError
 from console.core.graphs import GraphInfo
@@ -45,6 +47,14 @@ class DecisionInput:
     resume: Any = None
     has_resume: bool = False
     force: bool = False
+    # A decision per item (one pending interrupt), overriding this one for it. Keys name
+    # the item: its interrupt id, a unique prefix of it (6+ characters) or its number
+    # from 1 in the pause's order. Only `decision`, `reason`, `action_edits` and a
+    # resume value of an item's decision are used.
+    items: Mapping[str, DecisionInput] | None = None
+    # Answer only these items (and those in `items`); the others stay pending, and the
+    # graph asks them again on the same checkpoint. None: every item is answered.
+    only_items: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +78,19 @@ class Plan:
     skip_nodes: tuple[str, ...] = ()
     effects: tuple[UpdateEffect, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    # (interrupt id, decision) per answered item, in the pause's order
+    item_decisions: tuple[tuple[str, str], ...] = ()
+    unanswered: tuple[str, ...] = ()  # interrupt ids left pending (only_items)
     # Where `update` lands: '' the root state, else the checkpoint_ns of the subgraph
     # state the paused node reads (console/core/nested.py); None: not resolved here
     # (no graph loaded), the applier resolves it.
     update_ns: str | None = None
+
+    @property
+    def mixed(self) -> bool:
+        """Whether the items were not all decided alike (approve 1, reject 2)."""
+        return len({decision for _, decision in self.item_decisions}) > 1 or bool(
+            self.unanswered)
 
     def command_preview(self) -> dict[str, Any]:
         """The Command as data, for previews, the ledger and `--json`."""
@@ -113,12 +132,108 @@ def plan_decision(
         )
     update = dict(choice.state_update) if choice.state_update else None
     if pause.kind is not PauseKind.INTERRUPT:
+        if choice.items or choice.only_items is not None:
+            raise DecisionRefused(
+                f"A static breakpoint ({pause.kind.value} {', '.join(pause.nodes)}) has no "
+                "items to decide one by one: approve or reject it as a whole.")
         return _plan_breakpoint(pause, choice, update, effects, warnings)
+    base, per_item, answered = _item_choices(pause, choice)
     resume: dict[str, Any] = {}
-    for item in pause.interrupts:
-        resume[item.id] = _resume_for(item, pause, choice, templates or {})
+    decided: list[tuple[str, str]] = []
+    count = len(pause.interrupts)
+    for number, item in enumerate(pause.interrupts, 1):
+        if answered is not None and item.id not in answered:
+            continue
+        mine = per_item.get(item.id, base)
+        try:
+            if mine is not base and mine.action_edits and item.convention not in _EDITABLE:
+                raise DecisionRefused("It has no tool call whose arguments could be edited; "
+                                      "send a value of your own with --resume-for instead.")
+            resume[item.id] = _resume_for(item, pause, mine, templates or {})
+        except DecisionRefused as exc:
+            if count == 1:
+                raise
+            text = str(exc)
+            raise DecisionRefused(f"Item {number} of {count} ({item_label(item, pause)}): "
+                                  f"{text[:1].lower()}{text[1:]}") from exc
+        decided.append((item.id, mine.decision.value))
+    unanswered = tuple(i.id for i in pause.interrupts if i.id not in resume)
     return Plan(resume=resume, update=update, breakpoint_action=None, effects=effects,
-                warnings=warnings)
+                warnings=warnings, item_decisions=tuple(decided), unanswered=unanswered)
+
+
+# Conventions whose payload names a tool call with arguments a reviewer may edit.
+_EDITABLE = (Convention.LANGCHAIN_HITL, Convention.AGENT_INBOX, Convention.TOOL_APPROVAL)
+
+
+def item_label(item: PendingInterrupt, pause: PendingThread | None = None) -> str:
+    """What an item is about in a word, for messages: its tool, else the node that asks.
+
+    A PULL task's path names its node (`~__pregel_pull, node`); a PUSH task's (a `Send`
+    branch, a `@task`) only its packet index, so the pause's node stands in for it."""
+    request = tool_approval_request(item.value)
+    if request is not None:
+        return str(request.get("name", "?"))
+    parts = [p.strip() for p in item.task_path.strip("~()").split(",")]
+    if len(parts) >= 2 and parts[0] == "__pregel_pull" and parts[1]:
+        return parts[1]
+    if pause is not None and len(pause.nodes) == 1:
+        return pause.nodes[0]
+    return f"interrupt {item.id[:12]}"
+
+
+def resolve_item(pause: PendingThread, ref: str) -> PendingInterrupt:
+    """The pending interrupt `ref` names: its id, a unique prefix of it (6+ characters)
+    or its number from 1 in the pause's order."""
+    items = pause.interrupts
+    ref = str(ref).strip()
+    exact = [i for i in items if i.id == ref]
+    if exact:
+        return exact[0]
+    if ref.isdigit() and len(ref) <= 6:
+        number = int(ref)
+        if 1 <= number <= len(items):
+            return items[number - 1]
+        raise DecisionRefused(f"Item {number} does not exist: this pause has {len(items)} "
+                              "pending interrupt(s), numbered from 1.")
+    found = [i for i in items if len(ref) >= 6 and i.id.startswith(ref)]
+    if len(found) == 1:
+        return found[0]
+    raise DecisionRefused(
+        f"No pending interrupt of this pause has the id {ref!r}: name an item by its id "
+        f"(see `show`) or its number from 1 to {len(items)}.")
+
+
+def _item_choices(
+    pause: PendingThread, choice: DecisionInput
+) -> tuple[DecisionInput, dict[str, DecisionInput], set[str] | None]:
+    """(the decision for items not named, interrupt id -> its own decision, the ids to
+    answer or None for all), with every item reference resolved."""
+    per_item: dict[str, DecisionInput] = {}
+    for ref, mine in (choice.items or {}).items():
+        item = resolve_item(pause, ref)
+        if item.id in per_item:
+            raise DecisionRefused(f"Item {pause.interrupts.index(item) + 1} is given two "
+                                  "decisions: name each item once.")
+        per_item[item.id] = mine
+    base = replace(choice, items=None, only_items=None)
+    if choice.action_edits and pause.interrupts and all(
+        i.convention is Convention.TOOL_APPROVAL for i in pause.interrupts
+    ):
+        # In a per-call pause every tool call is its own item: action N is item N.
+        for index, args in choice.action_edits.items():
+            if not 0 <= index < len(pause.interrupts):
+                raise DecisionRefused(
+                    f"Action {index + 1} does not exist: this pause has "
+                    f"{len(pause.interrupts)} tool call(s), numbered from 1.")
+            item = pause.interrupts[index]
+            per_item.setdefault(item.id, DecisionInput(
+                DecisionType.EDIT, reason=choice.reason, action_edits={0: args}))
+        base = replace(base, action_edits=None)
+    answered = None
+    if choice.only_items is not None:
+        answered = {resolve_item(pause, ref).id for ref in choice.only_items} | set(per_item)
+    return base, per_item, answered
 
 
 def _plan_breakpoint(
@@ -151,7 +266,9 @@ def _resume_for(
             value = value[item.id]
         _check_schema(item, value)
         return value
-    allowed = allowed_decisions(item.value, item.convention)
+    allowed = allowed_decisions(item.value, item.convention, item.response_schema)
+    if item.convention is Convention.TOOL_APPROVAL:
+        return _tool_approval_resume(item, choice, allowed)
     if item.convention is Convention.LANGCHAIN_HITL:
         return _hitl_resume(item, choice)
     if item.convention is Convention.AGENT_INBOX:
@@ -179,8 +296,8 @@ def _hitl_resume(item: PendingInterrupt, choice: DecisionInput) -> dict[str, Any
     unknown = [i for i in edits if not 0 <= i < len(requests)]
     if unknown:
         raise DecisionRefused(
-            f"Edited action {unknown[0]} does not exist: this pause has {len(requests)} "
-            "action request(s), numbered from 0."
+            f"Edited action {unknown[0] + 1} does not exist: this pause has {len(requests)} "
+            "action request(s), numbered from 1."
         )
     decisions = []
     for index, request in enumerate(requests):
@@ -198,7 +315,7 @@ def _hitl_resume(item: PendingInterrupt, choice: DecisionInput) -> dict[str, Any
             raise DecisionRefused("Use --resume JSON to send a custom value.")
         if kind not in allowed:
             raise DecisionRefused(
-                f"Action {index} ({name}) does not allow {kind!r}; it allows "
+                f"Action {index + 1} ({name}) does not allow {kind!r}; it allows "
                 f"{', '.join(allowed)}."
             )
         decisions.append(_hitl_decision(kind, name, request, edits.get(index), choice, camel))
@@ -243,6 +360,61 @@ def _check_args_schema(request: Mapping[str, Any], args: Mapping[str, Any]) -> N
     original = action_args(request)
     if isinstance(original, Mapping) and not isinstance(args, Mapping):
         raise DecisionRefused("Edited arguments must be a JSON object.")
+
+
+def _tool_approval_resume(
+    item: PendingInterrupt, choice: DecisionInput, allowed: list[str]
+) -> dict[str, Any]:
+    """One `Decision` for one gated tool call, as the per-call middleware reads it."""
+    request = tool_approval_request(item.value) or {}
+    name = str(request.get("name", ""))
+    edits = dict(choice.action_edits or {})
+    if any(index != 0 for index in edits):
+        raise DecisionRefused(f"A tool approval holds one tool call ({name}): edit it as "
+                              "action 1 of its item.")
+    edited = edits.get(0)
+    if choice.decision in (DecisionType.APPROVE, DecisionType.EDIT):
+        kind = "edit" if edited is not None else "approve"
+    elif choice.decision is DecisionType.REJECT:
+        kind = "reject"
+    elif choice.decision is DecisionType.RESPOND:
+        kind = "respond"
+    else:
+        raise DecisionRefused("Use --resume JSON to send a custom value.")
+    if kind not in allowed:
+        raise DecisionRefused(f"Tool call {name} does not allow {kind!r}; it allows "
+                              f"{', '.join(allowed)}.")
+    if kind == "approve":
+        decision: dict[str, Any] = {"type": "approve"}
+    elif kind == "edit":
+        decision = {"type": "edit",
+                    "edited_action": {"name": name, "args": _tool_args(item, name, edited)}}
+    else:
+        message = _need_reason(choice, "rejection" if kind == "reject" else "response")
+        decision = {"type": kind, "message": message}
+    # The graph checks the answer against the same schema: a mismatch found there fails
+    # the run after the ledger row is written, so it must be found here.
+    _check_schema(item, decision)
+    return decision
+
+
+def _tool_args(item: PendingInterrupt, name: str, args: Any) -> dict[str, Any]:
+    """Edited tool arguments, refused in one sentence unless the tool's schema takes them."""
+    if not isinstance(args, Mapping):
+        raise DecisionRefused(f"Edited arguments of {name} must be a JSON object.")
+    schema = edit_args_schema(item.response_schema)
+    if schema is not None:
+        try:
+            jsonschema.validate(dict(args), schema)
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path)
+            at = f" at {where}" if where else ""
+            raise DecisionRefused(f"Edited arguments of {name} do not fit the tool's "
+                                  f"schema{at}: {exc.message}.") from exc
+        except jsonschema.SchemaError as exc:
+            raise DecisionRefused(f"The argument schema of {name} is invalid: "
+                                  f"{exc.message}.") from exc
+    return dict(args)
 
 
 def _inbox_resume(

@@ -31,6 +31,9 @@ class Convention(enum.StrEnum):
 
     LANGCHAIN_HITL = "langchain-hitl"
     AGENT_INBOX = "agent-inbox"
+    # LangChain 1.5 HumanInTheLoopMiddleware(interrupt_mode="per_call"): one
+    # ToolApprovalRequest per gated tool call, answered with one decision by interrupt id
+    TOOL_APPROVAL = "tool-approval"
     SCHEMA = "schema"
     RAW = "raw"
     BREAKPOINT = "breakpoint"

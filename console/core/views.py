@@ -44,15 +44,19 @@ def pending_view(thread: PendingThread, redactor: Redactor) -> dict[str, Any]:
     return view
 
 
-def interrupt_view(item: PendingInterrupt, redactor: Redactor) -> dict[str, Any]:
+def interrupt_view(item: PendingInterrupt, redactor: Redactor,
+                   number: int | None = None) -> dict[str, Any]:
+    """One pending interrupt; `number` (from 1) is how `--resume-for N=...` names it."""
     return {
+        **({"item": number} if number is not None else {}),
         "id": item.id,
         "task_id": item.task_id,
         "task_path": item.task_path,
         "convention": item.convention.value,
         "value": redactor.redact(item.value),
         "response_schema": item.response_schema,
-        "allowed_decisions": allowed_decisions(item.value, item.convention),
+        "allowed_decisions": allowed_decisions(item.value, item.convention,
+                                               item.response_schema),
     }
 
 
@@ -68,7 +72,8 @@ def bundle_view(bundle: ReviewBundle, redactor: Redactor) -> dict[str, Any]:
     if pause is not None:
         if pause.interrupts:
             for item in pause.interrupts:
-                decisions += [d for d in allowed_decisions(item.value, item.convention)
+                decisions += [d for d in allowed_decisions(item.value, item.convention,
+                                                           item.response_schema)
                               if d not in decisions]
         else:
             decisions = allowed_decisions(None, pause.convention)
@@ -81,7 +86,8 @@ def bundle_view(bundle: ReviewBundle, redactor: Redactor) -> dict[str, Any]:
         "created_at": bundle.created_at.isoformat() if bundle.created_at else None,
         "pending": pending_view(pause, redactor) if pause else None,
         "next": list(bundle.next_nodes),
-        "interrupts": [interrupt_view(i, redactor) for i in bundle.interrupts],
+        "interrupts": [interrupt_view(i, redactor, n)
+                       for n, i in enumerate(bundle.interrupts, 1)],
         "allowed_decisions": decisions,
         "metadata": redactor.redact(bundle.metadata),
         "values": redactor.redact(bundle.values),

@@ -16,7 +16,12 @@ from typing import Any
 
 from rich.text import Text
 
-from console.core.conventions import action_requests, inbox_request
+from console.core.conventions import (
+    action_requests,
+    allowed_decisions,
+    inbox_request,
+    tool_approval_request,
+)
 from console.core.models import Convention, PauseKind, PendingInterrupt, PendingThread
 from console.core.policy import Policy
 
@@ -53,6 +58,14 @@ def _hitl_allowed(value: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
 
 def _interrupt_refusal(item: PendingInterrupt, action: str) -> str:
     """Why this interrupt's payload does not take `action` ('' if it does)."""
+    if item.convention is Convention.TOOL_APPROVAL:
+        if action == "edit":
+            return ""  # the form edits the calls that allow it; the rest are checked there
+        allowed = allowed_decisions(item.value, item.convention, item.response_schema)
+        if action not in allowed:
+            name = (tool_approval_request(item.value) or {}).get("name", "?")
+            return f"Tool call {name} does not allow {action}; it allows {', '.join(allowed)}"
+        return ""
     if item.convention is Convention.LANGCHAIN_HITL:
         requests = _hitl_allowed(item.value)
         if action == "edit":
@@ -89,8 +102,36 @@ def payload_refusal(pause: PendingThread, action: str) -> str:
     for item in pause.interrupts:
         reason = _interrupt_refusal(item, action)
         if reason:
+            if len(pause.interrupts) > 1:
+                reason += " (press i to decide item by item)"
             return reason
     return ""
+
+
+# What a reviewer may do with one item in the per-item dialog, from its payload's rules.
+# `value` sends a JSON value of the reviewer's own (schema and raw payloads).
+ITEM_ACTIONS = ("approve", "reject", "respond", "edit", "value")
+_INBOX_ITEM = {"accept": "approve", "edit": "edit", "response": "respond", "ignore": "reject"}
+
+
+def item_actions(item: PendingInterrupt) -> tuple[str, ...]:
+    """The per-item dialog's actions that this item's payload takes, in `ITEM_ACTIONS`
+    order. A batched HITL request's edits need the edit form (several actions)."""
+    allowed = allowed_decisions(item.value, item.convention, item.response_schema)
+    if item.convention is Convention.TOOL_APPROVAL:
+        names = set(allowed)
+    elif item.convention is Convention.LANGCHAIN_HITL:
+        names = {a for a in ("approve", "reject", "respond")
+                 if all(a in row for _, row in _hitl_allowed(item.value))}
+    elif item.convention is Convention.AGENT_INBOX:
+        names = {_INBOX_ITEM[a] for a in allowed if a in _INBOX_ITEM}
+        if "response" in allowed:
+            names.add("reject")  # the core sends the reason back as a response
+    elif item.convention is Convention.SCHEMA:
+        names = {"value"}
+    else:
+        names = {"approve", "reject", "respond", "value"}
+    return tuple(a for a in ITEM_ACTIONS if a in names)
 
 
 def needs_value(pause: PendingThread) -> bool:

@@ -16,7 +16,13 @@ from typing import Any
 
 from rich.text import Text
 
-from console.core.conventions import action_args, action_requests, inbox_request
+from console.core import conventions
+from console.core.conventions import (
+    action_args,
+    action_requests,
+    inbox_request,
+    tool_approval_request,
+)
 from console.core.decision_status import BAD, DONE, StatusWords, pause_status
 from console.core.durations import format_age
 from console.core.inert import inert
@@ -224,8 +230,23 @@ class _Cards:
         allowed = [response for flag, response in _INBOX_RESPONSES if config.get(flag)]
         self.field("allowed", " | ".join(allowed) if allowed else "none")
 
+    def tool_approval(self, item: PendingInterrupt) -> None:
+        """One gated tool call (LangChain's per-call middleware): one card, one decision."""
+        request = tool_approval_request(item.value) or {}
+        self.out.append(f"[tool] {self.name(request.get('name', '?'))}\n", style=CARD_STYLE)
+        if request.get("description"):
+            self.field("description", self.prose(request["description"]))
+        self.field("args", self.value(request.get("args", {})))
+        if request.get("tool_call_id"):
+            self.field("call id", self.name(request["tool_call_id"]))
+        allowed = conventions.allowed_decisions(item.value, item.convention,
+                                                item.response_schema)
+        self.field("allowed", " | ".join(allowed))
+
     def interrupt(self, item: PendingInterrupt) -> None:
-        if item.convention is Convention.LANGCHAIN_HITL:
+        if item.convention is Convention.TOOL_APPROVAL:
+            self.tool_approval(item)
+        elif item.convention is Convention.LANGCHAIN_HITL:
             self.hitl(item.value)
         elif item.convention is Convention.AGENT_INBOX:
             self.inbox(item.value)
@@ -236,9 +257,13 @@ class _Cards:
                 self.field("answer schema", pretty(item.response_schema, redactor=None, indent=1))
 
 
-def _node_of(item: PendingInterrupt) -> str:
-    # task_path of a root task reads "~__pregel_pull, node"
+def _node_of(item: PendingInterrupt, pause: PendingThread | None) -> str:
+    # A PULL task's path reads "~__pregel_pull, node"; a PUSH task's (a Send branch, a
+    # @task) "~__pregel_push, index, ...": the pause's node names it, with its packet.
     parts = [p.strip() for p in item.task_path.strip("~()").split(",")]
+    if len(parts) >= 2 and parts[0] == "__pregel_push" and parts[1].isdigit():
+        node = pause.nodes[0] if pause is not None and len(pause.nodes) == 1 else "task"
+        return f"{node} (Send {int(parts[1]) + 1})"
     return parts[1] if len(parts) >= 2 else item.task_path
 
 
@@ -249,11 +274,14 @@ def payload_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
     pause = bundle.pending
     if bundle.interrupts:
         count = len(bundle.interrupts)
+        if count > 1 and all(i.convention is Convention.TOOL_APPROVAL for i in bundle.interrupts):
+            out.append(f"{count} tool calls wait, one decision each: a/r decide them all "
+                       "alike, i one by one.\n", style=NOTE_STYLE)
         for number, item in enumerate(bundle.interrupts, 1):
             if count > 1:
                 out.append(
-                    f"Interrupt {number} of {count}{SEPARATOR}"
-                    f"node {one_line(_node_of(item))}{SEPARATOR}id {one_line(item.id[:12])}\n",
+                    f"Interrupt {number} of {count}{SEPARATOR}node "
+                    f"{one_line(_node_of(item, pause))}{SEPARATOR}id {one_line(item.id[:12])}\n",
                     style=NOTE_STYLE,
                 )
             cards.interrupt(item)

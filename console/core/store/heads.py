@@ -190,6 +190,7 @@ class SerdeCodec:
                 type_ == "msgpack"
                 and b"action_request" not in data
                 and b"actionRequests" not in data
+                and b"tool_approval" not in data  # a tool approval may come without schema
                 and data.count(b"response_schema") == data.count(_NIL_SCHEMA)
             ):
                 found.add(Convention.RAW)

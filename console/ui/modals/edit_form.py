@@ -24,7 +24,14 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Static, TextArea
 
-from console.core.conventions import action_args, action_requests, inbox_request
+from console.core.conventions import (
+    action_args,
+    action_requests,
+    allowed_decisions,
+    edit_args_schema,
+    inbox_request,
+    tool_approval_request,
+)
 from console.core.decisions import DecisionInput, Plan
 from console.core.errors import ConflictError, ConsoleError
 from console.core.models import Convention, PauseKind, PendingInterrupt, PendingThread, ReviewBundle
@@ -78,6 +85,17 @@ class ActionEditor:
 
 
 def _action_editors(pause: PendingThread, redactor: Redactor) -> list[ActionEditor]:
+    if pause.interrupts and all(i.convention is Convention.TOOL_APPROVAL
+                                for i in pause.interrupts):
+        # Per-call tool approvals: one tool call per interrupt, action N is item N.
+        editors = []
+        for index, item in enumerate(pause.interrupts):
+            request = tool_approval_request(item.value) or {}
+            takes = allowed_decisions(item.value, item.convention, item.response_schema)
+            editors.append(ActionEditor(
+                index, str(request.get("name", "?")), redactor.redact(request.get("args", {})),
+                edit_args_schema(item.response_schema), "edit" in takes, ", ".join(takes)))
+        return editors
     for item in pause.interrupts:
         if item.convention is Convention.LANGCHAIN_HITL:
             editors = []

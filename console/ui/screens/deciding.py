@@ -35,6 +35,7 @@ from console.ui.modals.confirm import ConfirmScreen
 from console.ui.modals.conflict import ConflictChoice, ConflictScreen
 from console.ui.modals.edit_form import EditForm, FormResult
 from console.ui.modals.error import ErrorModal, RevealScreen
+from console.ui.modals.items import ItemsScreen
 from console.ui.modals.prompt import PromptScreen
 from console.ui.plan_text import plan_text
 from console.ui.screens.base import ScreenBase, bundle_key
@@ -43,7 +44,7 @@ DECISION_GROUP = "decision"
 CONFLICT_GROUP = "conflict"
 
 _DOING = {"approve": "approving", "reject": "rejecting", "respond": "responding to",
-          "edit": "applying an edit to"}
+          "edit": "applying an edit to", "decide items": "deciding the items of"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +102,9 @@ class DecidingMixin(ScreenBase):
 
     # --- which thread -----------------------------------------------------------------
 
-    def _target(self, action: str) -> tuple[PendingThread, str, tuple[str, ...]] | None:
+    def _target(self, action: str | None) -> tuple[PendingThread, str, tuple[str, ...]] | None:
         """The selected thread and the pause the reviewer read (checkpoint, interrupt
-        ids), if `action` may run."""
+        ids), if `action` may run (None: the caller checks what may be done)."""
         if self.busy:
             self.notify(f"Wait: {self.busy}.", severity="warning", markup=False)
             return None
@@ -111,8 +112,8 @@ class DecidingMixin(ScreenBase):
         if thread is None:
             self.notify("No thread is selected.", severity="warning", markup=False)
             return None
-        state = self.action_states(thread)[action]
-        if not state.allowed:
+        state = self.action_states(thread)[action] if action is not None else None
+        if state is not None and not state.allowed:
             self.notify(state.reason, title=f"No {action}", severity="warning", markup=False)
             return None
         seen = self.detail.checkpoint_id
@@ -177,6 +178,62 @@ class DecidingMixin(ScreenBase):
             return
         self.open_form(*target)
 
+    def items_refusal(self, thread: PendingThread) -> str:
+        """Why the pause cannot be decided item by item ('' if it can)."""
+        if not thread.interrupts:
+            return ("A static breakpoint has no items to decide one by one: approve or "
+                    "reject it as a whole.")
+        states = self.action_states(thread)
+        if any(state.allowed for state in states.values()):
+            return ""
+        # Policy and an unloaded graph forbid every action alike; say the first reason.
+        return next((s.reason for s in states.values() if s.reason), "Nothing may be decided.")
+
+    def action_decide_items(self) -> None:
+        """`i`: one decision per pending interrupt (approve 1, reject 2, leave 3)."""
+        target = self._target(None)
+        if target is None:
+            return
+        thread, seen, ids = target
+        refusal = self.items_refusal(thread)
+        if refusal:
+            self.notify(refusal, title="No decision per item", severity="warning",
+                        markup=False)
+            return
+        bundle = self._bundles.get((thread.thread_id, seen, ids))
+        if bundle is None or bundle.pending is None:
+            self.notify("The thread is still loading.", severity="warning", markup=False)
+            return
+        self._form_ref = (thread.thread_id, seen, ids)
+
+        def closed(result: FormResult | None) -> None:
+            self._form_ref = None
+            if result is None:
+                return
+            attempt = Attempt(bundle.pending or thread, seen, ids, result.choice,
+                              "decide items")
+            self._attempt = attempt
+            if result.kind == "conflict":
+                self.show_conflict(thread.thread_id, seen, ids, result.message)
+            else:
+                self._run_decide(attempt)
+
+        self.app.push_screen(ItemsScreen(bundle.pending, redactor=self._redactor,
+                                         planner=self._planner(thread, seen, ids),
+                                         values=bundle.values), closed)
+
+    def _planner(self, thread: PendingThread, seen: str, ids: tuple[str, ...]) -> Any:
+        """Plans a decision on the pause the reviewer read, writing nothing; a pause
+        whose interrupts changed meanwhile is a conflict."""
+        async def planner(choice: DecisionInput) -> Plan:
+            pause, plan = await self._decider.plan(thread.thread_id, choice,
+                                                   expect=pause_id(seen, ids),
+                                                   expect_pause=interrupts_key(ids))
+            if pause.interrupt_ids != ids:
+                raise ConflictError(pause_changed(thread.thread_id, ids, pause.interrupt_ids))
+            return plan
+        return planner
+
     # --- the edit form ----------------------------------------------------------------
 
     def open_form(self, thread: PendingThread, seen: str, ids: tuple[str, ...], *,
@@ -191,20 +248,11 @@ class DecidingMixin(ScreenBase):
             names = getattr(graph.graph, "channels", {})
             channels = sorted(k for k in names if not k.startswith(("__", "branch:")))
         ref = (thread.thread_id, seen)
-
-        async def planner(choice: DecisionInput) -> Plan:
-            pause, plan = await self._decider.plan(thread.thread_id, choice,
-                                                   expect=pause_id(seen, ids),
-                                                   expect_pause=interrupts_key(ids))
-            if pause.interrupt_ids != ids:
-                raise ConflictError(pause_changed(thread.thread_id, ids, pause.interrupt_ids))
-            return plan
-
         form = EditForm(
             bundle.pending,
             bundle,
             redactor=self._redactor,
-            planner=planner,
+            planner=self._planner(thread, seen, ids),
             on_draft=self.drafts.put,
             draft=draft or self.drafts.get(ref),
             channels=channels,
@@ -455,7 +503,7 @@ class DecidingMixin(ScreenBase):
         close under the conflict dialog: answering them could only fail again. The form's
         draft is saved on every change, so nothing typed is lost."""
         while len(self.app.screen_stack) > 1 and isinstance(
-            self.app.screen, ConfirmScreen | PromptScreen | EditForm
+            self.app.screen, ConfirmScreen | PromptScreen | EditForm | ItemsScreen
         ):
             self.app.pop_screen()
         self._form_ref = None
@@ -472,7 +520,11 @@ class DecidingMixin(ScreenBase):
         new_head = info.new.checkpoint_id
         self._bundles[bundle_key(info.new)] = info.new
         draft = self.drafts.move((info.thread_id, info.seen_checkpoint), new_head)
-        if attempt is not None and not attempt.via_form:
+        if attempt is not None and attempt.verb == "decide items":
+            # Item decisions name the interrupts read; on a new pause, read its items first.
+            self.notify("Read the new pause's items, then press i to decide them.",
+                        markup=False)
+        elif attempt is not None and not attempt.via_form:
             self._start(Attempt(new_thread, new_head, new_thread.interrupt_ids, attempt.choice,
                                 attempt.verb))
         else:

@@ -66,6 +66,8 @@ DECISION_BINDINGS: list[BindingType] = [
     Binding("r", "reject", "Reject", id="main.reject"),
     Binding("m", "respond", "Respond", id="main.respond"),
     Binding("e", "edit", "Edit", id="main.edit"),
+    Binding("i", "decide_items", "Decide item by item (several interrupts)", show=False,
+            id="main.items"),
     Binding("V", "reveal", "Reveal a redacted value (audited)", show=False, id="main.reveal"),
 ]
 MARK_BINDINGS: list[BindingType] = [
@@ -321,6 +323,11 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
             if self.busy or thread is None:
                 return None
             return True if self.action_states(thread)[action].allowed else None
+        if action == "decide_items":
+            thread = self.table.selected if self.is_mounted else None
+            if self.busy or thread is None:
+                return None
+            return None if self.items_refusal(thread) else True
         if action == "reject_marked":
             if self._settings.reviewer in self._policy.read_only:
                 return None

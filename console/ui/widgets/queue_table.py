@@ -48,13 +48,15 @@ ColumnName = Literal["flags", "age", "graph", "node", "kind", "summary", "thread
 _KIND_LABELS = {
     "langchain-hitl": "hitl",
     "agent-inbox": "inbox",
+    "tool-approval": "tool",
     "schema": "schema",
     "raw": "raw",
 }
 
 
 def kind_cell(thread: PendingThread) -> str:
-    """`hitl`/`inbox`/`schema`/`raw` for interrupts, `before`/`after`/`stalled` otherwise."""
+    """`hitl`/`inbox`/`tool`/`schema`/`raw` for interrupts, `before`/`after`/`stalled`
+    otherwise."""
     if thread.kind is PauseKind.INTERRUPT:
         return _KIND_LABELS.get(thread.convention.value, thread.convention.value)
     return thread.kind.value
