@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +20,14 @@ from console.core.views import bundle_view, pending_view, safe_summary
 from console.session import decider_for, redactor_for, registry_for, store_session
 from console.settings import Settings
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def emit_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    # A SQLite id that is not UTF-8 is read as lone surrogates, which no terminal or
+    # pipe can encode: write those as JSON escapes (the same string, still valid JSON).
+    sys.stdout.write(_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
     sys.stdout.write("\n")
 
 

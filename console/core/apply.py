@@ -33,6 +33,7 @@ from console.core.errors import (
     ConsoleError,
     NotPendingError,
     PolicyRefused,
+    UnreadableRow,
     UsageError,
 )
 from console.core.graphs import GraphInfo
@@ -166,6 +167,7 @@ class Decider:
         Reads only the head's pause (one query); the full state is read only when the
         decision edits it, since reducer previews need it.
         """
+        _refuse_unstorable_id(thread_id)
         expectation = parse_expect(expect) if expect is not None else None
         pause = await self.store.pending_thread(thread_id)
         head = pause.checkpoint_id if pause else await self.store.head_checkpoint_id(thread_id)
@@ -617,3 +619,16 @@ async def reconcile(
                                        only_if_status=DecisionStatus.IN_FLIGHT.value):
             settled.append((row, status))
     return settled
+
+
+def _refuse_unstorable_id(thread_id: str) -> None:
+    """A thread id that is not UTF-8 (read leniently from SQLite) can be listed, as an
+    unreadable row, but neither looked up nor recorded as text: refused before any query."""
+    try:
+        thread_id.encode()
+    except UnicodeEncodeError:
+        from console.core.inert import inert
+
+        raise UnreadableRow(
+            f"Thread {inert(thread_id, limit=200)!r} cannot be read (its thread id is not "
+            "valid UTF-8); nothing was written.") from None

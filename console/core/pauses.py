@@ -61,6 +61,9 @@ PUSH_MARK = "~push"
 # The `__start__` channel's subscriber when the stored rows do not name it (a thread's
 # first run: nothing has seen `__start__` yet). Named from the graph or an interrupt path.
 START_MARK = "~start"
+# A head whose stored parts are not a checkpoint (Postgres SQL cannot raise per row, so it
+# gives this token instead of failing the whole query); the reader makes it `unreadable`.
+UNREADABLE_MARK = "~unreadable"
 # A node that ran in the step that made the checkpoint (`last_ran`): not a task, but what
 # `interrupt_after` asks about when the parent checkpoint was never saved (durability
 # "exit") and so cannot name the tasks that ran.
@@ -238,9 +241,14 @@ def send_nodes(value: Any) -> tuple[str, ...]:
 
 
 def send_nodes_of_blob(type_: str | None, blob: bytes | None) -> tuple[str, ...]:
-    """Target nodes of a stored `__pregel_tasks` blob (msgpack), decoded lightly."""
-    if not blob or type_ != "msgpack":
+    """Target nodes of a stored `__pregel_tasks` blob (msgpack), decoded lightly.
+
+    Any other serializer type raises (the head is unreadable): read as "no packets", the
+    head would look finished and drop out of the queue."""
+    if not blob:
         return ()
+    if type_ != "msgpack":
+        raise NotImplementedError(f"Unknown serialization type: {type_}")
     return send_nodes(light_unpackb(bytes(blob)))
 
 

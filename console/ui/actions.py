@@ -148,6 +148,10 @@ def action_states(
     worker_mode: bool,
 ) -> dict[str, ActionState]:
     """approve/reject/edit/respond -> ActionState for this reviewer on this pause."""
+    if pause.kind is PauseKind.UNREADABLE or pause.error is not None:
+        reason = (f"This thread cannot be read ({pause.error}): nothing can be decided on it. "
+                  "Pass the application's serializer with --serde, or repair its rows.")
+        return {action: ActionState(action, False, reason) for action in ACTIONS}
     verdicts = policy.allowed_actions(reviewer, pause)
     states: dict[str, ActionState] = {}
     for action in ACTIONS:

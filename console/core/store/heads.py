@@ -141,7 +141,11 @@ class SerdeCodec:
     def interrupts(self, raw: Sequence[RawInterrupt]) -> tuple[PendingInterrupt, ...]:
         found = []
         for task_id, task_path, type_, blob in raw:
-            for item in self.serde.loads_typed((type_, bytes(blob))) or ():
+            items = self.serde.loads_typed((type_, bytes(blob)))
+            if not isinstance(items, list | tuple) or not items:  # garbage that decodes
+                raise ValueError(f"an interrupt write holds {type(items).__name__}"
+                                 f"{'' if items else ' (empty)'}, not interrupts")
+            for item in items:
                 schema = getattr(item, "response_schema", None)
                 schema = schema if isinstance(schema, dict) else None
                 value = getattr(item, "value", item)

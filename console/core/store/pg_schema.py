@@ -49,7 +49,7 @@ nothing new (a node already recorded) read the row without locking it.
 
 from __future__ import annotations
 
-from console.core.pauses import PUSH_MARK, PUSH_PREFIX, RAN_PREFIX, START_MARK
+from console.core.pauses import PUSH_MARK, PUSH_PREFIX, RAN_PREFIX, START_MARK, UNREADABLE_MARK
 
 STATUS_TABLE = "hitl_thread_status"
 NOTIFY_CHANNEL = "hitl_console_changes"
@@ -77,6 +77,10 @@ def blob_held_sql(channel: str, versions: str, thread: str) -> str:
             f"AND b.version = {versions}->>'{channel}' AND b.type <> 'empty')")
 
 
+# a JSON path filter: the item is a container (where a version or a channel name belongs)
+_NESTED = '(@.type() == "object" || @.type() == "array")'
+
+
 def next_nodes_of_parts_sql(
     values: str, versions: str, seen: str, updated: str, thread: str
 ) -> str:
@@ -92,7 +96,12 @@ def next_nodes_of_parts_sql(
     `updated_channels` names their channel (checked first: the blob probe is rarer)."""
     tasks_held = blob_held_sql("__pregel_tasks", versions, thread)
     start_held = blob_held_sql("__start__", versions, thread)
-    return f"""ARRAY(
+    # parts that are not objects (a damaged row): UNREADABLE_MARK, never an error that
+    # fails the whole query (or an application's insert, through the status trigger)
+    return f"""CASE WHEN jsonb_typeof({values}) IS DISTINCT FROM 'object'
+        OR jsonb_typeof({versions}) IS DISTINCT FROM 'object'
+        OR jsonb_typeof({seen}) IS DISTINCT FROM 'object'
+    THEN ARRAY['{UNREADABLE_MARK}'] ELSE ARRAY(
         SELECT x.node FROM (
             SELECT 0 AS o, '{PUSH_MARK}' AS node
             WHERE ({updated} IS NULL OR {updated} ? '__pregel_tasks')
@@ -116,22 +125,31 @@ def next_nodes_of_parts_sql(
               AND ({versions}->>'__start__') COLLATE "C" >
                   coalesce({seen}->s.node->>'__start__', '') COLLATE "C"
               AND ({values} ? '__start__' OR {start_held})
+            UNION ALL  -- a version or channel name that is none (a damaged row, too deep
+                       -- for any reader to load) would read as "no task": unreadable
+            SELECT 2, '{UNREADABLE_MARK}'
+            WHERE jsonb_path_exists({versions}, '$.* ? {_NESTED}')
+               OR jsonb_path_exists({seen}, '$.*.* ? {_NESTED}')
+               OR jsonb_path_exists({updated}, '$[*] ? {_NESTED}')
         ) x
         ORDER BY x.o, x.node COLLATE "C"
-    )"""
+    ) END"""
 
 
 def last_ran_sql(seen: str) -> str:
     """`pauses.last_ran` as RAN_PREFIX tokens: the nodes whose `versions_seen` holds the
     greatest version (they ran in the newest step; `interrupt_after` asks about them when
-    the parent checkpoint was never saved)."""
+    the parent checkpoint was never saved). Parts that are not objects (a damaged row)
+    read as empty: jsonb_each on them would fail the whole query."""
+    seen = f"(CASE WHEN jsonb_typeof({seen}) = 'object' THEN {seen} END)"
+    each = ("jsonb_each_text(CASE WHEN jsonb_typeof(n.seen) = 'object' THEN n.seen END) "
+            "AS v(channel, version)")
     top = (f"(SELECT max(v.version COLLATE \"C\") FROM jsonb_each({seen}) AS n(node, seen), "
-           f"jsonb_each_text(n.seen) AS v(channel, version) WHERE jsonb_typeof(n.seen) = "
-           f"'object' AND NOT starts_with(n.node, '__'))")
+           f"{each} WHERE NOT starts_with(n.node, '__'))")
     return f"""ARRAY(
         SELECT '{RAN_PREFIX}' || n.node
-        FROM jsonb_each({seen}) AS n(node, seen), jsonb_each_text(n.seen) AS v(channel, version)
-        WHERE jsonb_typeof(n.seen) = 'object' AND NOT starts_with(n.node, '__')
+        FROM jsonb_each({seen}) AS n(node, seen), {each}
+        WHERE NOT starts_with(n.node, '__')
         GROUP BY n.node
         HAVING max(v.version COLLATE "C") = {top}
         ORDER BY 1
@@ -213,7 +231,7 @@ CREATE INDEX IF NOT EXISTS {STATUS_TABLE}_open_idx
 # checkpoint tables: used by the backfill and after deletes. `{where}` filters `thread_id`.
 _COMPUTE_ROWS = f"""
 SELECT c.thread_id, c.checkpoint_id,
-       coalesce((c.checkpoint->>'ts')::timestamptz, now()) AS paused_at,
+       coalesce(hitl_ts(c.checkpoint->>'ts'), now()) AS paused_at,
        n.next_nodes,
        c.metadata->>'graph_id' AS graph_id,
        c.parent_checkpoint_id,
@@ -288,6 +306,18 @@ _UPSERT_ALL = ", ".join(
     f"{c} = EXCLUDED.{c}" for c in _COLUMNS.split(", ") if c != "thread_id"
 ) + ", updated_at = now()"
 
+# A checkpoint's `ts` as a time, NULL when it is not one: a damaged row must not fail the
+# backfill, nor (through the trigger) the application's own insert.
+_TS_FUNCTION = """
+CREATE OR REPLACE FUNCTION hitl_ts(value text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN value::timestamptz;
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END $$;
+"""
+
 _REFRESH_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION hitl_refresh_threads(p_threads text[]) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -315,7 +345,7 @@ BEGIN
     VALUES (
         NEW.thread_id,
         NEW.checkpoint_id,
-        coalesce((NEW.checkpoint->>'ts')::timestamptz, now()),
+        coalesce(hitl_ts(NEW.checkpoint->>'ts'), now()),
         nxt,
         NEW.metadata->>'graph_id',
         NEW.parent_checkpoint_id,
@@ -618,7 +648,8 @@ def setup_statements(*, notify: bool) -> list[tuple[str, str]]:
     steps = [
         ("status table", _STATUS_DDL),
         ("head-tracking trigger",
-         _REFRESH_FUNCTION + _HEAD_FUNCTION + _WRITE_FUNCTION + _FORGET_FUNCTION + _TRIGGERS),
+         _TS_FUNCTION + _REFRESH_FUNCTION + _HEAD_FUNCTION + _WRITE_FUNCTION + _FORGET_FUNCTION
+         + _TRIGGERS),
         ("status backfill", _STATUS_BACKFILL),
     ]
     if notify:

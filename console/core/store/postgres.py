@@ -28,7 +28,7 @@ from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
-from console.core.pauses import PUSH_MARK, expand_push, send_nodes_of_blob
+from console.core.pauses import PUSH_MARK, UNREADABLE_MARK, expand_push, send_nodes_of_blob
 from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
@@ -155,6 +155,9 @@ candidates AS MATERIALIZED (
     -- written in the last step mean no head task
     WHERE strpos(c.vals::text, '"branch:to:') > 0
        OR coalesce(c.updated ?| ARRAY['__pregel_tasks', '__start__'], true)
+       -- damaged parts: listed as unreadable (`next_nodes_of_parts_sql`)
+       OR jsonb_typeof(c.vals) IS DISTINCT FROM 'object'
+       OR jsonb_path_exists(c.updated, '$[*] ? (@.type() == "object" || @.type() == "array")')
 )
 SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
        concat('=' || (cand.metadata->>'graph_id'), E'\\x1e', {joined_sql("cand.next_nodes")},
@@ -561,6 +564,11 @@ class PostgresStore(CheckpointStore):
         append = pauses.append
         for (thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs,
              push_type, push_blob, parent_push_type, parent_push_blob) in rows:
+            if UNREADABLE_MARK in packed and _unreadable_head(packed):
+                append(PendingThread.unreadable(
+                    thread_id, checkpoint_id, parse_ts(paused_at) if ts_text else paused_at,
+                    _NOT_A_CHECKPOINT))
+                continue
             if PUSH_MARK not in packed:
                 shape = shapes(packed)
             else:  # `Send` packets are decoded per row (they name the PUSH tasks)
@@ -647,10 +655,14 @@ class PostgresStore(CheckpointStore):
 
     async def setup(self, *, notify: bool = False) -> list[str]:
         done = []
-        async with self.pool.connection() as conn, conn.transaction():
-            for label, statement in setup_statements(notify=notify):
-                await conn.execute(statement)
-                done.append(label)
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                for label, statement in setup_statements(notify=notify):
+                    await conn.execute(statement)
+                    done.append(label)
+        except psycopg.Error as exc:
+            raise DatabaseUnavailable(
+                f"Setting up {self.location.display()} failed: {_first_line(exc)}.") from exc
         self._has_status = True
         return done
 
@@ -675,11 +687,22 @@ async def _configure_connection(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.execute("SET jit = off")
 
 
+def _unreadable_head(packed: str) -> bool:
+    """Whether a packed status row's own tokens (not its parent's) hold UNREADABLE_MARK."""
+    return UNREADABLE_MARK in packed.split(FIELD_SEP, 2)[1].split(ITEM_SEP)
+
+
+_NOT_A_CHECKPOINT = ("not a checkpoint (channel_values, channel_versions or versions_seen "
+                     "is not an object, or a version is not a value)")
+
+
 def _tokens(
     tokens: Sequence[str], push_type: str | None, push_blob: bytes | None
 ) -> tuple[tuple[str, ...], str | None]:
     """A status row's task tokens with its `Send` packets named, and why they cannot be
     read (None when they can)."""
+    if UNREADABLE_MARK in tokens:
+        return (), _NOT_A_CHECKPOINT
     try:
         return expand_push(tokens, send_nodes_of_blob(push_type, push_blob)), None
     except Exception as exc:  # a hostile or corrupt row: this row only

@@ -30,7 +30,12 @@ from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
-from console.core.pauses import light_unpackb, tokens_of_checkpoint
+from console.core.pauses import (
+    START_CHANNEL,
+    TRIGGER_PREFIX,
+    light_unpackb,
+    tokens_of_checkpoint,
+)
 from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore, Cursor, gc_paused
 from console.core.store.heads import (
@@ -94,6 +99,13 @@ _CHECKPOINTS_BY_KEY = """
      AND c.checkpoint_id = json_extract(k.value, '$[1]')
 """
 
+# A key that is not UTF-8 cannot travel in JSON: matched on its stored bytes instead.
+_CHECKPOINT_BY_BYTES = """
+    SELECT thread_id, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata
+    FROM checkpoints
+    WHERE CAST(thread_id AS BLOB) = ? AND checkpoint_ns = '' AND CAST(checkpoint_id AS BLOB) = ?
+"""
+
 _WRITES_BY_KEY = f"""
     SELECT w.thread_id, w.task_id, w.task_path, w.channel, w.type,
            CASE WHEN w.channel = '{INTERRUPT_CHANNEL}' THEN w.value END AS value
@@ -144,6 +156,29 @@ def _bad_id(thread_id: str) -> str | None:
     return None
 
 
+def _not_utf8(key: tuple[str, str]) -> bool:
+    """Whether a (thread id, checkpoint id) read from the file holds bytes that are not
+    UTF-8 (kept as surrogates by `_lenient_text`)."""
+    return any(_bad_id(part) is not None for part in key)
+
+
+def _check_parts(checkpoint: Any) -> None:
+    """Raise unless a decoded checkpoint has the parts the pause rule reads, as LangGraph
+    writes them: a damaged one (a renamed key, a shifted map) would otherwise read as
+    "no task" and its thread would drop out of the queue instead of being unreadable."""
+    values = versions = seen = None
+    if isinstance(checkpoint, dict):
+        values, versions, seen = (checkpoint.get(key) for key in (
+            "channel_values", "channel_versions", "versions_seen"))
+    if not (isinstance(values, dict) and isinstance(versions, dict) and isinstance(seen, dict)):
+        raise ValueError("not a checkpoint (channel_values, channel_versions or "
+                         "versions_seen missing)")
+    for channel in values:
+        if channel not in versions and isinstance(channel, str) and (
+                channel.startswith(TRIGGER_PREFIX) or channel == START_CHANNEL):
+            raise ValueError(f"inconsistent checkpoint ({channel} has a value, no version)")
+
+
 def _lenient_text(data: bytes) -> str:
     """SQLite text as str: invalid UTF-8 (written by any other client) is kept as
     surrogate escapes instead of failing the whole read; `_bad_id` reports such ids."""
@@ -162,14 +197,15 @@ def _maybe_triggered(blob: bytes) -> bool:
     map holds `channel_values` before `channel_versions`, and everything after it
     (versions, `versions_seen`, `updated_channels`) names triggers without values. The
     last occurrence is the map's own key or later, so the searched part always contains
-    all of `channel_values` (without the key, the whole blob is searched). A finished head
-    names its triggers ~10 times after that key and none before it: one `rfind` and one
-    `find` instead of a Python loop over every mention.
+    all of `channel_values`. A finished head names its triggers ~10 times after that key
+    and none before it: one `rfind` and one `find` instead of a Python loop over every
+    mention. A blob without the key is no checkpoint this can read (empty, cut short,
+    garbage): "maybe", so decoding says why it cannot be read instead of dropping it.
     """
     find = blob.find
     stop = blob.rfind(b"\xb0channel_versions")
     if stop < 0:
-        stop = len(blob)
+        return True
     # PUSH packets and a `__start__` input trigger tasks too (rare at rest: decode)
     if find(b"\xae__pregel_tasks", 0, stop) >= 0 or find(b"\xa9__start__", 0, stop) >= 0:
         return True
@@ -415,7 +451,8 @@ class SqliteStore(CheckpointStore):
              checkpoint_id)
             if facts.next_nodes else (0, None, None, None, None, None, thread_id, checkpoint_id)
             for (thread_id, checkpoint_id), facts in states.items()
-            if facts.error is None
+            # not UTF-8: cannot be bound as text, so stays undecoded (decoded per read)
+            if facts.error is None and not _not_utf8((thread_id, checkpoint_id))
         ]
         conn = self.conn
         await conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
@@ -467,6 +504,16 @@ class SqliteStore(CheckpointStore):
             return
         if len(self._decoded) + len(missing) > CACHE_LIMIT:
             self._forget_decoded()
+        odd = [key for key in missing if _not_utf8(key)]
+        if odd:  # rare (written by another client): one lookup each, on the raw bytes
+            missing = [key for key in missing if not _not_utf8(key)]
+            for thread_id, checkpoint_id in odd:
+                raw = (thread_id.encode("utf-8", "surrogateescape"),
+                       checkpoint_id.encode("utf-8", "surrogateescape"))
+                async with self.conn.execute(_CHECKPOINT_BY_BYTES, raw) as cur:
+                    row = await cur.fetchone()
+                if row is not None:
+                    self._decoded[(thread_id, checkpoint_id)] = self._decode(row)
         for start in range(0, len(missing), _BATCH):
             batch = json.dumps(missing[start : start + _BATCH])
             async with self.conn.execute(_CHECKPOINTS_BY_KEY, (batch,)) as cur:
@@ -505,6 +552,7 @@ class SqliteStore(CheckpointStore):
             checkpoint = light_unpackb(blob)
         else:
             checkpoint = self._saver.serde.loads_typed((type_, blob))
+        _check_parts(checkpoint)
         next_nodes = tokens_of_checkpoint(checkpoint)
         if not next_nodes:
             return _NO_TRIGGER
