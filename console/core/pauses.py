@@ -240,16 +240,21 @@ def send_nodes(value: Any) -> tuple[str, ...]:
     return tuple(nodes)
 
 
-def send_nodes_of_blob(type_: str | None, blob: bytes | None) -> tuple[str, ...]:
-    """Target nodes of a stored `__pregel_tasks` blob (msgpack), decoded lightly.
+def send_nodes_of_blob(
+    type_: str | None, blob: bytes | None, serde: Any = None
+) -> tuple[str, ...]:
+    """Target nodes of a stored `__pregel_tasks` blob: plain msgpack decoded lightly, any
+    other type (an encrypted store's) by `serde`, the console's safe serializer.
 
-    Any other serializer type raises (the head is unreadable): read as "no packets", the
+    Without one, another type raises (the head is unreadable): read as "no packets", the
     head would look finished and drop out of the queue."""
     if not blob:
         return ()
-    if type_ != "msgpack":
+    if type_ == "msgpack":
+        return send_nodes(light_unpackb(bytes(blob)))
+    if serde is None:
         raise NotImplementedError(f"Unknown serialization type: {type_}")
-    return send_nodes(light_unpackb(bytes(blob)))
+    return send_nodes(serde.loads_typed((type_, bytes(blob))))
 
 
 def expand_push(tokens: Sequence[str], push_nodes: Sequence[str]) -> tuple[str, ...]:

@@ -428,9 +428,10 @@ class PostgresStore(CheckpointStore):
              parent_next, done_nodes, failed_nodes, task_ids, task_paths, types, blobs,
              push_type, push_blob, parent_push_type, parent_push_blob
              ) in await self._status_rows(thread_ids, after, limit):
-            tokens, error = _tokens(next_nodes, push_type, push_blob)
+            tokens, error = _tokens(next_nodes, push_type, push_blob, self.saver.serde)
             if parent_next is not None:
-                parent_next, _ = _tokens(parent_next, parent_push_type, parent_push_blob)
+                parent_next, _ = _tokens(parent_next, parent_push_type, parent_push_blob,
+                                         self.saver.serde)
             head = HeadState(
                 thread_id, checkpoint_id, parent_id, paused_at, metadata, tokens, error=error,
                 finished_nodes=set(done_nodes) if done_nodes else set(),
@@ -573,8 +574,9 @@ class PostgresStore(CheckpointStore):
                 shape = shapes(packed)
             else:  # `Send` packets are decoded per row (they name the PUSH tasks)
                 try:
-                    shape = shapes(packed, send_nodes_of_blob(push_type, push_blob),
-                                   send_nodes_of_blob(parent_push_type, parent_push_blob))
+                    serde = self.saver.serde
+                    shape = shapes(packed, send_nodes_of_blob(push_type, push_blob, serde),
+                                   send_nodes_of_blob(parent_push_type, parent_push_blob, serde))
                 except Exception as exc:  # a hostile or corrupt row: this row only
                     append(PendingThread.unreadable(
                         thread_id, checkpoint_id, parse_ts(paused_at) if ts_text else paused_at,
@@ -603,7 +605,8 @@ class PostgresStore(CheckpointStore):
         return bool(self._has_status)
 
     def _head_of(self, row: dict[str, Any]) -> HeadState:
-        tokens, error = _tokens(row["next_nodes"], row["push_type"], row["push_blob"])
+        tokens, error = _tokens(row["next_nodes"], row["push_type"], row["push_blob"],
+                                self.saver.serde)
         head = HeadState(
             thread_id=row["thread_id"],
             checkpoint_id=row["checkpoint_id"],
@@ -614,7 +617,7 @@ class PostgresStore(CheckpointStore):
             error=error,
             parent_next_nodes=(
                 _tokens(row["parent_next_nodes"], row["parent_push_type"],
-                        row["parent_push_blob"])[0]
+                        row["parent_push_blob"], self.saver.serde)[0]
                 if row["parent_next_nodes"] is not None else None
             ),
             graph_id=row["graph_id"],
@@ -697,14 +700,14 @@ _NOT_A_CHECKPOINT = ("not a checkpoint (channel_values, channel_versions or vers
 
 
 def _tokens(
-    tokens: Sequence[str], push_type: str | None, push_blob: bytes | None
+    tokens: Sequence[str], push_type: str | None, push_blob: bytes | None, serde: Any = None
 ) -> tuple[tuple[str, ...], str | None]:
     """A status row's task tokens with its `Send` packets named, and why they cannot be
     read (None when they can)."""
     if UNREADABLE_MARK in tokens:
         return (), _NOT_A_CHECKPOINT
     try:
-        return expand_push(tokens, send_nodes_of_blob(push_type, push_blob)), None
+        return expand_push(tokens, send_nodes_of_blob(push_type, push_blob, serde)), None
     except Exception as exc:  # a hostile or corrupt row: this row only
         return tuple(t for t in tokens if t != PUSH_MARK), unreadable_reason(exc)
 
