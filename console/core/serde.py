@@ -14,7 +14,9 @@ own ext hook:
   the standard value types) is rebuilt; only modules on that list are ever resolved;
 - the loaded graph's own state classes (`with_msgpack_allowlist`, what LangGraph's strict
   mode adds too) are rebuilt only if their module is already imported: never an import;
-- anything else is plain data carrying its type name: `{"__type__": "app.Order", ...fields}`;
+- anything else is plain data carrying its type name: `{"__type__": "app.Order", ...fields}`,
+  a `KeptExt` (a dict to every reader) that remembers its Ext: writing it back (a resume
+  rewrites a whole SQLite checkpoint) gives the application its value byte for byte;
 - what cannot or must not be decoded raises `UnreadableValue` with a one-line reason:
   corrupt bytes, `pickle` (never unpickled), an unknown serializer type, an encrypted value
   without the key, nesting deeper than `MAX_DEPTH`.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import enum
 import importlib
 import json
 import os
@@ -49,6 +52,8 @@ from langgraph.checkpoint.serde.jsonplus import (
     EXT_PYDANTIC_V1,
     EXT_PYDANTIC_V2,
     JsonPlusSerializer,
+    _msgpack_default,
+    _option,
 )
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
@@ -101,9 +106,30 @@ class SafeSerializer(JsonPlusSerializer):
     # ---------------------------------------------------------------- writes
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        if obj is None or isinstance(obj, bytes | bytearray) or not self._keeps_exts:
+            return self._write(obj)
+        try:
+            blob = _pack_keeping_exts(obj)
+        except ormsgpack.MsgpackEncodeError:
+            return self._write(obj)  # the application's own error or pickle fallback
+        if not isinstance(self._app, EncryptedSerializer):
+            return "msgpack", blob
+        ciphername, ciphertext = self._app.cipher.encrypt(blob)  # as the application does
+        return f"msgpack+{ciphername}", ciphertext
+
+    def _write(self, obj: Any) -> tuple[str, bytes]:
         if self._app is not None:
             return self._app.dumps_typed(obj)
         return super().dumps_typed(obj)
+
+    @property
+    def _keeps_exts(self) -> bool:
+        """Whether the application writes LangGraph's msgpack format, so a `KeptExt` can
+        go back as its Ext (a custom format writes it as the plain data it reads as)."""
+        if self._app is None:
+            return True
+        inner = self._app.serde if isinstance(self._app, EncryptedSerializer) else self._app
+        return type(inner).dumps_typed is JsonPlusSerializer.dumps_typed
 
     # ---------------------------------------------------------------- reads
 
@@ -256,7 +282,8 @@ class _ExtHook:
         if code == EXT_DELTA_SNAPSHOT:
             return _DeltaSnapshot(parts)
         if code == EXT_NUMPY_ARRAY:
-            return _array(parts)
+            array = _array(parts)
+            return _kept(code, data, array) if isinstance(array, dict) else array
         if not (
             isinstance(parts, list | tuple) and len(parts) >= 3
             and isinstance(parts[0], str) and isinstance(parts[1], str)
@@ -264,7 +291,7 @@ class _ExtHook:
             if code in _CONSTRUCTOR_CODES:
                 self.refused = "malformed typed value"
                 raise _Refused(self.refused)
-            return _opaque(f"msgpack-ext-{code}", None)
+            return _kept(code, data, _opaque(f"msgpack-ext-{code}", None))
         module, name, payload = parts[0], parts[1], parts[2]
         type_name = f"{module}.{name}"
         if code == EXT_METHOD_SINGLE_ARG:
@@ -276,9 +303,9 @@ class _ExtHook:
                         return getattr(cls, str(method))(payload)
                     except Exception:
                         pass
-            return _opaque(type_name, payload)
+            return _kept(code, data, _opaque(type_name, payload))
         if code not in _CONSTRUCTOR_CODES:
-            return _opaque(type_name, payload)
+            return _kept(code, data, _opaque(type_name, payload))
         ctor = self.resolve((module, name))
         named = code in _KEYWORD_CODES
         if ctor is not None:
@@ -286,7 +313,7 @@ class _ExtHook:
                 return _construct(code, ctor, module, name, payload)
             except Exception:
                 pass
-        return _opaque(type_name, payload, named_fields=named)
+        return _kept(code, data, _opaque(type_name, payload, named_fields=named))
 
 
 _CONSTRUCTOR_CODES = frozenset({
@@ -329,6 +356,62 @@ def _array(parts: Any) -> Any:
             pass
     meta = list(parts[:3]) if isinstance(parts, list | tuple) else None
     return _opaque("numpy.ndarray", meta)
+
+
+class KeptExt(dict[Any, Any]):
+    """An Ext the console does not rebuild: plain data with its type name to every reader
+    (rendering, redaction, diff, JSON), written back as the very Ext it was read from
+    (`ext_code`, `ext_data`), so a resume never turns the application's value into a dict.
+    Nothing is imported or called to write it. Replacing or adding a top-level key makes
+    it an edit, written as the plain data it now holds."""
+
+    __slots__ = ("_read", "ext_code", "ext_data")
+
+    def __init__(self, content: dict[Any, Any], code: int, data: bytes) -> None:
+        super().__init__(content)
+        self.ext_code = code
+        self.ext_data = data
+        self._read = content  # what was read, to tell an edit from the untouched value
+
+    def unchanged(self) -> bool:
+        read = self._read
+        return len(self) == len(read) and all(
+            key in read and read[key] is value for key, value in self.items())
+
+    def __reduce__(self) -> Any:  # a copy keeps the Ext; a copy of an edited one is plain
+        if not self.unchanged():
+            return (dict, (dict(self),))
+        return (KeptExt, (dict(self), self.ext_code, self.ext_data))
+
+
+def _kept(code: int, data: bytes, content: dict[Any, Any]) -> KeptExt:
+    return KeptExt(content, code, bytes(data))
+
+
+_KEEP_OPTION = _option | ormsgpack.OPT_PASSTHROUGH_SUBCLASS  # dict subclasses reach _keep
+
+
+def _pack_keeping_exts(value: Any) -> bytes:
+    """LangGraph's msgpack encoding, except that a `KeptExt` is written as its Ext."""
+    return ormsgpack.packb(value, default=_keep, option=_KEEP_OPTION)
+
+
+def _keep(obj: Any) -> Any:
+    if isinstance(obj, KeptExt):
+        return ormsgpack.Ext(obj.ext_code, obj.ext_data) if obj.unchanged() else dict(obj)
+    if not isinstance(obj, enum.Enum):
+        # Other subclasses of builtins, written as LangGraph writes them (as the builtin).
+        if isinstance(obj, dict):
+            return dict.copy(obj)
+        if isinstance(obj, list):
+            return list.copy(obj)
+        if isinstance(obj, str):
+            return str.__str__(obj)
+        if isinstance(obj, int):
+            return int.__int__(obj)
+    # Objects LangGraph encodes (it writes their fields with its own encoder, so a KeptExt
+    # inside a rebuilt object is written as its plain data).
+    return _msgpack_default(obj)
 
 
 def _opaque(type_name: str, payload: Any, *, named_fields: bool = False) -> dict[Any, Any]:
@@ -557,6 +640,7 @@ __all__ = [
     "MAX_DEPTH",
     "SERDE_ENV",
     "TYPE_KEY",
+    "KeptExt",
     "SafeSerializer",
     "graph_allowlist",
     "saver_for_graph",
