@@ -303,16 +303,7 @@ def _hitl_resume(item: PendingInterrupt, choice: DecisionInput) -> dict[str, Any
     for index, request in enumerate(requests):
         name = str(request.get("name", request.get("action", "")))
         allowed = configs.get(name, ["approve", "edit", "reject"])
-        if index in edits or (choice.decision is DecisionType.EDIT and index in edits):
-            kind = "edit"
-        elif choice.decision in (DecisionType.APPROVE, DecisionType.EDIT):
-            kind = "approve"
-        elif choice.decision is DecisionType.REJECT:
-            kind = "reject"
-        elif choice.decision is DecisionType.RESPOND:
-            kind = "respond"
-        else:
-            raise DecisionRefused("Use --resume JSON to send a custom value.")
+        kind = _decision_kind(choice, edited=index in edits)
         if kind not in allowed:
             raise DecisionRefused(
                 f"Action {index + 1} ({name}) does not allow {kind!r}; it allows "
@@ -373,14 +364,7 @@ def _tool_approval_resume(
         raise DecisionRefused(f"A tool approval holds one tool call ({name}): edit it as "
                               "action 1 of its item.")
     edited = edits.get(0)
-    if choice.decision in (DecisionType.APPROVE, DecisionType.EDIT):
-        kind = "edit" if edited is not None else "approve"
-    elif choice.decision is DecisionType.REJECT:
-        kind = "reject"
-    elif choice.decision is DecisionType.RESPOND:
-        kind = "respond"
-    else:
-        raise DecisionRefused("Use --resume JSON to send a custom value.")
+    kind = _decision_kind(choice, edited=edited is not None)
     if kind not in allowed:
         raise DecisionRefused(f"Tool call {name} does not allow {kind!r}; it allows "
                               f"{', '.join(allowed)}.")
@@ -524,3 +508,14 @@ def _through_channel(channel: Any, before: Any, new: Any) -> Any:
         return probe.get()
     except Exception as exc:
         raise DecisionRefused(f"The graph rejects this update: {exc}.") from exc
+
+
+def _decision_kind(choice: DecisionInput, *, edited: bool) -> str:
+    """The LangChain HITL decision type one action or tool call gets from a choice."""
+    if choice.decision in (DecisionType.APPROVE, DecisionType.EDIT):
+        return "edit" if edited else "approve"
+    if choice.decision is DecisionType.REJECT:
+        return "reject"
+    if choice.decision is DecisionType.RESPOND:
+        return "respond"
+    raise DecisionRefused("Use --resume JSON to send a custom value.")

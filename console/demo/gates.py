@@ -86,3 +86,8 @@ def run_tool(name: str, args: Mapping[str, Any]) -> str:
     if name == "delete_records":
         return f"Deleted {3 * len(str(args['where']))} rows from {args['table']}"
     raise ValueError(f"unknown tool {name!r}")
+
+
+# LangGraph's END, typed as the literal that routing annotations need.
+END_ROUTE: Literal["__end__"] = "__end__"
+

@@ -52,6 +52,7 @@ from console.demo import task_graphs
 from console.demo.gates import (
     ALLOWED_DECISIONS,
     APPROVED,
+    END_ROUTE,
     REJECTED_PREFIX,
     AgentState,
     CompiledGraph,
@@ -64,9 +65,6 @@ from console.demo.gates import (
     run_tool,
     tool_description,
 )
-
-# LangGraph's END, typed as the literal that routing annotations need.
-_END: Literal["__end__"] = "__end__"
 
 
 def demo_config(
@@ -144,7 +142,7 @@ def _approval(state: TutorialState) -> Command[Literal["execute", "__end__"]]:
     approved, reason = ask_until_valid(payload, raw_decision)
     if approved:
         return Command(goto="execute", update={"status": "approved"})
-    return Command(goto=_END, update={"status": "rejected", "rejection_reason": reason})
+    return Command(goto=END_ROUTE, update={"status": "rejected", "rejection_reason": reason})
 
 
 def _execute(state: TutorialState) -> dict[str, Any]:
@@ -181,7 +179,7 @@ def _agent(state: AgentState) -> dict[str, Any]:
 
 def _route_agent(state: AgentState) -> Literal["human_review", "__end__"]:
     last = state["messages"][-1]
-    return "human_review" if isinstance(last, AIMessage) and last.tool_calls else _END
+    return "human_review" if isinstance(last, AIMessage) and last.tool_calls else END_ROUTE
 
 
 def _action_request(call: ToolCall) -> dict[str, Any]:

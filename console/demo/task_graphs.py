@@ -37,6 +37,7 @@ from pydantic import Discriminator
 from typing_extensions import TypedDict  # pydantic needs it for response schemas on 3.11
 
 from console.demo.gates import (
+    END_ROUTE,
     AgentState,
     CompiledGraph,
     Saver,
@@ -45,9 +46,6 @@ from console.demo.gates import (
     run_tool,
     tool_description,
 )
-
-# LangGraph's END, typed as the literal that routing annotations need.
-_END: Literal["__end__"] = "__end__"
 
 # --- map_reduce: one approval per expense line, each in its own Send branch ------------
 
@@ -310,7 +308,7 @@ def _dispatch(state: AgentState) -> list[Send] | Literal["__end__"]:
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and last.tool_calls:
         return [Send("tools", [call]) for call in last.tool_calls]
-    return _END
+    return END_ROUTE
 
 
 def build_tool_agent(checkpointer: Saver = None) -> CompiledGraph:
