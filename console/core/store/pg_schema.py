@@ -101,7 +101,15 @@ def next_nodes_of_parts_sql(
     return f"""CASE WHEN jsonb_typeof({values}) IS DISTINCT FROM 'object'
         OR jsonb_typeof({versions}) IS DISTINCT FROM 'object'
         OR jsonb_typeof({seen}) IS DISTINCT FROM 'object'
-    THEN ARRAY['{UNREADABLE_MARK}'] ELSE ARRAY(
+    THEN ARRAY['{UNREADABLE_MARK}'] ELSE (SELECT CASE
+        -- a version or channel name that is none (a damaged row, too deep for any reader
+        -- to load) would read as "no task": unreadable (checked only when there is none)
+        WHEN cardinality(q.tokens) = 0 AND (
+                jsonb_path_exists({versions}, '$.* ? {_NESTED}')
+                OR jsonb_path_exists({seen}, '$.*.* ? {_NESTED}')
+                OR jsonb_path_exists({updated}, '$[*] ? {_NESTED}'))
+        THEN ARRAY['{UNREADABLE_MARK}'] ELSE q.tokens END
+    FROM (SELECT ARRAY(
         SELECT x.node FROM (
             SELECT 0 AS o, '{PUSH_MARK}' AS node
             WHERE ({updated} IS NULL OR {updated} ? '__pregel_tasks')
@@ -125,15 +133,9 @@ def next_nodes_of_parts_sql(
               AND ({versions}->>'__start__') COLLATE "C" >
                   coalesce({seen}->s.node->>'__start__', '') COLLATE "C"
               AND ({values} ? '__start__' OR {start_held})
-            UNION ALL  -- a version or channel name that is none (a damaged row, too deep
-                       -- for any reader to load) would read as "no task": unreadable
-            SELECT 2, '{UNREADABLE_MARK}'
-            WHERE jsonb_path_exists({versions}, '$.* ? {_NESTED}')
-               OR jsonb_path_exists({seen}, '$.*.* ? {_NESTED}')
-               OR jsonb_path_exists({updated}, '$[*] ? {_NESTED}')
         ) x
         ORDER BY x.o, x.node COLLATE "C"
-    ) END"""
+    ) AS tokens) q) END"""
 
 
 def last_ran_sql(seen: str) -> str:
@@ -235,8 +237,8 @@ SELECT c.thread_id, c.checkpoint_id,
        n.next_nodes,
        c.metadata->>'graph_id' AS graph_id,
        c.parent_checkpoint_id,
-       CASE WHEN cardinality(n.next_nodes) > 0
-            THEN pn.parent_next_nodes || {last_ran_sql("(c.checkpoint->'versions_seen')")}
+       CASE WHEN p.checkpoint IS NULL AND cardinality(n.next_nodes) > 0
+            THEN {last_ran_sql("(c.checkpoint->'versions_seen')")}
             ELSE pn.parent_next_nodes END AS parent_next_nodes,
        CASE WHEN cardinality(n.next_nodes) > 0 THEN c.metadata::text END AS metadata_json,
        coalesce(w.done_nodes, '{{}}') AS done_nodes,
@@ -334,8 +336,6 @@ CREATE OR REPLACE FUNCTION hitl_track_head() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     nxt text[] := {next_nodes_sql("NEW.checkpoint", "NEW.thread_id")};
-    ran text[] := CASE WHEN cardinality(nxt) > 0
-                       THEN {last_ran_sql("(NEW.checkpoint->'versions_seen')")} ELSE '{{}}' END;
     moved boolean;
     early text[];
 BEGIN
@@ -364,7 +364,7 @@ BEGIN
             -- (NULL: read from the parent below; RAN_PREFIX tokens: `last_ran_sql`)
             parent_next_nodes = CASE
                 WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_next_nodes
-                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.next_nodes || ran
+                WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.next_nodes
                 END,
             metadata_json = EXCLUDED.metadata_json,
             push_type = EXCLUDED.push_type,
@@ -405,7 +405,7 @@ BEGIN
     IF moved AND NEW.parent_checkpoint_id IS NOT NULL THEN
         -- a new thread row, or a head whose parent was not the previous head (a fork)
         UPDATE {STATUS_TABLE} s
-        SET parent_next_nodes = pn.nxt || ran,
+        SET parent_next_nodes = pn.nxt,
             parent_push_type = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",
                                               "p.thread_id", "type")},
             parent_push_blob = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",
@@ -415,12 +415,12 @@ BEGIN
             SELECT {next_nodes_sql("p.checkpoint", "p.thread_id")} AS nxt) pn
         WHERE s.thread_id = NEW.thread_id AND p.thread_id = NEW.thread_id
           AND p.checkpoint_ns = '' AND p.checkpoint_id = NEW.parent_checkpoint_id;
-        IF NOT FOUND AND cardinality(ran) > 0 THEN
-            -- the parent was never saved (durability "exit"): what ran comes from the head
-            UPDATE {STATUS_TABLE} SET parent_next_nodes = ran WHERE thread_id = NEW.thread_id;
-        END IF;
-    ELSIF moved AND cardinality(ran) > 0 THEN
-        UPDATE {STATUS_TABLE} SET parent_next_nodes = ran WHERE thread_id = NEW.thread_id;
+    END IF;
+    IF moved AND cardinality(nxt) > 0 AND (NEW.parent_checkpoint_id IS NULL OR NOT FOUND) THEN
+        -- the parent was never saved (durability "exit"): what ran comes from the head
+        UPDATE {STATUS_TABLE}
+        SET parent_next_nodes = {last_ran_sql("(NEW.checkpoint->'versions_seen')")}
+        WHERE thread_id = NEW.thread_id;
     END IF;
     IF NEW.checkpoint_id = ANY(early) THEN
         -- writes of this checkpoint committed before it (rare): take them in now, and

@@ -100,7 +100,8 @@ candidates AS MATERIALIZED (
 )
 SELECT cand.*,
        {push_type} AS push_type, {push_blob} AS push_blob,
-       CASE WHEN %(with_parent)s THEN pn.parent_next_nodes || {ran} END AS parent_next_nodes,
+       CASE WHEN %(with_parent)s THEN coalesce(pn.parent_next_nodes, {ran}) END
+           AS parent_next_nodes,
        {parent_push_type} AS parent_push_type,
        {parent_push_blob} AS parent_push_blob,
        w.task_ids, w.task_paths, w.channels, w.types, w.blobs
@@ -162,8 +163,8 @@ candidates AS MATERIALIZED (
 SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
        concat('=' || (cand.metadata->>'graph_id'), E'\\x1e', {joined_sql("cand.next_nodes")},
               E'\\x1e', w.done, E'\\x1e',
-              {joined_sql("CASE WHEN %(with_parent)s THEN p.next_nodes || "
-                          + last_ran_sql("cand.seen") + " END")}, E'\\x1e',
+              {joined_sql("CASE WHEN %(with_parent)s THEN coalesce(p.next_nodes, "
+                          + last_ran_sql("cand.seen") + ") END")}, E'\\x1e',
               '=' || w.paths, E'\\x1e', w.failed) AS shape,
        cand.metadata::text AS metadata_json,
        w.task_ids || E'\\x1e' || w.types AS tasks,
