@@ -135,7 +135,7 @@ def next_nodes_of_parts_sql(
               AND ({values} ? '__start__' OR {start_held})
         ) x
         ORDER BY x.o, x.node COLLATE "C"
-    ) AS tokens) q) END"""
+    ) AS tokens OFFSET 0) q) END"""  # OFFSET 0: the tokens are computed once, not per use
 
 
 def last_ran_sql(seen: str) -> str:
