@@ -96,46 +96,42 @@ def next_nodes_of_parts_sql(
     `updated_channels` names their channel (checked first: the blob probe is rarer)."""
     tasks_held = blob_held_sql("__pregel_tasks", versions, thread)
     start_held = blob_held_sql("__start__", versions, thread)
-    # parts that are not objects (a damaged row): UNREADABLE_MARK, never an error that
-    # fails the whole query (or an application's insert, through the status trigger)
-    return f"""CASE WHEN jsonb_typeof({values}) IS DISTINCT FROM 'object'
-        OR jsonb_typeof({versions}) IS DISTINCT FROM 'object'
-        OR jsonb_typeof({seen}) IS DISTINCT FROM 'object'
-    THEN ARRAY['{UNREADABLE_MARK}'] ELSE (SELECT CASE
-        -- a version or channel name that is none (a damaged row, too deep for any reader
-        -- to load) would read as "no task": unreadable (checked only when there is none)
-        WHEN cardinality(q.tokens) = 0 AND (
-                jsonb_path_exists({versions}, '$.* ? {_NESTED}')
-                OR jsonb_path_exists({seen}, '$.*.* ? {_NESTED}')
-                OR jsonb_path_exists({updated}, '$[*] ? {_NESTED}'))
-        THEN ARRAY['{UNREADABLE_MARK}'] ELSE q.tokens END
-    FROM (SELECT ARRAY(
-        SELECT x.node FROM (
-            SELECT 0 AS o, '{PUSH_MARK}' AS node
-            WHERE ({updated} IS NULL OR {updated} ? '__pregel_tasks')
-              AND {versions} ? '__pregel_tasks' AND {tasks_held}
-            UNION ALL
-            SELECT 1, substr(t.key, 11)
+    # PUSH mark, sorted PULL nodes, then the `__start__` subscriber; the subqueries for
+    # packets and an input run only for heads whose last step wrote them (rare)
+    push = (f"CASE WHEN ({updated} IS NULL OR {updated} ? '__pregel_tasks') "
+            f"AND {versions} ? '__pregel_tasks' AND {tasks_held} "
+            f"THEN ARRAY['{PUSH_MARK}'] ELSE '{{}}'::text[] END")
+    pull = f"""ARRAY(
+            SELECT substr(t.key, 11)
             FROM jsonb_each_text({versions}) AS t(key, version)
             WHERE starts_with(t.key, 'branch:to:')
               AND {values} ? t.key
               AND t.version COLLATE "C" >
                   coalesce({seen}->substr(t.key, 11)->>t.key, '') COLLATE "C"
-            UNION ALL
-            SELECT 1, s.node
-            -- CASE: the subscriber is looked up only for a head with a new input
-            FROM (SELECT CASE WHEN ({updated} IS NULL OR {updated} ? '__start__')
-                               AND {versions} ? '__start__' THEN coalesce(
+            ORDER BY substr(t.key, 11) COLLATE "C")"""
+    start = f"""CASE WHEN ({updated} IS NULL OR {updated} ? '__start__')
+              AND {versions} ? '__start__' THEN ARRAY(
+            SELECT s.node
+            FROM (SELECT coalesce(
                 (SELECT k.key FROM jsonb_each({seen}) AS k(key, value)
                  WHERE k.key <> '__input__' AND jsonb_typeof(k.value) = 'object'
-                   AND k.value ? '__start__' LIMIT 1), '{START_MARK}') END AS node) s
-            WHERE s.node IS NOT NULL
-              AND ({versions}->>'__start__') COLLATE "C" >
+                   AND k.value ? '__start__' LIMIT 1), '{START_MARK}') AS node) s
+            WHERE ({versions}->>'__start__') COLLATE "C" >
                   coalesce({seen}->s.node->>'__start__', '') COLLATE "C"
-              AND ({values} ? '__start__' OR {start_held})
-        ) x
-        ORDER BY x.o, x.node COLLATE "C"
-    ) AS tokens OFFSET 0) q) END"""  # OFFSET 0: the tokens are computed once, not per use
+              AND ({values} ? '__start__' OR {start_held})) ELSE '{{}}'::text[] END"""
+    # a version or channel name that is none (a damaged row, too deep for any reader to
+    # load) would read as "no task": unreadable (tested only for heads with no task)
+    damaged = (f"jsonb_path_exists({versions}, '$.* ? {_NESTED}') "
+               f"OR jsonb_path_exists({seen}, '$.*.* ? {_NESTED}') "
+               f"OR jsonb_path_exists({updated}, '$[*] ? {_NESTED}')")
+    # parts that are not objects (a damaged row): UNREADABLE_MARK, never an error that
+    # fails the whole query (or an application's insert, through the status trigger)
+    return f"""CASE WHEN jsonb_typeof({values}) IS DISTINCT FROM 'object'
+        OR jsonb_typeof({versions}) IS DISTINCT FROM 'object'
+        OR jsonb_typeof({seen}) IS DISTINCT FROM 'object'
+    THEN ARRAY['{UNREADABLE_MARK}'] ELSE coalesce(
+        nullif({push} || {pull} || {start}, '{{}}'::text[]),
+        CASE WHEN {damaged} THEN ARRAY['{UNREADABLE_MARK}'] ELSE '{{}}'::text[] END) END"""
 
 
 def last_ran_sql(seen: str) -> str:
@@ -416,7 +412,7 @@ BEGIN
         WHERE s.thread_id = NEW.thread_id AND p.thread_id = NEW.thread_id
           AND p.checkpoint_ns = '' AND p.checkpoint_id = NEW.parent_checkpoint_id;
     END IF;
-    IF moved AND cardinality(nxt) > 0 AND (NEW.parent_checkpoint_id IS NULL OR NOT FOUND) THEN
+    IF moved AND NEW.parent_checkpoint_id IS NOT NULL AND NOT FOUND AND cardinality(nxt) > 0 THEN
         -- the parent was never saved (durability "exit"): what ran comes from the head
         UPDATE {STATUS_TABLE}
         SET parent_next_nodes = {last_ran_sql("(NEW.checkpoint->'versions_seen')")}
