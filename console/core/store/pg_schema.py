@@ -412,8 +412,9 @@ BEGIN
         WHERE s.thread_id = NEW.thread_id AND p.thread_id = NEW.thread_id
           AND p.checkpoint_ns = '' AND p.checkpoint_id = NEW.parent_checkpoint_id;
     END IF;
-    IF moved AND NEW.parent_checkpoint_id IS NOT NULL AND NOT FOUND AND cardinality(nxt) > 0 THEN
-        -- the parent was never saved (durability "exit"): what ran comes from the head
+    IF moved AND cardinality(nxt) > 0 AND (NEW.parent_checkpoint_id IS NULL OR NOT FOUND) THEN
+        -- no saved parent (durability "exit" saves none; a thread's first checkpoint has
+        -- none, once per thread): what ran comes from the head
         UPDATE {STATUS_TABLE}
         SET parent_next_nodes = {last_ran_sql("(NEW.checkpoint->'versions_seen')")}
         WHERE thread_id = NEW.thread_id;
