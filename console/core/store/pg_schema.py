@@ -331,10 +331,25 @@ _HEAD_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION hitl_track_head() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    nxt text[] := {next_nodes_sql("NEW.checkpoint", "NEW.thread_id")};
+    -- each part taken out once: a big checkpoint is stored compressed, and every
+    -- `NEW.checkpoint->...` would decompress it again
+    ck_vals jsonb := NEW.checkpoint->'channel_values';
+    ck_vers jsonb := NEW.checkpoint->'channel_versions';
+    ck_seen jsonb := NEW.checkpoint->'versions_seen';
+    ck_upd jsonb := NEW.checkpoint->'updated_channels';
+    nxt text[] := {next_nodes_of_parts_sql("ck_vals", "ck_vers", "ck_seen", "ck_upd", "NEW.thread_id")};
+    push_t text;
+    push_b bytea;
     moved boolean;
     early text[];
 BEGIN
+    IF '{PUSH_MARK}' = ANY(nxt) THEN
+        -- (a statement of its own: inside the INSERT the lookup cost every checkpoint)
+        SELECT b.type, b.blob INTO push_t, push_b FROM checkpoint_blobs b
+        WHERE b.thread_id = NEW.thread_id AND b.checkpoint_ns = ''
+          AND b.channel = '__pregel_tasks'
+          AND b.version = ck_vers->>'__pregel_tasks';
+    END IF;
     INSERT INTO {STATUS_TABLE} AS s (thread_id, checkpoint_id, paused_at, next_nodes, graph_id,
                                   parent_checkpoint_id, parent_next_nodes, metadata_json,
                                   push_type, push_blob)
@@ -347,8 +362,8 @@ BEGIN
         NEW.parent_checkpoint_id,
         NULL,
         CASE WHEN cardinality(nxt) > 0 THEN NEW.metadata::text END,
-        {push_blob_sql("nxt", "(NEW.checkpoint->'channel_versions')", "NEW.thread_id", "type")},
-        {push_blob_sql("nxt", "(NEW.checkpoint->'channel_versions')", "NEW.thread_id", "blob")}
+        push_t,
+        push_b
     )
     ON CONFLICT (thread_id) DO UPDATE
         SET checkpoint_id = EXCLUDED.checkpoint_id,
@@ -416,7 +431,7 @@ BEGIN
         -- no saved parent (durability "exit" saves none; a thread's first checkpoint has
         -- none, once per thread): what ran comes from the head
         UPDATE {STATUS_TABLE}
-        SET parent_next_nodes = {last_ran_sql("(NEW.checkpoint->'versions_seen')")}
+        SET parent_next_nodes = {last_ran_sql("ck_seen")}
         WHERE thread_id = NEW.thread_id;
     END IF;
     IF NEW.checkpoint_id = ANY(early) THEN
