@@ -337,7 +337,8 @@ DECLARE
     ck_vers jsonb := NEW.checkpoint->'channel_versions';
     ck_seen jsonb := NEW.checkpoint->'versions_seen';
     ck_upd jsonb := NEW.checkpoint->'updated_channels';
-    nxt text[] := {next_nodes_of_parts_sql("ck_vals", "ck_vers", "ck_seen", "ck_upd", "NEW.thread_id")};
+    nxt text[] := {next_nodes_of_parts_sql("ck_vals", "ck_vers", "ck_seen", "ck_upd",
+                                           "NEW.thread_id")};
     push_t text;
     push_b bytea;
     moved boolean;
