@@ -3,31 +3,18 @@ gated actions run once on approve and never on reject, edits go through reducers
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from console.core.apply import Decider, current_origin, pause_key
-from console.core.dburl import parse_db_url
 from console.core.decisions import DecisionInput, DecisionRefused
 from console.core.errors import ConflictError, ConsoleError, NotPendingError
-from console.core.graphs import GraphInfo, GraphRegistry
 from console.core.models_ledger import DecisionType
-from console.core.store import CheckpointStore, open_store
+from console.core.store import CheckpointStore
 from tests import graphs
 
 APPROVE = DecisionInput(DecisionType.APPROVE)
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[CheckpointStore]:
-    registry = GraphRegistry(GraphInfo.of(n, g) for n, g in graphs.ALL.items())
-    opened = await open_store(parse_db_url(db_url), registry, grace_seconds=0, create=True)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture

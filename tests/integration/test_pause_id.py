@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,30 +18,18 @@ import pytest
 from langgraph.types import Command
 
 from console.core.apply import Decider, current_origin
-from console.core.dburl import parse_db_url
 from console.core.decisions import DecisionInput
 from console.core.errors import ConflictError, UsageError
-from console.core.graphs import GraphInfo, GraphRegistry
 from console.core.models_ledger import DecisionType
 from console.core.pause_id import parse_expect, pause_id, pause_id_of, questions_digest
 from console.core.redact import Redactor
-from console.core.store import CheckpointStore, open_store
+from console.core.store import CheckpointStore
 from console.core.views import bundle_view, pending_view
 from tests import graphs
 
 ROOT = Path(__file__).resolve().parents[2]
 APPROVE = DecisionInput(DecisionType.APPROVE)
 SECOND = "confirm: really send the wire?"
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[CheckpointStore]:
-    registry = GraphRegistry(GraphInfo.of(n, g) for n, g in graphs.ALL.items())
-    opened = await open_store(parse_db_url(db_url), registry, grace_seconds=0, create=True)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def start(store: CheckpointStore, name: str, thread_id: str) -> tuple[Any, Any]:

@@ -114,6 +114,22 @@ def _interrupt_blob(old_type: str, old_blob: bytes, payload: dict[str, Any]) -> 
     return JsonPlusSerializer().dumps_typed(items)[1]
 
 
+# Three `raw` pauses: one clean, one with hostile Exts in its interrupt write, one with
+# them in its stored state (`plant`).
+PLANTED_THREADS = {"plain": "raw", "evil-write": "raw", "evil-state": "raw"}
+
+
+async def seed_planted(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`PLANTED_THREADS` seeded and planted, the attacker's modules importable (an import
+    would create a marker): returns the marker directory, empty until something runs."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    monkeypatch.syspath_prepend(str(plugin_dir(tmp_path, markers)))
+    await seed(db_url, PLANTED_THREADS)
+    plant(db_url, hostile(markers), in_write="evil-write", in_state="evil-state")
+    return markers
+
+
 def plant(db_url: str, payload: dict[str, Any], *, in_write: str, in_state: str) -> None:
     """Hostile values into `in_write`'s interrupt write and `in_state`'s stored state."""
     state_blob = JsonPlusSerializer().dumps_typed(["seeded", payload])[1]

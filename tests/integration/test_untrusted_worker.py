@@ -26,20 +26,15 @@ from console.core.models_ledger import DecisionType
 from console.core.store import open_store
 from console.core.worker import apply_pending_decisions
 from tests import graphs
-from tests.integration.test_untrusted_serde import hostile, plant, plugin_dir, seed
+from tests.integration.test_untrusted_serde import PLANTED_THREADS, seed_planted
 
-THREADS = {"plain": "raw", "evil-write": "raw", "evil-state": "raw"}
+THREADS = PLANTED_THREADS
 
 
 async def test_a_worker_applies_decisions_on_planted_rows_without_running_them(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    # The modules the rows name are importable here, so an import would create a marker.
-    monkeypatch.syspath_prepend(str(plugin_dir(tmp_path, markers)))
-    await seed(db_url, THREADS)
-    plant(db_url, hostile(markers), in_write="evil-write", in_state="evil-state")
+    markers = await seed_planted(db_url, tmp_path, monkeypatch)
 
     # The console side: no graphs loaded, decisions only recorded.
     console = await open_store(parse_db_url(db_url), GraphRegistry(), grace_seconds=0)

@@ -25,22 +25,25 @@ from ui_support import build_app, main_screen, open_ui_store, screen_text, settl
 
 from console.settings import Settings
 from tests import graphs
-from tests.integration.test_untrusted_serde import ROOT, hostile, plant, plugin_dir, seed
+from tests.integration.test_untrusted_serde import (
+    PLANTED_THREADS,
+    ROOT,
+    hostile,
+    plant,
+    plugin_dir,
+    seed,
+    seed_planted,
+)
 
 GRAPHS = {"raw": graphs.ALL["raw"]}
-THREADS = {"plain": "raw", "evil-write": "raw", "evil-state": "raw"}
+THREADS = PLANTED_THREADS
 TABS = ("1", "2", "3", "4")  # payload, diff, state, history
 
 
 async def test_planted_rows_run_nothing_in_the_console(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    markers = tmp_path / "markers"
-    markers.mkdir()
-    # The modules the rows name are importable here, so an import would create a marker.
-    monkeypatch.syspath_prepend(str(plugin_dir(tmp_path, markers)))
-    await seed(db_url, THREADS)
-    plant(db_url, hostile(markers), in_write="evil-write", in_state="evil-state")
+    markers = await seed_planted(db_url, tmp_path, monkeypatch)
     store = await open_ui_store(db_url, GRAPHS)  # the graph loaded: state read through it
     app = build_app(store, Settings(reviewer="tester", mouse=False))
     try:
