@@ -73,7 +73,7 @@ class Database:
 
 async def _seed(url: str, count: int) -> list[str]:
     from console.core.dburl import parse_db_url
-    from console.core.ledger_schema import install_ledger
+    from console.core.ledger.schema import install_ledger
     from console.core.store import open_store
 
     store = await open_store(parse_db_url(url), create=True)
@@ -93,11 +93,11 @@ async def _seed(url: str, count: int) -> list[str]:
 async def _decide(url: str, ids: list[str], *, inline: bool,
                   gaps: tuple[float, float] | None = None) -> float:
     """Approve each thread from a console; inline applies them too. Returns seconds."""
-    from console.core.apply import Decider, current_origin
     from console.core.dburl import parse_db_url
-    from console.core.decisions import DecisionInput
     from console.core.graphs import GraphInfo, GraphRegistry
-    from console.core.models_ledger import DecisionType
+    from console.core.ledger.apply import Decider, current_origin
+    from console.core.ledger.decisions import DecisionInput
+    from console.core.ledger.rows import DecisionType
     from console.core.store import open_store
 
     registry = GraphRegistry([GraphInfo.of("trivial", graph)]) if inline else GraphRegistry()

@@ -129,7 +129,7 @@ def _indent(text: str) -> str:
 
 
 async def run_setup(args: argparse.Namespace, settings: Settings) -> int:
-    from console.core.ledger_schema import install_ledger
+    from console.core.ledger.db import install_ledger
 
     async with store_session(settings) as store:
         done = await store.setup(notify=args.notify)
@@ -168,7 +168,7 @@ async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
                   f"{EXTRA_PENDING} of them still pending)...", file=sys.stderr)
             await seed_demo(store.saver, args.threads)
             await store.setup()
-            from console.core.ledger_schema import install_ledger
+            from console.core.ledger.db import install_ledger
 
             await install_ledger(store)
         elif not args.no_tui:

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 from console.core.durations import parse_duration
 from console.core.errors import ConflictError, ConsoleError, NotPendingError, UsageError
 from console.core.inert import inert
+from console.core.ledger.rows import DecisionType, LedgerRow
 from console.core.models import PendingFilter
-from console.core.models_ledger import DecisionType, LedgerRow
 from console.core.pause_id import pause_id_of
 from console.settings import Settings
 
 if TYPE_CHECKING:
-    from console.core.apply import BulkResult
-    from console.core.decisions import DecisionInput
+    from console.core.ledger.apply import BulkResult
+    from console.core.ledger.decisions import DecisionInput
 
 # The handlers import the core's decision path lazily, so `--help` stays instant.
 
@@ -133,7 +133,7 @@ def item_choices(
     args: argparse.Namespace, reason: str | None
 ) -> tuple[dict[str, DecisionInput] | None, tuple[str, ...] | None]:
     """The per-item decisions and the items to answer that the item options name."""
-    from console.core.decisions import DecisionInput
+    from console.core.ledger.decisions import DecisionInput
 
     items: dict[str, DecisionInput] = {}
 
@@ -202,7 +202,7 @@ def _print(settings: Settings, data: dict[str, Any], text: str) -> None:
 
 
 async def run_approve(args: argparse.Namespace, settings: Settings) -> int:
-    from console.core.decisions import DecisionInput
+    from console.core.ledger.decisions import DecisionInput
 
     edit = _json_arg(args.edit, "--edit")
     resume = _json_arg(args.resume, "--resume")
@@ -218,7 +218,7 @@ async def run_approve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def run_respond(args: argparse.Namespace, settings: Settings) -> int:
-    from console.core.decisions import DecisionInput
+    from console.core.ledger.decisions import DecisionInput
 
     items, only = item_choices(args, None)
     choice = DecisionInput(DecisionType.RESPOND, reason=args.message, items=items,
@@ -264,8 +264,8 @@ def _lands_in(plan: Any) -> str | None:
 
 
 async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
-    from console.core.apply import BulkTarget, reject_many
-    from console.core.decisions import DecisionInput
+    from console.core.ledger.apply import BulkTarget, reject_many
+    from console.core.ledger.decisions import DecisionInput
     from console.session import decider_for, store_session
 
     reason = (args.reason or "").strip()
@@ -326,7 +326,7 @@ def _bulk_report(settings: Settings, results: list[BulkResult]) -> int:
 
 
 async def run_expire(args: argparse.Namespace, settings: Settings) -> int:
-    from console.core.apply import BulkTarget, reject_many
+    from console.core.ledger.apply import BulkTarget, reject_many
     from console.session import decider_for, store_session
 
     seconds = parse_duration(args.older_than)
@@ -404,7 +404,7 @@ def _audit_record(row: LedgerRow, redactor: Any) -> dict[str, Any]:
 
 
 async def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
-    from console.core.apply import reconcile
+    from console.core.ledger.apply import reconcile
     from console.session import decider_for, store_session
 
     async with store_session(settings) as store:

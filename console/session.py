@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from console.core.apply import Decider, current_origin
 from console.core.dburl import parse_db_url
 from console.core.errors import UsageError
 from console.core.graphs import GraphRegistry, load_registry
+from console.core.ledger.apply import Decider, current_origin
 from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.core.serde import SafeSerializer, serializer_from_spec

@@ -22,7 +22,7 @@ from console.core.inert import fit, inert
 from console.settings import Settings
 
 if TYPE_CHECKING:
-    from console.core.models_ledger import QueueDepth, WorkerRecord
+    from console.core.ledger.rows import QueueDepth, WorkerRecord
     from console.core.worker import WorkerResult
 
 Command = Callable[[str, str], argparse.ArgumentParser]
@@ -168,8 +168,8 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
 
 async def run_workers(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.graphs import GraphRegistry
-    from console.core.models_ledger import QueueDepth
-    from console.core.store.ledger_sql import database_error, ledger_db
+    from console.core.ledger.db import database_error, ledger_db
+    from console.core.ledger.rows import QueueDepth
     from console.session import store_session
 
     async with store_session(settings, registry=GraphRegistry()) as store:

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from console.core.decisions import DecisionInput, DecisionRefused, Plan, plan_decision
 from console.core.graphs import GraphInfo
+from console.core.ledger.decisions import DecisionInput, DecisionRefused, Plan, plan_decision
 from console.core.models import PendingThread
 
 # LangGraph's NULL_TASK_ID (langgraph/_internal/_constants.py): the task id under which a

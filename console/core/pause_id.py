@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.core.errors import UsageError
+from console.core.ledger.rows import interrupts_key
 from console.core.models import PendingThread
-from console.core.models_ledger import interrupts_key
 
 SEPARATOR = ":"  # checkpoint ids are uuid6 text: never a colon
 DIGEST_CHARS = 12  # 48 bits: tells the questions of one checkpoint apart

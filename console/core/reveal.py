@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from console.core.errors import PolicyRefused, UsageError
 
 if TYPE_CHECKING:
-    from console.core.apply import Decider
+    from console.core.ledger.apply import Decider
     from console.core.models import ReviewBundle
 
 

@@ -44,15 +44,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from console.core.apply import pause_key, process_alive, resume_graph
-from console.core.decisions import Plan
 from console.core.errors import UsageError
 from console.core.graphs import GraphInfo, GraphRegistry
-from console.core.ledger_schema import DECISIONS_CHANNEL, install_ledger
+from console.core.ledger.apply import pause_key, process_alive, resume_graph
+from console.core.ledger.db import LedgerDB, database_error, install_ledger, ledger_db
+from console.core.ledger.decisions import Plan
+from console.core.ledger.rows import DecisionStatus, LedgerRow, Origin, WorkerRecord
+from console.core.ledger.schema import DECISIONS_CHANNEL
 from console.core.models import PendingFilter, PendingThread
-from console.core.models_ledger import DecisionStatus, LedgerRow, Origin, WorkerRecord
 from console.core.store.base import CheckpointStore
-from console.core.store.ledger_sql import LedgerDB, database_error, ledger_db
 
 log = logging.getLogger("console.worker")
 

@@ -17,8 +17,8 @@ from textual.command import CommandPalette, SearchIcon
 from textual.screen import Screen
 from textual.worker import WorkerFailed
 
-from console.core.apply import Decider
 from console.core.crash import CrashReport, report_crash
+from console.core.ledger.apply import Decider
 from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.core.store.base import CheckpointStore

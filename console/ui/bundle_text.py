@@ -23,9 +23,10 @@ from console.core.conventions import (
     inbox_request,
     tool_approval_request,
 )
-from console.core.decision_status import BAD, DONE, StatusWords, pause_status
 from console.core.durations import format_age
 from console.core.inert import inert
+from console.core.ledger.rows import LedgerRow
+from console.core.ledger.status import BAD, DONE, StatusWords, pause_status
 from console.core.models import (
     Convention,
     PauseKind,
@@ -33,7 +34,6 @@ from console.core.models import (
     PendingThread,
     ReviewBundle,
 )
-from console.core.models_ledger import LedgerRow
 from console.core.redact import Redactor
 from console.ui.ages import AgeBand, age_band, age_seconds
 from console.ui.cell_text import one_line

@@ -13,8 +13,8 @@ from typing import Any
 
 from rich.text import Text
 
+from console.core.ledger.rows import LedgerRow
 from console.core.models import ReviewBundle
-from console.core.models_ledger import LedgerRow
 from console.core.redact import Redactor
 from console.ui.bundle_text import kind_label
 from console.ui.cell_text import one_line

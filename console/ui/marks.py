@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from console.core.apply import BulkTarget
+from console.core.ledger.apply import BulkTarget
 from console.core.models import PendingThread
 from console.core.pause_id import pause_id_of
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from rich.text import Text
 
-from console.core.decisions import Plan
 from console.core.inert import inert
+from console.core.ledger.decisions import Plan
 from console.core.nested import target_label
 from console.core.redact import Redactor
 from console.ui.pretty import KEY_STYLE, NOTE_STYLE, Limits, pretty

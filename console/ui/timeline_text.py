@@ -1,7 +1,7 @@
 """The detail pane's History tab: the thread's decisions and checkpoints, newest first.
 
 Ledger rows say who decided what, when, and where it stands (in the words of
-`console.core.decision_status`); checkpoints come from the bundle's bounded history.
+`console.core.ledger.status`); checkpoints come from the bundle's bounded history.
 Every string from the ledger or the data is redacted and made one inert line.
 """
 
@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-from console.core.decision_status import BAD, DONE, describe
 from console.core.durations import format_age
+from console.core.ledger.rows import LedgerRow, interrupts_key
+from console.core.ledger.status import BAD, DONE, describe
 from console.core.models import ReviewBundle
-from console.core.models_ledger import LedgerRow, interrupts_key
 from console.core.redact import Redactor
 from console.ui.cell_text import one_line
 from console.ui.pretty import KEY_STYLE, NOTE_STYLE

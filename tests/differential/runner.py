@@ -26,13 +26,13 @@ from urllib.parse import quote
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from console.core.apply import Decider, current_origin
 from console.core.dburl import DatabaseLocation
-from console.core.decisions import DecisionInput
 from console.core.errors import ConsoleError
 from console.core.graphs import GraphInfo, GraphRegistry
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.decisions import DecisionInput
+from console.core.ledger.rows import DecisionType
 from console.core.models import PendingThread
-from console.core.models_ledger import DecisionType
 from console.core.store import CheckpointStore, open_store
 from tests.differential.build import EffectSink, NodeFailed, build, first_input
 from tests.differential.oracle import Answer, Truth, answer_of, expected

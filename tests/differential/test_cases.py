@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from langgraph.types import Command
 
-from console.core.apply import Decider, current_origin
 from console.core.dburl import parse_db_url
-from console.core.decisions import DecisionInput
 from console.core.graphs import GraphInfo, GraphRegistry
-from console.core.models_ledger import DecisionType
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.decisions import DecisionInput
+from console.core.ledger.rows import DecisionType
 from console.core.store import CheckpointStore, open_store
 from tests.differential.build import EffectSink, NodeFailed, build, first_input
 from tests.differential.oracle import answer_of, expected

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from console.core.apply import Decider, current_origin, pause_key
-from console.core.decisions import DecisionInput, DecisionRefused
 from console.core.errors import ConflictError, ConsoleError, NotPendingError
-from console.core.models_ledger import DecisionType
+from console.core.ledger.apply import Decider, current_origin, pause_key
+from console.core.ledger.decisions import DecisionInput, DecisionRefused
+from console.core.ledger.rows import DecisionType
 from console.core.store import CheckpointStore
 from tests import graphs
 

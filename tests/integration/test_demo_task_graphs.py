@@ -14,9 +14,9 @@ import pytest
 from langgraph.types import Command
 from pydantic import ValidationError
 
-from console.core.apply import Decider, current_origin
-from console.core.decisions import DecisionInput
-from console.core.models_ledger import DecisionType
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.decisions import DecisionInput
+from console.core.ledger.rows import DecisionType
 from console.core.store import CheckpointStore
 from console.demo.gates import ALLOWED_DECISIONS
 from console.demo.graphs import DEMO_GRAPHS, DEMO_INFO, demo_answer, demo_config

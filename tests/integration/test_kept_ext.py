@@ -25,11 +25,11 @@ from langgraph.checkpoint.serde.jsonplus import (
     JsonPlusSerializer,
 )
 
-from console.core.apply import Decider, current_origin
 from console.core.dburl import parse_db_url
-from console.core.decisions import DecisionInput
 from console.core.graphs import GraphInfo, GraphRegistry
-from console.core.models_ledger import DecisionType
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.decisions import DecisionInput
+from console.core.ledger.rows import DecisionType
 from console.core.serde import SafeSerializer
 from console.core.store import open_store
 from tests import graphs

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from console.core.apply import Decider, current_origin
 from console.core.dburl import parse_db_url
-from console.core.decisions import DecisionInput, DecisionRefused
 from console.core.errors import ConsoleError
 from console.core.graphs import GraphInfo, GraphRegistry
-from console.core.models_ledger import DecisionType
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.decisions import DecisionInput, DecisionRefused
+from console.core.ledger.rows import DecisionType
 from console.core.nested import NULL_TASK_ID, update_target
 from console.core.redact import Redactor
 from console.core.store import CheckpointStore, open_store

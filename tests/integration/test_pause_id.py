@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from langgraph.types import Command
 
-from console.core.apply import Decider, current_origin
-from console.core.decisions import DecisionInput
 from console.core.errors import ConflictError, UsageError
-from console.core.models_ledger import DecisionType
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.decisions import DecisionInput
+from console.core.ledger.rows import DecisionType
 from console.core.pause_id import parse_expect, pause_id, pause_id_of, questions_digest
 from console.core.redact import Redactor
 from console.core.store import CheckpointStore

@@ -197,7 +197,7 @@ async def test_reveal_only_where_policy_allows_and_always_audited(
     revealed = cli("show", "hitl_agent-0002", "--db", db_url, "--reveal", "user.account.api_key",
                    "--reviewer", "sec", "--config", str(allowed), "--json")
     assert revealed.returncode == 0 and json.loads(revealed.stdout).startswith("sk-")
-    from console.core.store.ledger_sql import ledger_db
+    from console.core.ledger.db import ledger_db
 
     store = await open_store(parse_db_url(db_url))
     try:

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from console.cli import main
-from console.core.apply import Decider, current_origin
 from console.core.dburl import parse_db_url
-from console.core.decisions import DecisionInput, DecisionRefused
 from console.core.graphs import GraphInfo, GraphRegistry
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.decisions import DecisionInput, DecisionRefused
+from console.core.ledger.rows import DecisionType
 from console.core.models import Convention
-from console.core.models_ledger import DecisionType
 from console.core.store import CheckpointStore, open_store
 from tests import tool_approval_graphs as graphs
 from tests.tool_approval_graphs import DELETE_ARGS, EMAIL_ARGS, TOOL_RUNS
@@ -328,7 +328,7 @@ async def test_the_middleware_accepts_the_planned_resume(store: CheckpointStore)
     from langgraph.types import Command
 
     from console.core.conventions import detect_convention
-    from console.core.decisions import plan_decision
+    from console.core.ledger.decisions import plan_decision
     from console.core.models import PauseKind, PendingInterrupt, PendingThread
 
     thread = _tid("agent-direct")
@@ -379,7 +379,7 @@ async def test_policy_covers_every_action_a_decision_takes(store: CheckpointStor
 async def test_send_branches_decided_item_by_item(demo_store: CheckpointStore) -> None:
     """Map-reduce approvals (one `Send` branch per line, raw payloads): reimburse line 1,
     reject the others, in one Command; only line 1's reimbursement runs."""
-    from console.core.decisions import item_label
+    from console.core.ledger.decisions import item_label
     from console.demo.graphs import DEMO_GRAPHS, DEMO_INFO, demo_config
     from console.demo.seed import seed_demo
 

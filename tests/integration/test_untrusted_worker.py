@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from console.core.apply import Decider, current_origin
 from console.core.dburl import parse_db_url
-from console.core.decisions import DecisionInput
 from console.core.graphs import GraphRegistry
-from console.core.ledger_schema import install_ledger
-from console.core.models_ledger import DecisionType
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.decisions import DecisionInput
+from console.core.ledger.rows import DecisionType
+from console.core.ledger.schema import install_ledger
 from console.core.store import open_store
 from console.core.worker import apply_pending_decisions
 from tests import graphs

@@ -24,14 +24,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from console.core.apply import Decider, current_origin
 from console.core.dburl import parse_db_url
-from console.core.decisions import DecisionInput
 from console.core.graphs import GraphInfo, GraphRegistry
-from console.core.ledger_schema import install_ledger
-from console.core.models_ledger import DecisionType, LedgerRow
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.db import install_ledger, ledger_db
+from console.core.ledger.decisions import DecisionInput
+from console.core.ledger.rows import DecisionType, LedgerRow
 from console.core.store import CheckpointStore, open_store
-from console.core.store.ledger_sql import ledger_db
 from console.core.worker import (
     Worker,
     WorkerOptions,
@@ -50,10 +49,10 @@ APPROVE = DecisionInput(DecisionType.APPROVE)
 # The console process may not import the graph module at all (tests.graph_guard).
 CONSOLE_DECIDES = BLOCK_GRAPHS + r'''
 import asyncio, json
-from console.core.apply import Decider, current_origin
-from console.core.decisions import DecisionInput
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.decisions import DecisionInput
 from console.core.dburl import parse_db_url
-from console.core.models_ledger import DecisionType
+from console.core.ledger.rows import DecisionType
 from console.core.store import open_store
 
 async def main(url, wanted):
@@ -319,7 +318,7 @@ async def test_expired_claims_are_settled_from_the_head_and_never_run_twice(
         plan = plan_from_ledger(ghost[ids[2]])
         pause = await store.pending_thread(ids[2])
         assert pause is not None
-        from console.core.apply import resume_graph
+        from console.core.ledger.apply import resume_graph
 
         await resume_graph(store, GraphInfo.of("race", graphs.ALL["race"]), plan, pause)
         await asyncio.sleep(0.1)

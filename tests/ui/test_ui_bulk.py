@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from ui_support import build_app, decided, main_screen, screen_lines, screen_text, settle, until
 
-from console.core.apply import Decider, current_origin
-from console.core.decisions import DecisionInput
-from console.core.models_ledger import DecisionType
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.db import ledger_db
+from console.core.ledger.decisions import DecisionInput
+from console.core.ledger.rows import DecisionType
 from console.core.store.base import CheckpointStore
-from console.core.store.ledger_sql import ledger_db
 from console.settings import Settings
 from console.ui.modals.bulk import BulkProgressScreen, BulkRejectScreen, bar
 from console.ui.screens.main import MainScreen

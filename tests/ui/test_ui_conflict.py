@@ -13,8 +13,8 @@ import pytest
 from langgraph.types import Command
 from ui_support import build_app, decided, main_screen, screen_text, select_graph, settle, until
 
+from console.core.ledger.db import ledger_db
 from console.core.store.base import CheckpointStore
-from console.core.store.ledger_sql import ledger_db
 from console.demo import graphs as demo_graphs
 from console.settings import Settings
 from console.ui.modals.confirm import ConfirmScreen

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from ui_support import build_app, decided, main_screen, screen_text, select_graph, settle, until
 
-from console.core.apply import Decider, Outcome, current_origin
-from console.core.decisions import DecisionInput
 from console.core.errors import ConsoleError
+from console.core.ledger.apply import Decider, Outcome, current_origin
+from console.core.ledger.db import ledger_db
+from console.core.ledger.decisions import DecisionInput
 from console.core.policy import Policy
 from console.core.store.base import CheckpointStore
-from console.core.store.ledger_sql import ledger_db
 from console.settings import Settings
 from console.ui.modals.confirm import ConfirmScreen
 from console.ui.modals.error import ErrorModal

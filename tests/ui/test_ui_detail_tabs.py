@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 from ui_support import SEED_NOW, build_app, main_screen, select_graph, settle
 
-from console.core.models_ledger import LedgerRow
+from console.core.ledger.rows import LedgerRow
 from console.core.store.base import HISTORY_LIMIT, CheckpointStore
 from console.settings import Settings
 

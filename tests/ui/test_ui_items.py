@@ -29,7 +29,7 @@ from ui_support import (
     until,
 )
 
-from console.core.store.ledger_sql import ledger_db
+from console.core.ledger.db import ledger_db
 from console.settings import Settings
 from console.ui.app import ConsoleApp
 from console.ui.modals.confirm import ConfirmScreen

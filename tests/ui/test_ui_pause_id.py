@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from ui_support import build_app, decided, open_ui_store, seed_threads, select_graph, settle, until
 
-from console.core.apply import Decider, current_origin
-from console.core.decisions import DecisionInput
-from console.core.models_ledger import DecisionType
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.db import ledger_db
+from console.core.ledger.decisions import DecisionInput
+from console.core.ledger.rows import DecisionType
 from console.core.pause_id import pause_id_of
-from console.core.store.ledger_sql import ledger_db
 from console.settings import Settings
 from console.ui.modals.confirm import ConfirmScreen
 from console.ui.modals.conflict import ConflictScreen

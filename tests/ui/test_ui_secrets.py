@@ -35,9 +35,9 @@ from ui_support import (
     until,
 )
 
-from console.core.apply import Decider, current_origin
-from console.core.decisions import DecisionInput
-from console.core.models_ledger import DecisionType
+from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.decisions import DecisionInput
+from console.core.ledger.rows import DecisionType
 from console.settings import Settings
 from console.ui.modals.bulk import BulkProgressScreen, BulkRejectScreen
 from console.ui.modals.confirm import ConfirmScreen

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from console.core.decisions import DecisionRefused
 from console.core.errors import ConflictError, NotPendingError, PolicyRefused
+from console.core.ledger.decisions import DecisionRefused
 from console.core.models import Convention, PauseKind, PendingInterrupt, PendingThread
 from console.core.pause_id import pause_id
 from console.core.policy import Policy

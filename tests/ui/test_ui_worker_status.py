@@ -24,10 +24,10 @@ from ui_support import notifications as notes
 
 from console.core.dburl import parse_db_url
 from console.core.graphs import GraphRegistry
-from console.core.models_ledger import LedgerRow
+from console.core.ledger.db import ledger_db
+from console.core.ledger.rows import LedgerRow
 from console.core.store import open_store
 from console.core.store.base import CheckpointStore
-from console.core.store.ledger_sql import ledger_db
 from console.core.worker import apply_pending_decisions
 from console.settings import Settings
 from console.ui.modals.confirm import ConfirmScreen
@@ -373,9 +373,9 @@ def test_worker_names_are_short() -> None:
 async def test_deciding_again_after_a_failed_apply_sends_the_new_answer(
     console_store: CheckpointStore, worker_db: str,
 ) -> None:
-    from console.core.apply import Decider, current_origin
-    from console.core.decisions import DecisionInput
-    from console.core.models_ledger import DecisionType
+    from console.core.ledger.apply import Decider, current_origin
+    from console.core.ledger.decisions import DecisionInput
+    from console.core.ledger.rows import DecisionType
 
     decider = Decider(console_store, current_origin("tester"), worker_mode=True)
     await decider.decide("refuses-000", DecisionInput(DecisionType.APPROVE))

@@ -83,8 +83,9 @@ def test_convention_detection() -> None:
 
 
 def test_core_never_imports_textual() -> None:
-    code = ("import sys, console.core.store, console.core.apply, console.core.views, "
-            "console.core.decisions, console.core.store.postgres, console.core.store.sqlite; "
+    code = ("import sys, console.core.store, console.core.ledger.apply, console.core.views, "
+            "console.core.ledger.decisions, console.core.store.postgres, "
+            "console.core.store.sqlite; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

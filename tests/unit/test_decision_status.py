@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from console.core.decision_status import BAD, DONE, PENDING, describe, pause_status
-from console.core.models_ledger import LedgerRow
+from console.core.ledger.rows import LedgerRow
+from console.core.ledger.status import BAD, DONE, PENDING, describe, pause_status
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 ROW = LedgerRow(

@@ -24,9 +24,9 @@ from console.core.conventions import (
     schema_decision_types,
     summarize_value,
 )
-from console.core.decisions import DecisionInput, DecisionRefused, plan_decision
+from console.core.ledger.decisions import DecisionInput, DecisionRefused, plan_decision
+from console.core.ledger.rows import DecisionType
 from console.core.models import Convention, PauseKind, PendingInterrupt, PendingThread
-from console.core.models_ledger import DecisionType
 from tests.tool_approval_graphs import DeleteArgs, EmailArgs, decision_type
 
 REQUEST = {"type": "tool_approval", "tool_call_id": "c1", "name": "send_email",

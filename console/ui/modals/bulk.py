@@ -15,7 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from console.core.apply import BulkResult
+from console.core.ledger.apply import BulkResult
 from console.core.redact import Redactor
 from console.ui.cell_text import one_line
 from console.ui.widgets.scrollbars import use_cell_scrollbars

@@ -32,10 +32,10 @@ from console.core.conventions import (
     inbox_request,
     tool_approval_request,
 )
-from console.core.decisions import DecisionInput, Plan
 from console.core.errors import ConflictError, ConsoleError
+from console.core.ledger.decisions import DecisionInput, Plan
+from console.core.ledger.rows import DecisionType
 from console.core.models import Convention, PauseKind, PendingInterrupt, PendingThread, ReviewBundle
-from console.core.models_ledger import DecisionType
 from console.core.redact import Redactor
 from console.ui.actions import ActionState
 from console.ui.bundle_text import allowed_decisions as card_allowed

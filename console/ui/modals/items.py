@@ -26,10 +26,10 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 
 from console.core.conventions import summarize_value, tool_approval_request
-from console.core.decisions import DecisionInput, item_label
 from console.core.errors import ConflictError
+from console.core.ledger.decisions import DecisionInput, item_label
+from console.core.ledger.rows import DecisionType
 from console.core.models import PendingInterrupt, PendingThread
-from console.core.models_ledger import DecisionType
 from console.core.redact import Redactor
 from console.ui.actions import item_actions
 from console.ui.cell_text import fit, one_line

@@ -16,9 +16,9 @@ from datetime import datetime
 from textual.screen import Screen
 from textual.timer import Timer
 
-from console.core.apply import Decider
+from console.core.ledger.apply import Decider
+from console.core.ledger.rows import LedgerRow
 from console.core.models import PendingThread, ReviewBundle
-from console.core.models_ledger import LedgerRow
 from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.core.store.base import CheckpointStore

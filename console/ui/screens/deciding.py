@@ -17,13 +17,13 @@ from typing import Any
 from rich.text import Text
 from textual import work
 
-from console.core.apply import Outcome
-from console.core.decisions import DecisionInput, Plan
 from console.core.errors import ConflictError, ConsoleError, NotPendingError
 from console.core.inert import inert
 from console.core.jsonable import to_jsonable
+from console.core.ledger.apply import Outcome
+from console.core.ledger.decisions import DecisionInput, Plan
+from console.core.ledger.rows import DecisionType, LedgerRow, interrupts_key
 from console.core.models import PendingThread, ReviewBundle
-from console.core.models_ledger import DecisionType, LedgerRow, interrupts_key
 from console.core.pause_id import pause_id
 from console.core.reveal import reveal_value
 from console.ui.actions import ActionState, approval_note, needs_value, with_own_approval

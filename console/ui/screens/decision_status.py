@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from console.core.models_ledger import LedgerRow
+from console.core.ledger.rows import LedgerRow
 from console.ui.cell_text import one_line
 from console.ui.live import is_outage
 from console.ui.screens.base import ScreenBase

@@ -33,8 +33,8 @@ from textual.containers import Container
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
+from console.core.ledger.rows import LedgerRow
 from console.core.models import PendingThread
-from console.core.models_ledger import LedgerRow
 from console.core.store.heads import matches
 from console.ui.actions import ACTIONS, actions_text
 from console.ui.errors import describe_error

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from textual import work
 
-from console.core.apply import BulkResult, BulkTarget, reject_many
+from console.core.ledger.apply import BulkResult, BulkTarget, reject_many
 from console.core.models import PendingThread
 from console.ui.marks import Mark
 from console.ui.modals.bulk import BulkProgressScreen, BulkRejectScreen

@@ -26,9 +26,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Static
 
-from console.core.decision_status import pause_status
+from console.core.ledger.rows import LedgerRow
+from console.core.ledger.status import pause_status
 from console.core.models import PendingThread, ReviewBundle
-from console.core.models_ledger import LedgerRow
 from console.core.redact import Redactor
 from console.ui.bundle_text import (
     HEADER_LINES,

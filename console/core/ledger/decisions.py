@@ -23,8 +23,8 @@ from console.core.conventions import (
 )
 from console.core.errors import UsageError
 from console.core.graphs import GraphInfo
+from console.core.ledger.rows import DecisionType
 from console.core.models import Convention, PauseKind, PendingInterrupt, PendingThread
-from console.core.models_ledger import DecisionType
 
 DEFAULT_APPROVE = "approved"
 DEFAULT_REJECT = "rejected: {reason}"

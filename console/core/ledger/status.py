@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from console.core.durations import format_age
-from console.core.models_ledger import DecisionStatus, LedgerRow, interrupts_key
+from console.core.ledger.rows import DecisionStatus, LedgerRow, interrupts_key
 
 # How the header colours a status (the UI maps tones to styles; words carry the meaning).
 PENDING, DONE, BAD = "pending", "done", "bad"

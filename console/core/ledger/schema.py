@@ -10,15 +10,9 @@ stays at the same checkpoint with a new interrupt id, and that is a new pause.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from console.core.store.base import CheckpointStore
+from console.core.ledger.rows import CLAIMING_STATUSES
 
 LEDGER_VERSION = 1
-
-# Statuses that hold a pause: a decision in one of them blocks every other on that pause.
-CLAIMING_STATUSES = ("in_flight", "applied", "queued", "claimed")
 
 # Worker mode (console/core/worker.py): a queued decision is claimed by one worker with a
 # lease it renews by heartbeat; `started_at` is committed just before the graph is resumed,
@@ -223,10 +217,3 @@ def ledger_statements(backend: str) -> list[str]:
     """The idempotent DDL for one backend, in order."""
     return _PG if backend == "postgres" else _SQLITE
 
-
-async def install_ledger(store: CheckpointStore) -> list[str]:
-    """Create or upgrade the ledger tables; safe to run any number of times."""
-    from console.core.store.ledger_sql import ledger_db
-
-    await ledger_db(store).install(ledger_statements(store.location.backend))
-    return [f"decision ledger v{LEDGER_VERSION}"]

@@ -31,6 +31,10 @@ class DecisionStatus(enum.StrEnum):
     CLAIMED = "claimed"  # worker mode: a worker is applying it
 
 
+# Statuses that hold a pause: a decision in one of them blocks every other on that pause.
+CLAIMING_STATUSES = ("in_flight", "applied", "queued", "claimed")
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Who is deciding and from where (recorded on every ledger row)."""

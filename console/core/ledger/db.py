@@ -21,8 +21,8 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from console.core.errors import ConsoleError, DatabaseUnavailable
-from console.core.ledger_schema import CLAIMING_STATUSES
-from console.core.models_ledger import (
+from console.core.ledger.rows import (
+    CLAIMING_STATUSES,
     ClaimRequest,
     ClaimResult,
     LedgerRow,
@@ -30,6 +30,7 @@ from console.core.models_ledger import (
     QueueDepth,
     WorkerRecord,
 )
+from console.core.ledger.schema import LEDGER_VERSION, ledger_statements
 from console.core.store.base import CheckpointStore
 from console.core.store.heads import parse_ts
 
@@ -629,6 +630,12 @@ def ledger_db(store: CheckpointStore) -> LedgerDB:
     if store.location.backend == "postgres":
         return PostgresLedger(store)
     return SqliteLedger(store)
+
+
+async def install_ledger(store: CheckpointStore) -> list[str]:
+    """Create or upgrade the ledger tables; safe to run any number of times."""
+    await ledger_db(store).install(ledger_statements(store.location.backend))
+    return [f"decision ledger v{LEDGER_VERSION}"]
 
 
 def database_error(exc: BaseException, location: str) -> ConsoleError:

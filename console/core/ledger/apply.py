@@ -20,14 +20,6 @@ from typing import Any
 from langgraph.constants import END
 from langgraph.types import Command
 
-from console.core.answers import forget_failed_answers, recorded_answers
-from console.core.decisions import (
-    DecisionInput,
-    DecisionRefused,
-    Plan,
-    plan_decision,
-    update_effects,
-)
 from console.core.errors import (
     ConflictError,
     ConsoleError,
@@ -37,9 +29,17 @@ from console.core.errors import (
     UsageError,
 )
 from console.core.graphs import GraphInfo
-from console.core.ledger_schema import CLAIMING_STATUSES, install_ledger
-from console.core.models import PauseKind, PendingThread
-from console.core.models_ledger import (
+from console.core.ledger.answers import forget_failed_answers, recorded_answers
+from console.core.ledger.db import LedgerDB, database_error, install_ledger, ledger_db
+from console.core.ledger.decisions import (
+    DecisionInput,
+    DecisionRefused,
+    Plan,
+    plan_decision,
+    update_effects,
+)
+from console.core.ledger.rows import (
+    CLAIMING_STATUSES,
     ClaimRequest,
     ClaimResult,
     DecisionStatus,
@@ -48,6 +48,7 @@ from console.core.models_ledger import (
     Origin,
     interrupts_key,
 )
+from console.core.models import PauseKind, PendingThread
 from console.core.nested import (
     UpdateTarget,
     forget_nested_update,
@@ -66,7 +67,6 @@ from console.core.pause_id import (
 from console.core.policy import Policy, Verdict
 from console.core.serde import saver_for_graph
 from console.core.store.base import CheckpointStore
-from console.core.store.ledger_sql import LedgerDB, database_error, ledger_db
 
 _POLICY_ACTION = {
     DecisionType.APPROVE: "approve",
