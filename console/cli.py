@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     pending = command("pending", "list pending threads, oldest first")
     pending.add_argument("--node", help="only pauses at this node")
     pending.add_argument("--older-than", metavar="D", help="only pauses older than D (e.g. 2h)")
-    pending.add_argument("--search", metavar="TEXT", help="text in thread id, graph, node, summary")
+    pending.add_argument("--search", metavar="TEXT",
+                         help="the TUI's / filter: text in thread id, graph, node, summary, "
+                         "plus graph:NAME node:NAME older:2h tokens")
     pending.add_argument("--limit", type=int, metavar="N", help="at most N threads")
 
     show = command("show", "the review bundle of one thread")

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from console.core.dburl import parse_db_url
-from console.core.durations import format_age, parse_duration
+from console.core.durations import format_age
 from console.core.errors import NotPendingError, UsageError
+from console.core.filter_query import cli_filter
 from console.core.graphs import GraphInfo, GraphRegistry
 from console.core.inert import fit, inert
-from console.core.models import PendingFilter, ReviewBundle
+from console.core.models import ReviewBundle
 from console.core.views import bundle_view, pending_view, safe_summary
 from console.session import decider_for, redactor_for, registry_for, store_session
 from console.settings import Settings
@@ -32,12 +33,8 @@ def emit_json(data: Any) -> None:
 
 
 async def run_pending(args: argparse.Namespace, settings: Settings) -> int:
-    flt = PendingFilter(
-        graph=args.graph_filter,
-        node=args.node,
-        older_than_seconds=parse_duration(args.older_than) if args.older_than else None,
-        search=args.search,
-    )
+    flt = cli_filter(graph=args.graph_filter, node=args.node, older_than=args.older_than,
+                     search=args.search)
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1.")
     redactor = redactor_for(settings)

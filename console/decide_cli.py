@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from console.core.durations import parse_duration
 from console.core.errors import ConflictError, ConsoleError, NotPendingError, UsageError
+from console.core.filter_query import cli_filter
 from console.core.inert import inert
 from console.core.ledger.rows import DecisionType, LedgerRow
 from console.core.models import PendingFilter
@@ -63,7 +64,8 @@ def add_decision_commands(command: Command) -> None:
                         "matching the filters (needs --yes)")
     reject.add_argument("--node", help="with --all: only pauses at this node")
     reject.add_argument("--older-than", metavar="D", help="with --all: only pauses older than D")
-    reject.add_argument("--search", metavar="TEXT", help="with --all: text filter")
+    reject.add_argument("--search", metavar="TEXT", help="with --all: the TUI's / filter "
+                        "(text, graph:NAME node:NAME older:2h)")
     reject.add_argument("--yes", action="store_true", help="confirm --all")
     reject.add_argument("--concurrency", type=int, default=8, help="parallel rejections")
     _item_options(reject)
@@ -282,9 +284,8 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
         if args.all:
             if not args.yes:
                 raise UsageError("--all rejects every matching pause: add --yes to confirm.")
-            flt = PendingFilter(
-                graph=args.graph_filter, node=args.node, search=args.search,
-                older_than_seconds=parse_duration(args.older_than) if args.older_than else None)
+            flt = cli_filter(graph=args.graph_filter, node=args.node,
+                             older_than=args.older_than, search=args.search)
             targets = [BulkTarget(t.thread_id, pause_id_of(t)) for t in await store.pending(flt)]
         else:
             targets = [BulkTarget(t, args.expect) for t in args.threads]

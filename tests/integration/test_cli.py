@@ -58,6 +58,13 @@ async def test_pending_json_contract(seeded: str) -> None:
     assert {r["graph"] for r in json.loads(only.stdout)} == {"email"}
     limited = json.loads(run("pending", "--db", seeded, "--json", "--limit", "2").stdout)
     assert len(limited) == 2
+    # --search means what the TUI's / filter means: graph:/node: tokens narrow
+    searched = run("pending", "--db", seeded, "--json", "--search", "graph:email")
+    assert searched.returncode == 0, searched.stderr
+    assert sorted(r["thread_id"] for r in json.loads(searched.stdout)) == sorted(
+        r["thread_id"] for r in json.loads(only.stdout))
+    clash = run("pending", "--db", seeded, "--graph", "email", "--search", "graph:refund")
+    assert clash.returncode == 2 and "disagree" in clash.stderr
 
 
 async def test_show_bundle_is_redacted(seeded: str) -> None:

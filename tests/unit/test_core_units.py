@@ -90,3 +90,16 @@ def test_core_never_imports_textual() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cli_search_reads_like_the_tui_filter() -> None:
+    from console.core.errors import UsageError
+    from console.core.filter_query import cli_filter, parse_filter
+
+    text = "graph:email node:approve older:2h ORD-1:2 acme"
+    assert cli_filter(search=text) == parse_filter(text).filter
+    assert cli_filter(graph="email", search="graph:email acme").search == "acme"
+    for bad in ({"graph": "a", "search": "graph:b"}, {"search": "older:soon"},
+                {"search": "node:"}, {"older_than": "1h", "search": "older:2h"}):
+        with pytest.raises(UsageError):
+            cli_filter(**bad)
