@@ -46,12 +46,28 @@ TARGET = 1.10
 SERDES = ("langgraph", "safe")
 
 
+CALLS: dict[str, int] = {name: 0 for name in SERDES}  # loads_typed calls, all rounds
+
+
 def serializer(name: str) -> Any:
+    """A fresh serializer of that kind whose decodes are counted in CALLS (a figure whose
+    reads never call the serializer cannot cost anything: its ratio is the machine's)."""
     if name == "langgraph":
         from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-        return JsonPlusSerializer()
-    return None  # the store's default: the safe serializer
+        serde: Any = JsonPlusSerializer()
+    else:
+        from console.core.serde import SafeSerializer
+
+        serde = SafeSerializer()
+    decode = serde.loads_typed
+
+    def counted(data: tuple[str, bytes]) -> Any:
+        CALLS[name] += 1
+        return decode(data)
+
+    serde.loads_typed = counted
+    return serde
 
 
 Measure = Callable[[Any], Awaitable[float]]
@@ -60,6 +76,7 @@ Measure = Callable[[Any], Awaitable[float]]
 async def interleaved(rounds: int, measure: Measure, rnd: random.Random) -> dict[str, list[float]]:
     """`rounds` timings of `measure(serde)` per serializer, the order shuffled each round."""
     runs: dict[str, list[float]] = {name: [] for name in SERDES}
+    CALLS.update(dict.fromkeys(SERDES, 0))
     for _ in range(rounds):
         order = list(SERDES)
         rnd.shuffle(order)
@@ -119,7 +136,7 @@ def sqlite_setup(path: Path, workdir: Path) -> Measure:
     return measure
 
 
-Figure = tuple[str, str, dict[str, list[float]]]
+Figure = tuple[str, str, dict[str, list[float]], int]  # ..., decodes per timing
 
 
 async def run(args: argparse.Namespace) -> list[Figure]:
@@ -128,7 +145,8 @@ async def run(args: argparse.Namespace) -> list[Figure]:
 
     async def figure(backend: str, name: str, measure: Measure) -> None:
         bench.log(f"  {backend}: {name} ({bench._load()})")
-        figures.append((backend, name, await interleaved(args.rounds, measure, rnd)))
+        runs = await interleaved(args.rounds, measure, rnd)
+        figures.append((backend, name, runs, CALLS["safe"] // args.rounds))
 
     templates = await seed.build_templates(bench.TEMPLATES_PER_SCENARIO)
     with (
@@ -188,23 +206,23 @@ async def run(args: argparse.Namespace) -> list[Figure]:
 
 
 def report(figures: Sequence[Figure], args: argparse.Namespace) -> bool:
-    head = ["backend", "figure", "langgraph", "safe", "safe / langgraph", "target", "result",
-            "per-round ratios (min-max)"]
+    head = ["backend", "figure", "decodes", "langgraph", "safe", "safe / langgraph", "target",
+            "result", "per-round ratios (min-max)"]
     rows = []
     ok_all = True
-    for backend, name, runs in figures:
+    for backend, name, runs, decodes in figures:
         lg, safe = statistics.median(runs["langgraph"]), statistics.median(runs["safe"])
         ratios = [s / g for s, g in zip(runs["safe"], runs["langgraph"], strict=True)]
         ratio = statistics.median(ratios)
         ok = ratio <= TARGET
         ok_all = ok_all and ok
-        rows.append([backend, name, bench._fmt(lg), bench._fmt(safe), f"{ratio:.2f}",
+        rows.append([backend, name, str(decodes), bench._fmt(lg), bench._fmt(safe), f"{ratio:.2f}",
                      f"<= {TARGET:.2f}", "PASS" if ok else "FAIL",
                      f"{min(ratios):.2f}-{max(ratios):.2f}"])
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     print()
     print(f"{bench._threads(args.size)} threads a backend, medians of {args.rounds} "
-          "alternating rounds")
+          "alternating rounds; decodes = serializer calls per timing")
     for r in [head, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
     return ok_all
