@@ -115,13 +115,7 @@ def allowed_decisions(
     if convention is Convention.TOOL_APPROVAL:
         return schema_decision_types(response_schema) or list(TOOL_APPROVAL_DECISIONS)
     if convention is Convention.LANGCHAIN_HITL:
-        configs = value.get("review_configs", value.get("reviewConfigs")) or []
-        allowed: list[str] = []
-        for config in configs if isinstance(configs, Sequence) else ():
-            if isinstance(config, Mapping):
-                names = config.get("allowed_decisions", config.get("allowedDecisions")) or ()
-                allowed.extend(str(n) for n in names if str(n) not in allowed)
-        return allowed or ["approve", "edit", "reject"]
+        return _whole_request_decisions(value)
     if convention is Convention.AGENT_INBOX:
         config = (inbox_request(value) or {}).get("config", {})
         flags = {"accept": "allow_accept", "edit": "allow_edit", "response": "allow_respond",
@@ -132,6 +126,40 @@ def allowed_decisions(
     if convention is Convention.BREAKPOINT:
         return ["approve", "edit", "reject"]
     return ["approve", "reject", "resume"]
+
+
+HITL_DEFAULT_DECISIONS = ("approve", "edit", "reject")
+
+
+def review_configs(value: Any) -> dict[str, list[str]]:
+    """A LangChain HITL request's allowed decisions by action name."""
+    raw = value.get("review_configs", value.get("reviewConfigs")) if isinstance(
+        value, Mapping) else None
+    configs: dict[str, list[str]] = {}
+    for config in raw if isinstance(raw, Sequence) else ():
+        if isinstance(config, Mapping):
+            name = str(config.get("action_name", config.get("actionName", "")))
+            names = config.get("allowed_decisions", config.get("allowedDecisions")) or ()
+            configs[name] = [str(n) for n in names]
+    return configs
+
+
+def _whole_request_decisions(value: Any) -> list[str]:
+    """What one decision for a whole LangChain HITL request may be: every action gets
+    it (approve, reject, respond: each action must allow it), except an edit, which edits
+    some actions and approves the rest. An action without a review config allows the
+    middleware's default."""
+    by_name = review_configs(value)
+    requests = action_requests(value) or []
+    per_action = [by_name.get(str(r.get("name", r.get("action", ""))),
+                              list(HITL_DEFAULT_DECISIONS)) for r in requests]
+    if not per_action:
+        per_action = list(by_name.values()) or [list(HITL_DEFAULT_DECISIONS)]
+    order = ("approve", "edit", "reject", "respond")
+    every = [d for d in order if all(d in allowed for allowed in per_action)]
+    if "edit" not in every and "approve" in every and any("edit" in a for a in per_action):
+        every.insert(1, "edit")
+    return every
 
 
 # ------------------------------------------------------------------ tool approvals

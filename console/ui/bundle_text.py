@@ -165,8 +165,8 @@ def _review_configs(value: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def allowed_decisions(value: Mapping[str, Any], index: int, name: str) -> list[str] | None:
     """Decisions a HITL review config allows for one action request (None: not stated).
 
-    Per action request, unlike the core's `conventions.allowed_decisions` (the union for
-    the whole pause): a card shows what may be done with its own action. Configs are
+    Per action request, unlike the core's `conventions.allowed_decisions` (what one
+    decision for the whole pause may be): a card shows what may be done with its own action. Configs are
     matched by action name, then by position; both spellings are accepted.
     """
     configs = _review_configs(value)

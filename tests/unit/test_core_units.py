@@ -103,3 +103,23 @@ def test_cli_search_reads_like_the_tui_filter() -> None:
                 {"search": "node:"}, {"older_than": "1h", "search": "older:2h"}):
         with pytest.raises(UsageError):
             cli_filter(**bad)
+
+
+def test_a_whole_hitl_request_allows_only_what_every_action_allows() -> None:
+    from console.core.conventions import allowed_decisions
+    from console.core.models import Convention
+
+    def request(*configs: tuple[str, list[str]]) -> dict[str, object]:
+        return {"action_requests": [{"name": n, "args": {}} for n, _ in configs],
+                "review_configs": [{"action_name": n, "allowed_decisions": a}
+                                   for n, a in configs]}
+
+    hitl = Convention.LANGCHAIN_HITL
+    # respond on one action only: a pause-wide respond would be refused for the other
+    assert allowed_decisions(request(("send_email", ["approve", "edit", "reject", "respond"]),
+                                     ("delete_records", ["approve", "reject"])), hitl) == [
+        "approve", "edit", "reject"]  # edit one action, approve the other
+    assert allowed_decisions(request(("a", ["edit", "reject"]), ("b", ["reject"])), hitl) == [
+        "reject"]
+    assert allowed_decisions({"action_requests": [{"name": "x", "args": {}}]}, hitl) == [
+        "approve", "edit", "reject"]

@@ -7,18 +7,20 @@ graph does not have are refused with a reason, and nothing reaches the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jsonschema
 
 from console.core.conventions import (
+    HITL_DEFAULT_DECISIONS,
     action_args,
     action_requests,
     allowed_decisions,
     edit_args_schema,
     inbox_request,
+    review_configs,
     tool_approval_request,
 )
 from console.core.errors import UsageError
@@ -291,7 +293,7 @@ def _need_reason(choice: DecisionInput, what: str) -> str:
 def _hitl_resume(item: PendingInterrupt, choice: DecisionInput) -> dict[str, Any]:
     requests = action_requests(item.value) or []
     camel = isinstance(item.value, Mapping) and "actionRequests" in item.value
-    configs = _review_configs(item.value)
+    configs = review_configs(item.value)
     edits = dict(choice.action_edits or {})
     unknown = [i for i in edits if not 0 <= i < len(requests)]
     if unknown:
@@ -302,7 +304,7 @@ def _hitl_resume(item: PendingInterrupt, choice: DecisionInput) -> dict[str, Any
     decisions = []
     for index, request in enumerate(requests):
         name = str(request.get("name", request.get("action", "")))
-        allowed = configs.get(name, ["approve", "edit", "reject"])
+        allowed = configs.get(name, list(HITL_DEFAULT_DECISIONS))
         kind = _decision_kind(choice, edited=index in edits)
         if kind not in allowed:
             raise DecisionRefused(
@@ -326,18 +328,6 @@ def _hitl_decision(
         return {"type": "edit", key: {"name": name, "args": args}}
     message = _need_reason(choice, "rejection" if kind == "reject" else "response")
     return {"type": kind, "message": message}
-
-
-def _review_configs(value: Any) -> dict[str, list[str]]:
-    raw = value.get("review_configs", value.get("reviewConfigs")) if isinstance(
-        value, Mapping) else None
-    configs: dict[str, list[str]] = {}
-    for config in raw if isinstance(raw, Sequence) else ():
-        if isinstance(config, Mapping):
-            name = str(config.get("action_name", config.get("actionName", "")))
-            names = config.get("allowed_decisions", config.get("allowedDecisions")) or ()
-            configs[name] = [str(n) for n in names]
-    return configs
 
 
 def _check_args_schema(request: Mapping[str, Any], args: Mapping[str, Any]) -> None:
