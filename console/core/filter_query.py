@@ -118,12 +118,15 @@ def cli_filter(
         elif sep and key.lower() in KEYS and not value:
             raise UsageError(f"--search: {token!r} needs a value (e.g. {key.lower()}:NAME).")
     older = parse_duration(older_than) if older_than else None
-    chosen = {}
-    for name, flag, token in (("graph", graph, parsed.graph), ("node", node, parsed.node),
-                              ("older", older, parsed.older_than_seconds)):
+    names = (("--graph", "graph"), ("--node", "node"), ("--older-than", "older"))
+    for (flag_name, token_name), flag, token in zip(
+            names, (graph, node, older), (parsed.graph, parsed.node, parsed.older_than_seconds),
+            strict=True):
         if flag is not None and token is not None and flag != token:
-            raise UsageError(f"--{name if name != 'older' else 'older-than'} and "
-                             f"{name}: in --search disagree; give one of them.")
-        chosen[name] = flag if flag is not None else token
-    return PendingFilter(graph=chosen["graph"], node=chosen["node"],
-                         older_than_seconds=chosen["older"], search=parsed.search)
+            raise UsageError(f"{flag_name} and {token_name}: in --search disagree; give one "
+                             "of them.")
+    return PendingFilter(
+        graph=graph if graph is not None else parsed.graph,
+        node=node if node is not None else parsed.node,
+        older_than_seconds=older if older is not None else parsed.older_than_seconds,
+        search=parsed.search)
