@@ -118,10 +118,10 @@ def cli_filter(
         elif sep and key.lower() in KEYS and not value:
             raise UsageError(f"--search: {token!r} needs a value (e.g. {key.lower()}:NAME).")
     older = parse_duration(older_than) if older_than else None
-    names = (("--graph", "graph"), ("--node", "node"), ("--older-than", "older"))
-    for (flag_name, token_name), flag, token in zip(
-            names, (graph, node, older), (parsed.graph, parsed.node, parsed.older_than_seconds),
-            strict=True):
+    pairs: tuple[tuple[str, str, object, object], ...] = (
+        ("--graph", "graph", graph, parsed.graph), ("--node", "node", node, parsed.node),
+        ("--older-than", "older", older, parsed.older_than_seconds))
+    for flag_name, token_name, flag, token in pairs:
         if flag is not None and token is not None and flag != token:
             raise UsageError(f"{flag_name} and {token_name}: in --search disagree; give one "
                              "of them.")

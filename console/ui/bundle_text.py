@@ -166,8 +166,9 @@ def allowed_decisions(value: Mapping[str, Any], index: int, name: str) -> list[s
     """Decisions a HITL review config allows for one action request (None: not stated).
 
     Per action request, unlike the core's `conventions.allowed_decisions` (what one
-    decision for the whole pause may be): a card shows what may be done with its own action. Configs are
-    matched by action name, then by position; both spellings are accepted.
+    decision for the whole pause may be): a card shows what may be done with its own
+    action. Configs are matched by action name, then by position; both spellings are
+    accepted.
     """
     configs = _review_configs(value)
     by_name = [c for c in configs if c.get("action_name", c.get("actionName")) == name]
