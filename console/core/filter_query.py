@@ -121,8 +121,8 @@ def cli_filter(
     pairs: tuple[tuple[str, str, object, object], ...] = (
         ("--graph", "graph", graph, parsed.graph), ("--node", "node", node, parsed.node),
         ("--older-than", "older", older, parsed.older_than_seconds))
-    for flag_name, token_name, flag, token in pairs:
-        if flag is not None and token is not None and flag != token:
+    for flag_name, token_name, flag, given in pairs:
+        if flag is not None and given is not None and flag != given:
             raise UsageError(f"{flag_name} and {token_name}: in --search disagree; give one "
                              "of them.")
     return PendingFilter(
