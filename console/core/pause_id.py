@@ -18,6 +18,7 @@ writes.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -64,12 +65,24 @@ def parse_expect(raw: str) -> Expectation:
         if not text:
             raise UsageError("--expect is empty: pass a pause_id (from `pending --json`) or "
                              "a checkpoint id.")
+        if not _is_uuid(text):  # LangGraph's checkpoint ids are UUIDs: this is a typo
+            raise UsageError(f"--expect {raw!r} is neither a pause_id (CHECKPOINT:"
+                             f"{'x' * DIGEST_CHARS}, as `pending --json` prints it) nor a "
+                             "checkpoint id (a UUID).")
         return Expectation(text, None)
     if not checkpoint or len(digest) != DIGEST_CHARS or \
             any(c not in "0123456789abcdef" for c in digest):
         raise UsageError(f"--expect {raw!r} is not a pause_id (CHECKPOINT:{'x' * DIGEST_CHARS}, "
                          "as `pending --json` prints it) nor a checkpoint id.")
     return Expectation(checkpoint, digest)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def new_question(thread_id: str, pause: PendingThread, *, by: str = "",

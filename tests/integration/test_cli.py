@@ -72,7 +72,9 @@ async def test_show_bundle_is_redacted(seeded: str) -> None:
     assert result.returncode == 0, result.stderr
     bundle = json.loads(result.stdout)
     assert bundle["pending"]["convention"] == "langchain-hitl"
-    assert bundle["allowed_decisions"] == ["approve", "edit", "reject", "respond"]
+    # only what one decision for the whole request can be (respond is refused below:
+    # delete_records does not allow it)
+    assert bundle["allowed_decisions"] == ["approve", "edit", "reject"]
     assert bundle["interrupts"][0]["value"]["action_requests"]
     assert not re.search(r"sk-[A-Za-z0-9]{16}|eyJ[A-Za-z0-9_-]{8}", result.stdout)
     assert "«redacted:" in result.stdout
@@ -132,9 +134,12 @@ async def test_decisions_through_the_cli(seeded: str) -> None:
     assert again.returncode == 0 and json.loads(again.stdout)["status"] == "replayed"
     loser = run("approve", "tutorial-0001", "--db", seeded, *DEMO_GRAPHS)
     assert loser.returncode == 3 and "Conflict" in loser.stderr
-    stale = run("reject", "email-0000", "--db", seeded, "--reason", "x", "--expect", "old",
-                *DEMO_GRAPHS)
+    stale = run("reject", "email-0000", "--db", seeded, "--reason", "x", "--expect",
+                "1f000000-0000-6000-8000-000000000000", *DEMO_GRAPHS)
     assert stale.returncode == 3
+    typo = run("reject", "email-0000", "--db", seeded, "--reason", "x", "--expect",
+               "not-a-checkpoint", *DEMO_GRAPHS)
+    assert typo.returncode == 2 and "is neither a pause_id" in typo.stderr
     bad_json = run("approve", "email-0000", "--db", seeded, "--edit", "{nope", *DEMO_GRAPHS)
     assert bad_json.returncode == 2 and "not valid JSON" in bad_json.stderr
     replace = run("approve", "email-0000", "--db", seeded, "--edit",

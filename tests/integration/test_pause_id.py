@@ -44,9 +44,10 @@ def test_parse_expect() -> None:
     assert token == pause_id("1f0-ab", ["a", "b"])  # order-independent
     assert parse_expect(token).checkpoint_id == "1f0-ab"
     assert parse_expect(token).digest == questions_digest(["a", "b"])
-    assert parse_expect("1f0-ab").digest is None
+    bare = "1f1f0000-0000-6000-8000-000000abcdef"
+    assert parse_expect(bare).digest is None and parse_expect(bare).checkpoint_id == bare
     assert pause_id("c", []) != pause_id("c", ["a"])  # a breakpoint differs from a question
-    for bad in ("", "c:xyz", ":" + "0" * 12, "c:" + "g" * 12):
+    for bad in ("", "c:xyz", ":" + "0" * 12, "c:" + "g" * 12, "not-a-checkpoint", "1f0-ab"):
         with pytest.raises(UsageError):
             parse_expect(bad)
 
