@@ -67,15 +67,15 @@ async def run_show(args: argparse.Namespace, settings: Settings) -> int:
         bundle = await store.bundle(args.thread)
         if args.reveal:
             return await _reveal(store, settings, bundle, args.reveal)
+    if bundle.pending is None:  # an error like any other: one sentence (and its JSON)
+        raise NotPendingError(f"Thread {inert(args.thread)} is not waiting for a human (its "
+                              f"head is checkpoint {inert(bundle.checkpoint_id)}); nothing "
+                              "to review.")
     view = bundle_view(bundle, redactor)
     if settings.json:
         emit_json(view)
     else:
         print_bundle(bundle, view)
-    if bundle.pending is None:
-        print(f"hitl-console: thread {inert(args.thread)!s} is not waiting for a human "
-              f"(head {bundle.checkpoint_id}).", file=sys.stderr)
-        return NotPendingError.exit_code
     return 0
 
 

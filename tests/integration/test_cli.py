@@ -120,6 +120,13 @@ async def test_unknown_and_not_pending_threads(seeded: str) -> None:
     assert json.loads(missing.stdout)["error"]["exit_code"] == 4
     done = run("approve", "email-resumed-0001", "--db", seeded, *DEMO_GRAPHS)
     assert done.returncode == 4 and "not waiting for a human" in done.stderr
+    # show of a finished thread: the error (one sentence; with --json only the error
+    # object on stdout), not the bundle
+    shown = run("show", "email-resumed-0001", "--db", seeded, "--json")
+    assert shown.returncode == 4 and json.loads(shown.stdout)["error"]["exit_code"] == 4
+    assert len(shown.stderr.strip().splitlines()) == 1
+    text = run("show", "email-resumed-0001", "--db", seeded)
+    assert text.returncode == 4 and not text.stdout and "not waiting" in text.stderr
 
 
 async def test_decisions_through_the_cli(seeded: str) -> None:
