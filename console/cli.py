@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
-from console.core.errors import ConsoleError, UsageError
+from console.core.errors import ConsoleError, UsageError, database_failure
 from console.settings import DEMO_DB, Settings, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -179,6 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except Exception as exc:
+        # A database failure nothing nearer mapped (rights, the server gone): one sentence
+        # that says what the command was doing.
+        known = database_failure(exc, doing=command_purpose(command, args))
+        if known is not None:
+            return report_error(known, as_json)
         # The last resort: one redacted sentence, the details in a log file it names.
         from console.core.crash import report_crash
 
@@ -188,6 +193,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"error": {"type": "crash", "message": report.sentence,
                                         "exit_code": 1}}))
         return 1
+
+
+# What each command needs the database for, in the words of "may not ..." sentences.
+_PURPOSES = {
+    "tui": "read the queue", "demo": "seed the demo queue", "pending": "read the queue",
+    "show": "read this thread", "audit": "read the decision ledger",
+    "reconcile": "settle in-flight decisions", "worker": "apply queued decisions",
+    "workers": "read the workers table", "setup": "set up the console's tables",
+}
+
+
+def command_purpose(command: str, args: argparse.Namespace) -> str:
+    """What `command` was doing, for a database failure's sentence."""
+    if command == "show" and getattr(args, "reveal", None):
+        return "record the reveal in hitl_events (every reveal is audited)"
+    return _PURPOSES.get(command, "record the decision")
 
 
 @contextlib.contextmanager
