@@ -150,8 +150,9 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # psycopg's pool logs each retry; our errors already say what went wrong, once.
-    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    # psycopg logs each pool retry and each connection it finds lost ("error ignored
+    # terminating ..."); our errors already say what went wrong, once, in one sentence.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     command = args.command or "tui"
     as_json = bool(getattr(args, "json", False))
     # `--graph NAME` (no colon) filters by graph; `--graph NAME=module:attr` loads one.
@@ -181,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # A database failure nothing nearer mapped (rights, the server gone): one sentence
         # that says what the command was doing.
-        known = database_failure(exc, doing=command_purpose(command, args))
+        doing, kept = command_purpose(command, args)
+        known = database_failure(exc, doing=doing, kept=kept)
         if known is not None:
             return report_error(known, as_json)
         # The last resort: one redacted sentence, the details in a log file it names.
@@ -195,20 +197,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-# What each command needs the database for, in the words of "may not ..." sentences.
+# What each command needs the database for, completing "may not ...", and what is kept.
 _PURPOSES = {
     "tui": "read the queue", "demo": "seed the demo queue", "pending": "read the queue",
     "show": "read this thread", "audit": "read the decision ledger",
     "reconcile": "settle in-flight decisions", "worker": "apply queued decisions",
     "workers": "read the workers table", "setup": "set up the console's tables",
 }
+_READ_ONLY = {"tui", "pending", "show", "audit", "workers"}
 
 
-def command_purpose(command: str, args: argparse.Namespace) -> str:
-    """What `command` was doing, for a database failure's sentence."""
+def command_purpose(command: str, args: argparse.Namespace) -> tuple[str, str]:
+    """What `command` was doing and what it left as it was, for a failure's sentence."""
     if command == "show" and getattr(args, "reveal", None):
-        return "record the reveal in hitl_events (every reveal is audited)"
-    return _PURPOSES.get(command, "record the decision")
+        return "write the audit row every reveal needs", "nothing was revealed"
+    kept = "nothing was changed" if command in _READ_ONLY else "nothing was written"
+    return _PURPOSES.get(command, "record the decision"), kept
 
 
 @contextlib.contextmanager

@@ -53,9 +53,14 @@ class Cluster:
                   f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off "
                   "-c shared_buffers=16MB -c max_connections=40", "start")
 
+    def stop_command(self) -> list[str]:
+        """The argv that stops the server at once (for a graph node to run)."""
+        return [*self._runner, _bin("pg_ctl"), "-D", str(self.data), "-w", "-m",
+                "immediate", "stop"]
+
     def stop(self) -> None:
         """Stop at once, as a crash or an operator's `pg_ctl stop -m immediate` would."""
-        self._ctl("-m", "immediate", "stop")
+        subprocess.run(self.stop_command(), check=True, capture_output=True, timeout=60)
 
 
 @contextmanager

@@ -90,7 +90,7 @@ class RightsMissing(ConsoleError):
 # SQLSTATE classes and codes that mean "the server cannot be reached now" rather than
 # "this statement is wrong": connection exceptions, shutdowns, a server still starting.
 _OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
-_GRANTS_HINT = "`hitl-console setup --help` lists the grants each command needs"
+_GRANTS_HINT = "that `hitl-console setup --help` lists for this command"
 
 
 def database_failure(
@@ -116,18 +116,18 @@ def database_failure(
     if state == "42501" or (isinstance(exc, sqlite3.OperationalError)
                             and "readonly" in detail):
         return RightsMissing(
-            f"This database role may not {doing} ({detail}); {kept}. Ask the database "
-            f"owner for the missing grant: {_GRANTS_HINT}.")
+            f"This database role may not {doing} ({detail}); {kept}; ask the database "
+            f"owner for the grants {_GRANTS_HINT}.")
     if isinstance(exc, PoolTimeout | ConnectionError | TimeoutError | psycopg.InterfaceError) \
             or state.startswith(_OUTAGE_SQLSTATES) or (
             isinstance(exc, psycopg.OperationalError) and not state):
         return DatabaseUnavailable(
-            f"The database stopped answering while trying to {doing} ({detail}); {kept}. "
-            "Check that the server is running, then try again.")
+            f"The database stopped answering while trying to {doing} ({detail}); {kept}; "
+            "check that the server is running, then try again.")
     if state == "42P01" and "hitl_" in detail:
         return DatabaseUnavailable(
-            f"The console's tables are missing, so it cannot {doing} ({detail}); {kept}. "
-            "Run `hitl-console setup` once as the owner of the checkpoint tables.")
+            f"The console's tables are missing, so it cannot {doing} ({detail}); {kept}; "
+            "run `hitl-console setup` once as the owner of the checkpoint tables.")
     return None
 
 

@@ -22,6 +22,8 @@ RECONNECT_MAX_DELAY = 1.0
 # Long enough for a busy pool to hand a connection on (the queue's reads take two, for
 # well under a second each), short enough that an outage is reported promptly.
 POOL_TIMEOUT_SECONDS = 10.0
+# While the last connection attempt failed: one more attempt (a second apart) and a bit.
+DOWN_TIMEOUT_SECONDS = 2.0
 
 
 class _CappedAttempt(AttemptWithBackoff):
@@ -41,6 +43,24 @@ class ConsolePool(AsyncConnectionPool[Any]):
         await super()._add_connection(attempt, growing=growing)
 
     _checking: asyncio.Task[None] | None = None
+    _down = False  # the last attempt to connect failed: the server is not answering
+
+    async def _connect(self, timeout: float | None = None) -> Any:
+        try:
+            conn = await super()._connect(timeout)
+        except Exception:
+            self._down = True
+            raise
+        self._down = False
+        return conn
+
+    async def getconn(self, timeout: float | None = None) -> Any:
+        """A connection; while the server is known not to answer, wait only as long as
+        one more reconnect attempt takes, so a caller is told in seconds, not after the
+        full timeout for each statement it tries (a resume tries several)."""
+        if self._down:
+            timeout = min(timeout or self.timeout, DOWN_TIMEOUT_SECONDS)
+        return await super().getconn(timeout)
 
     async def putconn(self, conn: Any) -> None:
         """Take a connection back; if it broke, test the idle ones too.

@@ -399,9 +399,7 @@ class PostgresStore(CheckpointStore):
             async with self.pool.connection() as conn:
                 rows = await (await conn.execute(query, params)).fetchall()
         except psycopg.Error as exc:
-            raise DatabaseUnavailable(
-                f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
-            ) from exc
+            raise self._queue_failure(exc) from exc
         return [self._head_of(row) for row in rows]
 
     def _with_parent(self) -> bool:
@@ -426,9 +424,7 @@ class PostgresStore(CheckpointStore):
                 rows: list[tuple[Any, ...]] = await cur.fetchall()
                 return rows
         except psycopg.Error as exc:
-            raise DatabaseUnavailable(
-                f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
-            ) from exc
+            raise self._queue_failure(exc) from exc
 
     async def _status_heads(
         self, thread_ids: Sequence[str] | None, after: Cursor | None, limit: int | None
@@ -485,9 +481,7 @@ class PostgresStore(CheckpointStore):
                 last = (rows[-1][2], rows[-1][0]) if rows else None
                 del rows, cur
         except psycopg.Error as exc:
-            raise DatabaseUnavailable(
-                f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
-            ) from exc
+            raise self._queue_failure(exc) from exc
         if count >= TRIM_AFTER_ROWS:
             release_freed_memory()  # psycopg's result buffers (the cursors are gone)
         return pauses, count, last
@@ -666,6 +660,14 @@ class PostgresStore(CheckpointStore):
             ).fetchone()
         return row["id"] if row else None
 
+    def _queue_failure(self, exc: psycopg.Error) -> ConsoleError:
+        """Missing rights are said as such (not an outage: retrying will not help)."""
+        known = database_failure(exc, doing="read the queue", kept="nothing was changed")
+        if isinstance(known, RightsMissing):
+            return known
+        return DatabaseUnavailable(
+            f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}.")
+
     async def setup(self, *, notify: bool = False) -> list[str]:
         done = []
         try:
@@ -684,7 +686,7 @@ def setup_failure(exc: BaseException, where: str) -> ConsoleError:
     if getattr(exc, "sqlstate", None) == "42501":
         return RightsMissing(
             f"Only the owner of the checkpoint tables may set up {where} ({_first_line(exc)}); "
-            "nothing was changed. Run `hitl-console setup` as that role.")
+            "nothing was changed; run `hitl-console setup` as that role.")
     return database_failure(exc, doing=f"set up {where}", kept="nothing was changed") or \
         DatabaseUnavailable(f"Setting up {where} failed: {_first_line(exc)}; nothing was "
                             "changed.")
