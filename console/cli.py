@@ -28,18 +28,28 @@ exit codes: 0 done, 1 error, 2 usage, 3 conflict, 4 not found or not pending, 5 
 
 
 SETUP_GRANTS = """\
-database roles (PostgreSQL; run setup once as the owner of the checkpoint tables):
-  read-only reviewer:  GRANT SELECT ON checkpoints, checkpoint_blobs, checkpoint_writes,
-                         hitl_thread_status, hitl_decisions, hitl_events TO reviewer_ro;
-                       (lists and shows; every decision fails cleanly, nothing is written)
-  deciding reviewer:   the above, plus
-                       GRANT INSERT, UPDATE ON hitl_decisions, hitl_approvals TO reviewer;
-                       GRANT INSERT ON hitl_events TO reviewer;
-                       GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO reviewer;
-                       and, for inline apply, INSERT/UPDATE on the checkpoint tables
-                       (worker mode needs none: the worker writes checkpoints)
-  worker:              the deciding grants, write access to the checkpoint tables, and
-                       SELECT, INSERT, UPDATE, DELETE ON hitl_workers
+database roles (PostgreSQL; run setup once as the owner of the checkpoint tables;
+every role below also needs USAGE on the schema; README "Database roles" says more):
+  reader (pending, show, the TUI's queue):
+      GRANT SELECT ON checkpoints, checkpoint_blobs, checkpoint_writes,
+        hitl_thread_status TO r;
+  auditor (audit, the TUI's decision flags): reader +
+      GRANT SELECT ON hitl_decisions, hitl_events TO r;
+  reconciler (reconcile): reader + GRANT SELECT, UPDATE ON hitl_decisions TO r;
+  revealer (show --reveal): reader + GRANT INSERT ON hitl_events TO r;
+      GRANT USAGE ON SEQUENCE hitl_events_id_seq TO r;
+  decider (approve, reject, respond, expire, deciding in the TUI): reader +
+      GRANT SELECT, INSERT, UPDATE ON hitl_decisions TO r;
+      GRANT SELECT, INSERT ON hitl_approvals TO r; GRANT INSERT ON hitl_events TO r;
+      GRANT USAGE ON SEQUENCE hitl_decisions_id_seq, hitl_events_id_seq TO r;
+      inline apply also (worker mode: neither):
+      GRANT INSERT, UPDATE ON checkpoints, checkpoint_blobs, checkpoint_writes TO r;
+      GRANT INSERT, UPDATE, DELETE ON hitl_thread_status TO r;
+  worker (worker): decider with inline apply +
+      GRANT SELECT, INSERT, UPDATE, DELETE ON hitl_workers TO r;
+  watcher (workers): GRANT SELECT ON hitl_workers, hitl_decisions TO r;
+  any role that writes checkpoints (the application's too) needs
+      GRANT INSERT, UPDATE, DELETE ON hitl_thread_status (setup's triggers keep it)
 
 """
 

@@ -39,6 +39,7 @@ GRANTS: dict[str, list[str]] = {
     "auditor": [READ, "SELECT ON hitl_decisions, hitl_events"],
     "reconciler": [READ, "SELECT, UPDATE ON hitl_decisions"],
     "revealer": [READ, "INSERT ON hitl_events", "USAGE ON SEQUENCE hitl_events_id_seq"],
+    "watcher": ["SELECT ON hitl_workers, hitl_decisions"],
     "decider": [
         READ, "SELECT, INSERT, UPDATE ON hitl_decisions", "SELECT, INSERT ON hitl_approvals",
         "INSERT ON hitl_events", "USAGE ON SEQUENCE hitl_decisions_id_seq, hitl_events_id_seq",
@@ -153,6 +154,7 @@ def test_a_role_without_rights_is_told_so_not_that_its_rows_are_corrupt(db: Data
 
 def test_audit_reconcile_and_reveal_need_exactly_their_grants(db: Database) -> None:
     assert cli("audit", "--db", db.roles["auditor"]).code == 0
+    assert cli("workers", "--db", db.roles["watcher"]).code == 0
     # An abandoned in-flight row (its process gone): reconcile must write to settle it.
     with psycopg.connect(db.owner_url, autocommit=True) as conn:
         head = conn.execute("SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id ="
