@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
-from console.core.errors import ConsoleError, UsageError
+from console.core.errors import ConsoleError, UsageError, database_failure
 from console.settings import DEMO_DB, Settings, load_settings
 
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -28,18 +28,28 @@ exit codes: 0 done, 1 error, 2 usage, 3 conflict, 4 not found or not pending, 5 
 
 
 SETUP_GRANTS = """\
-database roles (PostgreSQL; run setup once as the owner of the checkpoint tables):
-  read-only reviewer:  GRANT SELECT ON checkpoints, checkpoint_blobs, checkpoint_writes,
-                         hitl_thread_status, hitl_decisions, hitl_events TO reviewer_ro;
-                       (lists and shows; every decision fails cleanly, nothing is written)
-  deciding reviewer:   the above, plus
-                       GRANT INSERT, UPDATE ON hitl_decisions, hitl_approvals TO reviewer;
-                       GRANT INSERT ON hitl_events TO reviewer;
-                       GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO reviewer;
-                       and, for inline apply, INSERT/UPDATE on the checkpoint tables
-                       (worker mode needs none: the worker writes checkpoints)
-  worker:              the deciding grants, write access to the checkpoint tables, and
-                       SELECT, INSERT, UPDATE, DELETE ON hitl_workers
+database roles (PostgreSQL; run setup once as the owner of the checkpoint tables;
+every role below also needs USAGE on the schema; README "Database roles" says more):
+  reader (pending, show, the TUI's queue):
+      GRANT SELECT ON checkpoints, checkpoint_blobs, checkpoint_writes,
+        hitl_thread_status TO r;
+  auditor (audit, the TUI's decision flags): reader +
+      GRANT SELECT ON hitl_decisions, hitl_events TO r;
+  reconciler (reconcile): reader + GRANT SELECT, UPDATE ON hitl_decisions TO r;
+  revealer (show --reveal): reader + GRANT INSERT ON hitl_events TO r;
+      GRANT USAGE ON SEQUENCE hitl_events_id_seq TO r;
+  decider (approve, reject, respond, expire, deciding in the TUI): reader +
+      GRANT SELECT, INSERT, UPDATE ON hitl_decisions TO r;
+      GRANT SELECT, INSERT ON hitl_approvals TO r; GRANT INSERT ON hitl_events TO r;
+      GRANT USAGE ON SEQUENCE hitl_decisions_id_seq, hitl_events_id_seq TO r;
+      inline apply also (worker mode: neither):
+      GRANT INSERT, UPDATE ON checkpoints, checkpoint_blobs, checkpoint_writes TO r;
+      GRANT INSERT, UPDATE, DELETE ON hitl_thread_status TO r;
+  worker (worker): decider with inline apply +
+      GRANT SELECT, INSERT, UPDATE, DELETE ON hitl_workers TO r;
+  watcher (workers): GRANT SELECT ON hitl_workers, hitl_decisions TO r;
+  any role that writes checkpoints (the application's too) needs
+      GRANT INSERT, UPDATE, DELETE ON hitl_thread_status (setup's triggers keep it)
 
 """
 
@@ -152,8 +162,9 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a reader that 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    # psycopg's pool logs each retry; our errors already say what went wrong, once.
-    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+    # psycopg logs each pool retry and each connection it finds lost ("error ignored
+    # terminating ..."); our errors already say what went wrong, once, in one sentence.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)
     command = args.command or "tui"
     as_json = bool(getattr(args, "json", False))
     # `--graph NAME` (no colon) filters by graph; `--graph NAME=module:attr` loads one.
@@ -181,6 +192,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
     except Exception as exc:
+        # A database failure nothing nearer mapped (rights, the server gone): one sentence
+        # that says what the command was doing.
+        doing, kept = command_purpose(command, args)
+        known = database_failure(exc, doing=doing, kept=kept)
+        if known is not None:
+            return report_error(known, as_json)
         # The last resort: one redacted sentence, the details in a log file it names.
         from console.core.crash import report_crash
 
@@ -190,6 +207,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"error": {"type": "crash", "message": report.sentence,
                                         "exit_code": 1}}))
         return 1
+
+
+# What each command needs the database for, completing "may not ...", and what is kept.
+_PURPOSES = {
+    "tui": "read the queue", "demo": "seed the demo queue", "pending": "read the queue",
+    "show": "read this thread", "audit": "read the decision ledger",
+    "reconcile": "settle in-flight decisions", "worker": "apply queued decisions",
+    "workers": "read the workers table", "setup": "set up the console's tables",
+}
+_READ_ONLY = {"tui", "pending", "show", "audit", "workers"}
+
+
+def command_purpose(command: str, args: argparse.Namespace) -> tuple[str, str]:
+    """What `command` was doing and what it left as it was, for a failure's sentence."""
+    if command == "show" and getattr(args, "reveal", None):
+        return "write the audit row every reveal needs", "nothing was revealed"
+    kept = "nothing was changed" if command in _READ_ONLY else "nothing was written"
+    return _PURPOSES.get(command, "record the decision"), kept
 
 
 @contextlib.contextmanager

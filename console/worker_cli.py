@@ -181,7 +181,8 @@ async def run_workers(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 workers, depth = [], QueueDepth(0, 0, 0, None, {}, 0)
         except Exception as exc:
-            raise database_error(exc, store.location.display()) from exc
+            raise database_error(exc, store.location.display(),
+                                 doing="read the workers table") from exc
     shown = [w for w in workers if args.all or (
         _state(w) != "stopped" and w.heartbeat_age_seconds < 86400)]
     warnings = _warnings(workers, depth)

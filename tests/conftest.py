@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -90,3 +91,12 @@ async def demo_store(db_url: str, demo_registry: GraphRegistry) -> AsyncIterator
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture
+def throwaway_pg() -> Iterator[Any]:
+    """A PostgreSQL cluster of this test's own, which it may stop and start (outages)."""
+    from tests.pg_cluster import throwaway_cluster
+
+    with throwaway_cluster() as cluster:
+        yield cluster

@@ -301,3 +301,34 @@ def _nested() -> Any:
 
 nested = _nested()
 ALL["nested"] = nested
+
+
+# --- halt: the database stops between the answer and the gated action -------------------
+
+HALT_ENV = "HITL_TEST_HALT_COMMAND"  # JSON argv that stops the test's own server
+
+
+def _halt(state: GateState) -> dict[str, Any]:
+    import json
+    import subprocess
+
+    subprocess.run(json.loads(os.environ[HALT_ENV]), check=True, capture_output=True,
+                   timeout=60)
+    return {"notes": ["halted"]}
+
+
+def _halting() -> Any:
+    """gate -> halt (stops the server: its checkpoint cannot be written) -> act."""
+    builder = StateGraph(GateState)
+    builder.add_node("gate", _gate({"question": "halt?"}))
+    builder.add_node("halt", _halt)
+    builder.add_node("act", _race_act)
+    builder.add_edge(START, "gate")
+    builder.add_edge("gate", "halt")
+    builder.add_edge("halt", "act")
+    builder.add_edge("act", END)
+    return builder.compile(name="halt")
+
+
+halt = _halting()
+ALL["halt"] = halt

@@ -81,3 +81,59 @@ class UnreadableValue(ConsoleError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"A stored value cannot be read: {reason}.")
+
+
+class RightsMissing(ConsoleError):
+    """The database role lacks a grant this command needs (README, "Database roles")."""
+
+
+# SQLSTATE classes and codes that mean "the server cannot be reached now" rather than
+# "this statement is wrong": connection exceptions, shutdowns, a server still starting.
+_OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+_GRANTS_HINT = "that `hitl-console setup --help` lists for this command"
+
+
+def database_failure(
+    exc: BaseException, *, doing: str = "use the database", kept: str = "nothing was written",
+) -> ConsoleError | None:
+    """One actionable sentence for a database failure, or None if `exc` is not one.
+
+    `doing` completes "may not ..." / "while trying to ...": what the command was doing
+    (e.g. "read the decision ledger"); `kept` says what is left as it was. Three kinds are
+    told apart, because each has its own next step: missing rights (ask for a grant), the
+    server gone (start it and retry) and the console's tables missing (run setup). Any
+    other driver error is a bug to report, left to the crash report (None).
+    """
+    import sqlite3
+
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    if isinstance(exc, ConsoleError):
+        return None
+    detail = failure_detail(exc)
+    state = getattr(exc, "sqlstate", None) or ""
+    if state == "42501" or (isinstance(exc, sqlite3.OperationalError)
+                            and "readonly" in detail):
+        return RightsMissing(
+            f"This database role may not {doing} ({detail}); {kept}; ask the database "
+            f"owner for the grants {_GRANTS_HINT}.")
+    if isinstance(exc, PoolTimeout | ConnectionError | TimeoutError | psycopg.InterfaceError) \
+            or state.startswith(_OUTAGE_SQLSTATES) or (
+            isinstance(exc, psycopg.OperationalError) and not state):
+        return DatabaseUnavailable(
+            f"The database stopped answering while trying to {doing} ({detail}); {kept}; "
+            "check that the server is running, then try again.")
+    if state == "42P01" and "hitl_" in detail:
+        return DatabaseUnavailable(
+            f"The console's tables are missing, so it cannot {doing} ({detail}); {kept}; "
+            "run `hitl-console setup` once as the owner of the checkpoint tables.")
+    return None
+
+
+def failure_detail(exc: BaseException) -> str:
+    """The driver's first line, without its full stop (a pool timeout in words)."""
+    if type(exc).__name__ == "PoolTimeout":
+        return "no connection could be had in time"
+    lines = str(exc).strip().splitlines()
+    return lines[0].strip().rstrip(".") if lines else type(exc).__name__

@@ -8,7 +8,9 @@ from console.core.errors import (
     DatabaseUnavailable,
     NotPendingError,
     PolicyRefused,
+    RightsMissing,
     UsageError,
+    database_failure,
 )
 from console.core.redact import Redactor
 from console.ui.cell_text import one_line
@@ -17,6 +19,7 @@ MAX_LENGTH = 500
 # Most specific first: DecisionRefused is a UsageError.
 _TITLES: tuple[tuple[type[ConsoleError], str], ...] = (
     (DatabaseUnavailable, "Database unavailable"),
+    (RightsMissing, "Missing database rights"),
     (ConflictError, "Conflict"),
     (NotPendingError, "Not pending"),
     (PolicyRefused, "Refused by policy"),
@@ -31,6 +34,9 @@ def describe_error(error: BaseException, redactor: Redactor | None = None) -> tu
     an unforeseen failure, named by its type so it can be reported. Messages can quote
     data (a driver error echoing a value), so they are redacted like everything else.
     """
+    known = database_failure(error)  # rights or an outage: words, not a driver's error
+    if known is not None:
+        error = known
     if isinstance(error, ConsoleError):
         title = next((name for kind, name in _TITLES if isinstance(error, kind)), "Error")
         message = str(error)

@@ -18,7 +18,9 @@ from console.core.changes import open_change_feed
 from console.core.errors import DatabaseUnavailable
 from console.core.store.base import CheckpointStore
 
-RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+# Retries of a failed load: soon, then every second while the queue is stale (a refused
+# connection costs the server nothing; recovery must follow the server within ~1 s).
+RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0)
 # More changed threads than this in one batch: one full reload beats many small reads.
 INCREMENTAL_LIMIT = 50
 

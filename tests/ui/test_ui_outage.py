@@ -9,8 +9,10 @@ marks and drafts, show no modal and no traceback, and recover on its own.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -23,6 +25,7 @@ from console.core.store.base import CheckpointStore
 from console.demo.seed import seed_demo
 from console.settings import Settings
 from console.ui.drafts import Draft
+from console.ui.live import RETRY_DELAYS
 from console.ui.screens.main import MainScreen
 
 pytestmark = pytest.mark.pg
@@ -111,3 +114,47 @@ async def test_a_lost_postgres_shows_a_banner_keeps_everything_and_recovers(
         assert screen.table.selected.thread_id == cursor
         assert rows[0] in screen.marks
         assert screen.drafts.get(draft.ref) == draft
+
+
+async def test_a_restarted_server_is_followed_within_3s_without_a_keypress(
+    throwaway_pg: Any, settings: Settings
+) -> None:
+    """The server itself stops for 10 s (a throwaway cluster, never the shared one) and
+    comes back: with the product's own retry delays, poll interval and pool, the queue
+    is current again, with a thread paused after the restart in it, within 3 s of the
+    server accepting connections, and nobody pressed a key."""
+    from ui_support import demo_registry
+
+    from tests.pg_cluster import wait_until_accepting
+    from tests.seeding import seed_paused
+
+    url = throwaway_pg.url()
+    store = await open_store(parse_db_url(url), demo_registry(), create=True)
+    await seed_demo(store.saver, 3)
+    await store.setup(notify=True)
+    app = build_app(store, settings, poll_interval=settings.poll_interval,
+                    retry_delays=RETRY_DELAYS)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = main_screen(app)
+            await until(pilot, lambda: screen.loads >= 1, timeout=30, what="the first load")
+            await until(pilot, lambda: "live" in screen.status.plain, what="LISTEN")
+            throwaway_pg.stop()
+            await until(pilot, lambda: screen.outage_since is not None, timeout=20,
+                        what="the outage to be noticed")
+            await pilot.pause(10)
+            throwaway_pg.start()
+            back = wait_until_accepting(throwaway_pg)
+            await seed_paused(url, "raw", 1, prefix="after-restart")
+
+            def current() -> bool:
+                return screen.outage_since is None and any(
+                    t.thread_id == "after-restart-000" for t in screen.table.rows)
+
+            await until(pilot, current, timeout=30, what="the queue to be current")
+            took = time.monotonic() - back
+            assert took < 3.0, f"the queue was current {took:.1f} s after the restart"
+            assert "STALE" not in screen.status.plain and not screen.banner.display
+            assert "Traceback" not in screen_text(app)
+    finally:
+        await store.close()

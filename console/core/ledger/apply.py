@@ -23,10 +23,13 @@ from langgraph.types import Command
 from console.core.errors import (
     ConflictError,
     ConsoleError,
+    DatabaseUnavailable,
     NotPendingError,
     PolicyRefused,
     UnreadableRow,
     UsageError,
+    database_failure,
+    failure_detail,
 )
 from console.core.graphs import GraphInfo
 from console.core.ledger.answers import forget_failed_answers, recorded_answers
@@ -304,13 +307,22 @@ class Decider:
         try:
             await resume_graph(self.store, graph, plan, pause)
         except Exception as exc:
+            lost = lost_mid_apply(row, exc)
+            if lost is not None:
+                raise lost from exc
             message = f"{type(exc).__name__}: {exc}"
             head = await self.ledger.finish(row.id, DecisionStatus.FAILED.value, message)
             raise ConsoleError(
                 f"Resuming {row.thread_id} failed ({message}). The decision is recorded as "
                 f"failed (ledger #{row.id}); the thread's head is {head}."
             ) from exc
-        head = await self.ledger.finish(row.id, DecisionStatus.APPLIED.value, "applied")
+        try:
+            head = await self.ledger.finish(row.id, DecisionStatus.APPLIED.value, "applied")
+        except Exception as exc:
+            lost = lost_mid_apply(row, exc)
+            if lost is None:
+                raise
+            raise lost from exc
         message = f"{row.decision.capitalize()} applied to {row.thread_id}; new head {head}."
         if plan.unanswered:
             total = len(plan.item_decisions) + len(plan.unanswered)
@@ -378,6 +390,20 @@ class Decider:
 
 
 WORKER_MODE_ENV = "HITL_WORKER_MODE"
+
+
+def lost_mid_apply(row: LedgerRow, exc: BaseException) -> ConsoleError | None:
+    """The database went away between the claim and the decision's settlement (None for
+    any other failure). The row cannot be written, so it stays `in_flight`, and only the
+    thread's head, read once the database is back, can say whether the resume got
+    through: `reconcile` reads it (the claiming process is gone by then, so at once)."""
+    if not isinstance(database_failure(exc), DatabaseUnavailable):
+        return None
+    return DatabaseUnavailable(
+        f"The database stopped answering while decision #{row.id} on {row.thread_id} was "
+        f"being applied ({failure_detail(exc)}); it stays recorded as in flight, so once the "
+        "database is back run `hitl-console reconcile` to settle it from the thread's head "
+        "(nothing runs twice).")
 
 
 def worker_mode_default() -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from console.core.errors import ConsoleError, DatabaseUnavailable
+from console.core.errors import ConsoleError, DatabaseUnavailable, database_failure
 from console.core.ledger.rows import (
     CLAIMING_STATUSES,
     ClaimRequest,
@@ -638,17 +638,15 @@ async def install_ledger(store: CheckpointStore) -> list[str]:
     return [f"decision ledger v{LEDGER_VERSION}"]
 
 
-def database_error(exc: BaseException, location: str) -> ConsoleError:
-    """A one-sentence error for a failed ledger operation."""
+def database_error(
+    exc: BaseException, location: str, *, doing: str = "record the decision",
+) -> ConsoleError:
+    """A one-sentence error for a failed ledger operation (`doing`: what it was for)."""
     if isinstance(exc, ConsoleError):
         return exc
-    if isinstance(exc, pg_errors.InsufficientPrivilege) or (
-        isinstance(exc, sqlite3.OperationalError) and "readonly" in str(exc)
-    ):
-        return ConsoleError(
-            f"The database refused to record the decision ({str(exc).splitlines()[0]}): this "
-            "role may only read. Nothing was written; ask for a deciding role (see setup --help)."
-        )
+    known = database_failure(exc, doing=doing)
+    if known is not None:
+        return known
     if isinstance(exc, psycopg.Error | sqlite3.Error):
         return DatabaseUnavailable(
             f"The ledger in {location} could not be written: {str(exc).splitlines()[0]}. "

@@ -18,6 +18,7 @@ from console.core.errors import (
     NotPendingError,
     UnreadableRow,
     UnreadableValue,
+    database_failure,
     unreadable_reason,
 )
 from console.core.graphs import GraphRegistry
@@ -233,6 +234,11 @@ class CheckpointStore(abc.ABC):
             except ConsoleError:
                 raise
             except Exception as exc:  # a hostile or corrupt row: one sentence, no traceback
+                # ... unless the database itself failed (rights, outage): not the row's fault
+                known = database_failure(exc, doing="read this thread",
+                                         kept="nothing was changed")
+                if known is not None:
+                    raise known from None
                 raise _unreadable(thread_id, unreadable_reason(exc)) from None
             if bundle is not None:
                 return bundle

@@ -25,7 +25,14 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from console.core.dburl import DatabaseLocation
-from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
+from console.core.errors import (
+    ConsoleError,
+    DatabaseUnavailable,
+    NotACheckpointDatabase,
+    RightsMissing,
+    database_failure,
+    unreadable_reason,
+)
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
 from console.core.pauses import PUSH_MARK, UNREADABLE_MARK, expand_push, send_nodes_of_blob
@@ -58,6 +65,7 @@ from console.core.store.pg_schema import (
     push_blob_sql,
     setup_statements,
 )
+from console.core.store.pool import POOL_TIMEOUT_SECONDS, ConsolePool
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 
@@ -301,11 +309,12 @@ class PostgresStore(CheckpointStore):
     ) -> PostgresStore:
         """Connect, check that this is a checkpointer database, and return the store."""
         await _probe(location)
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        pool: AsyncConnectionPool[Any] = ConsolePool(
             location.target,
             min_size=1,
             max_size=max_size,
             open=False,
+            timeout=POOL_TIMEOUT_SECONDS,
             kwargs={
                 "autocommit": True,
                 "prepare_threshold": None,
@@ -390,9 +399,7 @@ class PostgresStore(CheckpointStore):
             async with self.pool.connection() as conn:
                 rows = await (await conn.execute(query, params)).fetchall()
         except psycopg.Error as exc:
-            raise DatabaseUnavailable(
-                f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
-            ) from exc
+            raise self._queue_failure(exc) from exc
         return [self._head_of(row) for row in rows]
 
     def _with_parent(self) -> bool:
@@ -417,9 +424,7 @@ class PostgresStore(CheckpointStore):
                 rows: list[tuple[Any, ...]] = await cur.fetchall()
                 return rows
         except psycopg.Error as exc:
-            raise DatabaseUnavailable(
-                f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
-            ) from exc
+            raise self._queue_failure(exc) from exc
 
     async def _status_heads(
         self, thread_ids: Sequence[str] | None, after: Cursor | None, limit: int | None
@@ -476,9 +481,7 @@ class PostgresStore(CheckpointStore):
                 last = (rows[-1][2], rows[-1][0]) if rows else None
                 del rows, cur
         except psycopg.Error as exc:
-            raise DatabaseUnavailable(
-                f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}."
-            ) from exc
+            raise self._queue_failure(exc) from exc
         if count >= TRIM_AFTER_ROWS:
             release_freed_memory()  # psycopg's result buffers (the cursors are gone)
         return pauses, count, last
@@ -657,6 +660,14 @@ class PostgresStore(CheckpointStore):
             ).fetchone()
         return row["id"] if row else None
 
+    def _queue_failure(self, exc: psycopg.Error) -> ConsoleError:
+        """Missing rights are said as such (not an outage: retrying will not help)."""
+        known = database_failure(exc, doing="read the queue", kept="nothing was changed")
+        if isinstance(known, RightsMissing):
+            return known
+        return DatabaseUnavailable(
+            f"Reading the queue from {self.location.display()} failed: {_first_line(exc)}.")
+
     async def setup(self, *, notify: bool = False) -> list[str]:
         done = []
         try:
@@ -665,10 +676,20 @@ class PostgresStore(CheckpointStore):
                     await conn.execute(statement)
                     done.append(label)
         except psycopg.Error as exc:
-            raise DatabaseUnavailable(
-                f"Setting up {self.location.display()} failed: {_first_line(exc)}.") from exc
+            raise setup_failure(exc, self.location.display()) from exc
         self._has_status = True
         return done
+
+
+def setup_failure(exc: BaseException, where: str) -> ConsoleError:
+    """Setup runs in one transaction: whatever failed, nothing was changed."""
+    if getattr(exc, "sqlstate", None) == "42501":
+        return RightsMissing(
+            f"Only the owner of the checkpoint tables may set up {where} ({_first_line(exc)}); "
+            "nothing was changed; run `hitl-console setup` as that role.")
+    return database_failure(exc, doing=f"set up {where}", kept="nothing was changed") or \
+        DatabaseUnavailable(f"Setting up {where} failed: {_first_line(exc)}; nothing was "
+                            "changed.")
 
 
 async def _probe(location: DatabaseLocation) -> None:

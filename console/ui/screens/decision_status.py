@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from console.core.errors import RightsMissing, database_failure
 from console.core.ledger.rows import LedgerRow
 from console.ui.cell_text import one_line
 from console.ui.live import is_outage
@@ -117,6 +118,7 @@ class DecisionStatusMixin(ScreenBase):
     """Open decisions in the queue's flags, and news when a worker settles one."""
 
     decision_polls = 0  # ledger reads for decision statuses: lets tests see the cost
+    ledger_unavailable: str | None = None  # why this role cannot read the ledger
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -129,14 +131,29 @@ class DecisionStatusMixin(ScreenBase):
 
     async def read_open_decisions(self) -> None:
         """On a full load: bring the decision flags up to date (errors propagate, so an
-        unreachable database shows as an outage like the rest of the load)."""
-        await self._look_at_decisions(full=True)
+        unreachable database shows as an outage like the rest of the load). A role that
+        may read the checkpoints but not the ledger still gets its queue: the flags are
+        off, and a banner says why, once."""
+        if self.ledger_unavailable is not None:
+            return
+        try:
+            await self._look_at_decisions(full=True)
+        except Exception as exc:
+            refused = database_failure(exc, doing="read the decision ledger",
+                                       kept="the queue is shown without decisions")
+            if not isinstance(refused, RightsMissing):
+                raise
+            self.ledger_unavailable = str(refused)
+            self.banner.show_notice(
+                "DECISIONS AND FLAGS UNAVAILABLE",
+                f"{str(refused).rstrip('.')}; approving, rejecting and the flags column "
+                "stay off until then.")
 
     async def watch_decisions(self, changed: set[str] | None) -> set[str] | None:
         """On a live-refresh tick: look at the open decisions if it is time (or if the
         feed names one of their threads); returns `changed` plus the threads whose
         decisions were applied, so the queue re-reads them even before the feed does."""
-        if not self._watching(changed):
+        if self.ledger_unavailable is not None or not self._watching(changed):
             return changed
         try:
             applied = await self._look_at_decisions(full=False)

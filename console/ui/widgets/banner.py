@@ -29,7 +29,23 @@ class Banner(Static):
         self.update(text)
         self.display = True
 
+    notice: Text | None = None  # a lasting condition (no ledger rights), under any outage
+
+    def show_notice(self, title: str, message: str) -> None:
+        """A condition that lasts the session; shown whenever no outage is."""
+        text = Text()
+        text.append(title, style="bold reverse")
+        text.append(f" {one_line(message)}")
+        self.notice = text
+        self.update(text)
+        self.display = True
+
     def clear(self) -> None:
+        """The outage is over: back to the lasting notice, if any, else hidden."""
+        if self.notice is not None:
+            self.update(self.notice)
+            self.display = True
+            return
         self.display = False
         self.update("")
 
