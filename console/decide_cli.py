@@ -268,6 +268,7 @@ def _lands_in(plan: Any) -> str | None:
 async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.ledger.apply import BulkTarget, reject_many
     from console.core.ledger.decisions import DecisionInput
+    from console.core.ledger.reconcile import is_stalled_after_decision
     from console.session import decider_for, store_session
 
     reason = (args.reason or "").strip()
@@ -286,7 +287,8 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
                 raise UsageError("--all rejects every matching pause: add --yes to confirm.")
             flt = cli_filter(graph=args.graph_filter, node=args.node,
                              older_than=args.older_than, search=args.search)
-            targets = [BulkTarget(t.thread_id, pause_id_of(t)) for t in await store.pending(flt)]
+            targets = [BulkTarget(t.thread_id, pause_id_of(t)) for t in await store.pending(flt)
+                       if not is_stalled_after_decision(t)]
         else:
             targets = [BulkTarget(t, args.expect) for t in args.threads]
         if len(targets) == 1 and not args.all:
@@ -316,7 +318,7 @@ def _bulk_report(settings: Settings, results: list[BulkResult]) -> int:
             for r in results]}, ensure_ascii=False))
     else:
         for r in results:
-            if r.status != "rejected":
+            if r.status not in ("rejected", "queued"):
                 print(f"{r.status:<11} {inert(r.thread_id, limit=40)}: {inert(r.message)}")
         print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing")
     if counts.get("failed"):
@@ -328,12 +330,14 @@ def _bulk_report(settings: Settings, results: list[BulkResult]) -> int:
 
 async def run_expire(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.ledger.apply import BulkTarget, reject_many
+    from console.core.ledger.reconcile import is_stalled_after_decision
     from console.session import decider_for, store_session
 
     seconds = parse_duration(args.older_than)
     async with store_session(settings) as store:
         flt = PendingFilter(graph=args.graph_filter, older_than_seconds=seconds)
-        threads = await store.pending(flt)
+        # a run that stopped after a decision is the application's to resume, not late
+        threads = [t for t in await store.pending(flt) if not is_stalled_after_decision(t)]
         if args.dry_run:
             _print(settings, {"would_expire": [t.thread_id for t in threads]},
                    "\n".join(t.thread_id for t in threads) + f"\n{len(threads)} would expire")
@@ -405,16 +409,21 @@ def _audit_record(row: LedgerRow, redactor: Any) -> dict[str, Any]:
 
 
 async def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
-    from console.core.ledger.apply import reconcile
-    from console.session import decider_for, store_session
+    from console.core.ledger.reconcile import reconcile
+    from console.session import decider_for, redactor_for, store_session
 
     async with store_session(settings) as store:
         settled = await reconcile(decider_for(store, settings),
                                   lease_seconds=parse_duration(args.lease))
-    _print(settings, {"settled": [{"id": r.id, "thread_id": r.thread_id, "status": s}
-                                  for r, s in settled]},
-           "\n".join(f"#{r.id} {r.thread_id}: {s}" for r, s in settled)
-           + f"\n{len(settled)} in-flight decision(s) settled")
+    redactor = redactor_for(settings)
+    _print(settings, {"settled": [
+        {"id": s.row.id, "thread_id": s.row.thread_id, "status": s.status,
+         "delivery": s.truth.delivery.value, "head": s.truth.head,
+         "next": list(s.truth.next_nodes), "outcome": redactor.redact_text(s.outcome)}
+        for s in settled]},
+        "\n".join(f"#{s.row.id} {s.row.thread_id}: {s.status}: "
+                  f"{redactor.redact_text(s.outcome)}" for s in settled)
+        + f"\n{len(settled)} in-flight decision(s) settled")
     return 0
 
 

@@ -9,6 +9,8 @@ from console.core.dburl import parse_db_url
 from console.core.errors import UsageError
 from console.core.graphs import GraphRegistry, load_registry
 from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.db import ledger_db
+from console.core.ledger.reconcile import StalledDecisions
 from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.core.serde import SafeSerializer, serializer_from_spec
@@ -55,6 +57,8 @@ async def store_session(
         create=create,
         serde=serializer_for(settings),
     )
+    # Runs that stopped after a delivered decision stay listed (as `stalled`, with why).
+    store.queue_sources.append(StalledDecisions(ledger_db(store)))
     try:
         yield store
     finally:

@@ -332,3 +332,41 @@ def _halting() -> Any:
 
 halt = _halting()
 ALL["halt"] = halt
+
+
+# --- kill: every stage of an apply lasts long enough for a random SIGKILL to land in it --
+
+KILL_STEP_ENV = "HITL_TEST_KILL_STEP_SECONDS"
+
+
+def _kill_pause() -> None:
+    import time
+
+    time.sleep(float(os.environ.get(KILL_STEP_ENV, "0.02")))
+
+
+def _kill_gate(state: GateState) -> dict[str, Any]:
+    answer = interrupt({"question": "kill?"})
+    _kill_pause()  # the answer is in memory only: a kill here delivers nothing
+    return {"received": [answer]}
+
+
+def _kill_act(state: GateState, config: RunnableConfig) -> dict[str, Any]:
+    _kill_pause()  # the gate's checkpoint has landed: a kill here stops before act
+    record_effect(str(config["configurable"]["thread_id"]))
+    _kill_pause()  # acted, but act's writes are not saved: a kill here stops in act
+    return {"effects": ["acted"]}
+
+
+def _kill() -> Any:
+    builder = StateGraph(GateState)
+    builder.add_node("gate", _kill_gate)
+    builder.add_node("act", _kill_act)
+    builder.add_edge(START, "gate")
+    builder.add_edge("gate", "act")
+    builder.add_edge("act", END)
+    return builder.compile(name="kill")
+
+
+kill = _kill()
+ALL["kill"] = kill

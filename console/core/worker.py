@@ -19,12 +19,13 @@ the row fails as a conflict and nothing runs.
 `started_at` is committed just before the graph is resumed. A claim whose lease ran out
 (its worker died or lost the database) is therefore settled without guessing:
 - not started: the graph was never touched; the row is queued again and applied once;
-- started and the head moved on: the resume was delivered; the row is `applied`;
-- started, head unchanged, but the interrupted tasks have output at the head (or the
-  node asked again with a new interrupt): the answer was consumed; the row is `applied`;
-- started and the head unchanged otherwise: the gated node may or may not have begun, which no
-  one can know from the outside; the row is `failed` ("worker died mid-apply; head
-  unchanged; decide again") and is never re-run automatically, like `reconcile`.
+- started: what the thread's rows say (`ledger.reconcile.delivery_of`): not delivered
+  (`failed`, decide again), delivered and the run stopped before a named step
+  (`stalled`, the application resumes the run), or delivered and finished (`applied`).
+  Nothing is re-run automatically.
+A resume that returns is settled the same way: one that left the same question waiting
+(a graph loaded under the thread's name that is not its graph) is `failed`, never
+`applied`, and the thread can be decided again.
 A worker keeps its leases alive with a heartbeat; settling an expired claim only
 succeeds while the lease is still expired, so a late heartbeat always wins. Resumes run
 with durability "sync" (apply.RESUME_DURABILITY): a step's checkpoint lands before the
@@ -46,12 +47,19 @@ from typing import Any
 
 from console.core.errors import UsageError
 from console.core.graphs import GraphInfo, GraphRegistry
-from console.core.ledger.apply import pause_key, process_alive, resume_graph
+from console.core.ledger.apply import ignored_outcome, pause_key, resume_graph
 from console.core.ledger.db import LedgerDB, database_error, install_ledger, ledger_db
 from console.core.ledger.decisions import Plan
+from console.core.ledger.reconcile import (
+    Delivery,
+    Truth,
+    delivery_of,
+    process_alive,
+    settled_outcome,
+)
 from console.core.ledger.rows import DecisionStatus, LedgerRow, Origin, WorkerRecord
 from console.core.ledger.schema import DECISIONS_CHANNEL
-from console.core.models import PendingFilter, PendingThread
+from console.core.models import PendingThread
 from console.core.store.base import CheckpointStore
 
 log = logging.getLogger("console.worker")
@@ -90,7 +98,7 @@ class WorkerResult:
 
     decision_id: int
     thread_id: str
-    status: str  # applied | failed | released | requeued | lost
+    status: str  # applied | stalled | failed | released | requeued | lost
     outcome: str
     new_checkpoint_id: str | None = None
 
@@ -380,11 +388,6 @@ class Worker:
         async with self._reading():
             return await self.store.head_checkpoint_id(thread_id)
 
-    async def _next_nodes(self, thread_id: str) -> tuple[str, ...]:
-        async with self._reading():
-            heads = await self.store.head_states(PendingFilter(), thread_ids=[thread_id])
-        return heads[0].pending_nodes if heads else ()
-
     # ------------------------------------------------------------------ applying
 
     async def apply_next(self) -> WorkerResult | None:
@@ -489,16 +492,28 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            truth = await delivery_of(self.store, row)
+            if truth.delivery is Delivery.NOT_DELIVERED:
+                return await self._settle(row, DecisionStatus.FAILED,
+                                          f"resuming failed ({_short(exc)}); the thread's "
+                                          "head is recorded. Look at the run before deciding "
+                                          "again.")
+            return await self._settle_truth(row, truth, f"delivered by worker "
+                                            f"{self.worker_id}, then {_short(exc)}")
+        truth = await delivery_of(self.store, row)
+        if truth.delivery is Delivery.NOT_DELIVERED:
+            # The resume returned, yet the same question waits: never `applied`.
             return await self._settle(row, DecisionStatus.FAILED,
-                                      f"resuming failed ({_short(exc)}); the thread's head "
-                                      "is recorded. Look at the run before deciding again.")
+                                      ignored_outcome(row, graph, pause))
         outcome = f"applied by worker {self.worker_id}"
-        if await self._head(row.thread_id) == row.checkpoint_id:
-            again = await self._pause(row.thread_id)
-            if (again is not None and again.checkpoint_id == row.checkpoint_id
-                    and pause_key(again) != row.pause_key):
-                outcome += f"; the graph asked again: {again.summary}"
+        if truth.delivery is Delivery.STOPPED:
+            return await self._settle_truth(row, truth, outcome)
+        if truth.again is not None and truth.again.checkpoint_id == row.checkpoint_id:
+            outcome += f"; the graph asked again: {truth.again.summary}"
         return await self._settle(row, DecisionStatus.APPLIED, outcome)
+
+    async def _settle_truth(self, row: LedgerRow, truth: Truth, prefix: str) -> WorkerResult:
+        return await self._settle(row, truth.status, settled_outcome(truth, prefix))
 
     async def _settle(self, row: LedgerRow, status: DecisionStatus, outcome: str) -> WorkerResult:
         settled, head = await self.ledger.finish_claim(row.id, self.worker_id, status.value,
@@ -508,8 +523,8 @@ class Worker:
             return WorkerResult(row.id, row.thread_id, "lost", (
                 f"wanted to record {status.value} ({outcome}), but the claim had expired and "
                 "was settled by another worker: make the lease longer than any stall"))
-        if status is DecisionStatus.APPLIED:
-            self.counters.applied += 1
+        if status in (DecisionStatus.APPLIED, DecisionStatus.STALLED):
+            self.counters.applied += 1  # delivered
         else:
             self.counters.failed += 1
         return WorkerResult(row.id, row.thread_id, status.value, outcome, head)
@@ -549,42 +564,14 @@ class Worker:
                                         row.checkpoint_id, {"decision": row.id, "worker": holder})
             return WorkerResult(row.id, row.thread_id, "requeued",
                                 f"worker {holder} stopped before resuming; queued again")
-        head = await self._head(row.thread_id)
-        me = f"reconciled by worker {self.worker_id}: worker {holder} stopped mid-apply"
-        if head != row.checkpoint_id:
-            status = DecisionStatus.APPLIED
-            outcome = (f"{me}; the thread moved on to {head}, so the decision was delivered"
-                       f"{await self._run_state(row.thread_id)}")
-        else:
-            pause = await self._pause(row.thread_id)
-            if pause is not None and pause.checkpoint_id == head and \
-                    pause_key(pause) != row.pause_key:
-                status = DecisionStatus.APPLIED
-                outcome = f"{me}; the decision was delivered and the graph asked again"
-            elif pause is None and row.pause_key:
-                # The interrupted tasks have output at the head: they consumed the answer.
-                status = DecisionStatus.APPLIED
-                outcome = (f"{me}; the gated task finished (its output is saved at {head}) "
-                           "but the run stopped before its next checkpoint, as any crashed "
-                           "run: the application resumes it")
-            else:
-                status = DecisionStatus.FAILED
-                outcome = (f"{me}: worker died mid-apply; head unchanged; decide again (the "
-                           "gated node may have started: check its effects first)")
+        truth = await delivery_of(self.store, row)
+        outcome = settled_outcome(truth, f"reconciled by worker {self.worker_id}: worker "
+                                         f"{holder} stopped mid-apply")
+        status = truth.status
         settled, new_head = await self.ledger.settle_expired(row, status.value, outcome)
         if not settled:
             return None
         return WorkerResult(row.id, row.thread_id, status.value, outcome, new_head)
-
-    async def _run_state(self, thread_id: str) -> str:
-        """How the run stands after a worker died in it (for the outcome text)."""
-        if await self._pause(thread_id) is not None:
-            return "; the thread is paused again"
-        nodes = await self._next_nodes(thread_id)
-        if nodes:
-            return (f"; the run stopped before finishing (next: {', '.join(nodes)}), as any "
-                    "crashed run: the application resumes it")
-        return ""
 
 
 # ---------------------------------------------------------------------------- API

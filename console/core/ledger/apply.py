@@ -1,8 +1,9 @@
 """Applying decisions exactly once: validate, claim in the ledger, resume, finalise.
 
-The ledger row is committed before the graph is resumed and finalised after, so a crash
-in between leaves a visible in-flight row that `reconcile` settles from the thread's
-actual head, without ever running anything again.
+The ledger row is committed before the graph is resumed and finalised after with what the
+thread's rows say happened (`reconcile.delivery_of`: applied, stalled or failed), so a
+crash in between leaves a visible in-flight row that `reconcile` settles the same way,
+without ever running anything again.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from langgraph.constants import END
@@ -41,6 +42,7 @@ from console.core.ledger.decisions import (
     plan_decision,
     update_effects,
 )
+from console.core.ledger.reconcile import Delivery, delivery_of, settled_outcome
 from console.core.ledger.rows import (
     CLAIMING_STATUSES,
     ClaimRequest,
@@ -97,7 +99,7 @@ class Outcome:
     """What happened to one decision."""
 
     thread_id: str
-    status: str  # applied | replayed | failed | queued | approval_recorded
+    status: str  # applied | stalled | replayed | queued | approval_recorded
     row: LedgerRow | None
     plan: Plan | None
     new_checkpoint_id: str | None
@@ -110,7 +112,7 @@ def describe_conflict(thread_id: str, expected: str, claim: ClaimResult) -> str:
     if winner is not None:
         when = winner.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
         state = {"in_flight": "is applying", "applied": "applied", "queued": "queued",
-                 "claimed": "is applying"}.get(winner.status, winner.status)
+                 "claimed": "is applying", "stalled": "delivered"}.get(winner.status, winner.status)
         tail = f"; the head is now {claim.current_head}" if claim.current_head != expected else ""
         article = "an" if winner.decision[:1] in "aeiou" else "a"
         return (f"Conflict on {thread_id}: {winner.reviewer} {state} {article} {winner.decision} "
@@ -185,6 +187,9 @@ class Decider:
                 f"Thread {thread_id!r} is not waiting for a human at its head {head}; "
                 "nothing to decide."
             )
+        if not pause.interrupt_ids and await self.ledger.installed():
+            rows = await self.ledger.rows(thread_id=thread_id)
+            _refuse_stalled(rows[-1] if rows else None, head)
         if expectation is not None or expect_pause is not None:
             await self._check_same_questions(pause, expectation, expect_pause)
         graph = self.store.registry.get(pause.graph)
@@ -303,39 +308,70 @@ class Decider:
     async def apply_claimed(
         self, row: LedgerRow, graph: GraphInfo, plan: Plan, pause: PendingThread
     ) -> Outcome:
-        """Resume the graph for a claimed row and finalise the row with the result."""
+        """Resume the graph for a claimed row and finalise the row with what the thread's
+        rows say happened (`reconcile.delivery_of`), never with what was hoped."""
         try:
             await resume_graph(self.store, graph, plan, pause)
         except Exception as exc:
             lost = lost_mid_apply(row, exc)
             if lost is not None:
                 raise lost from exc
-            message = f"{type(exc).__name__}: {exc}"
-            head = await self.ledger.finish(row.id, DecisionStatus.FAILED.value, message)
-            raise ConsoleError(
-                f"Resuming {row.thread_id} failed ({message}). The decision is recorded as "
-                f"failed (ledger #{row.id}); the thread's head is {head}."
-            ) from exc
-        try:
-            head = await self.ledger.finish(row.id, DecisionStatus.APPLIED.value, "applied")
+            return await self._settle_raised(row, exc)
+        decision = row.decision.capitalize()
+        try:  # settle from what the rows say; a database lost meanwhile leaves it in flight
+            truth = await delivery_of(self.store, row)
+            if truth.delivery is Delivery.NOT_DELIVERED:
+                outcome = ignored_outcome(row, graph, pause)
+                head = await self.ledger.finish(row.id, DecisionStatus.FAILED.value, outcome)
+            elif truth.delivery is Delivery.STOPPED:
+                outcome = settled_outcome(truth, "applied")
+                head = await self.ledger.finish(row.id, DecisionStatus.STALLED.value, outcome)
+            else:
+                head = await self.ledger.finish(row.id, DecisionStatus.APPLIED.value, "applied")
         except Exception as exc:
             lost = lost_mid_apply(row, exc)
             if lost is None:
                 raise
             raise lost from exc
-        message = f"{row.decision.capitalize()} applied to {row.thread_id}; new head {head}."
+        if truth.delivery is Delivery.NOT_DELIVERED:
+            raise ConsoleError(f"{outcome[0].upper()}{outcome[1:]} (ledger #{row.id}).")
+        if truth.delivery is Delivery.STOPPED:
+            return Outcome(row.thread_id, "stalled", row, plan, head, (
+                f"{decision} delivered to {row.thread_id}, but the run stopped before "
+                f"{truth.stopped_before()} (head {head}): the application must resume it."))
+        message = f"{decision} applied to {row.thread_id}; new head {head}."
         if plan.unanswered:
             total = len(plan.item_decisions) + len(plan.unanswered)
             waits = "waits" if len(plan.unanswered) == 1 else "wait"
-            message = (f"{row.decision.capitalize()} delivered to {len(plan.item_decisions)} "
+            message = (f"{decision} delivered to {len(plan.item_decisions)} "
                        f"of {total} items of {row.thread_id}; {len(plan.unanswered)} still "
                        f"{waits} for a decision.")
         elif head == row.checkpoint_id:
             again = await self.store.pending_thread(row.thread_id)
             if again is not None and pause_key(again) != row.pause_key:
-                message = (f"{row.decision.capitalize()} delivered to {row.thread_id}, but the "
+                message = (f"{decision} delivered to {row.thread_id}, but the "
                            f"graph asked again: {again.summary} (pause_id {pause_id_of(again)})")
         return Outcome(row.thread_id, "applied", row, plan, head, message)
+
+    async def _settle_raised(self, row: LedgerRow, exc: Exception) -> Outcome:
+        """A resume that raised: failed if nothing was delivered (decide again); stalled
+        if the answer got through and a later step raised (the run must be resumed)."""
+        message = f"{type(exc).__name__}: {exc}"
+        truth = await delivery_of(self.store, row)
+        if truth.delivery is Delivery.NOT_DELIVERED:
+            head = await self.ledger.finish(row.id, DecisionStatus.FAILED.value, message)
+            raise ConsoleError(
+                f"Resuming {row.thread_id} failed ({message}). The decision is recorded as "
+                f"failed (ledger #{row.id}); the thread's head is {head}."
+            ) from exc
+        status = (DecisionStatus.STALLED if truth.delivery is Delivery.STOPPED
+                  else DecisionStatus.APPLIED)
+        head = await self.ledger.finish(
+            row.id, status.value, settled_outcome(truth, f"delivered, then {message}"))
+        raise ConsoleError(
+            f"The decision on {row.thread_id} was delivered, but the run then failed "
+            f"({message}) and stopped before {truth.stopped_before()} (ledger #{row.id}, "
+            f"head {head}): the application must resume or repair the run.") from exc
 
     async def _raise_if_decided(self, thread_id: str, head: str) -> None:
         """A pause this ledger already answered is a conflict (exit 3), not 'not pending'.
@@ -348,6 +384,7 @@ class Decider:
             return
         rows = await self.ledger.rows(thread_id=thread_id)
         latest = rows[-1] if rows else None
+        _refuse_stalled(latest, head)
         if latest is not None and latest.status in CLAIMING_STATUSES:
             raise ConflictError(describe_conflict(
                 thread_id, latest.checkpoint_id,
@@ -546,7 +583,7 @@ class BulkTarget:
 @dataclass(frozen=True, slots=True)
 class BulkResult:
     thread_id: str
-    status: str  # rejected | conflict | failed | not_pending | refused
+    status: str  # rejected | queued | stalled | conflict | failed | not_pending | refused
     message: str
 
 
@@ -594,57 +631,34 @@ async def _reject_one(decider: Decider, target: BulkTarget, choice: DecisionInpu
         return BulkResult(target.thread_id, "refused", str(exc))
     except Exception as exc:  # one failure never stops the rest
         return BulkResult(target.thread_id, "failed", f"{type(exc).__name__}: {exc}")
-    status = "rejected" if outcome.status in ("applied", "queued") else outcome.status
+    # Queued is not done: a worker has yet to apply it (and may find a conflict).
+    status = {"applied": "rejected", "queued": "queued"}.get(outcome.status, outcome.status)
     return BulkResult(target.thread_id, status, outcome.message)
 
 
-# ------------------------------------------------------------------------- reconcile
+def _refuse_stalled(latest: LedgerRow | None, head: str) -> None:
+    """A run that stopped after a delivered decision has nothing to decide: a second
+    decision (a rejection that ends the run, say) would overrule the first."""
+    if latest is None or latest.status != DecisionStatus.STALLED \
+            or latest.new_checkpoint_id != head:
+        return
+    raise NotPendingError(
+        f"Thread {latest.thread_id!r} is stalled: {latest.decision} (ledger #{latest.id}) "
+        f"was delivered and the run stopped before it finished; the application must resume "
+        "it. Nothing was written.")
 
 
-def process_alive(pid: int | None) -> bool:
-    """Whether a process of this host with that pid still runs."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def is_abandoned(row: LedgerRow, *, now: datetime, lease_seconds: float) -> bool:
-    """An in-flight row whose process is gone (same host) or whose lease ran out."""
-    if row.status != DecisionStatus.IN_FLIGHT.value:
-        return False
-    if row.client_host == socket.gethostname() and not process_alive(row.client_pid):
-        return True
-    return (now - row.created_at).total_seconds() > lease_seconds
-
-
-async def reconcile(
-    decider: Decider, *, lease_seconds: float = 600.0, now: datetime | None = None
-) -> list[tuple[LedgerRow, str]]:
-    """Settle abandoned in-flight rows from each thread's actual head; never re-runs."""
-    await decider.ensure_ledger()
-    now = now or datetime.now(UTC)
-    settled = []
-    for row in await decider.ledger.rows(statuses=[DecisionStatus.IN_FLIGHT.value]):
-        if not is_abandoned(row, now=now, lease_seconds=lease_seconds):
-            continue
-        head = await decider.store.head_checkpoint_id(row.thread_id)
-        if head != row.checkpoint_id:  # re-read at finish; the guard keeps a late winner
-            status, note = DecisionStatus.APPLIED.value, (
-                f"reconciled: the thread moved on to {head} after the claim")
-        else:
-            status, note = DecisionStatus.FAILED.value, (
-                "reconciled: the process stopped before the graph recorded progress; the pause "
-                "is still pending and may be decided again")
-        if await decider.ledger.finish(row.id, status, note,
-                                       only_if_status=DecisionStatus.IN_FLIGHT.value):
-            settled.append((row, status))
-    return settled
+def ignored_outcome(row: LedgerRow, graph: GraphInfo, pause: PendingThread) -> str:
+    """Why a resume that returned left the same pause waiting, as the ledger keeps it."""
+    missing = [n for n in pause.nodes if n not in graph.graph.nodes]
+    if missing:
+        known = ", ".join(sorted(n for n in graph.graph.nodes if not n.startswith("__")))
+        why = (f"the graph loaded as {graph.name!r} has no node {', '.join(missing)} (its "
+               f"nodes: {known or 'none'}): it is not the graph that made this thread")
+    else:
+        why = "the graph did not take the answer (a node that ignores it, or another graph)"
+    return (f"not delivered: the resume left the same pause waiting at {row.checkpoint_id}; "
+            f"{why}. Nothing ran; the thread may be decided again")
 
 
 def _refuse_unstorable_id(thread_id: str) -> None:

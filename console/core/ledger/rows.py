@@ -26,13 +26,16 @@ class DecisionType(enum.StrEnum):
 class DecisionStatus(enum.StrEnum):
     IN_FLIGHT = "in_flight"  # claimed and committed; the resume is running (or crashed)
     APPLIED = "applied"
-    FAILED = "failed"  # the resume raised; the claim is released
+    FAILED = "failed"  # not delivered (the resume raised, or left the pause waiting)
+    # delivered, but the run stopped before its next step (named in the outcome): the
+    # application must resume the run; the thread is listed as `stalled` until it moves
+    STALLED = "stalled"
     QUEUED = "queued"  # worker mode: recorded, waiting for a worker
     CLAIMED = "claimed"  # worker mode: a worker is applying it
 
 
 # Statuses that hold a pause: a decision in one of them blocks every other on that pause.
-CLAIMING_STATUSES = ("in_flight", "applied", "queued", "claimed")
+CLAIMING_STATUSES = ("in_flight", "applied", "queued", "claimed", "stalled")
 
 
 @dataclass(frozen=True, slots=True)

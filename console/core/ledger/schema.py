@@ -1,7 +1,7 @@
 """The decision ledger's tables, versioned, for Postgres and SQLite.
 
 `hitl_decisions` holds one row per decision. The partial unique index
-`hitl_decisions_one_claim` is what makes a pause answerable at most once across any
+`hitl_decisions_one_claim_v2` is what makes a pause answerable at most once across any
 number of processes and hosts: a second claim on the same pause fails inside the
 database, whatever the clients do. A pause is (thread, ns, checkpoint, pause_key), where
 pause_key lists the pending interrupt ids: a node that rejects an answer and asks again
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from console.core.ledger.rows import CLAIMING_STATUSES
 
-LEDGER_VERSION = 1
+LEDGER_VERSION = 2
 
 # Worker mode (console/core/worker.py): a queued decision is claimed by one worker with a
 # lease it renews by heartbeat; `started_at` is committed just before the graph is resumed,
@@ -23,6 +23,18 @@ WORKER_COLUMNS = (
     ("attempts", "integer NOT NULL DEFAULT 0"),
 )
 DECISIONS_CHANNEL = "hitl_console_decisions"
+
+# v2: `stalled` holds its pause too. The index is named by version, so that `setup` on an
+# older ledger builds the new one and drops the old (CREATE ... IF NOT EXISTS alone would
+# keep the old predicate).
+_ONE_CLAIM = [
+    f"""CREATE UNIQUE INDEX IF NOT EXISTS hitl_decisions_one_claim_v2
+        ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key)
+        WHERE status IN ({", ".join(f"'{s}'" for s in CLAIMING_STATUSES)})""",
+    "DROP INDEX IF EXISTS hitl_decisions_one_claim",
+]
+_STALLED_INDEX = """CREATE INDEX IF NOT EXISTS hitl_decisions_stalled ON hitl_decisions (thread_id)
+        WHERE status = 'stalled'"""
 
 _PG_WORKER = [
     # ledgers created before these columns existed (the SQLite DDL has them inline only)
@@ -61,7 +73,7 @@ _PG_WORKER = [
     "DROP TRIGGER IF EXISTS hitl_decisions_notify ON hitl_decisions",
     """CREATE TRIGGER hitl_decisions_notify
         AFTER INSERT OR UPDATE OF status ON hitl_decisions
-        FOR EACH ROW WHEN (NEW.status IN ('queued', 'applied', 'failed'))
+        FOR EACH ROW WHEN (NEW.status IN ('queued', 'applied', 'failed', 'stalled'))
         EXECUTE FUNCTION hitl_notify_decision()""",
 ]
 
@@ -121,10 +133,9 @@ _PG = [
         lease_until timestamptz,
         started_at timestamptz,
         attempts integer NOT NULL DEFAULT 0)""",
-    f"""CREATE UNIQUE INDEX IF NOT EXISTS hitl_decisions_one_claim
-        ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key)
-        WHERE status IN ({", ".join(f"'{s}'" for s in CLAIMING_STATUSES)})""",
+    *_ONE_CLAIM,
     """CREATE INDEX IF NOT EXISTS hitl_decisions_thread ON hitl_decisions (thread_id, id)""",
+    _STALLED_INDEX,
     """CREATE INDEX IF NOT EXISTS hitl_decisions_open ON hitl_decisions (status, created_at)
         WHERE status IN ('in_flight', 'queued', 'claimed')""",
     """CREATE TABLE IF NOT EXISTS hitl_events (
@@ -183,10 +194,9 @@ _SQLITE = [
         lease_until TEXT,
         started_at TEXT,
         attempts INTEGER NOT NULL DEFAULT 0)""",
-    f"""CREATE UNIQUE INDEX IF NOT EXISTS hitl_decisions_one_claim
-        ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key)
-        WHERE status IN ({", ".join(f"'{s}'" for s in CLAIMING_STATUSES)})""",
+    *_ONE_CLAIM,
     """CREATE INDEX IF NOT EXISTS hitl_decisions_thread ON hitl_decisions (thread_id, id)""",
+    _STALLED_INDEX,
     """CREATE TABLE IF NOT EXISTS hitl_events (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         at TEXT NOT NULL,

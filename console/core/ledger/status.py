@@ -78,6 +78,10 @@ def describe(row: LedgerRow, now: datetime) -> StatusWords:
         where = f" by worker {worker}" if worker else ""
         head = f" -> {row.new_checkpoint_id}" if row.new_checkpoint_id else ""
         return StatusWords(f"{who}, applied {_ago(row.finished_at, now)}{where}{head}", DONE)
+    if status == DecisionStatus.STALLED:
+        where = f" by worker {worker}" if worker else ""
+        return StatusWords(f"{who}, delivered {_ago(row.finished_at, now)}{where}, but "
+                           f"{_one_line(_stall_words(row.outcome))}", BAD)
     if status == DecisionStatus.FAILED:
         outcome = _one_line(row.outcome or "no reason recorded")
         if is_conflict(row):
@@ -85,6 +89,13 @@ def describe(row: LedgerRow, now: datetime) -> StatusWords:
         where = f" on worker {worker}" if worker else ""
         return StatusWords(f"{who}, failed{where}: {outcome}; you can decide again", BAD)
     return StatusWords(f"{who}, {status}", PENDING)  # a status newer than this console
+
+
+def _stall_words(outcome: str | None) -> str:
+    """`the run stopped before act: the application must resume it` from a stalled row."""
+    text = outcome or ""
+    at = text.rfind("the run stopped before ")
+    return text[at:].rstrip(")") if at >= 0 else "the run stopped before finishing"
 
 
 def pause_status(

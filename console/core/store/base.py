@@ -8,7 +8,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
@@ -51,6 +51,15 @@ _NO_FILTER = PendingFilter()
 _SORT_KEY = attrgetter("paused_at", "thread_id")  # PendingThread.sort_key, without a call
 
 
+class QueueSource(Protocol):
+    """Rows the queue lists that the pause rule alone does not: what the console knows
+    about a thread beyond its checkpoints (a run that stopped after a decision, from the
+    ledger). Kept as a protocol so the store never imports the ledger."""
+
+    async def rows(self, store: CheckpointStore, now: datetime) -> list[PendingThread]:
+        """Rows to list, each replacing the store's own row of that thread, if any."""
+
+
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """No cyclic-GC passes while a queue's rows are built: tens of thousands of small
@@ -88,6 +97,7 @@ class CheckpointStore(abc.ABC):
         self.grace_seconds = grace_seconds
         self._codec: SerdeCodec | None = None
         self._shapes = ShapeClassifier(registry)
+        self.queue_sources: list[QueueSource] = []
 
     @property
     def shapes(self) -> ShapeClassifier:
@@ -183,8 +193,23 @@ class CheckpointStore(abc.ABC):
             if batch is None or read < batch or last is None or (limit and len(found) >= limit):
                 break
             cursor = last
+        if self.queue_sources:
+            found = await self._with_sources(found, flt, after, now)
         found.sort(key=_SORT_KEY)
         return found if limit is None else found[:limit]
+
+    async def _with_sources(
+        self, found: list[PendingThread], flt: PendingFilter, after: Cursor | None,
+        now: datetime,
+    ) -> list[PendingThread]:
+        extra: dict[str, PendingThread] = {}
+        for source in self.queue_sources:
+            for row in await source.rows(self, now):
+                if matches(row, flt, now) and (after is None or row.sort_key() > after):
+                    extra[row.thread_id] = row
+        if not extra:
+            return found
+        return [*(t for t in found if t.thread_id not in extra), *extra.values()]
 
     async def _classified(
         self, flt: PendingFilter, after: Cursor | None, limit: int | None, now: datetime

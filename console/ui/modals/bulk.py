@@ -21,12 +21,16 @@ from console.ui.cell_text import one_line
 from console.ui.widgets.scrollbars import use_cell_scrollbars
 
 # Result statuses in the order the summary lists them: what needs a look first.
-STATUS_ORDER = ("failed", "conflict", "not_pending", "refused", "rejected")
+STATUS_ORDER = ("failed", "conflict", "not_pending", "refused", "stalled", "queued",
+                "rejected")
 STATUS_TITLES = {
     "failed": "Failed",
     "conflict": "Conflict (moved on or decided elsewhere)",
     "not_pending": "Not pending",
     "refused": "Refused",
+    "stalled": "Delivered, but the run stopped",
+    # worker mode: recorded, not applied yet; never counted as rejected
+    "queued": "Queued for a worker",
     "rejected": "Rejected",
 }
 BAR_WIDTH = 40
@@ -48,7 +52,8 @@ def _redactor(screen: ModalScreen[Any]) -> Redactor:
 def counts_line(results: Sequence[BulkResult]) -> str:
     counts = Counter(r.status for r in results)
     return " | ".join(f"{status.replace('_', ' ')} {counts[status]}"
-                      for status in STATUS_ORDER if counts[status] or status == "rejected")
+                      for status in STATUS_ORDER
+                      if counts[status] or (status == "rejected" and not counts["queued"]))
 
 
 class BulkRejectScreen(ModalScreen[str | None]):
@@ -187,7 +192,7 @@ class BulkProgressScreen(ModalScreen[None]):
         out = Text()
         out.append(f"{result.status.replace('_', ' '):<11} ", style="bold")
         out.append(one_line(self.redactor.redact_text(result.thread_id)))
-        if result.status != "rejected":
+        if result.status not in ("rejected", "queued"):
             out.append(": " + one_line(self.redactor.redact_text(result.message)))
         out.append("\n")
         return out

@@ -153,10 +153,12 @@ class MarkingMixin(ScreenBase):
 
     def _bulk_done(self, marks: list[Mark], results: list[BulkResult]) -> None:
         by_thread = {m.thread_id: m for m in marks}
-        done = [r.thread_id for r in results if r.status == "rejected"]
+        # queued (worker mode) is recorded, not done: it is said apart below
+        done = [r.thread_id for r in results if r.status in ("rejected", "queued")]
+        queued = sum(1 for r in results if r.status == "queued")
         for result in results:
             mark = by_thread.get(result.thread_id)
-            if result.status != "rejected" and mark is not None:
+            if result.status not in ("rejected", "queued") and mark is not None:
                 self._own_moves.discard((mark.thread_id, mark.checkpoint_id))
         self.marks.remove(done)
         for thread_id in done:
@@ -167,8 +169,11 @@ class MarkingMixin(ScreenBase):
         self._marks_changed()
         kept = len(results) - len(done)
         note = f"; {kept} not rejected stay marked" if kept else ""
-        self.status.set(last=f"bulk reject: {len(done)} of {len(results)} rejected")
-        self.notify(f"{len(done)} of {len(results)} threads rejected{note}.",
+        what = (f"{len(done) - queued} of {len(results)} rejected, {queued} queued for a worker"
+                if queued else f"{len(done)} of {len(results)} rejected")
+        self.status.set(last=f"bulk reject: {what}")
+        told = what if queued else f"{len(done)} of {len(results)} threads rejected"
+        self.notify(f"{told}{note}.",
                     title="Bulk reject", severity="warning" if kept else "information",
                     markup=False)
         self.reload()
