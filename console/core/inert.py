@@ -113,8 +113,10 @@ def json_escape(text: str) -> str:
     """JSON text with every inert-set character written as a `\\uXXXX` escape.
 
     Outside strings JSON is ASCII, so each such character sits inside a string, where an
-    escape is the same character to any JSON reader (astral ones as surrogate pairs)."""
-    return _ANY_INERT.sub(lambda m: _json_code(ord(m.group())), text)
+    escape is the same character to any JSON reader (astral ones as surrogate pairs).
+    Tab and newline are left: `json.dumps` escapes them in strings, so a raw one is the
+    layout of `indent`."""
+    return _INVISIBLE.sub(lambda m: _json_code(ord(m.group())), text)
 
 
 def _json_code(cp: int) -> str:

@@ -74,6 +74,8 @@ _KEY_VALUE = re.compile(
     r"""(?=(?:'(?P<sq>[^'\n]*)'|"(?P<dq>(?:[^"\\\n]|\\.)*)"|"""
     r"""(?P<bare>(?:(?i:bearer|basic|digest|token)[ \t]+)?[^\s'",;&}\])]+)))"""
 )
+# What a header or field name looks like (a pair whose first item is prose is not one).
+_HEADER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _FINGERPRINT_MARK = "«redacted:"
 
@@ -202,7 +204,8 @@ class Redactor:
             }
         if isinstance(value, list):
             if (len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], str)
-                    and value[1] and self.is_secret_key(value[0])):
+                    and value[1] and _HEADER_NAME.fullmatch(value[0])
+                    and self.is_secret_key(value[0])):
                 # A header pair: [["Authorization", "Basic ..."]]
                 return [value[0], self.fingerprint(value[1])]
             return [self._walk(v) for v in value]
