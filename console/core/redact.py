@@ -59,10 +59,11 @@ _CARD = r"\b\d(?:[ -]?\d){12,18}\b"
 DEFAULT_VALUE_PATTERNS = (_PEM, _JWT, _SCHEME_CREDENTIAL, _AWS, _API_KEY, _GITHUB, _SLACK)
 
 # Identifier shapes the value detectors leave alone: UUIDs and their prefixes (a card
-# number never starts with a group of 8), and hex ids of 16+ with at least one letter.
+# number never starts with a group of 8), and lowercase hex ids of 16+ with a letter
+# (never the tail of a `sk-...` key: a dash before it is not an identifier's start).
 _IDENTIFIER = re.compile(
     r"(?<![\w-])[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{1,12}){1,4}(?![\w-])"
-    r"|\b(?=[0-9]*[a-fA-F])[0-9a-fA-F]{16,}\b"
+    r"|(?<![\w-])(?=[0-9]*[a-f])[0-9a-f]{16,}(?![\w-])"
 )
 # `user:PASSWORD@` after a URL scheme: only the password group is replaced.
 _URL_CREDENTIAL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)([^\s@/'\"]+)(@)")
