@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -200,12 +199,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report_error(known, as_json)
         # The last resort: one redacted sentence, the details in a log file it names.
         from console.core.crash import report_crash
+        from console.core.sink import Sink
 
         report = report_crash(exc)
         print(report.sentence, file=sys.stderr)
         if as_json:
-            print(json.dumps({"error": {"type": "crash", "message": report.sentence,
-                                        "exit_code": 1}}))
+            print(Sink().json({"error": {"type": "crash", "message": report.sentence,
+                                         "exit_code": 1}}))
         return 1
 
 
@@ -252,15 +252,17 @@ def _worker_mode(flag: bool, settings: Settings) -> Iterator[None]:
 
 
 def report_error(exc: ConsoleError, as_json: bool) -> int:
-    """One sentence on stderr (plus a JSON object on stdout with --json)."""
-    from console.core.redact import Redactor
+    """One sentence on stderr (plus a JSON object on stdout with --json), through the
+    sink: an error quotes data (a payload, a driver's message) like any other output."""
+    from console.core.sink import Sink
 
-    message = Redactor().redact_text(str(exc))
+    sink = Sink()
+    message = sink.error(exc)
     print(f"hitl-console: {message}", file=sys.stderr)
     if as_json:
         kind = type(exc).__name__
-        print(json.dumps({"error": {"type": kind, "message": message,
-                                    "exit_code": exc.exit_code}}))
+        print(sink.json({"error": {"type": kind, "message": message,
+                                   "exit_code": exc.exit_code}}))
     return exc.exit_code if not isinstance(exc, UsageError) else 2
 
 

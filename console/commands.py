@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,20 +14,19 @@ from console.core.durations import format_age
 from console.core.errors import NotPendingError, UsageError
 from console.core.filter_query import cli_filter
 from console.core.graphs import GraphInfo, GraphRegistry
-from console.core.inert import fit, inert
+from console.core.inert import fit, inert, inert_json
 from console.core.models import ReviewBundle
+from console.core.sink import Sink
 from console.core.views import bundle_view, pending_view, safe_summary
 from console.session import decider_for, redactor_for, registry_for, store_session
 from console.settings import Settings
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
-
-def emit_json(data: Any) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    # A SQLite id that is not UTF-8 is read as lone surrogates, which no terminal or
-    # pipe can encode: write those as JSON escapes (the same string, still valid JSON).
-    sys.stdout.write(_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+def emit_json(data: Any, sink: Sink | None = None) -> None:
+    """JSON on stdout through the sink: redacted, identifiers exact, and every control,
+    invisible or bidi character (and the lone surrogates of a SQLite id that is not
+    UTF-8) written as a JSON escape, the same string to a reader."""
+    sys.stdout.write((sink or Sink()).json(data, indent=2))
     sys.stdout.write("\n")
 
 
@@ -38,10 +36,11 @@ async def run_pending(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1.")
     redactor = redactor_for(settings)
+    sink = Sink(redactor)
     async with store_session(settings) as store:
         threads = await store.pending(flt, limit=args.limit)
     if settings.json:
-        emit_json([pending_view(t, redactor) for t in threads])
+        emit_json([pending_view(t, redactor) for t in threads], sink)
         return 0
     if not threads:
         print("No pending threads.")
@@ -55,7 +54,7 @@ async def run_pending(args: argparse.Namespace, settings: Settings) -> int:
             f"{format_age((now - t.paused_at).total_seconds()):>5}  "
             f"{fit(t.graph or '?', 14):<14} {fit(','.join(t.nodes), 16):<16} "
             f"{fit(kind, 22):<22} {fit(t.thread_id, 24):<24} "
-            f"{fit(safe_summary(t, redactor), 60)}"
+            f"{fit(sink.text(safe_summary(t, redactor)), 60)}"
         )
     print(f"{len(threads)} pending")
     return 0
@@ -72,10 +71,11 @@ async def run_show(args: argparse.Namespace, settings: Settings) -> int:
                               f"head is checkpoint {inert(bundle.checkpoint_id)}); nothing "
                               "to review.")
     view = bundle_view(bundle, redactor)
+    sink = Sink(redactor)
     if settings.json:
-        emit_json(view)
+        emit_json(view, sink)
     else:
-        print_bundle(bundle, view)
+        print_bundle(bundle, sink.data(view), sink)
     return 0
 
 
@@ -85,27 +85,31 @@ async def _reveal(store: Any, settings: Settings, bundle: ReviewBundle, path: st
     from console.core.reveal import reveal_value
 
     value = await reveal_value(decider_for(store, settings), bundle, path)
-    text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
+    # Unredacted by request and policy, but still inert: a revealed value cannot drive
+    # the terminal either.
+    text = inert_json(to_jsonable(value), indent=2)
     print(text if settings.json else inert(text, limit=100_000, keep_newlines=True))
     return 0
 
 
-def print_bundle(bundle: ReviewBundle, view: dict[str, Any]) -> None:
+def print_bundle(bundle: ReviewBundle, view: dict[str, Any], sink: Sink) -> None:
+    """The review bundle as text; `view` has been through the sink already, and every
+    line is made inert again as it is printed."""
     pause = bundle.pending
     print(f"thread      {inert(view['thread_id'])}")
-    print(f"checkpoint  {bundle.checkpoint_id}")
+    print(f"checkpoint  {inert(view['checkpoint_id'])}")
     if pause is not None:
-        print(f"graph       {inert(pause.graph or '?')}")
+        print(f"graph       {sink.text(pause.graph or '?')}")
         print(f"paused      {pause.kind.value} at {', '.join(pause.nodes)} "
               f"({pause.convention.value}) since {view['pending']['paused_at']}")
         print(f"decisions   {', '.join(view['allowed_decisions'])}")
-        print(f"pause_id    {view['pause_id']}  (pass it to --expect)")
+        print(f"pause_id    {inert(view['pause_id'])}  (pass it to --expect)")
     else:
         print("paused      no: not waiting for a human")
     count = len(view["interrupts"])
     for item in view["interrupts"]:
         # The item number is what --resume-for N=JSON and --reject-item N take.
-        print(f"\nitem {item['item']} of {count}: interrupt {item['id']} "
+        print(f"\nitem {item['item']} of {count}: interrupt {inert(item['id'])} "
               f"({item['convention']}; {', '.join(item['allowed_decisions']) or 'no decisions'})")
         print(_indent(json.dumps(item["value"], indent=2, ensure_ascii=False)))
     print("\nchanges since the previous checkpoint")

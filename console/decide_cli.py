@@ -196,11 +196,17 @@ def _action_edits(items: list[str]) -> dict[int, Any]:
     return edits
 
 
-def _print(settings: Settings, data: dict[str, Any], text: str) -> None:
+def _print(settings: Settings, data: dict[str, Any], text: str,
+           keep: tuple[str, ...] = ()) -> None:
+    """A command's result through the sink: JSON, or text quoting the ids in `keep`
+    (thread ids: shown as they are, so a script can pass them back)."""
+    from console.session import sink_for
+
+    sink = sink_for(settings)
     if settings.json:
-        print(json.dumps(data, ensure_ascii=False, default=str))
+        print(sink.json(data))
     else:
-        print(inert(text, limit=2000))
+        print("\n".join(sink.text(line, keep=keep, limit=2000) for line in text.splitlines()))
 
 
 async def run_approve(args: argparse.Namespace, settings: Settings) -> int:
@@ -247,7 +253,7 @@ async def _decide_one(args: argparse.Namespace, settings: Settings, thread: str,
         "warnings": list(outcome.plan.warnings) if outcome.plan else [],
         "update_lands_in": _lands_in(outcome.plan),
     }, outcome.message + (f"\nThe state update goes to {_lands_in(outcome.plan)}."
-                          if _lands_in(outcome.plan) else ""))
+                          if _lands_in(outcome.plan) else ""), keep=(outcome.thread_id,))
     return 0
 
 
@@ -298,7 +304,8 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
                                            idempotency_key=args.idempotency_key)
             _print(settings, {"thread_id": outcome.thread_id, "status": outcome.status,
                               "ledger_id": outcome.row.id if outcome.row else None,
-                              "new_checkpoint_id": outcome.new_checkpoint_id}, outcome.message)
+                              "new_checkpoint_id": outcome.new_checkpoint_id}, outcome.message,
+                   keep=(outcome.thread_id,))
             return 0
         results = await reject_many(decider, targets, reason, concurrency=args.concurrency,
                                     progress=None if settings.json else _progress)
@@ -311,15 +318,19 @@ def _progress(result: BulkResult, done: int, total: int) -> None:
 
 
 def _bulk_report(settings: Settings, results: list[BulkResult]) -> int:
+    from console.session import sink_for
+
+    sink = sink_for(settings)
     counts = Counter(r.status for r in results)
     if settings.json:
-        print(json.dumps({"counts": counts, "results": [
+        print(sink.json({"counts": dict(counts), "results": [
             {"thread_id": r.thread_id, "status": r.status, "message": r.message}
-            for r in results]}, ensure_ascii=False))
+            for r in results]}))
     else:
         for r in results:
             if r.status not in ("rejected", "queued"):
-                print(f"{r.status:<11} {inert(r.thread_id, limit=40)}: {inert(r.message)}")
+                print(f"{r.status:<11} {inert(r.thread_id, limit=40)}: "
+                      f"{sink.text(r.message, keep=(r.thread_id,))}")
         print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing")
     if counts.get("failed"):
         return 1
@@ -340,7 +351,8 @@ async def run_expire(args: argparse.Namespace, settings: Settings) -> int:
         threads = [t for t in await store.pending(flt) if not is_stalled_after_decision(t)]
         if args.dry_run:
             _print(settings, {"would_expire": [t.thread_id for t in threads]},
-                   "\n".join(t.thread_id for t in threads) + f"\n{len(threads)} would expire")
+                   "\n".join(t.thread_id for t in threads) + f"\n{len(threads)} would expire",
+                   keep=tuple(t.thread_id for t in threads))
             return 0
         results = await reject_many(
             decider_for(store, settings),
@@ -355,38 +367,40 @@ AUDIT_FIELDS = ("id", "created_at", "finished_at", "reviewer", "decision", "stat
 
 
 async def run_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from console.session import decider_for, redactor_for, store_session
+    from console.session import decider_for, sink_for, store_session
 
     since = datetime.now(UTC) - timedelta(seconds=parse_duration(args.since)) if args.since \
         else None
-    redactor = redactor_for(settings)
+    sink = sink_for(settings)
     async with store_session(settings) as store:
         decider = decider_for(store, settings)
         await decider.ensure_ledger()
         rows = await decider.ledger.rows(thread_id=args.thread, since=since)
         in_flight = [r for r in rows if r.status == "in_flight"]
-    records = [_audit_record(r, redactor) for r in rows]
+    # Every record through the sink: columns written before the ledger cleaned them,
+    # or by another tool, are as untrusted as a payload.
+    records = [sink.data(_audit_record(r)) for r in rows]
     if settings.json:
         for record in records:
-            print(json.dumps(record, ensure_ascii=False))
+            print(sink.json(record))
     elif args.csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=AUDIT_FIELDS)
         writer.writeheader()
         for record in records:
-            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v
-                             for k, v in record.items()})
+            writer.writerow({k: sink.cell(v) for k, v in record.items()})
     else:
         for r in records:
-            print(f"#{r['id']:<5} {r['created_at'][:19]} {inert(r['reviewer'], limit=16):<16} "
-                  f"{r['decision']:<8} {r['status']:<10} {inert(r['thread_id'], limit=30)} "
-                  f"{inert(r['reason'] or '', limit=40)}")
+            print(f"#{r['id']:<5} {inert(r['created_at'][:19])} "
+                  f"{inert(r['reviewer'] or '', limit=16):<16} "
+                  f"{inert(r['decision']):<8} {inert(r['status']):<10} "
+                  f"{inert(r['thread_id'], limit=30)} {inert(r['reason'] or '', limit=40)}")
         if in_flight:
             print(f"{len(in_flight)} decision(s) in flight; if their process died, run "
                   "`hitl-console reconcile`.", file=sys.stderr)
     return 0
 
 
-def _audit_record(row: LedgerRow, redactor: Any) -> dict[str, Any]:
+def _audit_record(row: LedgerRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "created_at": row.created_at.isoformat(),
@@ -397,33 +411,32 @@ def _audit_record(row: LedgerRow, redactor: Any) -> dict[str, Any]:
         "thread_id": row.thread_id,
         "checkpoint_id": row.checkpoint_id,
         "new_checkpoint_id": row.new_checkpoint_id,
-        "reason": redactor.redact_text(row.reason) if row.reason else None,
-        "outcome": redactor.redact_text(row.outcome) if row.outcome else None,
+        "reason": row.reason or None,
+        "outcome": row.outcome or None,
         "idempotency_key": row.idempotency_key,
         "client_host": row.client_host,
         "ssh_origin": row.ssh_origin,
         "apply_mode": row.apply_mode,
-        "resume": redactor.redact(row.resume),
-        "edits": redactor.redact(row.edits),
+        "resume": row.resume,
+        "edits": row.edits,
     }
 
 
 async def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.ledger.reconcile import reconcile
-    from console.session import decider_for, redactor_for, store_session
+    from console.session import decider_for, store_session
 
     async with store_session(settings) as store:
         settled = await reconcile(decider_for(store, settings),
                                   lease_seconds=parse_duration(args.lease))
-    redactor = redactor_for(settings)
     _print(settings, {"settled": [
         {"id": s.row.id, "thread_id": s.row.thread_id, "status": s.status,
          "delivery": s.truth.delivery.value, "head": s.truth.head,
-         "next": list(s.truth.next_nodes), "outcome": redactor.redact_text(s.outcome)}
+         "next": list(s.truth.next_nodes), "outcome": s.outcome}
         for s in settled]},
-        "\n".join(f"#{s.row.id} {s.row.thread_id}: {s.status}: "
-                  f"{redactor.redact_text(s.outcome)}" for s in settled)
-        + f"\n{len(settled)} in-flight decision(s) settled")
+        "\n".join(f"#{s.row.id} {s.row.thread_id}: {s.status}: {s.outcome}" for s in settled)
+        + f"\n{len(settled)} in-flight decision(s) settled",
+        keep=tuple(s.row.thread_id for s in settled))
     return 0
 
 

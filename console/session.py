@@ -14,6 +14,7 @@ from console.core.ledger.reconcile import StalledDecisions
 from console.core.policy import Policy
 from console.core.redact import Redactor
 from console.core.serde import SafeSerializer, serializer_from_spec
+from console.core.sink import Sink
 from console.core.store import CheckpointStore, open_store
 from console.settings import Settings
 
@@ -30,6 +31,11 @@ def serializer_for(settings: Settings) -> SafeSerializer:
 
 def redactor_for(settings: Settings) -> Redactor:
     return Redactor.from_config(settings.raw)
+
+
+def sink_for(settings: Settings) -> Sink:
+    """The one way out for this session's output (redacted with the config's rules)."""
+    return Sink(redactor_for(settings))
 
 
 def decider_for(store: CheckpointStore, settings: Settings) -> Decider:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import signal
 import sys
@@ -64,13 +63,13 @@ def add_worker_commands(command: Command) -> None:
 
 
 def _configure_logging(settings: Settings, quiet: bool) -> None:
-    from console.session import redactor_for
+    from console.session import sink_for
 
-    redactor = redactor_for(settings)
+    sink = sink_for(settings)
 
     class _Redact(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
-            record.msg = inert(redactor.redact_text(record.getMessage()), limit=2000)
+            record.msg = sink.text(record.getMessage(), limit=2000)
             record.args = ()
             return True
 
@@ -86,16 +85,14 @@ def _configure_logging(settings: Settings, quiet: bool) -> None:
 def _result_printer(settings: Settings) -> Callable[[WorkerResult], None] | None:
     if not settings.json:
         return None
-    from console.session import redactor_for
+    from console.session import sink_for
 
-    redactor = redactor_for(settings)
+    sink = sink_for(settings)
 
     def emit(result: WorkerResult) -> None:
-        print(json.dumps({"decision_id": result.decision_id, "thread_id": result.thread_id,
-                          "status": result.status,
-                          "outcome": redactor.redact_text(result.outcome),
-                          "new_checkpoint_id": result.new_checkpoint_id},
-                         ensure_ascii=False), flush=True)
+        print(sink.json({"decision_id": result.decision_id, "thread_id": result.thread_id,
+                         "status": result.status, "outcome": result.outcome,
+                         "new_checkpoint_id": result.new_checkpoint_id}), flush=True)
     return emit
 
 
@@ -187,7 +184,9 @@ async def run_workers(args: argparse.Namespace, settings: Settings) -> int:
         _state(w) != "stopped" and w.heartbeat_age_seconds < 86400)]
     warnings = _warnings(workers, depth)
     if settings.json:
-        print(json.dumps({
+        from console.session import sink_for
+
+        print(sink_for(settings).json({
             "workers": [_worker_json(w) for w in shown],
             "queue": {"queued": depth.queued, "claimed": depth.claimed,
                       "expired": depth.expired,
@@ -195,7 +194,7 @@ async def run_workers(args: argparse.Namespace, settings: Settings) -> int:
                       "queued_by_graph": depth.queued_by_graph,
                       "failed_last_day": depth.failed_last_day},
             "warnings": warnings,
-        }, ensure_ascii=False, indent=2))
+        }, indent=2))
         return 0
     if shown:
         print(f"{'WORKER':<30} {'STATE':<8} {'WAKE':<6} {'HEARTBEAT':>9} {'APPLYING':>8} "

@@ -370,3 +370,28 @@ def _kill() -> Any:
 
 kill = _kill()
 ALL["kill"] = kill
+
+
+# --- echo / pwned: payloads and failures that quote hostile text (issue 15) ------------
+
+PWNED_PASSWORD = "PWplanted0pwned9"  # in the exception text: never leaves redacted-less
+
+
+def _echo_gate(state: GateState) -> dict[str, Any]:
+    """Asks with the thread's own topic (hostile text from the test) in the payload."""
+    return {"received": [interrupt({"question": state.get("topic", ""),
+                                    "details": {"topic": state.get("topic", "")}})]}
+
+
+def _pwned_gate(state: GateState) -> dict[str, Any]:
+    """On approval, fails with a message that retitles a terminal and quotes a password."""
+    answer = interrupt({"question": "run it?"})
+    if approved(answer):
+        raise RuntimeError(f"boom \x1b]0;pwned\x07 state={{'password': '{PWNED_PASSWORD}'}}")
+    return {"received": [answer]}
+
+
+echo = _linear("echo", _echo_gate)
+pwned = _linear("pwned", _pwned_gate)
+ALL["echo"] = echo
+ALL["pwned"] = pwned

@@ -10,7 +10,6 @@ and inert, readable by the reviewer alone (0600).
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 import traceback
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from console.core.inert import inert
 from console.core.redact import Redactor
+from console.core.sink import Sink
 
 LOG_DIR_ENV = "HITL_LOG_DIR"
 MAX_LOG_TEXT = 200_000
@@ -56,16 +56,9 @@ def report_crash(error: BaseException, redactor: Redactor | None = None) -> Cras
 
 
 def redact_details(text: str, redactor: Redactor) -> str:
-    """Credentials in free text: the redactor's value detectors, plus `key=value`,
-    `key: value` and `'key': 'value'` where the key looks secret."""
-    text = redactor.redact_text(text)
-    keys = "|".join(re.escape(k) for k in redactor.secret_keys)
-    if keys:
-        pattern = re.compile(
-            rf"""(?i)([\w-]*(?:{keys})[\w-]*['"]?\s*[:=]\s*)(['"]?)([^'"\s,;}})\]]+)""")
-        text = pattern.sub(lambda m: m.group(1) + m.group(2) + redactor.fingerprint(m.group(3)),
-                           text)
-    return inert(text, limit=MAX_LOG_TEXT, keep_newlines=True)
+    """A traceback as the log file keeps it: through the redactor's free-text rules
+    (`key=value`, `'key': 'value'`, URL credentials, tokens), inert, newlines kept."""
+    return Sink(redactor).text(text, limit=MAX_LOG_TEXT, keep_newlines=True)
 
 
 def _write_log(details: str) -> Path | None:

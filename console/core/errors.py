@@ -40,6 +40,22 @@ class UnreadableRow(ConsoleError):
     serializer type, nested too deep, or not UTF-8. It never hides other threads."""
 
 
+def describe_exception(exc: BaseException) -> str:
+    """The one sentence any exception becomes for a person (CLI stderr and JSON, the TUI's
+    error dialog and status line, the ledger's outcome column).
+
+    A `ConsoleError` is written for people already. Anything else is named by its type and
+    the first line of its text, so it can be reported; never a traceback. The sentence is
+    raw: every sink passes it through `console.core.sink` (redacted, inert) on its way out.
+    """
+    if isinstance(exc, ConsoleError):
+        text = str(exc).strip()
+        return text or type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 def unreadable_reason(exc: BaseException) -> str:
     """One inert line saying why a row could not be read (for the `unreadable` kind).
 

@@ -28,7 +28,8 @@ def pending_view(thread: PendingThread, redactor: Redactor) -> dict[str, Any]:
     head: decoding happens first, since it is what finds a row unreadable)."""
     error = thread.error
     view = {
-        "thread_id": redactor.redact_text(thread.thread_id),
+        # An identifier: never redacted (a script passes it back), made inert at the sink.
+        "thread_id": thread.thread_id,
         "checkpoint_id": thread.checkpoint_id,
         "pause_id": pause_id_of(thread),  # what `--expect` takes: checkpoint + questions
         "graph": thread.graph,
@@ -78,7 +79,7 @@ def bundle_view(bundle: ReviewBundle, redactor: Redactor) -> dict[str, Any]:
         else:
             decisions = allowed_decisions(None, pause.convention)
     return {
-        "thread_id": redactor.redact_text(bundle.thread_id),
+        "thread_id": bundle.thread_id,
         "checkpoint_ns": bundle.checkpoint_ns,
         "checkpoint_id": bundle.checkpoint_id,
         "pause_id": pause_id_of(pause) if pause else None,

@@ -103,7 +103,7 @@ def header_text(
     may do (or why not: moved on, no longer waiting), and where the decision stands."""
     pause = bundle.pending or thread
     out = Text()
-    out.append(one_line(redactor.redact_text(bundle.thread_id)), style=TITLE_STYLE)
+    out.append(one_line(bundle.thread_id), style=TITLE_STYLE)
     if pause is not None:
         seconds = age_seconds(pause.paused_at, now)
         band = age_band(seconds, sla_seconds)

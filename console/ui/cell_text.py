@@ -14,6 +14,8 @@ import re
 
 from rich.cells import cell_len, get_character_cell_size, set_cell_size
 
+from console.core.inert import INERT_CHARS
+
 # CSI, OSC, DCS/SOS/PM/APC strings and two-byte escapes, in 7-bit and 8-bit forms.
 _ESCAPE_SEQUENCE = re.compile(
     r"""
@@ -27,10 +29,9 @@ _ESCAPE_SEQUENCE = re.compile(
     re.VERBOSE,
 )
 # C0/C1 controls, DEL, zero-width and bidirectional overrides (which can reorder what a
-# reviewer reads, e.g. make "evil.exe" look like "exe.live").
-_INVISIBLE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
-)
+# reviewer reads, e.g. make "evil.exe" look like "exe.live"): the core's whole set
+# (`console.core.inert`: every Cc, Cf, Zl, Zp, tag, variation selector...).
+_INVISIBLE = INERT_CHARS
 _WHITESPACE = re.compile(r"[\t\n\r\f\v\u2028\u2029]+| {2,}")
 
 

@@ -69,9 +69,9 @@ def ledger_lines(rows: Sequence[LedgerRow], redactor: Redactor) -> Text:
 def conflict_text(info: ConflictInfo, redactor: Redactor) -> Text:
     """The dialog's body."""
     out = Text()
-    out.append(one_line(redactor.redact_text(info.thread_id)), style="bold")
+    out.append(one_line(info.thread_id), style="bold")
     out.append(" moved on since you looked at it.\n")
-    out.append(one_line(redactor.redact_text(info.message)) + "\n\n")
+    out.append(one_line(redactor.redact_text(info.message, keep=(info.thread_id,))) + "\n\n")
     out.append("you saw  ", style=KEY_STYLE)
     out.append(info.seen_checkpoint + "\n")
     out.append("head now ", style=KEY_STYLE)

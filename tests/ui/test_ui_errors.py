@@ -74,4 +74,5 @@ def test_describe_error() -> None:
     title, message = describe_error(KeyError("k"))
     assert title == "Unexpected error" and message == "KeyError: 'k'"
     _, message = describe_error(RuntimeError("\x1b[31m[b]red[/b]\nnext"))
-    assert message == "RuntimeError: [b]red[/b] next"
+    # One sentence (the first line), escapes shown as marks, markup as text (issue 15).
+    assert message == "RuntimeError: \\x1b\\x5b\\x33\\x31\\x6d[b]red[/b]"

@@ -1,9 +1,11 @@
 """Planted secrets never reach a reviewer's screen.
 
 Real threads whose state, interrupt payload (HITL action args and descriptions, a raw
-payload), thread metadata and even a thread id carry planted secrets, under every
+payload) and thread metadata carry planted secrets, under every
 secret-looking key name and as free text (JWT, bearer token, PEM private key, AWS key id,
-`sk-` key, Luhn-valid card number), plus terminal escapes. A reviewer walks every screen
+`sk-` key, Luhn-valid card number), plus terminal escapes. A thread id shaped like a
+credential is an identifier (issue 15): shown, never hidden, so it can be addressed.
+A reviewer walks every screen
 they can reach (queue, each part and tab of the detail pane, the edit form in both views
 and its preview, the reject reason and confirm dialogs, the conflict dialog, a failed
 decision's error, bulk reject's dialog and summary, notifications); each is captured as
@@ -115,7 +117,6 @@ def _all_secrets() -> dict[str, str]:
     out["key credentials.pin"] = KEYED["credentials"]["pin"]
     out.update({f"text {k}": v for k, v in FREE.items()})
     out["card digits"] = CARD
-    out["thread id key"] = SECRET_ID.removeprefix("vault-")
     return out
 
 

@@ -31,6 +31,7 @@ from console.core.ledger.rows import (
     WorkerRecord,
 )
 from console.core.ledger.schema import LEDGER_VERSION, ledger_statements
+from console.core.sink import ledger_text
 from console.core.store.base import CheckpointStore
 from console.core.store.heads import parse_ts
 
@@ -128,7 +129,8 @@ class LedgerDB(abc.ABC):
         origin = request.origin
         values = [request.thread_id, request.checkpoint_ns, request.checkpoint_id,
                   request.pause_key, request.decision.value, request.status.value,
-                  origin.reviewer, request.reason, _dumps(request.edits), _dumps(request.resume),
+                  origin.reviewer, ledger_text(request.reason), _dumps(request.edits),
+                  _dumps(request.resume),
                   request.idempotency_key, origin.client_host, origin.ssh_origin, origin.pid,
                   request.apply_mode, request.graph]
         placeholders = [m] * len(values)
@@ -177,7 +179,7 @@ class LedgerDB(abc.ABC):
         if the guard did not match)."""
         m = self.mark
         guard = f" AND status = {m}" if only_if_status else ""
-        params: list[Any] = [status, outcome, decision_id]
+        params: list[Any] = [status, ledger_text(outcome), decision_id]
         if only_if_status:
             params.append(only_if_status)
         now = f"{m}" if self._now_param() is not None else self.now_sql
@@ -334,7 +336,7 @@ class LedgerDB(abc.ABC):
         now_sql, now_params = self._clock()
         rows = await self._transition(
             decision_id, f"status = {self.mark}, outcome = {self.mark}, finished_at = {now_sql},"
-            f" new_checkpoint_id = {_NEW_HEAD}", [status, outcome, *now_params],
+            f" new_checkpoint_id = {_NEW_HEAD}", [status, ledger_text(outcome), *now_params],
             f"status = 'claimed' AND claimed_by = {self.mark}", [worker_id],
             returning="new_checkpoint_id")
         return (True, rows[0]["new_checkpoint_id"]) if rows else (False, None)
@@ -367,7 +369,7 @@ class LedgerDB(abc.ABC):
         m = self.mark
         rows = await self._transition(
             row.id, f"status = {m}, outcome = {m}, finished_at = {now_sql},"
-            f" new_checkpoint_id = {_NEW_HEAD}", [status, outcome, *now_params],
+            f" new_checkpoint_id = {_NEW_HEAD}", [status, ledger_text(outcome), *now_params],
             f"status = 'claimed' AND claimed_by = {m} AND lease_until < {now2_sql}",
             [row.claimed_by, *now2_params], returning="new_checkpoint_id")
         return (True, rows[0]["new_checkpoint_id"]) if rows else (False, None)

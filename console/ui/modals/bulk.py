@@ -191,9 +191,10 @@ class BulkProgressScreen(ModalScreen[None]):
     def _line(self, result: BulkResult) -> Text:
         out = Text()
         out.append(f"{result.status.replace('_', ' '):<11} ", style="bold")
-        out.append(one_line(self.redactor.redact_text(result.thread_id)))
+        out.append(one_line(result.thread_id))
         if result.status not in ("rejected", "queued"):
-            out.append(": " + one_line(self.redactor.redact_text(result.message)))
+            said = self.redactor.redact_text(result.message, keep=(result.thread_id,))
+            out.append(": " + one_line(said))
         out.append("\n")
         return out
 

@@ -181,7 +181,7 @@ class EditForm(ModalScreen[FormResult | None]):
 
     def compose(self) -> ComposeResult:
         pause = self.thread
-        title = (f"Edit decision: {one_line(self.redactor.redact_text(pause.thread_id))} | "
+        title = (f"Edit decision: {one_line(pause.thread_id)} | "
                  f"{one_line(pause.graph or '?')}/{one_line(','.join(pause.nodes))} | "
                  f"{kind_label(pause.kind, pause.convention)}")
         with Vertical(id="form-box"):

@@ -110,7 +110,7 @@ class ItemsScreen(ModalScreen[FormResult | None]):
 
     def compose(self) -> ComposeResult:
         pause = self.thread
-        title = (f"Decide item by item: {one_line(self.redactor.redact_text(pause.thread_id))}"
+        title = (f"Decide item by item: {one_line(pause.thread_id)}"
                  f" | {one_line(pause.graph or '?')} | {len(self.items)} items")
         with Vertical(id="items-box"):
             yield Static(Text(title), id="items-title")

@@ -169,7 +169,7 @@ class DecidingMixin(ScreenBase):
                 return
             self._start(Attempt(thread, seen, ids, DecisionInput(decision, reason=text), action))
 
-        name = one_line(self._redactor.redact_text(thread.thread_id))
+        name = one_line(thread.thread_id)
         self.app.push_screen(PromptScreen(f"{title} {name}", label), answered)
 
     def action_edit(self) -> None:
@@ -306,7 +306,7 @@ class DecidingMixin(ScreenBase):
             self.set_busy(None)
         forced = bool(plan.warnings)
         body = Text()
-        name = one_line(self._redactor.redact_text(attempt.thread_id))
+        name = one_line(attempt.thread_id)
         body.append(f"{attempt.verb} {name} @ {attempt.seen}\n", style="bold")
         thread = attempt.thread
         body.append(f"{one_line(thread.graph or '?')} / {one_line(', '.join(thread.nodes))}")
@@ -396,7 +396,7 @@ class DecidingMixin(ScreenBase):
         self.table.refresh_rows([thread_id])
         title = {"applied": "Done", "queued": "Recorded", "approval_recorded": "Recorded",
                  "replayed": "Already done"}.get(outcome.status, outcome.status)
-        message = self._redactor.redact_text(outcome.message)
+        message = self._redactor.redact_text(outcome.message, keep=(outcome.thread_id,))
         self.notify(message, title=title, markup=False,
                     severity="warning" if outcome.status == "replayed" else "information")
         self.status.set(last=f"{attempt.verb} {outcome.status}: {thread_id}")
@@ -430,7 +430,7 @@ class DecidingMixin(ScreenBase):
             return
         paths = list(self._redactor.secret_paths(bundle.values))
         hint = f" Hidden by key here: {', '.join(paths[:6])}." if paths else ""
-        name = one_line(self._redactor.redact_text(bundle.thread_id))
+        name = one_line(bundle.thread_id)
 
         def asked(path: str | None) -> None:
             if path:

@@ -288,7 +288,7 @@ class DecisionStatusMixin(ScreenBase):
         return "the thread has moved on since."
 
     def _thread_name(self, thread_id: str) -> str:
-        return one_line(self._redactor.redact_text(thread_id))
+        return one_line(thread_id)
 
     def _said(self, text: str) -> str:
         said = one_line(self._redactor.redact_text(text)).rstrip(". ")

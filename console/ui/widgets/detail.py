@@ -298,7 +298,7 @@ class DetailPane(Vertical, can_focus=True):
         """Display a short message instead of a bundle (empty queue, nothing selected)."""
         text = Text()
         if thread_id is not None:
-            text.append(one_line(self._redactor.redact_text(thread_id)) + "\n", style="bold")
+            text.append(one_line(thread_id) + "\n", style="bold")
         text.append(message)
         if (self._shown_thread, self._checkpoint_id) == (thread_id, None) and (
             self._bundle is None and text.plain == self._header.plain
@@ -309,9 +309,9 @@ class DetailPane(Vertical, can_focus=True):
     def show_error(self, thread_id: str, message: str) -> None:
         """Display why a thread's bundle could not be loaded."""
         text = Text()
-        text.append(one_line(self._redactor.redact_text(thread_id)) + "\n", style="bold")
+        text.append(one_line(thread_id) + "\n", style="bold")
         text.append("Could not load this thread: ", style=ERROR_STYLE)
-        text.append(one_line(self._redactor.redact_text(message)))
+        text.append(one_line(self._redactor.redact_text(message, keep=(thread_id,))))
         self._show_text(thread_id, text)
 
     def _show_text(self, thread_id: str | None, text: Text) -> None:

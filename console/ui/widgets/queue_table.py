@@ -529,7 +529,7 @@ class QueueTable(ScrollView, KeepsTypedAhead, can_focus=True):
             "node": one_line(",".join(thread.nodes)),
             "kind": kind_cell(thread),
             "summary": self._summary(thread),
-            "thread": one_line(self._redactor.redact_text(thread.thread_id)),
+            "thread": one_line(thread.thread_id),
         }
         row_style = base
         if flags[:1] in ("*", "?"):
