@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _worker_mode(bool(getattr(args, "worker_mode", False)), settings):
             return asyncio.run(_handlers()[command](args, settings))
     except ConsoleError as exc:
-        return report_error(exc, as_json)
+        return report_error(exc, as_json, keep=_named_ids(args))
     except KeyboardInterrupt:
         print("Interrupted; nothing further was done.", file=sys.stderr)
         return 130
@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         doing, kept = command_purpose(command, args)
         known = database_failure(exc, doing=doing, kept=kept)
         if known is not None:
-            return report_error(known, as_json)
+            return report_error(known, as_json, keep=_named_ids(args))
         # The last resort: one redacted sentence, the details in a log file it names.
         from console.core.crash import report_crash
         from console.core.sink import Sink
@@ -251,13 +251,20 @@ def _worker_mode(flag: bool, settings: Settings) -> Iterator[None]:
             os.environ[WORKER_MODE_ENV] = previous
 
 
-def report_error(exc: ConsoleError, as_json: bool) -> int:
+def _named_ids(args: argparse.Namespace) -> tuple[str, ...]:
+    """The thread ids the command line named: an error quoting them prints them as they
+    are (inert, never redacted), so the same command can be run again."""
+    named = [getattr(args, "thread", None), *(getattr(args, "threads", None) or ())]
+    return tuple(t for t in named if isinstance(t, str) and t)
+
+
+def report_error(exc: ConsoleError, as_json: bool, keep: tuple[str, ...] = ()) -> int:
     """One sentence on stderr (plus a JSON object on stdout with --json), through the
     sink: an error quotes data (a payload, a driver's message) like any other output."""
     from console.core.sink import Sink
 
     sink = Sink()
-    message = sink.error(exc)
+    message = sink.error(exc, keep=keep)
     print(f"hitl-console: {message}", file=sys.stderr)
     if as_json:
         kind = type(exc).__name__

@@ -173,11 +173,17 @@ def test_audit_csv_of_a_raw_row_is_inert(
 
 def test_the_expected_pause_is_quoted_whole(db: str, capsys: pytest.CaptureFixture[str]
                                             ) -> None:
-    """`--expect 4111-1111-1111-1111` (a card-shaped pause id): the message keeps the
-    space after it and the checkpoint ids of the thread intact."""
+    """`--expect 4111-1111-1111-1111` (card-shaped, not a pause id: a usage error) is
+    quoted with the space after it kept; a stale checkpoint id is quoted whole, never
+    taken for a card number."""
     thread = f"t-{SK_ID}-\u202e{UUID}"
     code, out, err = cli(capsys, "approve", thread, "--db", db, "--expect",
                          "4111-1111-1111-1111", *GRAPH_ARGS)
-    assert code == 3, (out, err)
-    assert "» " in err or "4111" not in err  # redacted or quoted, never glued
+    assert code == 2, (out, err)
+    assert "»' is neither" in err or "4111-1111-1111-1111' is neither" in err
     assert "»to" not in err and "»," not in err.replace("», ", "")
+    stale = "1f1f0000-0000-6000-8000-000000abcdef"
+    code, out, err = cli(capsys, "approve", thread, "--db", db, "--expect", stale,
+                         *GRAPH_ARGS)
+    assert code == 3, (out, err)
+    assert stale in err and "redacted" not in err
