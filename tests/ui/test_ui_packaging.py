@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.app import App
 from textual.css.stylesheet import Stylesheet
 
+import console
 import console.ui
 from console.ui.stylesheets import load_stylesheets, stylesheet_names
 
@@ -23,12 +24,12 @@ def test_stylesheets_load_from_the_package_and_parse() -> None:
     sheet.parse()  # raises on a TCSS error
 
 
-def test_every_ui_package_ships_in_the_wheel() -> None:
+def test_every_package_ships_in_the_wheel() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     listed = set(config["tool"]["setuptools"]["packages"])
-    ui_root = Path(console.ui.__file__).parent
+    root = Path(console.__file__).parent
     packages = {
-        "console.ui" + "".join(f".{p}" for p in init.parent.relative_to(ui_root).parts)
-        for init in ui_root.rglob("__init__.py")
+        "console" + "".join(f".{p}" for p in init.parent.relative_to(root).parts)
+        for init in root.rglob("__init__.py")
     }
     assert packages <= listed, sorted(packages - listed)
