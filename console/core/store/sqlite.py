@@ -15,16 +15,16 @@ nodes are triggered. Two plans, same result:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import aiosqlite
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
@@ -36,8 +36,13 @@ from console.core.pauses import (
     light_unpackb,
     tokens_of_checkpoint,
 )
-from console.core.serde import SafeSerializer
-from console.core.store.base import CheckpointStore, Cursor, gc_paused
+from console.core.store.base import (
+    CheckpointStore,
+    Cursor,
+    StoredCheckpoint,
+    gc_paused,
+    stored_checkpoint,
+)
 from console.core.store.heads import (
     CONTROL_CHANNELS,
     ERROR_CHANNEL,
@@ -57,6 +62,11 @@ from console.core.store.sqlite_schema import (
     RECORD_STATE,
     setup_script,
 )
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from console.core.serde import SafeSerializer
 
 log = logging.getLogger(__name__)
 
@@ -235,9 +245,12 @@ class SqliteStore(CheckpointStore):
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         serde: SafeSerializer | None = None,
     ) -> None:
-        super().__init__(location, registry, grace_seconds)
+        super().__init__(location, registry, grace_seconds, serde)
         self.conn = conn
-        self._saver = AsyncSqliteSaver(conn, serde=serde or SafeSerializer())
+        # Every statement on the shared connection runs under this lock; the saver,
+        # built when a decision first needs it, is given the same one.
+        self.lock = asyncio.Lock()
+        self._saver: AsyncSqliteSaver | None = None
         self._decoded: dict[tuple[str, str], _Decoded] = {}
         # equal metadata texts, task paths and serializer names as one object each
         self._shared = Shared()
@@ -274,7 +287,44 @@ class SqliteStore(CheckpointStore):
 
     @property
     def saver(self) -> AsyncSqliteSaver:
+        if self._saver is None:
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+            saver = AsyncSqliteSaver(self.conn, serde=self.serde)
+            saver.lock = self.lock
+            self._saver = saver
         return self._saver
+
+    async def checkpoints(
+        self,
+        thread_id: str,
+        *,
+        checkpoint_id: str | None = None,
+        source: str | None = None,
+        step: int | None = None,
+        limit: int = 1,
+    ) -> list[StoredCheckpoint]:
+        where: list[str] = ["thread_id = ?", "checkpoint_ns = ''"]
+        params: list[Any] = [thread_id]
+        for clause, value in (("checkpoint_id = ?", checkpoint_id),
+                              ("json_extract(CAST(metadata AS TEXT), '$.source') = ?", source),
+                              ("json_extract(CAST(metadata AS TEXT), '$.step') = ?", step)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        query = (f"SELECT checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
+                 f" FROM checkpoints WHERE {' AND '.join(where)}"
+                 f" ORDER BY checkpoint_id DESC LIMIT ?")
+        try:
+            async with self.lock, self.conn.execute(query, (*params, limit)) as cur:
+                rows = await cur.fetchall()
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(
+                f"Reading {self.location.display()} failed: {exc}.") from exc
+        decode = self.decoder.loads_typed
+        return [stored_checkpoint(thread_id, row[0], row[1], decode((row[2], row[3])),
+                                  json.loads(row[4]) if row[4] is not None else {})
+                for row in rows]
 
     @property
     def pages_in_sql(self) -> bool:
@@ -319,7 +369,7 @@ class SqliteStore(CheckpointStore):
         try:
             # Under the saver's lock: a read left open on this shared connection would pin
             # an old snapshot and make the next write fail with "database is locked".
-            async with self._saver.lock:
+            async with self.lock:
                 return await self._head_states(thread_ids)
         except sqlite3.Error as exc:
             raise DatabaseUnavailable(
@@ -551,7 +601,7 @@ class SqliteStore(CheckpointStore):
             # Only versions, channel names and `Send` targets are needed: no objects built.
             checkpoint = light_unpackb(blob)
         else:
-            checkpoint = self._saver.serde.loads_typed((type_, blob))
+            checkpoint = self.decoder.loads_typed((type_, blob))
         _check_parts(checkpoint)
         next_nodes = tokens_of_checkpoint(checkpoint)
         if not next_nodes:
@@ -607,7 +657,7 @@ class SqliteStore(CheckpointStore):
             head.parent_next_nodes = parent.next_nodes if parent else None
 
     async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
-        async with self._saver.lock, self.conn.execute(
+        async with self.lock, self.conn.execute(
             "SELECT max(checkpoint_id) FROM checkpoints"
             " WHERE thread_id = ? AND checkpoint_ns <> ''",
             (thread_id,),
@@ -616,7 +666,7 @@ class SqliteStore(CheckpointStore):
         return row[0] if row else None
 
     async def head_checkpoint_id(self, thread_id: str) -> str | None:
-        async with self._saver.lock, self.conn.execute(
+        async with self.lock, self.conn.execute(
             "SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
             (thread_id,),
         ) as cur:
@@ -629,12 +679,12 @@ class SqliteStore(CheckpointStore):
         triggers), then every head decoded and its state recorded, so the next console
         start is already fast. Idempotent; a second run recomputes every row. `notify`
         has no SQLite equivalent (the change feed polls `PRAGMA data_version`)."""
-        await self._saver.setup()
+        await self.saver.setup()
         done = ["checkpoint tables"]
         steps = setup_script()
         script = "".join(sql for _, sql in steps)
         try:
-            async with self._saver.lock:
+            async with self.lock:
                 try:
                     await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
                 except BaseException:
