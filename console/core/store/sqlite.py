@@ -55,11 +55,15 @@ from console.core.store.heads import (
     release_freed_memory,
 )
 from console.core.store.sqlite_schema import (
+    FIRST_PAGE,
     HEAD_TRIGGERS,
     HEADS_INDEX,
     HEADS_TABLE,
     OPEN_HEADS,
+    PAGE_AFTER,
+    PAGE_INDEX,
     RECORD_STATE,
+    UNDECODED_HEADS,
     setup_script,
 )
 
@@ -256,6 +260,7 @@ class SqliteStore(CheckpointStore):
         self._shared = Shared()
         self._graph_ids: dict[bytes | str, str | None] = {}
         self._has_heads = False  # setup's head table and triggers are installed
+        self._has_pages = False  # and its queue-order index (pages read in SQL)
         self._can_record = True  # False once the file turned out read-only
 
     @classmethod
@@ -328,7 +333,7 @@ class SqliteStore(CheckpointStore):
 
     @property
     def pages_in_sql(self) -> bool:
-        return False
+        return self._has_pages
 
     @property
     def has_head_table(self) -> bool:
@@ -357,6 +362,7 @@ class SqliteStore(CheckpointStore):
         # all of it, or the table is not kept up to date: then read as without setup
         self._has_heads = {("table", HEADS_TABLE), ("index", HEADS_INDEX),
                            *(("trigger", name) for name in HEAD_TRIGGERS)} <= schema
+        self._has_pages = self._has_heads and ("index", PAGE_INDEX) in schema
 
     async def head_states(
         self,
@@ -370,19 +376,24 @@ class SqliteStore(CheckpointStore):
             # Under the saver's lock: a read left open on this shared connection would pin
             # an old snapshot and make the next write fail with "database is locked".
             async with self.lock:
-                return await self._head_states(thread_ids)
+                return await self._head_states(thread_ids, after, limit)
         except sqlite3.Error as exc:
             raise DatabaseUnavailable(
                 f"Reading the queue from {self.location.display()} failed: {exc}."
             ) from exc
 
-    async def _head_states(self, thread_ids: Sequence[str] | None) -> list[HeadState]:
+    async def _head_states(
+        self, thread_ids: Sequence[str] | None, after: Cursor | None = None,
+        limit: int | None = None,
+    ) -> list[HeadState]:
         params: tuple[Any, ...] = ()
         thread_clause = ""
         if thread_ids is not None:
             thread_clause = "AND thread_id IN (SELECT value FROM json_each(?))"
             params = (json.dumps(list(thread_ids)),)
-        if thread_ids is None and self._has_heads:
+        if thread_ids is None and self._has_pages and limit is not None:
+            found = await self._kept_page(after, limit)
+        elif thread_ids is None and self._has_heads:
             found = await self._kept_heads()
         elif thread_ids is None and not self._decoded:
             found = await self._scan_heads()  # only heads with a triggered node
@@ -482,6 +493,46 @@ class SqliteStore(CheckpointStore):
             await self._record_states(undecoded, busy_ms)
         return found
 
+    async def _kept_page(
+        self, after: Cursor | None, limit: int
+    ) -> list[tuple[str, str, _Decoded]]:
+        """After setup: one page of the heads with a triggered node, in queue order
+        (paused_at, thread_id), read from the queue-order index alone. Heads not
+        decoded yet are decoded (and recorded) first; those this process could not
+        record still take their place in the page."""
+        async with self.conn.execute(UNDECODED_HEADS) as cur:
+            missing = [(row[0], row[1]) for row in await cur.fetchall()]
+        extra: list[tuple[str, str, _Decoded]] = []
+        if missing:
+            extra = await self._decoded_heads(missing)
+            get = self._decoded.get
+            await self._record_states(
+                {key: facts for key in missing if (facts := get(key)) is not None})
+        if after is None:
+            async with self.conn.execute(FIRST_PAGE, (limit,)) as cur:
+                rows = list(await cur.fetchall())
+        else:
+            cursor = (after[0].astimezone(UTC).isoformat(), after[1])
+            async with self.conn.execute(PAGE_AFTER, (*cursor, limit)) as cur:
+                rows = list(await cur.fetchall())
+        decoded, shared, sep = self._decoded, self._shared, ITEM_SEP
+        found: list[tuple[str, str, _Decoded]] = []
+        for thread_id, checkpoint_id, _, nxt, ts, parent, metadata, graph_id in rows:
+            key = (thread_id, checkpoint_id)
+            facts = decoded.get(key)
+            if facts is None:
+                facts = decoded[key] = _Decoded(
+                    parse_ts(ts), tuple(nxt.split(sep)), parent,
+                    shared[metadata] if metadata else b"", graph_id)
+            found.append((thread_id, checkpoint_id, facts))
+        if extra:
+            seen = {(t, c) for t, c, _ in found}
+            found += [item for item in extra if (item[0], item[1]) not in seen
+                      and (after is None or (item[2].ts, item[0]) > after)]
+            found.sort(key=lambda item: (item[2].ts, item[0]))
+            del found[limit:]
+        return found
+
     async def _record_states(
         self, states: dict[tuple[str, str], _Decoded], busy_ms: int = RECORD_BUSY_MS
     ) -> None:
@@ -496,7 +547,8 @@ class SqliteStore(CheckpointStore):
         if not self._can_record:
             return
         rows = [
-            (1, ITEM_SEP.join(facts.next_nodes), facts.ts.isoformat(),
+            # UTC: the queue-order index sorts this text as the time
+            (1, ITEM_SEP.join(facts.next_nodes), facts.ts.astimezone(UTC).isoformat(),
              facts.parent_checkpoint_id, facts.metadata, facts.graph_id, thread_id,
              checkpoint_id)
             if facts.next_nodes else (0, None, None, None, None, None, thread_id, checkpoint_id)
@@ -691,7 +743,7 @@ class SqliteStore(CheckpointStore):
                     if self.conn.in_transaction:
                         await self.conn.rollback()
                     raise
-                self._has_heads = True
+                self._has_heads = self._has_pages = True
                 done += [label for label, _ in steps]
                 # setup may wait for the application's writes like any writer
                 opened = len(await self._kept_heads(busy_ms=BUSY_TIMEOUT_MS))
