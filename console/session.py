@@ -4,28 +4,34 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from console.core.dburl import parse_db_url
 from console.core.errors import UsageError
 from console.core.graphs import GraphRegistry, load_registry
-from console.core.ledger.apply import Decider, current_origin
-from console.core.ledger.db import ledger_db
-from console.core.ledger.reconcile import StalledDecisions
 from console.core.policy import Policy
 from console.core.redact import Redactor
-from console.core.serde import SafeSerializer, serializer_from_spec
 from console.core.sink import Sink
 from console.core.store import CheckpointStore, open_store
 from console.settings import Settings
+
+if TYPE_CHECKING:
+    from console.core.ledger.apply import Decider
+    from console.core.serde import SafeSerializer
 
 
 def registry_for(settings: Settings) -> GraphRegistry:
     return load_registry(settings.graphs)
 
 
-def serializer_for(settings: Settings) -> SafeSerializer:
-    """The serializer every read and write of this session uses (--serde, else
-    LangGraph's format decoded safely)."""
+def serializer_for(settings: Settings) -> SafeSerializer | None:
+    """The application's serializer given with --serde (wrapped safely), or None: the
+    store then reads LangGraph's format without LangGraph, and builds the writing
+    serializer when a decision first needs it (LangGraph's import is most of a start)."""
+    if not (settings.serde or "").strip():
+        return None
+    from console.core.serde import serializer_from_spec
+
     return serializer_from_spec(settings.serde)
 
 
@@ -40,6 +46,8 @@ def sink_for(settings: Settings) -> Sink:
 
 def decider_for(store: CheckpointStore, settings: Settings) -> Decider:
     """The decision path for this reviewer, with the config's policy and templates."""
+    from console.core.ledger.apply import Decider, current_origin
+
     return Decider(store, current_origin(settings.reviewer, settings.ssh_origin),
                    templates=settings.raw.get("templates", {}),
                    policy=Policy.from_config(settings.raw))
@@ -64,6 +72,9 @@ async def store_session(
         serde=serializer_for(settings),
     )
     # Runs that stopped after a delivered decision stay listed (as `stalled`, with why).
+    from console.core.ledger.db import ledger_db
+    from console.core.ledger.reconcile import StalledDecisions
+
     store.queue_sources.append(StalledDecisions(ledger_db(store)))
     try:
         yield store

@@ -10,11 +10,10 @@ handed to deepdiff. The result is the same list of changes as a whole-state deep
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from deepdiff import DeepDiff
 
 from console.core.redact import Redactor
 
@@ -115,12 +114,30 @@ def _appended(
     return changes, len(items)
 
 
+def _deepdiff() -> Any:
+    """deepdiff's DeepDiff, imported when a diff first needs it.
+
+    deepdiff imports pydantic if it can (~30 ms, and a read path must not load it): the
+    values diffed here are redacted, JSON-shaped data, never models, so its pydantic
+    support is never used, and pydantic is kept out of its import when nothing else has
+    loaded it yet."""
+    if "deepdiff" in sys.modules or "pydantic" in sys.modules:
+        from deepdiff import DeepDiff
+        return DeepDiff
+    sys.modules["pydantic"] = None  # type: ignore[assignment]  # import pydantic fails
+    try:
+        from deepdiff import DeepDiff
+    finally:
+        del sys.modules["pydantic"]
+    return DeepDiff
+
+
 def _deep(old: Any, new: Any, offset: int = 0) -> list[Change]:
     """deepdiff of two redacted values; `offset` shifts the first list index (a skipped
     common prefix)."""
     # threshold 0: a dict whose keys all changed is still listed key by key (deepdiff's
     # default reports it as one change of the whole dict, hiding which keys differ).
-    diff = DeepDiff(old, new, ignore_order=False, verbose_level=2, view="tree",
+    diff = _deepdiff()(old, new, ignore_order=False, verbose_level=2, view="tree",
                     threshold_to_diff_deeper=0)
     changes = []
     for kind, report in _KINDS:

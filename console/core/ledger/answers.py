@@ -15,11 +15,15 @@ yet"). Tasks that finished keep their writes: they are not run again.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.serde.types import ERROR as ERROR_CHANNEL
-from langgraph.checkpoint.serde.types import RESUME as RESUME_CHANNEL
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+# LangGraph's channel names (langgraph.checkpoint.serde.types.ERROR / RESUME), written
+# out so that importing the ledger does not import LangGraph (tests/unit check them).
+ERROR_CHANNEL = "__error__"
+RESUME_CHANNEL = "__resume__"
 
 Answers = dict[str, list[Any]]  # task id -> the answers it has recorded
 

@@ -16,10 +16,7 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
-
-from langgraph.constants import END
-from langgraph.types import Command
+from typing import TYPE_CHECKING, Any
 
 from console.core.errors import (
     ConflictError,
@@ -70,8 +67,13 @@ from console.core.pause_id import (
     pause_id_of,
 )
 from console.core.policy import Policy, Verdict
-from console.core.serde import saver_for_graph
 from console.core.store.base import CheckpointStore
+
+if TYPE_CHECKING:
+    from langgraph.types import Command
+
+# LangGraph (~0.4 s to import) is imported where a decision is applied, not here: the
+# console lists and reviews without it (`warm_up` loads it ahead of the first decision).
 
 _POLICY_ACTION = {
     DecisionType.APPROVE: "approve",
@@ -495,6 +497,8 @@ async def resume_graph(
     store: CheckpointStore, graph: GraphInfo, plan: Plan, pause: PendingThread
 ) -> None:
     """Run the Command of a plan with the console's own saver for this database."""
+    from console.core.serde import saver_for_graph
+
     # The graph's own state classes are rebuilt for its nodes (never imported for a row).
     runnable = graph.graph.copy(update={"checkpointer": saver_for_graph(store.saver,
                                                                         graph.graph)})
@@ -539,6 +543,8 @@ async def _nested_target(
 async def _run_plan(
     store: CheckpointStore, runnable: Any, config: Any, plan: Plan, pause: PendingThread
 ) -> None:
+    from langgraph.types import Command
+
     if plan.breakpoint_action == "skip":
         await _skip_to_end(runnable, config, plan)
     elif plan.breakpoint_action == "continue":
@@ -563,6 +569,8 @@ async def _skip_to_end(runnable: Any, config: Any, plan: Plan) -> None:
     values, `as_node=END`) drops the pending tasks, the gated ones included. Recording
     the gated node as done instead (`as_node=node`) lets its successors run, and in a
     model/tools loop sends the run straight back to the gate."""
+    from langgraph.constants import END
+
     if plan.update:
         await runnable.aupdate_state(config, plan.update)
     await runnable.aupdate_state(config, None, as_node=END)
@@ -672,3 +680,14 @@ def _refuse_unstorable_id(thread_id: str) -> None:
         raise UnreadableRow(
             f"Thread {inert(thread_id, limit=200)!r} cannot be read (its thread id is not "
             "valid UTF-8); nothing was written.") from None
+
+
+def warm_up() -> None:
+    """Import what applying a decision needs (LangGraph, its savers' serializer), so the
+    first decision after a start does not wait for it; run it off the event loop once the
+    queue is on screen."""
+    import langgraph.checkpoint.serde.jsonplus
+    import langgraph.constants
+    import langgraph.types  # noqa: F401
+
+    import console.core.serde  # noqa: F401

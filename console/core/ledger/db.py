@@ -577,7 +577,7 @@ class SqliteLedger(LedgerDB):
 
     def __init__(self, store: Any) -> None:
         self.conn = store.conn
-        self.lock = store.saver.lock
+        self.lock = store.lock
 
     def _now_param(self) -> Any:
         return datetime.now(UTC).isoformat()

@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import jsonschema
-
 from console.core.conventions import (
     HITL_DEFAULT_DECISIONS,
     action_args,
@@ -333,6 +331,8 @@ def _hitl_decision(
 def _check_args_schema(request: Mapping[str, Any], args: Mapping[str, Any]) -> None:
     schema = request.get("args_schema") or request.get("argsSchema")
     if isinstance(schema, Mapping):
+        import jsonschema  # ~60 ms: only when a value is checked
+
         try:
             jsonschema.validate(dict(args), dict(schema))
         except jsonschema.ValidationError as exc:
@@ -378,6 +378,8 @@ def _tool_args(item: PendingInterrupt, name: str, args: Any) -> dict[str, Any]:
         raise DecisionRefused(f"Edited arguments of {name} must be a JSON object.")
     schema = edit_args_schema(item.response_schema)
     if schema is not None:
+        import jsonschema  # ~60 ms: only when a value is checked
+
         try:
             jsonschema.validate(dict(args), schema)
         except jsonschema.ValidationError as exc:
@@ -450,6 +452,8 @@ def _template(templates: Mapping[str, Any], pause: PendingThread) -> Mapping[str
 
 def _check_schema(item: PendingInterrupt, value: Any) -> None:
     if item.response_schema:
+        import jsonschema  # ~60 ms: only when a value is checked
+
         try:
             jsonschema.validate(value, item.response_schema)
         except jsonschema.ValidationError as exc:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from console.core.dburl import DatabaseLocation
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS
-from console.core.serde import SafeSerializer
 from console.core.store.base import CheckpointStore
+
+if TYPE_CHECKING:
+    from console.core.serde import SafeSerializer
 
 
 async def open_store(
@@ -17,8 +21,9 @@ async def open_store(
     create: bool = False,
     serde: SafeSerializer | None = None,
 ) -> CheckpointStore:
-    """Open the store for a database location; the caller closes it. `serde` decodes
-    and writes every value (default: LangGraph's format, decoded safely)."""
+    """Open the store for a database location; the caller closes it. `serde` writes
+    every value and its display decoder reads them (default: LangGraph's format,
+    decoded safely, and built only when a write first needs it)."""
     registry = registry if registry is not None else GraphRegistry()
     if location.backend == "postgres":
         from console.core.store.postgres import PostgresStore

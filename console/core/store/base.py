@@ -8,11 +8,10 @@ import gc
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Any, Protocol
-
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from console.core.dburl import DatabaseLocation
+from console.core.decode import Decoder
 from console.core.errors import (
     ConsoleError,
     NotPendingError,
@@ -32,7 +31,6 @@ from console.core.models import (
     PendingThread,
     ReviewBundle,
 )
-from console.core.serde import saver_for_graph
 from console.core.store.heads import (
     HeadState,
     SerdeCodec,
@@ -49,6 +47,34 @@ HISTORY_LIMIT = 50
 Cursor = tuple[datetime, str]
 _NO_FILTER = PendingFilter()
 _SORT_KEY = attrgetter("paused_at", "thread_id")  # PendingThread.sort_key, without a call
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from console.core.serde import SafeSerializer
+
+
+class StoredCheckpoint(NamedTuple):
+    """One checkpoint as read for review: LangGraph's `CheckpointTuple` fields, decoded
+    by the store's display decoder (no LangGraph saver involved, so no LangGraph import)."""
+
+    config: dict[str, Any]
+    checkpoint: dict[str, Any]
+    metadata: dict[str, Any]
+    parent_config: dict[str, Any] | None
+    pending_writes: list[tuple[str, str, Any]] | None = None
+
+
+def stored_checkpoint(thread_id: str, checkpoint_id: str, parent_id: str | None,
+                      checkpoint: dict[str, Any], metadata: Any) -> StoredCheckpoint:
+    """A `StoredCheckpoint` of the root namespace, as a saver's tuple would be built."""
+    def config(checkpoint_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": "",
+                                 "checkpoint_id": checkpoint_id}}
+
+    return StoredCheckpoint(config(checkpoint_id), checkpoint,
+                            dict(metadata) if isinstance(metadata, dict) else {},
+                            config(parent_id) if parent_id else None)
 
 
 class QueueSource(Protocol):
@@ -91,13 +117,28 @@ class CheckpointStore(abc.ABC):
         location: DatabaseLocation,
         registry: GraphRegistry,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        serde: SafeSerializer | None = None,
     ) -> None:
         self.location = location
         self.registry = registry
         self.grace_seconds = grace_seconds
+        self._serde = serde
+        # Listing and review decode with this, never with the saver: it needs no
+        # LangGraph, whose import is most of a console start (the saver is built, and
+        # LangGraph imported, when a decision or a loaded graph first needs it).
+        self.decoder: Decoder = serde.display_decoder() if serde is not None else Decoder()
         self._codec: SerdeCodec | None = None
         self._shapes = ShapeClassifier(registry)
         self.queue_sources: list[QueueSource] = []
+
+    @property
+    def serde(self) -> SafeSerializer:
+        """The serializer of the write path (built, with LangGraph, when first needed)."""
+        if self._serde is None:
+            from console.core.serde import SafeSerializer
+
+            self._serde = SafeSerializer()
+        return self._serde
 
     @property
     def shapes(self) -> ShapeClassifier:
@@ -108,9 +149,9 @@ class CheckpointStore(abc.ABC):
 
     @property
     def codec(self) -> SerdeCodec:
-        """Decodes rows' payloads on demand with the saver's own serializer."""
+        """Decodes rows' payloads on demand with the display decoder."""
         if self._codec is None:
-            self._codec = SerdeCodec(self.saver.serde)
+            self._codec = SerdeCodec(self.decoder)
         return self._codec
 
     @property
@@ -120,6 +161,26 @@ class CheckpointStore(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def checkpoints(
+        self,
+        thread_id: str,
+        *,
+        checkpoint_id: str | None = None,
+        source: str | None = None,
+        step: int | None = None,
+        limit: int = 1,
+    ) -> list[StoredCheckpoint]:
+        """Root checkpoints of a thread, newest first, decoded for display: only
+        `checkpoint_id`, or those whose metadata has this `source` / `step`."""
+
+    async def checkpoint(
+        self, thread_id: str, checkpoint_id: str | None = None
+    ) -> StoredCheckpoint | None:
+        """The thread's head (or the checkpoint `checkpoint_id`), or None."""
+        found = await self.checkpoints(thread_id, checkpoint_id=checkpoint_id)
+        return found[0] if found else None
 
     @abc.abstractmethod
     async def _check_schema(self) -> None:
@@ -246,7 +307,7 @@ class CheckpointStore(abc.ABC):
         root), or None."""
 
     async def bundle(self, thread_id: str, *, now: datetime | None = None) -> ReviewBundle:
-        """The review bundle of one thread, decoded with the saver's own serializer.
+        """The review bundle of one thread, decoded with the display decoder.
 
         The pause is classified from the same SQL as the queue, so the list and the
         bundle never disagree about what is pending.
@@ -270,8 +331,7 @@ class CheckpointStore(abc.ABC):
         raise ConsoleError(f"Thread {thread_id!r} keeps moving on; try again in a moment.")
 
     async def _bundle_once(self, thread_id: str, now: datetime) -> ReviewBundle | None:
-        config: Any = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
-        head = await self.saver.aget_tuple(config)
+        head = await self.checkpoint(thread_id)
         if head is None:
             raise NotPendingError(
                 f"Thread {thread_id!r} was not found in {self.location.display()}."
@@ -285,8 +345,9 @@ class CheckpointStore(abc.ABC):
             raise _unreadable(thread_id, head_state.error)
         parent = None
         if head.parent_config is not None:
-            parent = await self.saver.aget_tuple(head.parent_config)
-        history = [t async for t in self.saver.alist(config, limit=HISTORY_LIMIT)]
+            parent = await self.checkpoint(
+                thread_id, head.parent_config["configurable"]["checkpoint_id"])
+        history = await self.checkpoints(thread_id, limit=HISTORY_LIMIT)
         pause = None
         interrupts: tuple[PendingInterrupt, ...] = ()
         if head_state is not None:
@@ -310,7 +371,7 @@ class CheckpointStore(abc.ABC):
             previous_values=(
                 state_values(parent.checkpoint["channel_values"]) if parent else None
             ),
-            first_values=await self._run_start_values(config, history),
+            first_values=await self._run_start_values(thread_id, history),
             next_nodes=head_state.pending_nodes if head_state else (),
             metadata=dict(head.metadata),
             interrupts=interrupts,
@@ -320,7 +381,7 @@ class CheckpointStore(abc.ABC):
 
 
     async def _run_start_values(
-        self, config: Any, history: list[CheckpointTuple]
+        self, thread_id: str, history: list[StoredCheckpoint]
     ) -> dict[str, Any] | None:
         """The newest run's starting state: from the history read, or, for a run longer
         than that, two filtered reads (its input checkpoint, then the checkpoint of the
@@ -330,17 +391,16 @@ class CheckpointStore(abc.ABC):
             if found is None and history:
                 return state_values(history[-1].checkpoint["channel_values"])
             return found
-        inputs = [t async for t in self.saver.alist(config, filter={"source": "input"}, limit=1)]
+        inputs = await self.checkpoints(thread_id, source="input")
         step = inputs[0].metadata.get("step") if inputs else None
         if not isinstance(step, int):
             return None
-        starts = [t async for t in self.saver.alist(
-            config, filter={"source": "loop", "step": step + 1}, limit=1)]
+        starts = await self.checkpoints(thread_id, source="loop", step=step + 1)
         start = starts[0] if starts else inputs[0]
         return state_values(start.checkpoint["channel_values"])
 
     async def _head_values(
-        self, head: CheckpointTuple, pause: PendingThread | None
+        self, head: StoredCheckpoint, pause: PendingThread | None
     ) -> dict[str, Any]:
         """Head state as the app would see it. With the graph, through LangGraph itself
         (writes of tasks that already finished, e.g. one of two parallel approvals, are
@@ -354,7 +414,9 @@ class CheckpointStore(abc.ABC):
         return state_values(head.checkpoint["channel_values"])
 
 
-async def _graph_values(store: CheckpointStore, graph: Any, head: CheckpointTuple) -> Any:
+async def _graph_values(store: CheckpointStore, graph: Any, head: StoredCheckpoint) -> Any:
+    from console.core.serde import saver_for_graph  # a loaded graph: LangGraph is there
+
     runnable = graph.copy(update={"checkpointer": saver_for_graph(store.saver, graph)})
     # Without a checkpoint id LangGraph applies the writes of finished tasks to the
     # snapshot (with one, it does not); the id check below catches a head that moved.
@@ -366,7 +428,7 @@ async def _graph_values(store: CheckpointStore, graph: Any, head: CheckpointTupl
     return snapshot.values
 
 
-def _run_start_in(history: list[CheckpointTuple]) -> dict[str, Any] | None:
+def _run_start_in(history: list[StoredCheckpoint]) -> dict[str, Any] | None:
     """State right after the newest run's input was applied, if `history` (newest
     first) reaches back to that run's input checkpoint; else None."""
     for index, item in enumerate(history):
@@ -385,7 +447,7 @@ def _unreadable(thread_id: str, reason: str) -> UnreadableRow:
         f"changed.{advice}")
 
 
-def _ref(item: CheckpointTuple) -> CheckpointRef:
+def _ref(item: StoredCheckpoint) -> CheckpointRef:
     step = item.metadata.get("step")
     source = item.metadata.get("source")
     return CheckpointRef(

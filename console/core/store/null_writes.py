@@ -27,7 +27,7 @@ async def clear_null_writes(store: Any, thread_id: str, checkpoint_ns: str,
                 "DELETE FROM checkpoint_writes WHERE thread_id = %s AND checkpoint_ns = %s"
                 " AND checkpoint_id = %s AND task_id = %s", params)
             return int(cur.rowcount)
-    async with store.saver.lock:
+    async with store.lock:
         cur = await store.conn.execute(
             "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ?"
             " AND checkpoint_id = ? AND task_id = ?", params)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -36,8 +36,13 @@ from console.core.errors import (
 from console.core.graphs import GraphRegistry
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
 from console.core.pauses import PUSH_MARK, UNREADABLE_MARK, expand_push, send_nodes_of_blob
-from console.core.serde import SafeSerializer
-from console.core.store.base import CheckpointStore, Cursor, gc_paused
+from console.core.store.base import (
+    CheckpointStore,
+    Cursor,
+    StoredCheckpoint,
+    gc_paused,
+    stored_checkpoint,
+)
 from console.core.store.heads import (
     CONTROL_CHANNELS,
     ERROR_CHANNEL,
@@ -275,6 +280,26 @@ ORDER BY paused_at, thread_id
 # versions the per-checkpoint updates leave behind, so its cost grows with finished
 # threads and bloat. The open-rows index (or a bitmap of it) reads only open rows.
 _OPEN_ROWS_ONLY = "SET LOCAL enable_seqscan = off"
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    from console.core.serde import SafeSerializer
+
+# One root checkpoint with the blobs of its channel values, as LangGraph's
+# AsyncPostgresSaver reads it (its SELECT_SQL), without its pending writes.
+_CHECKPOINTS_SQL = """
+SELECT checkpoint_id, parent_checkpoint_id, checkpoint, metadata,
+    (SELECT array_agg(array[bl.channel::bytea, bl.type::bytea, bl.blob])
+     FROM jsonb_each_text(checkpoint -> 'channel_versions')
+     JOIN checkpoint_blobs bl
+       ON bl.thread_id = checkpoints.thread_id AND bl.checkpoint_ns = checkpoints.checkpoint_ns
+      AND bl.channel = jsonb_each_text.key AND bl.version = jsonb_each_text.value
+    ) AS blobs
+FROM checkpoints
+WHERE thread_id = %(thread_id)s AND checkpoint_ns = '' {where}
+ORDER BY checkpoint_id DESC LIMIT %(limit)s
+"""
+
 # Rows per fetch of the whole-queue read (see `PostgresStore._whole_queue`).
 QUEUE_CHUNK = 5000
 
@@ -290,9 +315,9 @@ class PostgresStore(CheckpointStore):
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         serde: SafeSerializer | None = None,
     ) -> None:
-        super().__init__(location, registry, grace_seconds)
+        super().__init__(location, registry, grace_seconds, serde)
         self.pool = pool
-        self._saver = AsyncPostgresSaver(pool, serde=serde or SafeSerializer())
+        self._saver: AsyncPostgresSaver | None = None  # built when a decision needs it
         self._has_status: bool | None = None
         self._cuts: tuple[float, list[str]] | None = None  # (when read, thread-id cuts)
 
@@ -337,7 +362,53 @@ class PostgresStore(CheckpointStore):
 
     @property
     def saver(self) -> AsyncPostgresSaver:
+        if self._saver is None:
+            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+            self._saver = AsyncPostgresSaver(self.pool, serde=self.serde)
         return self._saver
+
+    async def checkpoints(
+        self,
+        thread_id: str,
+        *,
+        checkpoint_id: str | None = None,
+        source: str | None = None,
+        step: int | None = None,
+        limit: int = 1,
+    ) -> list[StoredCheckpoint]:
+        params: dict[str, Any] = {"thread_id": thread_id, "limit": limit}
+        where = ""
+        if checkpoint_id is not None:
+            where += " AND checkpoint_id = %(checkpoint_id)s"
+            params["checkpoint_id"] = checkpoint_id
+        match = {key: value for key, value in (("source", source), ("step", step))
+                 if value is not None}
+        if match:
+            where += " AND metadata @> %(match)s::jsonb"
+            params["match"] = json.dumps(match)
+        try:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(_CHECKPOINTS_SQL.format(where=where), params,
+                                         binary=True)
+                rows = await cur.fetchall()
+        except psycopg.Error as exc:  # rights are said as such; anything else, an outage
+            known = database_failure(exc, doing="read this thread", kept="nothing was changed")
+            raise (known or DatabaseUnavailable(
+                f"Reading {self.location.display()} failed: {_first_line(exc)}.")) from exc
+        decode = self.decoder.loads_typed
+        found = []
+        for row in rows:
+            checkpoint = dict(row["checkpoint"])
+            values = dict(checkpoint.get("channel_values") or {})
+            for channel, type_, blob in row["blobs"] or ():
+                if bytes(type_) != b"empty":
+                    values[bytes(channel).decode()] = decode((bytes(type_).decode(), blob))
+            checkpoint["channel_values"] = values
+            found.append(stored_checkpoint(thread_id, row["checkpoint_id"],
+                                           row["parent_checkpoint_id"], checkpoint,
+                                           row["metadata"]))
+        return found
 
     async def close(self) -> None:
         await self.pool.close()
@@ -434,10 +505,10 @@ class PostgresStore(CheckpointStore):
              parent_next, done_nodes, failed_nodes, task_ids, task_paths, types, blobs,
              push_type, push_blob, parent_push_type, parent_push_blob
              ) in await self._status_rows(thread_ids, after, limit):
-            tokens, error = _tokens(next_nodes, push_type, push_blob, self.saver.serde)
+            tokens, error = _tokens(next_nodes, push_type, push_blob, self.decoder)
             if parent_next is not None:
                 parent_next, _ = _tokens(parent_next, parent_push_type, parent_push_blob,
-                                         self.saver.serde)
+                                         self.decoder)
             head = HeadState(
                 thread_id, checkpoint_id, parent_id, paused_at, metadata, tokens, error=error,
                 finished_nodes=set(done_nodes) if done_nodes else set(),
@@ -578,7 +649,7 @@ class PostgresStore(CheckpointStore):
                 shape = shapes(packed)
             else:  # `Send` packets are decoded per row (they name the PUSH tasks)
                 try:
-                    serde = self.saver.serde
+                    serde = self.decoder
                     shape = shapes(packed, send_nodes_of_blob(push_type, push_blob, serde),
                                    send_nodes_of_blob(parent_push_type, parent_push_blob, serde))
                 except Exception as exc:  # a hostile or corrupt row: this row only
@@ -610,7 +681,7 @@ class PostgresStore(CheckpointStore):
 
     def _head_of(self, row: dict[str, Any]) -> HeadState:
         tokens, error = _tokens(row["next_nodes"], row["push_type"], row["push_blob"],
-                                self.saver.serde)
+                                self.decoder)
         head = HeadState(
             thread_id=row["thread_id"],
             checkpoint_id=row["checkpoint_id"],
@@ -621,7 +692,7 @@ class PostgresStore(CheckpointStore):
             error=error,
             parent_next_nodes=(
                 _tokens(row["parent_next_nodes"], row["parent_push_type"],
-                        row["parent_push_blob"], self.saver.serde)[0]
+                        row["parent_push_blob"], self.decoder)[0]
                 if row["parent_next_nodes"] is not None else None
             ),
             graph_id=row["graph_id"],

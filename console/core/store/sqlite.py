@@ -15,16 +15,16 @@ nodes are triggered. Two plans, same result:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import aiosqlite
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
@@ -36,8 +36,13 @@ from console.core.pauses import (
     light_unpackb,
     tokens_of_checkpoint,
 )
-from console.core.serde import SafeSerializer
-from console.core.store.base import CheckpointStore, Cursor, gc_paused
+from console.core.store.base import (
+    CheckpointStore,
+    Cursor,
+    StoredCheckpoint,
+    gc_paused,
+    stored_checkpoint,
+)
 from console.core.store.heads import (
     CONTROL_CHANNELS,
     ERROR_CHANNEL,
@@ -50,13 +55,22 @@ from console.core.store.heads import (
     release_freed_memory,
 )
 from console.core.store.sqlite_schema import (
+    FIRST_PAGE,
     HEAD_TRIGGERS,
     HEADS_INDEX,
     HEADS_TABLE,
     OPEN_HEADS,
+    PAGE_AFTER,
+    PAGE_INDEX,
     RECORD_STATE,
+    UNDECODED_HEADS,
     setup_script,
 )
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from console.core.serde import SafeSerializer
 
 log = logging.getLogger(__name__)
 
@@ -235,14 +249,18 @@ class SqliteStore(CheckpointStore):
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         serde: SafeSerializer | None = None,
     ) -> None:
-        super().__init__(location, registry, grace_seconds)
+        super().__init__(location, registry, grace_seconds, serde)
         self.conn = conn
-        self._saver = AsyncSqliteSaver(conn, serde=serde or SafeSerializer())
+        # Every statement on the shared connection runs under this lock; the saver,
+        # built when a decision first needs it, is given the same one.
+        self.lock = asyncio.Lock()
+        self._saver: AsyncSqliteSaver | None = None
         self._decoded: dict[tuple[str, str], _Decoded] = {}
         # equal metadata texts, task paths and serializer names as one object each
         self._shared = Shared()
         self._graph_ids: dict[bytes | str, str | None] = {}
         self._has_heads = False  # setup's head table and triggers are installed
+        self._has_pages = False  # and its queue-order index (pages read in SQL)
         self._can_record = True  # False once the file turned out read-only
 
     @classmethod
@@ -274,11 +292,48 @@ class SqliteStore(CheckpointStore):
 
     @property
     def saver(self) -> AsyncSqliteSaver:
+        if self._saver is None:
+            from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+            saver = AsyncSqliteSaver(self.conn, serde=self.serde)
+            saver.lock = self.lock
+            self._saver = saver
         return self._saver
+
+    async def checkpoints(
+        self,
+        thread_id: str,
+        *,
+        checkpoint_id: str | None = None,
+        source: str | None = None,
+        step: int | None = None,
+        limit: int = 1,
+    ) -> list[StoredCheckpoint]:
+        where: list[str] = ["thread_id = ?", "checkpoint_ns = ''"]
+        params: list[Any] = [thread_id]
+        for clause, value in (("checkpoint_id = ?", checkpoint_id),
+                              ("json_extract(CAST(metadata AS TEXT), '$.source') = ?", source),
+                              ("json_extract(CAST(metadata AS TEXT), '$.step') = ?", step)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        query = (f"SELECT checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
+                 f" FROM checkpoints WHERE {' AND '.join(where)}"
+                 f" ORDER BY checkpoint_id DESC LIMIT ?")
+        try:
+            async with self.lock, self.conn.execute(query, (*params, limit)) as cur:
+                rows = await cur.fetchall()
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(
+                f"Reading {self.location.display()} failed: {exc}.") from exc
+        decode = self.decoder.loads_typed
+        return [stored_checkpoint(thread_id, row[0], row[1], decode((row[2], row[3])),
+                                  json.loads(row[4]) if row[4] is not None else {})
+                for row in rows]
 
     @property
     def pages_in_sql(self) -> bool:
-        return False
+        return self._has_pages
 
     @property
     def has_head_table(self) -> bool:
@@ -307,6 +362,7 @@ class SqliteStore(CheckpointStore):
         # all of it, or the table is not kept up to date: then read as without setup
         self._has_heads = {("table", HEADS_TABLE), ("index", HEADS_INDEX),
                            *(("trigger", name) for name in HEAD_TRIGGERS)} <= schema
+        self._has_pages = self._has_heads and ("index", PAGE_INDEX) in schema
 
     async def head_states(
         self,
@@ -319,20 +375,25 @@ class SqliteStore(CheckpointStore):
         try:
             # Under the saver's lock: a read left open on this shared connection would pin
             # an old snapshot and make the next write fail with "database is locked".
-            async with self._saver.lock:
-                return await self._head_states(thread_ids)
+            async with self.lock:
+                return await self._head_states(thread_ids, after, limit)
         except sqlite3.Error as exc:
             raise DatabaseUnavailable(
                 f"Reading the queue from {self.location.display()} failed: {exc}."
             ) from exc
 
-    async def _head_states(self, thread_ids: Sequence[str] | None) -> list[HeadState]:
+    async def _head_states(
+        self, thread_ids: Sequence[str] | None, after: Cursor | None = None,
+        limit: int | None = None,
+    ) -> list[HeadState]:
         params: tuple[Any, ...] = ()
         thread_clause = ""
         if thread_ids is not None:
             thread_clause = "AND thread_id IN (SELECT value FROM json_each(?))"
             params = (json.dumps(list(thread_ids)),)
-        if thread_ids is None and self._has_heads:
+        if thread_ids is None and self._has_pages and limit is not None:
+            found = await self._kept_page(after, limit)
+        elif thread_ids is None and self._has_heads:
             found = await self._kept_heads()
         elif thread_ids is None and not self._decoded:
             found = await self._scan_heads()  # only heads with a triggered node
@@ -432,6 +493,46 @@ class SqliteStore(CheckpointStore):
             await self._record_states(undecoded, busy_ms)
         return found
 
+    async def _kept_page(
+        self, after: Cursor | None, limit: int
+    ) -> list[tuple[str, str, _Decoded]]:
+        """After setup: one page of the heads with a triggered node, in queue order
+        (paused_at, thread_id), read from the queue-order index alone. Heads not
+        decoded yet are decoded (and recorded) first; those this process could not
+        record still take their place in the page."""
+        async with self.conn.execute(UNDECODED_HEADS) as cur:
+            missing = [(row[0], row[1]) for row in await cur.fetchall()]
+        extra: list[tuple[str, str, _Decoded]] = []
+        if missing:
+            extra = await self._decoded_heads(missing)
+            get = self._decoded.get
+            await self._record_states(
+                {key: facts for key in missing if (facts := get(key)) is not None})
+        if after is None:
+            async with self.conn.execute(FIRST_PAGE, (limit,)) as cur:
+                rows = list(await cur.fetchall())
+        else:
+            cursor = (after[0].astimezone(UTC).isoformat(), after[1])
+            async with self.conn.execute(PAGE_AFTER, (*cursor, limit)) as cur:
+                rows = list(await cur.fetchall())
+        decoded, shared, sep = self._decoded, self._shared, ITEM_SEP
+        found: list[tuple[str, str, _Decoded]] = []
+        for thread_id, checkpoint_id, _, nxt, ts, parent, metadata, graph_id in rows:
+            key = (thread_id, checkpoint_id)
+            facts = decoded.get(key)
+            if facts is None:
+                facts = decoded[key] = _Decoded(
+                    parse_ts(ts), tuple(nxt.split(sep)), parent,
+                    shared[metadata] if metadata else b"", graph_id)
+            found.append((thread_id, checkpoint_id, facts))
+        if extra:
+            seen = {(t, c) for t, c, _ in found}
+            found += [item for item in extra if (item[0], item[1]) not in seen
+                      and (after is None or (item[2].ts, item[0]) > after)]
+            found.sort(key=lambda item: (item[2].ts, item[0]))
+            del found[limit:]
+        return found
+
     async def _record_states(
         self, states: dict[tuple[str, str], _Decoded], busy_ms: int = RECORD_BUSY_MS
     ) -> None:
@@ -446,7 +547,8 @@ class SqliteStore(CheckpointStore):
         if not self._can_record:
             return
         rows = [
-            (1, ITEM_SEP.join(facts.next_nodes), facts.ts.isoformat(),
+            # UTC: the queue-order index sorts this text as the time
+            (1, ITEM_SEP.join(facts.next_nodes), facts.ts.astimezone(UTC).isoformat(),
              facts.parent_checkpoint_id, facts.metadata, facts.graph_id, thread_id,
              checkpoint_id)
             if facts.next_nodes else (0, None, None, None, None, None, thread_id, checkpoint_id)
@@ -551,7 +653,7 @@ class SqliteStore(CheckpointStore):
             # Only versions, channel names and `Send` targets are needed: no objects built.
             checkpoint = light_unpackb(blob)
         else:
-            checkpoint = self._saver.serde.loads_typed((type_, blob))
+            checkpoint = self.decoder.loads_typed((type_, blob))
         _check_parts(checkpoint)
         next_nodes = tokens_of_checkpoint(checkpoint)
         if not next_nodes:
@@ -607,7 +709,7 @@ class SqliteStore(CheckpointStore):
             head.parent_next_nodes = parent.next_nodes if parent else None
 
     async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
-        async with self._saver.lock, self.conn.execute(
+        async with self.lock, self.conn.execute(
             "SELECT max(checkpoint_id) FROM checkpoints"
             " WHERE thread_id = ? AND checkpoint_ns <> ''",
             (thread_id,),
@@ -616,7 +718,7 @@ class SqliteStore(CheckpointStore):
         return row[0] if row else None
 
     async def head_checkpoint_id(self, thread_id: str) -> str | None:
-        async with self._saver.lock, self.conn.execute(
+        async with self.lock, self.conn.execute(
             "SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''",
             (thread_id,),
         ) as cur:
@@ -629,19 +731,19 @@ class SqliteStore(CheckpointStore):
         triggers), then every head decoded and its state recorded, so the next console
         start is already fast. Idempotent; a second run recomputes every row. `notify`
         has no SQLite equivalent (the change feed polls `PRAGMA data_version`)."""
-        await self._saver.setup()
+        await self.saver.setup()
         done = ["checkpoint tables"]
         steps = setup_script()
         script = "".join(sql for _, sql in steps)
         try:
-            async with self._saver.lock:
+            async with self.lock:
                 try:
                     await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
                 except BaseException:
                     if self.conn.in_transaction:
                         await self.conn.rollback()
                     raise
-                self._has_heads = True
+                self._has_heads = self._has_pages = True
                 done += [label for label, _ in steps]
                 # setup may wait for the application's writes like any writer
                 opened = len(await self._kept_heads(busy_ms=BUSY_TIMEOUT_MS))

@@ -44,6 +44,9 @@ from __future__ import annotations
 
 HEADS_TABLE = "hitl_sqlite_heads"
 HEADS_INDEX = "hitl_sqlite_heads_open"
+# The open heads in queue order: a page of the queue is read from it alone (a first
+# page of 500 at 20k threads in a few ms instead of reading every open head).
+PAGE_INDEX = "hitl_sqlite_heads_queue"
 HEAD_TRIGGERS = ("hitl_sqlite_head_insert", "hitl_sqlite_head_delete", "hitl_sqlite_head_update")
 
 _TABLE = f"""
@@ -60,6 +63,8 @@ CREATE TABLE IF NOT EXISTS {HEADS_TABLE} (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS {HEADS_INDEX}
     ON {HEADS_TABLE} (triggered) WHERE triggered IS NOT 0;
+CREATE INDEX IF NOT EXISTS {PAGE_INDEX}
+    ON {HEADS_TABLE} (paused_at, thread_id) WHERE triggered = 1;
 """
 
 _RESET = ("triggered = NULL, next_nodes = NULL, paused_at = NULL, parent_checkpoint_id = NULL,"
@@ -122,6 +127,25 @@ OPEN_HEADS = f"""
     FROM {HEADS_TABLE} INDEXED BY {HEADS_INDEX}
     WHERE triggered IS NOT 0
 """
+
+# Heads not decoded yet (new since the last read): decoded before a page is read.
+UNDECODED_HEADS = f"""
+    SELECT thread_id, checkpoint_id
+    FROM {HEADS_TABLE} INDEXED BY {HEADS_INDEX}
+    WHERE triggered IS NOT 0 AND triggered IS NULL
+"""
+
+# One page of the open heads in queue order (`paused_at` is ISO 8601 UTC text, which
+# sorts as the time does), after a keyset cursor or from the start.
+_PAGE = f"""
+    SELECT thread_id, checkpoint_id, triggered, next_nodes, paused_at, parent_checkpoint_id,
+           metadata, graph_id
+    FROM {HEADS_TABLE} INDEXED BY {PAGE_INDEX}
+    WHERE triggered = 1 {{after}}
+    ORDER BY paused_at, thread_id LIMIT ?
+"""
+FIRST_PAGE = _PAGE.format(after="")
+PAGE_AFTER = _PAGE.format(after="AND (paused_at, thread_id) > (?, ?)")
 
 # Recording a decoded state, only on the row it was decoded for and only while it is
 # still undecoded: a head that moved meanwhile has another checkpoint id. (A new write of

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import Collection, Sequence
 from itertools import compress
 from operator import attrgetter
@@ -23,6 +24,7 @@ from operator import attrgetter
 from textual import work
 
 from console.core.errors import DatabaseUnavailable
+from console.core.ledger.apply import warm_up
 from console.core.models import PendingThread
 from console.ui.errors import describe_error
 from console.ui.live import INCREMENTAL_LIMIT, Feed, feed_label, is_outage, open_feed, retry_delay
@@ -30,6 +32,14 @@ from console.ui.screens.decision_status import DecisionStatusMixin
 
 QUEUE_GROUP = "queue"
 LIVE_GROUP = "live"
+WARM_UP_GROUP = "warm-up"
+# The first load shows this many rows as soon as they are read (a store that pages in
+# SQL reads them in a few ms) and reads the rest after: the first frame is the queue.
+FIRST_PAGE = 500
+# Seconds after the queue is first shown before what a decision needs (LangGraph) is
+# imported in a thread: the first frames are drawn without competing with it, and the
+# first decision does not wait for it.
+WARM_UP_DELAY = 0.3
 _THREAD_ID = attrgetter("thread_id")
 
 
@@ -79,6 +89,8 @@ class LiveMixin(DecisionStatusMixin):
                 return False
             self.loads += 1
             if full:
+                if not self._loaded:
+                    self.set_timer(WARM_UP_DELAY, self._warm_up)
                 self._all = threads
                 self._loaded = True
                 self.apply_filter(measure=True)
@@ -92,10 +104,27 @@ class LiveMixin(DecisionStatusMixin):
                 self.after_load(full=full)
             return True
 
-    async def _read_all(self) -> list[PendingThread]:
-        threads = await self._store.pending(now=self._clock())
+    async def _read_all(self, *, first_page: bool = False) -> list[PendingThread]:
+        """The whole queue; on the first load, the first page is shown as soon as it is
+        read, then the rest is read after it (only where the store pages in SQL: another
+        store reads everything for a page anyway)."""
+        now = self._clock()
+        if first_page and self._store.pages_in_sql:
+            threads = await self._store.pending(now=now, limit=FIRST_PAGE)
+            if len(threads) >= FIRST_PAGE:
+                self._all = list(threads)
+                self.apply_filter(measure=True)
+                threads += await self._store.pending(now=now, after=threads[-1].sort_key())
+        else:
+            threads = await self._store.pending(now=now)
         await self.read_open_decisions()
         return threads
+
+    def _warm_up(self) -> None:
+        if "langgraph.types" in sys.modules and "console.core.serde" in sys.modules:
+            return  # a loaded graph or a decision brought them already
+        self.run_worker(warm_up, name="warm up", group=WARM_UP_GROUP, thread=True,
+                        exit_on_error=False)
 
     async def _read_changed(
         self, changed: set[str]
