@@ -16,6 +16,9 @@ DEFAULT_GRACE_SECONDS = 300.0
 SHARED_SUMMARY_CHARS = 200
 
 
+# In a breakpoint pause's ids: the subgraph checkpoint it was read at ("paused inside").
+INSIDE_PREFIX = "~inside:"
+
 class PauseKind(enum.StrEnum):
     """How a thread came to be waiting for a human."""
 
@@ -328,7 +331,7 @@ class PendingThread:
         breakpoint stopped inside a subgraph, that subgraph's checkpoint: see `inside`)."""
         ids = tuple(i.id for i in self.interrupts)
         if self._nested is not None:
-            return (*ids, f"~inside:{self._nested}")
+            return (*ids, f"{INSIDE_PREFIX}{self._nested}")
         return ids
 
     def sort_key(self) -> tuple[datetime, str]:

@@ -83,7 +83,10 @@ async def expected(graph: Any, info: GraphInfo, thread_id: str) -> Truth:
     after = _names(n for n in ran if info.pauses_after(n))
     if after:
         return Truth(Answer(True, "after", after, next_names), stalled, snapshot, origin)
-    inside = await _stopped_inside(graph, config, state)
+    # a task that failed (an error, a cancellation included, and no result) did not stop
+    # at its subgraph's breakpoint, whatever that subgraph's state says
+    failed = {t.name for t in state.tasks if t.error is not None and t.result is None}
+    inside = tuple(n for n in await _stopped_inside(graph, config, state) if n not in failed)
     if inside:
         return Truth(Answer(True, "before", inside, next_names), stalled, snapshot, origin)
     return Truth(NOT_LISTED, stalled, snapshot, origin)

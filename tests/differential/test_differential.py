@@ -38,7 +38,8 @@ newest root checkpoint, with the writes of tasks that already finished applied):
      breakpoint of its own: read with `aget_state(T, subgraphs=True)`, the task's
      subgraph state (at any depth) meets these same two rules with the subgraph's own
      `interrupt_before/after` ("paused inside" the node; a subgraph stopped after its
-     last node counts, though its own `next` is empty: its parent's task is unfinished);
+     last node counts, though its own `next` is empty: its parent's task is unfinished),
+     unless the task failed (an `error`, a cancellation included, and no result);
    - else not listed (a run between steps, or one that failed: the graph says no human
      is needed).
 4. Else (empty registry; grace period 0): listed, kind `stalled`, nodes = the names in

@@ -40,7 +40,13 @@ from typing import Any, Protocol
 
 from console.core.ledger.db import LedgerDB
 from console.core.ledger.rows import DecisionStatus, LedgerRow, interrupts_key
-from console.core.models import Convention, PauseKind, PendingFilter, PendingThread
+from console.core.models import (
+    INSIDE_PREFIX,
+    Convention,
+    PauseKind,
+    PendingFilter,
+    PendingThread,
+)
 from console.core.store.base import CheckpointStore
 from console.core.store.heads import HeadState, classify
 
@@ -127,6 +133,12 @@ async def _at_the_pause(
     store: CheckpointStore, row: LedgerRow, head: str, state: HeadState | None
 ) -> Truth:
     pause = _pause(store, state)
+    moved_inside = await _subgraph_moved_on(store, row, head)
+    if moved_inside is not None:
+        # the root head stays put while a subgraph runs: the answer reached the task, whose
+        # subgraph went on (and stopped at a pause of its own, or is still running)
+        return Truth(Delivery.FINISHED, head, again=pause, detail=(
+            f"the graph took the answer; its subgraph went on to {moved_inside}"))
     if row.pause_key:
         if pause is not None and pause.kind is PauseKind.INTERRUPT:
             key = interrupts_key(pause.interrupt_ids)
@@ -135,6 +147,11 @@ async def _at_the_pause(
                     f"the head is still {head} and the same question is waiting"))
             return Truth(Delivery.FINISHED, head, again=pause, detail=(
                 "the graph took the answer and asked again"))
+    elif pause is not None and pause.kind is PauseKind.INTERRUPT:
+        # a breakpoint passed: the tasks it held ran and asked (the head stays while a
+        # task waits for its answer)
+        return Truth(Delivery.FINISHED, head, again=pause, detail=(
+            "the graph took the answer and its next tasks asked"))
     elif state is not None and not state.finished_nodes and not state.failed_nodes:
         return Truth(Delivery.NOT_DELIVERED, head, detail=(
             f"the head is still {head} and no task ran there"))
@@ -174,6 +191,17 @@ async def _past_the_pause(
         " (or paused at a breakpoint the console cannot see without the graph)")
     return Truth(Delivery.STOPPED, head, nodes, detail=(
         f"{moved} but the run stopped before {', '.join(nodes)}{unseen}"))
+
+
+async def _subgraph_moved_on(store: CheckpointStore, row: LedgerRow, head: str) -> str | None:
+    """A subgraph checkpoint written after the decision's pause (None if none): newer than
+    the root head, and not the one a "paused inside" pause was read at."""
+    nested = await store.newest_nested_checkpoint(row.thread_id)
+    if nested is None or nested <= head:
+        return None
+    seen = {part.removeprefix(INSIDE_PREFIX) for part in row.pause_key.split(",")
+            if part.startswith(INSIDE_PREFIX)}
+    return None if nested in seen else nested
 
 
 async def _triggered(store: CheckpointStore, thread_id: str, checkpoint_id: str

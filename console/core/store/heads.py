@@ -19,7 +19,7 @@ import ormsgpack
 
 from console.core.conventions import detect_convention, summarize_value
 from console.core.errors import unreadable_reason
-from console.core.graphs import GraphRegistry
+from console.core.graphs import GraphInfo, GraphRegistry
 from console.core.models import (
     DEFAULT_GRACE_SECONDS,
     Convention,
@@ -472,6 +472,7 @@ def shape_of(
                                      failed_keys))
     done = set(done_keys)
     pending = tuple(node for key, node in tasks if key not in done)
+    failed = frozenset(node for key, node in tasks if key in failed_keys and key not in done)
     if not tasks:
         return Shape(None, graph, (), pending, None, None, False, ())
     if paths:
@@ -483,7 +484,19 @@ def shape_of(
         if asking:
             return Shape(PauseKind.INTERRUPT, graph, tuple(sorted(asking)), pending, None, None,
                          False, paths, None if all(keep) else keep)
-        paths = ()
+        # only `@task` calls asked (their entrypoint failed instead of asking again): no
+        # question is pending, and none of theirs is shown
+        return _breakpoint_shape(info, graph, pending, parent_tokens, tokens,
+                                 failed)._replace(keep=keep)
+    return _breakpoint_shape(info, graph, pending, parent_tokens, tokens, failed)
+
+
+def _breakpoint_shape(
+    info: GraphInfo | None, graph: str | None, pending: tuple[str, ...],
+    parent_tokens: tuple[str, ...], tokens: tuple[str, ...], failed: frozenset[str],
+) -> Shape:
+    """Point 4 of the pause rule: a head with no question (`failed`: the nodes of its
+    unfinished tasks with an `__error__` write)."""
     if not pending:
         return Shape(None, graph, (), pending, None, None, False, ())
     if info is not None:
@@ -495,7 +508,8 @@ def shape_of(
                *ran_nodes(parent_tokens)]
         nodes = tuple(dict.fromkeys(n for n in ran if info.pauses_after(n)))
         if not nodes:
-            failed = {node for key, node in tasks if key in failed_keys}
+            # a failed task (an `__error__` write, no output; one cancelled because a
+            # sibling failed included) did not stop at its subgraph's breakpoint
             inside = tuple(dict.fromkeys(n for n in pending
                                          if n in info.nested_breakpoints and n not in failed))
             if inside:
