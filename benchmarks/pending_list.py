@@ -67,6 +67,7 @@ TEMPLATES_PER_SCENARIO = 6
 PG_FULL_NO_SETUP_MS = 500.0  # @20k
 SQLITE_FULL_MS = 600.0  # @20k, breakpoints included
 PAGE_AFTER_SETUP_MS = 10.0  # @100k
+SQLITE_PAGE_AFTER_SETUP_MS = 10.0  # @20k, a fresh store (issue 17)
 FULL_AFTER_SETUP_MS = 400.0  # @100k
 WRITE_OVERHEAD_MS = 0.5  # per checkpoint
 # vs the naive loop, at the issue's sizes (>= 20k), for the reads after `setup`. Without
@@ -1034,7 +1035,8 @@ async def measure_sqlite_after_setup(
     page = await sqlite_cold(uri, repeat, PAGE)
     full = await sqlite_cold(uri, repeat)
     limit = SQLITE_FULL_MS if n <= 20000 else None
-    after_setup_rows("sqlite", label, "fresh store, ", page, full, None, limit, naive,
+    page_limit = SQLITE_PAGE_AFTER_SETUP_MS if n >= 20000 else None
+    after_setup_rows("sqlite", label, "fresh store, ", page, full, page_limit, limit, naive,
                      expected, before_ids, need_ratio,
                      "reads the open heads only (facts recorded in the head table); ")
 
