@@ -73,7 +73,7 @@ class Database:
 
 async def _seed(url: str, count: int) -> list[str]:
     from console.core.dburl import parse_db_url
-    from console.core.ledger.schema import install_ledger
+    from console.core.ledger.db import install_ledger
     from console.core.store import open_store
 
     store = await open_store(parse_db_url(url), create=True)
