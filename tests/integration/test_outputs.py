@@ -3,7 +3,8 @@ redacted, and every identifier it prints can be passed back.
 
 One SQLite store per module; threads whose ids hold an `sk-live-...` key, a bidi
 character and a UUID, and whose state and payload mix every control, bidi, invisible
-and tag class with every secret form. The CLI runs in process (`console.cli.main`).
+and tag class with every secret form. The CLI runs in process (`console.cli.main`); the
+TUI runs under Pilot at 80x24 and its screens are read back as text.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from console.cli import main
 from console.core.dburl import parse_db_url
-from console.core.graphs import GraphRegistry
+from console.core.graphs import GraphInfo, GraphRegistry
 from console.core.inert import is_inert_char
 from console.core.store import open_store
 from tests import graphs
@@ -115,6 +116,7 @@ def test_every_sink_is_inert_redacted_and_ids_work(
         outputs += [shown, err]
     for args in (["pending"], ["show", thread]):
         outputs += cli(capsys, *args, "--db", db, *GRAPH_ARGS)[1:]
+    outputs += asyncio.run(_tui_screens(db, thread))
     code, out, err = cli(capsys, "reject", thread, "--db", db, "--reason", f"no {text}",
                          *GRAPH_ARGS)
     assert code == 0, err
@@ -126,6 +128,41 @@ def test_every_sink_is_inert_redacted_and_ids_work(
         leaked = [s for s in secrets if s in output]
         assert not leaked, (index, [ln for ln in output.splitlines() if leaked[0] in ln])
     assert f"h{n}-{SK_ID}"[:28] in outputs[-2]  # the audit shows the id, not a fingerprint
+
+
+async def _tui_screens(db: str, thread: str) -> list[str]:
+    """The TUI as a reviewer sees it at 80x24: the queue, then the thread's detail (each
+    of its tabs, the payload as cards and as raw JSON)."""
+    from console.settings import Settings
+    from tests.ui.ui_support import build_app, main_screen, screen_text, settle, until
+
+    registry = GraphRegistry(GraphInfo.of(name, graphs.ALL[name]) for name in ("echo", "pwned"))
+    store = await open_store(parse_db_url(db), registry, grace_seconds=0)
+    shown: list[str] = []
+    try:
+        app = build_app(store, Settings(reviewer="tester", mouse=False))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            assert screen.table.select_thread(thread)
+            await settle(pilot)
+            await until(pilot, lambda: screen.detail.thread_id == thread
+                        and screen.detail.checkpoint_id is not None, what="the detail")
+            shown.append(screen_text(app))  # the queue
+            await pilot.press("enter")  # at 80 columns the detail takes the screen
+            await settle(pilot)
+            assert screen.detail.display
+            for tab in ("payload", "state", "diff", "history"):
+                await screen.detail.run_action(f"detail_tab('{tab}')")
+                await settle(pilot)
+                shown.append(screen_text(app))
+            await screen.detail.run_action("detail_tab('payload')")
+            await screen.detail.run_action("detail_raw")
+            await settle(pilot)
+            shown.append(screen_text(app))
+    finally:
+        await store.close()
+    return shown
 
 
 def test_a_failure_quoting_controls_and_a_password(
