@@ -49,13 +49,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiosqlite
-import psycopg
-from psycopg.rows import tuple_row
 
-from console.core.errors import DatabaseUnavailable
+from console.core.errors import DatabaseUnavailable, is_driver_error
 from console.core.store.pg_schema import NOTIFY_CHANNEL
 
 if TYPE_CHECKING:
+    import psycopg
     from psycopg_pool import AsyncConnectionPool
 
     from console.core.store.base import CheckpointStore
@@ -215,6 +214,8 @@ class ChangeFeed(abc.ABC):
 
 
 async def _listen(conninfo: str) -> psycopg.AsyncConnection[Any]:
+    import psycopg  # a SQLite console never loads the driver
+
     conn = await psycopg.AsyncConnection.connect(
         conninfo,
         autocommit=True,
@@ -425,7 +426,7 @@ class _PostgresPollingFeed(_PollingFeed):
 
     async def _new_checkpoints(self, lower: str) -> list[Key]:
         async with self._pool.connection(timeout=CONNECT_TIMEOUT) as conn:
-            cur = conn.cursor(row_factory=tuple_row)
+            cur = conn.cursor(row_factory=_tuple_row())
             await cur.execute(
                 "SELECT thread_id, checkpoint_id FROM checkpoints"
                 " WHERE checkpoint_ns = '' AND checkpoint_id > %s",
@@ -435,7 +436,7 @@ class _PostgresPollingFeed(_PollingFeed):
 
     async def _write_counts(self, keys: Sequence[Key]) -> dict[Key, int]:
         async with self._pool.connection(timeout=CONNECT_TIMEOUT) as conn:
-            cur = conn.cursor(row_factory=tuple_row)
+            cur = conn.cursor(row_factory=_tuple_row())
             await cur.execute(
                 """SELECT w.thread_id, w.checkpoint_id, count(*)
                 FROM unnest(%s::text[], %s::text[]) AS k(thread_id, checkpoint_id)
@@ -513,7 +514,9 @@ async def open_change_feed(
             raise TypeError(f"{type(store).__name__} has no connection pool to poll with")
         try:
             has_notify, indexed = await _inspect_postgres(pool)
-        except psycopg.Error as exc:
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
             raise DatabaseUnavailable(
                 f"Cannot watch {store.location.display()} for changes: {_first_line(exc)}."
             ) from exc
@@ -521,7 +524,9 @@ async def open_change_feed(
         if has_notify:
             try:
                 conn = await _listen(store.location.target)
-            except psycopg.Error as exc:  # e.g. a hot standby: LISTEN is not allowed there
+            except Exception as exc:  # e.g. a hot standby: LISTEN is not allowed there
+                if not is_driver_error(exc):
+                    raise
                 note = f"; LISTEN failed: {_first_line(exc)}"
             else:
                 notify = _NotifyFeed(store.location.target, conn, poll_interval)
@@ -539,7 +544,9 @@ async def open_change_feed(
         feed = _SqlitePollingFeed(lite, poll_interval, write_window)
     try:
         await feed._baseline()
-    except (psycopg.Error, sqlite3.Error) as exc:
+    except Exception as exc:
+        if not (isinstance(exc, sqlite3.Error) or is_driver_error(exc)):
+            raise
         await feed._release()
         raise DatabaseUnavailable(
             f"Cannot watch {store.location.display()} for changes: {_first_line(exc)}."
@@ -548,11 +555,17 @@ async def open_change_feed(
     return feed
 
 
+def _tuple_row() -> Any:
+    from psycopg.rows import tuple_row
+
+    return tuple_row
+
+
 async def _inspect_postgres(pool: AsyncConnectionPool[Any]) -> tuple[bool, bool]:
     """(both notify triggers are installed and enabled, an index leads on checkpoint_id),
     for the `checkpoints` table the store's search_path finds."""
     async with pool.connection(timeout=CONNECT_TIMEOUT) as conn:
-        cur = conn.cursor(row_factory=tuple_row)
+        cur = conn.cursor(row_factory=_tuple_row())
         await cur.execute(
             """SELECT
                 (SELECT count(DISTINCT t.tgname) FROM pg_trigger t

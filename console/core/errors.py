@@ -153,3 +153,20 @@ def failure_detail(exc: BaseException) -> str:
         return "no connection could be had in time"
     lines = str(exc).strip().splitlines()
     return lines[0].strip().rstrip(".") if lines else type(exc).__name__
+
+
+def is_driver_error(exc: BaseException, *names: str) -> bool:
+    """`isinstance(exc, psycopg.<name> | ...)` without importing psycopg (a console on
+    SQLite never loads it: no psycopg error can exist before psycopg is imported).
+    Names may be dotted (`errors.UniqueViolation`, `pool.PoolTimeout` for psycopg_pool)."""
+    import sys
+
+    for name in names or ("Error",):
+        module_name, _, attr = ("psycopg." + name).rpartition(".")
+        if module_name == "psycopg.pool":
+            module_name = "psycopg_pool"
+        module = sys.modules.get(module_name)
+        kind = getattr(module, attr, None) if module is not None else None
+        if isinstance(kind, type) and isinstance(exc, kind):
+            return True
+    return False

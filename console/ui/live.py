@@ -11,11 +11,8 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-import psycopg
-from psycopg_pool import PoolTimeout
-
 from console.core.changes import open_change_feed
-from console.core.errors import DatabaseUnavailable
+from console.core.errors import DatabaseUnavailable, is_driver_error
 from console.core.store.base import CheckpointStore
 
 # Retries of a failed load: soon, then every second while the queue is stale (a refused
@@ -53,9 +50,9 @@ async def open_feed(store: CheckpointStore, poll_interval: float) -> Feed:
 def is_outage(error: BaseException) -> bool:
     """Whether an error means "the database cannot be reached now" (retry later), as
     opposed to a bug or a refusal: those are shown once and not retried."""
-    if isinstance(error, DatabaseUnavailable | PoolTimeout | ConnectionError | TimeoutError):
+    if isinstance(error, DatabaseUnavailable | ConnectionError | TimeoutError):
         return True
-    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+    if is_driver_error(error, "pool.PoolTimeout", "OperationalError", "InterfaceError"):
         return True
     return isinstance(error, sqlite3.OperationalError) and any(
         words in str(error) for words in ("unable to open", "disk I/O", "locked", "closed"))

@@ -1,4 +1,5 @@
-"""Listing and reviewing load neither LangGraph nor LangChain nor pydantic (issue 17).
+"""Listing and reviewing load neither LangGraph nor LangChain nor pydantic (issue 17),
+nor, on SQLite, the Postgres driver.
 
 Importing them is ~0.4 s, most of a console start. Each check runs in a fresh
 interpreter (this test process has them all loaded) on a real demo SQLite file, and
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("langgraph", "langchain_core", "pydantic")
+HEAVY = ("langgraph", "langchain_core", "pydantic", "psycopg")
 ROOT = Path(__file__).resolve().parents[2]
 
 _CLI = """

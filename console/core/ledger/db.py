@@ -17,10 +17,12 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
-from psycopg import errors as pg_errors
-
-from console.core.errors import ConsoleError, DatabaseUnavailable, database_failure
+from console.core.errors import (
+    ConsoleError,
+    DatabaseUnavailable,
+    database_failure,
+    is_driver_error,
+)
 from console.core.ledger.rows import (
     CLAIMING_STATUSES,
     ClaimRequest,
@@ -149,7 +151,10 @@ class LedgerDB(abc.ABC):
         params = [*values, request.thread_id, request.checkpoint_ns, request.checkpoint_id]
         try:
             rows = await self._fetch(sql, params)
-        except (pg_errors.UniqueViolation, sqlite3.IntegrityError):
+        except Exception as exc:
+            if not (isinstance(exc, sqlite3.IntegrityError)
+                    or is_driver_error(exc, "errors.UniqueViolation")):
+                raise
             rows = []
         if rows:
             return ClaimResult(row=_row(rows[0]), current_head=request.checkpoint_id)
@@ -649,7 +654,7 @@ def database_error(
     known = database_failure(exc, doing=doing)
     if known is not None:
         return known
-    if isinstance(exc, psycopg.Error | sqlite3.Error):
+    if isinstance(exc, sqlite3.Error) or is_driver_error(exc):
         return DatabaseUnavailable(
             f"The ledger in {location} could not be written: {str(exc).splitlines()[0]}. "
             "Nothing was applied."
