@@ -3,6 +3,7 @@ gated actions run once on approve and never on reject, edits go through reducers
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -239,3 +240,34 @@ async def test_a_failed_resume_does_not_replay_its_answer(
     assert outcome.status == "applied"
     state = await final(store, "refuses", "t1")
     assert [str(a) for a in state.values["received"]] == ["rejected: no"]
+
+
+async def test_a_pause_with_many_questions_can_be_claimed_and_approved_by_two(
+    store: CheckpointStore,
+) -> None:
+    """A map-reduce of ~150 questions has a pause_key of ~5 kB: more than a Postgres
+    B-tree entry holds (2.7 kB). The one-claim index and the four-eyes approvals key its
+    digest, so the claim and each approval are written once, and a second claim loses."""
+    from console.core.ledger.db import install_ledger, ledger_db
+    from console.core.ledger.rows import ClaimRequest, DecisionStatus, interrupts_key
+
+    await start(store, "raw", "many")
+    head = await store.head_checkpoint_id("many")
+    assert head is not None
+    rng = random.Random(7)  # interrupt ids are hashes: nothing for Postgres to compress
+    key = interrupts_key(f"{rng.getrandbits(128):032x}" for _ in range(160))
+    assert len(key) > 5000
+    await install_ledger(store)
+    ledger = ledger_db(store)
+
+    def request(reviewer: str) -> ClaimRequest:
+        return ClaimRequest("many", "", head, key, DecisionType.APPROVE,
+                            current_origin(reviewer), None, None, None, None)
+
+    assert await ledger.add_approval(request("alice")) == 1
+    assert await ledger.add_approval(request("alice")) == 1  # once each
+    assert await ledger.add_approval(request("bob")) == 2
+    first = await ledger.claim(request("alice"))
+    assert first.row is not None and first.row.status == DecisionStatus.IN_FLIGHT
+    second = await ledger.claim(request("bob"))
+    assert second.row is None or second.row.id == first.row.id

@@ -20,9 +20,9 @@ import pytest
 from console.core.dburl import parse_db_url
 from console.core.graphs import GraphRegistry
 from console.core.ledger.apply import Decider, current_origin
+from console.core.ledger.db import install_ledger
 from console.core.ledger.decisions import DecisionInput
 from console.core.ledger.rows import DecisionType
-from console.core.ledger.db import install_ledger
 from console.core.store import open_store
 from console.core.worker import apply_pending_decisions
 from tests import graphs

@@ -2,7 +2,7 @@
 
 Exclusion comes from the database only. A claim is one INSERT that succeeds only if
 the thread's head is still the checkpoint the reviewer saw, and that the partial unique
-index `hitl_decisions_one_claim_v2` admits at most once per pause (`ON CONFLICT DO
+index `hitl_decisions_one_claim_v3` (v2 on SQLite) admits at most once per pause (`ON CONFLICT DO
 NOTHING`): of any number of racing processes exactly one gets a row back. The losers
 then read who won, to say so.
 """
@@ -252,7 +252,7 @@ class LedgerDB(abc.ABC):
         return await self._fetch(f"SELECT * FROM hitl_events{where} ORDER BY id", params)
 
     # ------------------------------------------------------------------ worker mode
-    # A queued row already holds its pause in `hitl_decisions_one_claim_v2`; these statements
+    # A queued row already holds its pause in the one-claim index; these statements
     # move it between queued and claimed (never two workers at once), renew and expire
     # leases, and settle it. Each is one statement, atomic on its own.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from console.core.ledger.rows import CLAIMING_STATUSES
 
-LEDGER_VERSION = 2
+LEDGER_VERSION = 3
 
 # Worker mode (console/core/worker.py): a queued decision is claimed by one worker with a
 # lease it renews by heartbeat; `started_at` is committed just before the graph is resumed,
@@ -27,11 +27,27 @@ DECISIONS_CHANNEL = "hitl_console_decisions"
 # v2: `stalled` holds its pause too. The index is named by version, so that `setup` on an
 # older ledger builds the new one and drops the old (CREATE ... IF NOT EXISTS alone would
 # keep the old predicate).
+_CLAIMING_SQL = ", ".join(f"'{s}'" for s in CLAIMING_STATUSES)
 _ONE_CLAIM = [
     f"""CREATE UNIQUE INDEX IF NOT EXISTS hitl_decisions_one_claim_v2
         ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key)
-        WHERE status IN ({", ".join(f"'{s}'" for s in CLAIMING_STATUSES)})""",
+        WHERE status IN ({_CLAIMING_SQL})""",
     "DROP INDEX IF EXISTS hitl_decisions_one_claim",
+]
+# Postgres (v3): a pause with many questions has a long `pause_key` (~33 bytes an
+# interrupt), and a B-tree entry holds at most ~2.7 kB: the index keys its digest.
+_PG_ONE_CLAIM = [
+    f"""CREATE UNIQUE INDEX IF NOT EXISTS hitl_decisions_one_claim_v3
+        ON hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, md5(pause_key))
+        WHERE status IN ({_CLAIMING_SQL})""",
+    "DROP INDEX IF EXISTS hitl_decisions_one_claim_v2",
+    "DROP INDEX IF EXISTS hitl_decisions_one_claim",
+]
+# The same for four-eyes approvals (whose primary key held the whole `pause_key`).
+_PG_APPROVALS_KEY = [
+    """CREATE UNIQUE INDEX IF NOT EXISTS hitl_approvals_one_each
+        ON hitl_approvals (thread_id, checkpoint_ns, checkpoint_id, md5(pause_key), reviewer)""",
+    "ALTER TABLE hitl_approvals DROP CONSTRAINT IF EXISTS hitl_approvals_pkey",
 ]
 _STALLED_INDEX = """CREATE INDEX IF NOT EXISTS hitl_decisions_stalled ON hitl_decisions (thread_id)
         WHERE status = 'stalled'"""
@@ -133,7 +149,7 @@ _PG = [
         lease_until timestamptz,
         started_at timestamptz,
         attempts integer NOT NULL DEFAULT 0)""",
-    *_ONE_CLAIM,
+    *_PG_ONE_CLAIM,
     """CREATE INDEX IF NOT EXISTS hitl_decisions_thread ON hitl_decisions (thread_id, id)""",
     _STALLED_INDEX,
     """CREATE INDEX IF NOT EXISTS hitl_decisions_open ON hitl_decisions (status, created_at)
@@ -156,8 +172,8 @@ _PG = [
         reviewer text NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now(),
         client_host text,
-        ssh_origin text,
-        PRIMARY KEY (thread_id, checkpoint_ns, checkpoint_id, pause_key, reviewer))""",
+        ssh_origin text)""",
+    *_PG_APPROVALS_KEY,
     *_PG_WORKER,
     f"""INSERT INTO hitl_schema_version (component, version) VALUES ('ledger', {LEDGER_VERSION})
         ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version""",
