@@ -18,7 +18,13 @@ from console.core.inert import fit, inert, inert_json
 from console.core.models import ReviewBundle
 from console.core.sink import Sink
 from console.core.views import bundle_view, pending_view, safe_summary
-from console.session import decider_for, redactor_for, registry_for, store_session
+from console.session import (
+    decider_for,
+    named_thread,
+    redactor_for,
+    registry_for,
+    store_session,
+)
 from console.settings import Settings
 
 
@@ -63,6 +69,7 @@ async def run_pending(args: argparse.Namespace, settings: Settings) -> int:
 async def run_show(args: argparse.Namespace, settings: Settings) -> int:
     redactor = redactor_for(settings)
     async with store_session(settings) as store:
+        args.thread = await named_thread(store, args.thread)
         bundle = await store.bundle(args.thread)
         if args.reveal:
             return await _reveal(store, settings, bundle, args.reveal)

@@ -236,9 +236,10 @@ async def run_respond(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _decide_one(args: argparse.Namespace, settings: Settings, thread: str,
                       choice: DecisionInput) -> int:
-    from console.session import decider_for, redactor_for, store_session
+    from console.session import decider_for, named_thread, redactor_for, store_session
 
     async with store_session(settings) as store:
+        thread = await named_thread(store, thread)
         outcome = await decider_for(store, settings).decide(
             thread, choice, expect=args.expect, idempotency_key=args.idempotency_key)
     redactor = redactor_for(settings)
@@ -275,7 +276,7 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.ledger.apply import BulkTarget, reject_many
     from console.core.ledger.decisions import DecisionInput
     from console.core.ledger.reconcile import is_stalled_after_decision
-    from console.session import decider_for, store_session
+    from console.session import decider_for, named_thread, store_session
 
     reason = (args.reason or "").strip()
     if not reason:
@@ -296,7 +297,8 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
             targets = [BulkTarget(t.thread_id, pause_id_of(t)) for t in await store.pending(flt)
                        if not is_stalled_after_decision(t)]
         else:
-            targets = [BulkTarget(t, args.expect) for t in args.threads]
+            targets = [BulkTarget(await named_thread(store, t), args.expect)
+                       for t in args.threads]
         if len(targets) == 1 and not args.all:
             choice = DecisionInput(DecisionType.REJECT, reason=reason, items=items,
                                    only_items=only)

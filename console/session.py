@@ -80,3 +80,15 @@ async def store_session(
         yield store
     finally:
         await store.close()
+
+
+async def named_thread(store: CheckpointStore, given: str) -> str:
+    """The thread a command line names: as given, or, when no thread has that id, the
+    id whose inert form it is (`\\u202e` for a bidi mark in text output), so every id
+    the console prints can be passed back."""
+    from console.core.inert import uninert
+
+    decoded = uninert(given)
+    if decoded == given or await store.head_checkpoint_id(given) is not None:
+        return given
+    return decoded if await store.head_checkpoint_id(decoded) is not None else given

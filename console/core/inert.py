@@ -103,6 +103,20 @@ def _visible(chars: str) -> str:
     )
 
 
+_SHOWN = re.compile(r"\\x([0-9a-f]{2})|\\u([0-9a-f]{4})|\\U([0-9a-f]{8})")
+
+
+def uninert(text: str) -> str:
+    """The string `inert` showed as `text`: its visible marks (`\\u202e`) turned back into
+    the characters they stand for, so an identifier printed inert can be passed back.
+    A string may also hold such text literally: callers try it as given first."""
+    def back(match: re.Match[str]) -> str:
+        code = int(next(g for g in match.groups() if g), 16)
+        return chr(code) if code <= 0x10FFFF else match.group(0)
+
+    return _SHOWN.sub(back, text)
+
+
 def fit(text: str, width: int) -> str:
     """Inert text cut to a column `width` with an ellipsis, for tables."""
     flat = inert(text, limit=max(width * 4, 64))

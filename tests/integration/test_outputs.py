@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from console.cli import main
 from console.core.dburl import parse_db_url
 from console.core.graphs import GraphInfo, GraphRegistry
-from console.core.inert import is_inert_char
+from console.core.inert import inert, is_inert_char
 from console.core.store import open_store
 from tests import graphs
 
@@ -116,6 +116,10 @@ def test_every_sink_is_inert_redacted_and_ids_work(
         outputs += [shown, err]
     for args in (["pending"], ["show", thread]):
         outputs += cli(capsys, *args, "--db", db, *GRAPH_ARGS)[1:]
+    # the id as text output prints it (inert: the bidi mark shown as \u2066) works too
+    code, shown, err = cli(capsys, "show", inert(thread), "--db", db, "--json", *GRAPH_ARGS)
+    assert code == 0, err
+    assert json.loads(shown)["thread_id"] == thread
     outputs += asyncio.run(_tui_screens(db, thread))
     code, out, err = cli(capsys, "reject", thread, "--db", db, "--reason", f"no {text}",
                          *GRAPH_ARGS)

@@ -73,3 +73,10 @@ def test_one_sentence_for_any_exception() -> None:
     assert describe_exception(ConsoleError("Nothing was written.")) == "Nothing was written."
     assert describe_exception(RuntimeError("boom\nline two")) == "RuntimeError: boom"
     assert describe_exception(KeyError()) == "KeyError"
+
+
+def test_uninert_gives_back_what_inert_showed() -> None:
+    from console.core.inert import inert, uninert
+
+    for text in ("a\u202eb", "x\x1b]0;y\x07z", "t-\u2066\U000e0041", "plain", "é⏎"):
+        assert uninert(inert(text)) == text or "\n" in text
