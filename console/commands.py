@@ -138,10 +138,12 @@ def _indent(text: str) -> str:
 
 async def run_setup(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.ledger.db import install_ledger
+    from console.core.presence import install_presence
 
     async with store_session(settings) as store:
         done = await store.setup(notify=args.notify)
         done += await install_ledger(store)
+        done += await install_presence(store)
     if settings.json:
         emit_json({"done": done})
     else:
@@ -177,8 +179,10 @@ async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             await seed_demo(store.saver, args.threads)
             await store.setup()
             from console.core.ledger.db import install_ledger
+            from console.core.presence import install_presence
 
             await install_ledger(store)
+            await install_presence(store)
         elif not args.no_tui:
             print(f"Using the existing demo queue in {location.display()} "
                   f"({len(existing)} pending); pass --reset to start over.", file=sys.stderr)

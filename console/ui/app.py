@@ -20,6 +20,7 @@ from textual.worker import WorkerFailed
 from console.core.crash import CrashReport, report_crash
 from console.core.ledger.apply import Decider
 from console.core.policy import Policy
+from console.core.presence import HEARTBEAT_SECONDS
 from console.core.redact import Redactor
 from console.core.store.base import CheckpointStore
 from console.session import decider_for, redactor_for
@@ -75,6 +76,7 @@ class ConsoleApp(RoutesTypedAhead):
         poll_interval: float | None = None,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         feed_factory: FeedFactory | None = None,
+        presence_interval: float = HEARTBEAT_SECONDS,
     ) -> None:
         """`redactor` defaults to the one the CLI uses for `settings` (its [redaction]
         rules); `decider` to one for `settings` (reviewer, templates, policy).
@@ -94,6 +96,7 @@ class ConsoleApp(RoutesTypedAhead):
             poll_interval=settings.poll_interval if poll_interval is None else poll_interval,
             retry_delays=tuple(retry_delays),
             feed_factory=feed_factory,
+            presence_interval=presence_interval,
         )
         self.crash: CrashReport | None = None  # set by the last-resort handler
         self.keymap: dict[str, str] = dict(settings.keymap)

@@ -98,9 +98,11 @@ def header_text(
     redactor: Redactor,
     actions: Text | None = None,
     status: StatusWords | None = None,
+    presence: str | None = None,
 ) -> Text:
     """Exactly `HEADER_LINES` lines: thread and age, graph/node/kind, what the reviewer
-    may do (or why not: moved on, no longer waiting), and where the decision stands."""
+    may do (or why not: moved on, no longer waiting), and where the decision stands
+    (with who else has the thread open: `presence`)."""
     pause = bundle.pending or thread
     out = Text()
     out.append(one_line(bundle.thread_id), style=TITLE_STYLE)
@@ -140,6 +142,9 @@ def header_text(
     else:
         out.append(one_line(redactor.redact_text(status.text)),
                    style=_TONE_STYLES.get(status.tone, ""))
+    if presence:
+        out.append(SEPARATOR)
+        out.append(one_line(presence), style="bold")
     return _cropped(out)
 
 

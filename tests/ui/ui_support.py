@@ -49,6 +49,7 @@ def build_app(store: CheckpointStore, settings: Settings, **options: Any) -> Con
     options.setdefault("detail_delay", 0)
     options.setdefault("tick_interval", 0)
     options.setdefault("poll_interval", 0)  # live refresh only where a test turns it on
+    options.setdefault("presence_interval", 0)  # presence likewise
     app = make_app(store, settings, **options)
     app.theme = "textual-dark"  # the user's TEXTUAL_THEME must not change snapshots
     app.animation_level = "none"  # TEXTUAL_ANIMATIONS likewise

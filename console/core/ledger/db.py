@@ -125,6 +125,15 @@ class LedgerDB(abc.ABC):
     def _now_param(self) -> Any:
         return None
 
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        """One statement of a table kept next to the ledger (`console.core.presence`),
+        committed on its own; its rows as dicts."""
+        return await self._fetch(sql, params)
+
+    async def execute(self, sql: str, params: Sequence[Any]) -> int:
+        """`fetch` for a statement without rows; the affected row count."""
+        return await self._execute(sql, params)
+
     async def claim(self, request: ClaimRequest) -> ClaimResult:
         """Insert the decision if the head is still the pause and nobody claimed it."""
         m = self.mark

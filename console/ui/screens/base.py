@@ -20,6 +20,7 @@ from console.core.ledger.apply import Decider
 from console.core.ledger.rows import LedgerRow
 from console.core.models import PendingThread, ReviewBundle
 from console.core.policy import Policy
+from console.core.presence import Reader
 from console.core.redact import Redactor
 from console.core.store.base import CheckpointStore
 from console.settings import Settings
@@ -53,6 +54,7 @@ class ScreenOptions:
     poll_interval: float  # 0: no live refresh
     retry_delays: Sequence[float]
     feed_factory: FeedFactory | None
+    presence_interval: float = 0.0  # 0: no presence (tests); the app sets the default
 
 
 class ScreenBase(Screen[None]):
@@ -107,6 +109,10 @@ class ScreenBase(Screen[None]):
         self.outage_message = ""
         self._failures = 0
         self._retry_timer: Timer | None = None
+
+    def others_reading(self, thread_id: str) -> list[Reader]:
+        """Who else has this thread open (`PresenceMixin`); none without presence."""
+        return []
 
     # --- widgets --------------------------------------------------------------------
 

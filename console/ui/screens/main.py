@@ -46,6 +46,7 @@ from console.ui.screens.base import BUNDLE_CACHE_SIZE, bundle_key
 from console.ui.screens.deciding import CONFLICT_GROUP, DECISION_GROUP, DecidingMixin
 from console.ui.screens.live import LIVE_GROUP, QUEUE_GROUP, LiveMixin
 from console.ui.screens.marking import FLAG_LEGEND, MarkingMixin
+from console.ui.screens.presence import PresenceMixin
 from console.ui.widgets.banner import Banner
 from console.ui.widgets.detail import TAB_BINDINGS, DetailPane
 from console.ui.widgets.filter_bar import FilterBar
@@ -88,7 +89,7 @@ VIEW_BINDINGS: list[BindingType] = [
 ]
 
 
-class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
+class MainScreen(LiveMixin, MarkingMixin, DecidingMixin, PresenceMixin):
     """Triage: pick a paused thread from the queue, read its review bundle, decide."""
 
     AUTO_FOCUS = "#queue"
@@ -130,6 +131,7 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin):
             # Ages only change by the minute past the first one: a slow repaint is enough.
             self.set_interval(self._options.tick_interval, self._tick)
         self.start_loading()
+        self.start_presence()
 
     # --- queue ----------------------------------------------------------------------
 

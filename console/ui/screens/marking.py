@@ -19,6 +19,7 @@ from console.ui.modals.bulk import BulkProgressScreen, BulkRejectScreen
 from console.ui.screens.base import ScreenBase
 from console.ui.screens.deciding import DECISION_GROUP
 from console.ui.screens.decision_status import DECISION_FLAGS, DECISION_LEGEND
+from console.ui.screens.presence import PRESENCE_FLAG
 
 BULK_CONCURRENCY = 8
 MARK_FLAGS = {"marked": "*", "stale": "?"}
@@ -27,6 +28,7 @@ FLAG_LEGEND: list[tuple[str, str]] = [
     ("*", "marked (on the checkpoint shown)"),
     ("?", "marked on an older checkpoint: rejecting it will conflict"),
     *DECISION_LEGEND,
+    (PRESENCE_FLAG, "another reviewer has this thread open (advice: the ledger decides)"),
     ("1d!", "age past the SLA"),
 ]
 
@@ -40,6 +42,8 @@ class MarkingMixin(ScreenBase):
         to apply it); see `FLAG_LEGEND`."""
         mark = MARK_FLAGS.get(self.marks.state(thread), " ")
         decision = self._open_decisions.get((thread.thread_id, thread.checkpoint_id), "")
+        if not decision and self.others_reading(thread.thread_id):
+            return mark + PRESENCE_FLAG  # another reviewer has it open (advice only)
         return mark + DECISION_FLAGS.get(decision, " ")
 
     def _marks_changed(self, thread_ids: Sequence[str] | None = None) -> None:

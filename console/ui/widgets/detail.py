@@ -91,6 +91,7 @@ class DetailPane(Vertical, can_focus=True):
         self.sla_seconds = sla_seconds
         self._redactor = redactor if redactor is not None else Redactor()
         self._header = Text("Loading...")
+        self.presence: str | None = None  # who else has the shown thread open
         self._shown_thread: str | None = None
         self._checkpoint_id: str | None = None
         self._interrupt_ids: tuple[str, ...] = ()
@@ -283,6 +284,15 @@ class DetailPane(Vertical, can_focus=True):
         if self.is_mounted and self._tab == "history":
             self._fill("history")
 
+    def show_presence(self, words: str | None) -> None:
+        """Who else has this thread open (`Reader.words`), on the header's decision
+        line; None when nobody does."""
+        if words == self.presence:
+            return
+        self.presence = words
+        if self._bundle is not None:
+            self._set_header(self._bundle_header())
+
     def _bundle_header(self) -> Text:
         bundle = self._bundle
         assert bundle is not None
@@ -292,7 +302,7 @@ class DetailPane(Vertical, can_focus=True):
                                   bundle.pending.interrupt_ids, self._clock())
         return header_text(bundle, self._thread, now=self._clock(),
                            sla_seconds=self.sla_seconds, redactor=self._redactor,
-                           actions=self._actions, status=status)
+                           actions=self._actions, status=status, presence=self.presence)
 
     def show_message(self, message: str, *, thread_id: str | None = None) -> None:
         """Display a short message instead of a bundle (empty queue, nothing selected)."""
