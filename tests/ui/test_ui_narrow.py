@@ -130,3 +130,19 @@ async def test_a_cursor_move_at_80x24_writes_little(
             await settle(pilot)
             assert screen.bundle_loads == loads + 1
             assert 0 < sum(wire.frames) <= BYTES_PER_MOVE, wire.frames
+
+
+async def test_80_columns_show_every_thread_id_whole(
+    store: CheckpointStore, settings: Settings
+) -> None:
+    """`hitl_agent-0020` and `hitl_agent_js-0020` must differ on screen: the summary is cut,
+    never the id (it was `hitl_a~t-0020`)."""
+    app = build_app(store, settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = main_screen(app).table
+        shown = "\n".join(screen_lines(app))
+        visible = table.rows[: table.size.height - 1]
+        assert any(row.graph == "hitl_agent_js" for row in visible)
+        for row in visible:
+            assert row.thread_id in shown
