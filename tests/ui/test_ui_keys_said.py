@@ -81,3 +81,24 @@ async def test_the_respond_preview_says_respond_to_and_message(
         text = screen_text(app)
         assert "Respond to this thread?" in text and "message: use plan B" in text
         assert "reason:" not in text
+
+
+async def test_a_load_during_our_bulk_reject_does_not_call_its_threads_gone(
+    store: CheckpointStore, settings: Settings
+) -> None:
+    """A reload landing mid bulk reject said "N marked thread(s) are no longer pending:
+    unmarked" about the threads being rejected; only others' moves are news."""
+    app = build_app(store, settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        ours, theirs = screen.all_threads[:2], screen.all_threads[2]
+        screen.marks.add([*ours, theirs])
+        screen._own_moves.update((t.thread_id, t.checkpoint_id) for t in ours)
+        gone = {t.thread_id for t in [*ours, theirs]}
+        screen._all = [t for t in screen._all if t.thread_id not in gone]
+        screen.prune_marks()
+        await pilot.pause()
+        assert len(screen.marks) == 0
+        assert [n for n in notifications(app) if "no longer pending" in n] == [
+            ": 1 marked thread(s) are no longer pending: unmarked."]
