@@ -56,8 +56,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("Keys"), id="help-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(help_text(self.sections), id="help-text")
-            yield Static(Text("esc/q/?: close   j/k space/pgup g/G: scroll   ctrl+p: actions"),
-                         id="help-hint")
+            hint = "esc/q/?: close  j/k/space/g/G: scroll  ctrl+p: every action by name"
+            yield Static(Text(hint), id="help-hint")
 
     def on_mount(self) -> None:
         use_cell_scrollbars(self.query_one("#help-scroll", VerticalScroll))
