@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from ui_support import build_app, main_screen, screen_lines, select_graph, settle
+from ui_support import (
+    build_app,
+    decided,
+    main_screen,
+    screen_lines,
+    screen_text,
+    select_graph,
+    settle,
+    until,
+)
 
 from console.core.store.base import CheckpointStore
 from console.settings import Settings
@@ -130,3 +139,43 @@ async def test_a_cursor_move_at_80x24_writes_little(
             await settle(pilot)
             assert screen.bundle_loads == loads + 1
             assert 0 < sum(wire.frames) <= BYTES_PER_MOVE, wire.frames
+
+
+async def test_80_columns_show_every_thread_id_whole(
+    store: CheckpointStore, settings: Settings
+) -> None:
+    """`hitl_agent-0020` and `hitl_agent_js-0020` must differ on screen: the summary is cut,
+    never the id (it was `hitl_a~t-0020`)."""
+    app = build_app(store, settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = main_screen(app).table
+        shown = "\n".join(screen_lines(app))
+        visible = table.rows[: table.size.height - 1]
+        assert any(row.graph == "hitl_agent_js" for row in visible)
+        for row in visible:
+            assert row.thread_id in shown
+
+
+async def test_80_columns_the_outcome_reads_whole_while_its_toast_is_up(
+    store: CheckpointStore, settings: Settings
+) -> None:
+    """The "Done" toast covered the status line, which itself cut the outcome after
+    `last: approve applied:`; both now leave the status line readable."""
+    from textual.widgets._toast import Toast
+
+    from console.ui.modals.confirm import ConfirmScreen
+
+    app = build_app(store, settings)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        thread = await select_graph(pilot, "hitl_agent_js")
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirm")
+        await pilot.press("y")
+        await decided(pilot)
+        await until(pilot, lambda: bool(app.screen.query(Toast)), what="the toast")
+        await pilot.pause(0.2)  # the toast drawn
+        assert "Done" in screen_text(app)
+        status = screen_lines(app)[-2]
+        assert f"last: approve applied: {thread.thread_id} |" in status, status

@@ -153,4 +153,4 @@ def test_status_line_words_for_everything_that_matters() -> None:
                                  refreshed_at=NOW, state="stale", marked=2,
                                  busy="approving t", live="polling 1s", last="x"))
     assert line.plain == ("BUSY approving t | 5 pending | 2 marked | STALE since 12:00:00 | "
-                          "polling 1s | last: x | reviewer r | db")
+                          "last: x | polling 1s | reviewer r | db")

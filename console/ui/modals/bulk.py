@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from console.core.ledger.apply import BulkResult
 from console.core.redact import Redactor
 from console.ui.cell_text import one_line
+from console.ui.widgets.inputs import Input
 from console.ui.widgets.scrollbars import use_cell_scrollbars
 
 # Result statuses in the order the summary lists them: what needs a look first.

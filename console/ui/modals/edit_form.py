@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Static
 
 from console.core.conventions import (
     action_args,
@@ -55,6 +55,7 @@ from console.ui.json_text import (
 from console.ui.modals.confirm import ConfirmScreen
 from console.ui.plan_text import plan_text
 from console.ui.schema_form import FieldSpec, form_fields, form_value
+from console.ui.widgets.inputs import Input, TextArea
 from console.ui.widgets.scrollbars import use_cell_scrollbars
 
 _REQUIRED = re.compile(r"'([^']+)' is a required property")

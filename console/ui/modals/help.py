@@ -40,6 +40,11 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "close", "Close", id="help.close"),
         Binding("j,down", "scroll_down", "Down", show=False, id="help.down"),
         Binding("k,up", "scroll_up", "Up", show=False, id="help.up"),
+        Binding("pagedown,space,ctrl+f", "page_down", "Page down", show=False,
+                id="help.page_down"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="help.page_up"),
+        Binding("g,home", "top", "Top", show=False, id="help.top"),
+        Binding("G,end", "bottom", "Bottom", show=False, id="help.bottom"),
     ]
 
     def __init__(self, sections: Sequence[Section]) -> None:
@@ -51,8 +56,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("Keys"), id="help-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(help_text(self.sections), id="help-text")
-            yield Static(Text("esc/q/?: close   j/k: scroll   ctrl+p: every action by name"),
-                         id="help-hint")
+            hint = "esc/q/?: close  j/k/space/g/G: scroll  ctrl+p: every action by name"
+            yield Static(Text(hint), id="help-hint")
 
     def on_mount(self) -> None:
         use_cell_scrollbars(self.query_one("#help-scroll", VerticalScroll))
@@ -65,3 +70,15 @@ class HelpScreen(ModalScreen[None]):
 
     def action_scroll_up(self) -> None:
         self.query_one("#help-scroll", VerticalScroll).scroll_up(animate=False)
+
+    def action_page_down(self) -> None:
+        self.query_one("#help-scroll", VerticalScroll).scroll_page_down(animate=False)
+
+    def action_page_up(self) -> None:
+        self.query_one("#help-scroll", VerticalScroll).scroll_page_up(animate=False)
+
+    def action_top(self) -> None:
+        self.query_one("#help-scroll", VerticalScroll).scroll_home(animate=False)
+
+    def action_bottom(self) -> None:
+        self.query_one("#help-scroll", VerticalScroll).scroll_end(animate=False)

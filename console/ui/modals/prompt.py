@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Static
+
+from console.ui.widgets.inputs import Input
 
 
 class PromptScreen(ModalScreen[str | None]):

@@ -311,7 +311,8 @@ class DecidingMixin(ScreenBase):
         thread = attempt.thread
         body.append(f"{one_line(thread.graph or '?')} / {one_line(', '.join(thread.nodes))}")
         if attempt.choice.reason:
-            body.append("\nreason: ")
+            # A respond sends its text to the graph as the answer; a reject's is a reason.
+            body.append("\nmessage: " if attempt.verb == "respond" else "\nreason: ")
             body.append(one_line(self._redactor.redact_text(attempt.choice.reason)))
         body.append("\n\n")
         body.append_text(plan_text(plan, self._redactor))
@@ -325,9 +326,9 @@ class DecidingMixin(ScreenBase):
             self._attempt = chosen
             self._run_decide(chosen)
 
-        verb = attempt.verb.capitalize()
-        self.app.push_screen(
-            ConfirmScreen(f"{verb} this thread?", body, needs_force=forced), confirmed)
+        title = ("Respond to this thread?" if attempt.verb == "respond"
+                 else f"{attempt.verb.capitalize()} this thread?")
+        self.app.push_screen(ConfirmScreen(title, body, needs_force=forced), confirmed)
 
     @work(name="decide", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
     async def _decide(self, attempt: Attempt) -> None:

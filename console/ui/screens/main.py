@@ -336,6 +336,15 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin, PresenceMixin):
             return None if self.busy or not self.marks else True
         return True
 
+    def on_key(self, event: events.Key) -> None:
+        """A decision key that cannot run here says why: `check_action` dims it in the
+        footer, and Textual then drops the key without a word (`m` looked ignored)."""
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if binding.action in _THREAD_ACTIONS and not self.check_action(binding.action, ()):
+                event.stop()
+                self._target(binding.action)  # tells what stops it, runs nothing
+                return
+
     def action_reload(self) -> None:
         self.reload()
 

@@ -101,9 +101,14 @@ class MarkingMixin(ScreenBase):
     def prune_marks(self) -> None:
         """After a full load: marks of threads no longer pending at all are dropped."""
         gone = self.marks.prune({t.thread_id for t in self._all})
-        if gone:
-            self.notify(f"{len(gone)} marked thread(s) are no longer pending: unmarked.",
+        # A load that lands during this console's own bulk reject sees the threads it
+        # just rejected gone: that is the reject's news (its summary), not a surprise.
+        ours = {thread_id for thread_id, _ in self._own_moves}
+        others = [m for m in gone if m.thread_id not in ours]
+        if others:
+            self.notify(f"{len(others)} marked thread(s) are no longer pending: unmarked.",
                         markup=False)
+        if gone:
             self.status.set(marked=len(self.marks))
 
     # --- bulk reject --------------------------------------------------------------------

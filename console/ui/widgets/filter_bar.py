@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Input, Label, Static
+from textual.widgets import Label, Static
 
 from console.ui.filter_query import SYNTAX_HINT, parse_filter
+from console.ui.widgets.inputs import Input
 
 
 class FilterBar(Horizontal):

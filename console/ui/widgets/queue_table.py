@@ -86,30 +86,44 @@ GAP = 1  # blank cells between columns
 SUMMARY_CACHE = 4096
 SUMMARY_SHARE = 0.3  # the summary never gets less than this share of a wide table
 WIDE_TABLE = 90  # (below this width every cell counts: ids first, then prose)
+NAME_FLOOR = 14  # graph and node names keep this much before the summary gives way
+SUMMARY_FLOOR = 12  # the summary keeps this much before names are cut further
 
 
 def layout_columns(width: int, natural: dict[ColumnName, int]) -> list[int]:
     """Column widths for a table `width` cells wide.
 
-    Every column but the summary gets its natural width (the widest value, within its
-    bounds); when that does not fit, the widest columns give way first, down to their
-    minimum. The summary takes what is left: at least 22 cells, and on tables 90
-    cells or wider at least 30% of the width, as it is the column that reads as prose.
+    Every column gets its natural width (the widest value, within its bounds), the
+    summary at least 22 cells (on tables 90 cells or wider, 30% of the width). When that
+    does not fit, columns give way in this order: graph, node and kind (widest first)
+    down to 14 cells, the summary down to 12, the names down to their minimum, the rest
+    of the summary, and only then the thread id (cut in the middle). The id is what a
+    reviewer acts on: at 80 columns `hitl_agent-0020` and `hitl_agent_js-0020` are
+    both shown whole, and the prose is cut instead.
     """
     wanted = [max(c.minimum, min(c.maximum, natural.get(c.name, c.minimum))) for c in COLUMNS]
-    summary = next(i for i, c in enumerate(COLUMNS) if c.name == "summary")
-    summary_minimum = COLUMNS[summary].minimum
+    index = {c.name: i for i, c in enumerate(COLUMNS)}
+    summary = index["summary"]
+    wanted[summary] = COLUMNS[summary].minimum
     if width >= WIDE_TABLE:
-        summary_minimum = max(summary_minimum, int(width * SUMMARY_SHARE))
-    budget = width - GAP * (len(COLUMNS) - 1) - summary_minimum
-    others = [i for i in range(len(COLUMNS)) if i != summary]
-    while sum(wanted[i] for i in others) > budget:
-        shrinkable = [i for i in others if wanted[i] > COLUMNS[i].minimum]
-        if not shrinkable:
-            break
-        widest = max(shrinkable, key=lambda i: wanted[i])
-        wanted[widest] -= 1
-    wanted[summary] = max(0, width - GAP * (len(COLUMNS) - 1) - sum(wanted[i] for i in others))
+        wanted[summary] = max(wanted[summary], int(width * SUMMARY_SHARE))
+    names = [index["graph"], index["node"], index["kind"]]
+    gaps = GAP * (len(COLUMNS) - 1)
+
+    def give_way(columns: list[int], floor: int) -> None:
+        while sum(wanted) + gaps > width:
+            shrinkable = [i for i in columns if wanted[i] > floor and (
+                i == summary or wanted[i] > COLUMNS[i].minimum)]
+            if not shrinkable:
+                return
+            wanted[max(shrinkable, key=lambda i: wanted[i])] -= 1
+
+    give_way(names, NAME_FLOOR)
+    give_way([summary], SUMMARY_FLOOR)
+    give_way(names, 0)
+    give_way([summary], 0)
+    give_way([index["thread"]], 0)
+    wanted[summary] = max(0, width - gaps - sum(w for i, w in enumerate(wanted) if i != summary))
     return wanted
 
 

@@ -82,12 +82,14 @@ class StatusLine(Static):
         elif info.state == "stale":
             refreshed = _hms(info.refreshed_at) if info.refreshed_at else "never"
             parts.append(f"STALE since {refreshed}")
-        elif info.refreshed_at is not None:
+        # The last outcome before the refresh time: at 80 columns it must be read whole
+        # (`last: approve applied:` lost its thread id), the clock can be cut.
+        if info.last:
+            parts.append(f"last: {self._words(info.last)}")
+        if info.state not in ("error", "stale") and info.refreshed_at is not None:
             parts.append(f"refreshed {_hms(info.refreshed_at)} UTC")
         if info.live != "off":
             parts.append(info.live)
-        if info.last:
-            parts.append(f"last: {self._words(info.last)}")
         # The database goes last: on a narrow terminal a long path is what gets cut.
         parts += [f"reviewer {one_line(info.reviewer)}", one_line(info.database)]
         out.append(SEPARATOR.join(parts))

@@ -1,0 +1,62 @@
+"""Backspace and a character that arrive in one write (typing over ssh) both count.
+
+Textual's Input types a character at once but runs backspace only after the key has
+bubbled to the app, so `BSpace X` in one write typed `X` and then deleted it. Here the
+real program runs in tmux and each burst is one `send-keys` call (one write to the pty),
+in the filter, a reason box and the edit form (an Input and a TextArea).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_ui_pty import Terminal, terminal  # noqa: F401  (the fixture, shared)
+
+pytestmark = pytest.mark.slow
+
+
+def _burst(term: Terminal, *keys: str) -> None:
+    """All keys in one tmux command: one write to the pty."""
+    term.tmux("send-keys", "-t", term.session, *keys)
+
+
+def test_backspace_and_a_character_in_one_write_both_count(
+    terminal: tuple[Terminal, Path],  # noqa: F811
+) -> None:
+    term, _ = terminal
+    term.wait_for(r"\d+ pending \|", timeout=120)
+
+    term.text("/tutorix")  # the filter
+    term.wait_for(r"/tutorix ")
+    _burst(term, "BSpace", "a", "l")
+    term.wait_for(r"/tutorial ")
+    term.keys("Enter")
+    term.wait_for(r"\d+ of \d+ shown")
+
+    term.keys("r")  # the reason box of a reject
+    term.wait_for(r"Reason \(required")
+    term.text("abcd")
+    term.wait_for(r"abcd")
+    _burst(term, "BSpace", "X")
+    term.wait_for(r"abcX")
+    term.keys("Escape")
+    term.wait_for(r"\d+ of \d+ shown")
+    term.keys("Escape")  # clear the filter
+    term.wait_for(r"\d+ pending \|")
+
+    term.text("/schema")
+    term.wait_for(r"/schema ")
+    term.keys("Enter")
+    term.wait_for(r"\d+ of \d+ shown")
+    term.keys("e")  # the edit form of a schema pause: amount is focused
+    term.wait_for(r"amount: number")
+    term.text("999")
+    term.wait_for(r"│999")
+    _burst(term, "BSpace", "BSpace", "BSpace", "2", "5", "0", "Tab")  # the issue's keys
+    term.wait_for(r"│250 ")
+    term.keys("Tab", "Tab")  # note, then the state update (a TextArea)
+    term.text('{"abcd')
+    term.wait_for(r'\{"abcd')
+    _burst(term, "BSpace", "X")
+    term.wait_for(r'\{"abcX')
