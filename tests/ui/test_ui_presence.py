@@ -4,6 +4,8 @@ open thread is what the others see. Advice only: the ledger still decides."""
 
 from __future__ import annotations
 
+import asyncio
+
 from ui_support import build_app, main_screen, screen_text, seed_threads, settle, until
 
 from console.core.ledger.apply import current_origin
@@ -43,6 +45,7 @@ async def test_another_reviewer_reading_a_thread_is_shown(db_url: str) -> None:
             beats = screen.presence_beats
             await until(pilot, lambda: screen.presence_beats > beats + 1, what="beats")
             assert "alice is reading" not in screen_text(app)
-        assert await alice.others() == []  # the console left when it closed
+        await asyncio.sleep(1.1)  # its lease (3 beats, at least 1 s) runs out
+        assert await alice.others() == []  # the console that closed is gone
     finally:
         await store.close()

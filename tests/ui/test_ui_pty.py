@@ -61,6 +61,17 @@ class Terminal:
             time.sleep(0.2)
         raise AssertionError(f"{pattern!r} never appeared; the screen was:\n{screen}")
 
+    def wait_gone(self, pattern: str, timeout: float = 60.0) -> str:
+        """Until `pattern` is no longer on screen (a dialog closed)."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if not re.search(pattern, screen):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{pattern!r} never went away; the screen was:\n{screen}")
+
     def alive(self) -> bool:
         return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", self.session],
                               capture_output=True).returncode == 0
@@ -144,12 +155,15 @@ def test_approve_one_and_bulk_reject_three_from_the_keyboard(
     screen = term.wait_for(r"done   esc/enter: close")
     assert "rejected 3" in screen and "Rejected (3)" in screen
     term.keys("Escape")
+    # the status line shows the outcome under the dialog too: wait for the dialog to go,
+    # or the next key arrives right after ESC and the terminal reads the pair as alt+q
+    term.wait_gone(r"done   esc/enter: close")
     term.wait_for(rf"{pending - 4} pending \|.*last: bulk reject: 3 of 3")  # 1 approved, 3
     term.keys("q")
     deadline = time.monotonic() + 30
     while term.alive() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not term.alive(), "q did not quit"
+    assert not term.alive(), "q did not quit:\n" + term.screen()
 
     audit = subprocess.run([str(CONSOLE), "audit", "--json", "--db", str(db)],
                            capture_output=True, text=True, check=True,

@@ -2,7 +2,9 @@
 reading this (draft open, 2m)" (`console.core.presence`: advisory, never a decision).
 
 Every `presence_interval` seconds this console renews its row (the thread whose detail
-it has, and whether it holds a draft there) and reads everyone else's. A database
+it has, and whether it holds a draft there) and reads everyone else's. Its row is not
+deleted on exit (nothing may hold up a quit, and the store is closing): it lapses one
+lease after the last heartbeat, as a dead console's does. A database
 without the presence table (no `setup` since it was added) or a role without rights to
 it turns presence off for the session, silently: it is a hint, and the queue and
 decisions work the same without it.
@@ -10,8 +12,6 @@ decisions work the same without it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from textual import work
@@ -22,7 +22,6 @@ from console.ui.screens.base import ScreenBase
 log = logging.getLogger(__name__)
 
 PRESENCE_FLAG = "@"  # the queue's decision cell when only someone else's presence shows
-LEAVE_TIMEOUT = 2.0  # seconds an exiting console waits to remove its row
 
 
 class PresenceMixin(ScreenBase):
@@ -70,9 +69,3 @@ class PresenceMixin(ScreenBase):
             self.table.refresh_rows(sorted(changed))
         shown = self.others_reading(thread) if thread is not None else []
         detail.show_presence("; ".join(r.words() for r in shown) or None)
-
-    async def on_unmount(self) -> None:
-        board = self._presence_board
-        if board is not None and not self._presence_off:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(board.leave(), LEAVE_TIMEOUT)
