@@ -1,16 +1,25 @@
-"""A one-line text prompt (a rejection's reason, a response's message)."""
+"""A one-line text prompt (a rejection's reason, a response's message).
+
+With a preview (`show_preview`), the prompt is also the decision's last look: it shows
+the exact Command with the text as typed, so `enter` can send it without a second y/n
+(a rejection is `r`, the reason, `enter`). Until the preview has arrived, `enter` only
+continues to the usual confirm.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+
+Preview = Callable[[str], Text]  # the Command with this text in it
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -29,6 +38,8 @@ class PromptScreen(ModalScreen[str | None]):
         self.required = required
         self.value = value
         self.placeholder = placeholder
+        self._preview: Preview | None = None
+        self.previewed = False  # whether the text was submitted under its Command
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-box"):
@@ -37,7 +48,28 @@ class PromptScreen(ModalScreen[str | None]):
             yield Input(self.value, placeholder=self.placeholder, id="prompt-input",
                         compact=True, select_on_focus=False)  # keep typed-ahead keys
             yield Static("", id="prompt-error")
+            with VerticalScroll(id="prompt-preview-scroll"):
+                yield Static("", id="prompt-preview")
             yield Static(Text("enter: continue   esc: cancel"), id="prompt-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt-preview-scroll").display = False
+
+    @property
+    def has_preview(self) -> bool:
+        """Whether the Command is shown (`enter` then sends it)."""
+        return self._preview is not None
+
+    def show_preview(self, preview: Preview, hint: str) -> None:
+        """Show what `enter` will send, re-rendered as the text changes."""
+        self._preview = preview
+        self.query_one("#prompt-preview-scroll").display = True
+        self.query_one("#prompt-hint", Static).update(Text(hint))
+        self._render_preview(self.query_one("#prompt-input", Input).value)
+
+    def _render_preview(self, value: str) -> None:
+        if self._preview is not None:
+            self.query_one("#prompt-preview", Static).update(self._preview(value.strip()))
 
     @on(Input.Submitted, "#prompt-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -47,12 +79,14 @@ class PromptScreen(ModalScreen[str | None]):
             self.query_one("#prompt-error", Static).update(
                 Text("Required: type something, or esc to cancel."))
             return
+        self.previewed = self._preview is not None
         self.dismiss(text)
 
     @on(Input.Changed, "#prompt-input")
     def _changed(self, event: Input.Changed) -> None:
         event.stop()
         self.query_one("#prompt-error", Static).update("")
+        self._render_preview(event.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

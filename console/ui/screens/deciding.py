@@ -42,6 +42,23 @@ from console.ui.screens.base import ScreenBase, bundle_key
 
 DECISION_GROUP = "decision"
 CONFLICT_GROUP = "conflict"
+PREVIEW_GROUP = "decision preview"
+# Stands in for the reason while the reason box plans the Command (`splice` puts the
+# typed text in its place): plain ASCII that no redaction rule or escaping changes.
+_TYPED = "TYPED-REASON-GOES-HERE"
+
+
+def splice(body: Text, marker: str, text: str) -> Text:
+    """`body` with each `marker` replaced by `text`, keeping the styles around it."""
+    out = Text()
+    plain = body.plain
+    start = 0
+    while (found := plain.find(marker, start)) >= 0:
+        out.append_text(body[start:found])
+        out.append(text)
+        start = found + len(marker)
+    out.append_text(body[start:])
+    return out
 
 _DOING = {"approve": "approving", "reject": "rejecting", "respond": "responding to",
           "edit": "applying an edit to", "decide items": "deciding the items of"}
@@ -157,20 +174,63 @@ class DecidingMixin(ScreenBase):
                        "action (required):", DecisionType.RESPOND)
 
     def _ask_text(self, action: str, title: str, label: str, decision: DecisionType) -> None:
+        """The reason (or message) box, which is also the decision's last look: the
+        Command is planned while the reviewer types and shown with the text in it, so
+        `enter` sends it (2 keys and the text). `enter` before the plan has arrived goes
+        on to the usual y/n confirm: nothing is sent unseen."""
         target = self._target(action)
         if target is None:
             return
         thread, seen, ids = target
-        self._attempt = Attempt(thread, seen, ids, DecisionInput(decision), action)
+        asked = Attempt(thread, seen, ids, DecisionInput(decision), action)
+        self._attempt = asked
+        prompt = PromptScreen(f"{title} {one_line(thread.thread_id)}", label)
 
         def answered(text: str | None) -> None:
+            self.workers.cancel_group(self, PREVIEW_GROUP)
             if not text:
                 self._attempt = None
                 return
-            self._start(Attempt(thread, seen, ids, DecisionInput(decision, reason=text), action))
+            attempt = Attempt(thread, seen, ids, DecisionInput(decision, reason=text), action)
+            if prompt.previewed:
+                self._attempt = attempt
+                self._run_decide(attempt)
+            else:
+                self._start(attempt)
 
-        name = one_line(thread.thread_id)
-        self.app.push_screen(PromptScreen(f"{title} {name}", label), answered)
+        self.app.push_screen(prompt, answered)
+        self._preview_in(prompt, asked)
+
+    @work(name="preview decision", group=PREVIEW_GROUP, exclusive=True, exit_on_error=False)
+    async def _preview_in(self, prompt: PromptScreen, attempt: Attempt) -> None:
+        """Plan `attempt` with a stand-in text and show its Command in `prompt`."""
+        choice = replace(attempt.choice, reason=_TYPED, force=True)
+        try:
+            pause, plan = await self._decider.plan(
+                attempt.thread_id, choice, expect=attempt.pause_id,
+                expect_pause=interrupts_key(attempt.seen_ids))
+            if pause.interrupt_ids != attempt.seen_ids:
+                raise ConflictError(pause_changed(attempt.thread_id, attempt.seen_ids,
+                                                  pause.interrupt_ids))
+        except ConflictError as exc:
+            self.show_conflict(attempt.thread_id, attempt.seen, attempt.seen_ids, str(exc))
+            return
+        except ConsoleError as exc:
+            if self.app.screen is prompt:
+                prompt.dismiss(None)
+            self._failed(attempt, exc)
+            return
+        if plan.warnings or self.app.screen is not prompt:
+            return  # a plan with warnings needs the confirm's explicit Y
+        body = self._plan_body(attempt, plan)
+        verb = "respond" if attempt.verb == "respond" else attempt.verb
+
+        def render(text: str) -> Text:
+            shown = json.dumps(self._redactor.redact_text(text) or "...",
+                               ensure_ascii=False)[1:-1]
+            return splice(body, _TYPED, inert(shown))
+
+        prompt.show_preview(render, f"enter: {verb}, sending this Command   esc: cancel")
 
     def action_edit(self) -> None:
         target = self._target("edit")
@@ -305,16 +365,7 @@ class DecidingMixin(ScreenBase):
         finally:
             self.set_busy(None)
         forced = bool(plan.warnings)
-        body = Text()
-        name = one_line(attempt.thread_id)
-        body.append(f"{attempt.verb} {name} @ {attempt.seen}\n", style="bold")
-        thread = attempt.thread
-        body.append(f"{one_line(thread.graph or '?')} / {one_line(', '.join(thread.nodes))}")
-        if attempt.choice.reason:
-            body.append("\nreason: ")
-            body.append(one_line(self._redactor.redact_text(attempt.choice.reason)))
-        body.append("\n\n")
-        body.append_text(plan_text(plan, self._redactor))
+        body = self._plan_body(attempt, plan)
 
         def confirmed(yes: bool | None) -> None:
             if not yes:
@@ -328,6 +379,21 @@ class DecidingMixin(ScreenBase):
         verb = attempt.verb.capitalize()
         self.app.push_screen(
             ConfirmScreen(f"{verb} this thread?", body, needs_force=forced), confirmed)
+
+    def _plan_body(self, attempt: Attempt, plan: Plan) -> Text:
+        """What the confirm (or the reason box) shows: the pause, then the Command."""
+        body = Text()
+        name = one_line(attempt.thread_id)
+        body.append(f"{attempt.verb} {name} @ {attempt.seen}\n", style="bold")
+        thread = attempt.thread
+        body.append(f"{one_line(thread.graph or '?')} / {one_line(', '.join(thread.nodes))}")
+        reason = attempt.choice.reason
+        if reason and reason != _TYPED:
+            body.append("\nreason: ")
+            body.append(one_line(self._redactor.redact_text(reason)))
+        body.append("\n\n")
+        body.append_text(plan_text(plan, self._redactor))
+        return body
 
     @work(name="decide", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
     async def _decide(self, attempt: Attempt) -> None:
@@ -401,6 +467,10 @@ class DecidingMixin(ScreenBase):
                     severity="warning" if outcome.status == "replayed" else "information")
         self.status.set(last=f"{attempt.verb} {outcome.status}: {thread_id}")
         self.refresh_bindings()
+        self.after_decision(attempt.thread, outcome.status)
+
+    def after_decision(self, thread: PendingThread, status: str) -> None:
+        """What follows a decision on `thread` (the flow mixin opens the next one)."""
 
     def _redraw_actions(self, thread_id: str) -> None:
         """Show the selected thread again so its actions say what changed (the main
