@@ -250,7 +250,6 @@ async def run_approve(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _approve_all(args: argparse.Namespace, settings: Settings) -> int:
     """`approve --all [filters] --yes`: the bulk approve of `core.ledger.bulk`."""
-    from console.core.ledger.apply import BulkResult
     from console.core.ledger.bulk import approve_many, bulk_plan
     from console.core.ledger.reconcile import is_stalled_after_decision
     from console.session import decider_for, store_session
@@ -280,13 +279,11 @@ async def _approve_all(args: argparse.Namespace, settings: Settings) -> int:
             why = "; ".join(f"{len(r.thread_ids)}: {r.reason}" for r in plan.refusals)
             raise PolicyRefused(f"No matching pause may be bulk-approved "
                                 f"({why or 'none is pending'}) Nothing was written.")
-        allowed = set(plan.thread_ids)
-        refused = [BulkResult(t, "refused", r.reason) for r in plan.refusals
-                   for t in r.thread_ids]
-        results = await approve_many(
-            decider, [p for p in pauses if p.thread_id in allowed],
-            concurrency=args.concurrency, progress=None if settings.json else _progress)
-    return _bulk_report(settings, [*results, *refused])
+        # Every match goes to the core, which refuses what the plan refused (policy
+        # refusals audited) and approves the rest, each exactly once.
+        results = await approve_many(decider, pauses, concurrency=args.concurrency,
+                                     progress=None if settings.json else _progress)
+    return _bulk_report(settings, results)
 
 
 async def run_respond(args: argparse.Namespace, settings: Settings) -> int:

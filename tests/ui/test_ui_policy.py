@@ -308,7 +308,8 @@ async def test_bulk_reject_counts_the_marks_policy_refuses(policy_db: str) -> No
         shown = _flat(screen_text(app))
         assert "rejected 2" in shown and "refused 1" in shown
         assert "Refused (1)" in shown
-        assert "before-000: dave may not reject at before/act (allowed: alice)." in shown
+        # one line per reason, with its threads (issue 16: not two lines per refusal)
+        assert "1 dave may not reject at before/act (allowed: alice). (before-000)" in shown
         await pilot.press("escape")
         await decided(pilot)
         assert [m.thread_id for m in screen.marks] == ["before-000"]  # kept, not rejected

@@ -456,8 +456,7 @@ class DecidingMixin(ScreenBase):
             self._open_decisions.pop(ref, None)
             self._own_moves.discard(ref)
         if outcome.status == "approval_recorded":
-            self._own_approvals[(thread_id, attempt.seen, attempt.seen_ids)] = approval_note(
-                outcome.message, self.action_states(attempt.thread)["approve"].approvals_needed)
+            self.own_approval_recorded(attempt.thread, outcome.message)
             self._redraw_actions(thread_id)
         self.table.refresh_rows([thread_id])
         title = {"applied": "Done", "queued": "Recorded", "approval_recorded": "Recorded",
@@ -471,6 +470,10 @@ class DecidingMixin(ScreenBase):
 
     def after_decision(self, thread: PendingThread, status: str) -> None:
         """What follows a decision on `thread` (the flow mixin opens the next one)."""
+
+    def own_approval_recorded(self, pause: PendingThread, message: str) -> None:
+        self._own_approvals[(pause.thread_id, pause.checkpoint_id, pause.interrupt_ids)] = \
+            approval_note(message, self.action_states(pause)["approve"].approvals_needed)
 
     def _redraw_actions(self, thread_id: str) -> None:
         """Show the selected thread again so its actions say what changed (the main

@@ -80,6 +80,8 @@ MARK_BINDINGS: list[BindingType] = [
     Binding("U", "unmark_all", "Unmark all", show=False, id="main.unmark_all"),
     Binding("R", "reject_marked", "Bulk reject", tooltip="Reject marked threads",
             id="main.reject_marked"),
+    Binding("A", "approve_marked", "Bulk approve marked threads (where [policy] "
+            "bulk_approve allows it)", show=False, id="main.approve_marked"),
 ]
 VIEW_BINDINGS: list[BindingType] = [
     Binding("slash", "open_filter", "Filter", key_display="/", id="main.filter"),
@@ -334,6 +336,8 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin):
             return None if self.items_refusal(thread) else True
         if action in FLOW_ACTIONS:
             return True if self.is_mounted and self.flow_allowed() else None
+        if action == "approve_marked":
+            return None if self.busy else True  # the action says why it cannot run
         if action == "reject_marked":
             if self._settings.reviewer in self._policy.read_only:
                 return None
@@ -407,7 +411,7 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin):
             ("Deciding on the selected thread", key_rows(app, DECISION_BINDINGS, keymap)),
             ("Next thread (from the detail or the queue)",
              key_rows(app, FLOW_BINDINGS, keymap)),
-            ("Marks and bulk reject", key_rows(app, MARK_BINDINGS, keymap)),
+            ("Marks, bulk reject and bulk approve", key_rows(app, MARK_BINDINGS, keymap)),
             ("Everywhere", key_rows(app, [*VIEW_BINDINGS, *app.BINDINGS], keymap)),
             ("Queue", key_rows(app, QueueTable.BINDINGS, keymap)),
             ("Detail pane", key_rows(app, DetailPane.BINDINGS, keymap)),
