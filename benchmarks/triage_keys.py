@@ -175,7 +175,9 @@ def drive(source: Path, db: Path, ids: Sequence[str], *, flow: str) -> Tally:
                 term.text(REASON)
                 tally.text_chars += len(REASON)
                 if flow == "after":
-                    term.wait_for(r"enter: reject, sending this Command")  # read it
+                    # read it: the Command, with the reason in it
+                    term.wait_for(r"(?s)Command\(.*outside the change window.*enter: reject, "
+                                  r"sending this Command")
                     term.key("Enter")
                     sent = 2
                 else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui_support import build_app, decided, main_screen, screen_text, settle, until
+from ui_support import build_app, decided, main_screen, previewed, screen_text, settle, until
 
 from console.core.ledger.apply import Decider, current_origin
 from console.core.ledger.db import ledger_db
@@ -126,3 +126,29 @@ async def test_flow_keys_are_in_help_and_remappable(
         text = screen_text(app)
         assert "Next thread (open it)" in text and "Previous thread" in text
         assert "x Skip: leave it undecided" in " ".join(text.split())  # remapped
+
+
+async def test_a_command_too_long_for_the_box_is_confirmed_whole(
+    store: CheckpointStore, settings: Settings
+) -> None:
+    """At 80x24 a two-action HITL rejection does not fit the reason box: it is shown cut,
+    and `enter` goes on to the scrollable y/n, so nothing is sent unread."""
+    app = build_app(store, settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        await settle(pilot)
+        thread = next(t for t in screen.all_threads if t.graph == "hitl_agent")
+        screen.table.select_thread(thread.thread_id)
+        await pilot.press("enter")
+        await until(pilot, lambda: screen.detail.checkpoint_id == thread.checkpoint_id)
+        await pilot.press("r", *"no")
+        await previewed(pilot)
+        text = screen_text(app)
+        assert "enter: continue to the whole Command" in text
+        assert "enter shows the whole Command to confirm" in text
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert app.screen.body.plain.count('"message": "no"') == 2
+        await pilot.press("n")
+        await settle(pilot)
+        assert not await ledger_db(store).installed()

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
@@ -39,6 +39,7 @@ class PromptScreen(ModalScreen[str | None]):
         self.value = value
         self.placeholder = placeholder
         self._preview: Preview | None = None
+        self._whole = False
         self.previewed = False  # whether the text was submitted under its Command
 
     def compose(self) -> ComposeResult:
@@ -48,22 +49,24 @@ class PromptScreen(ModalScreen[str | None]):
             yield Input(self.value, placeholder=self.placeholder, id="prompt-input",
                         compact=True, select_on_focus=False)  # keep typed-ahead keys
             yield Static("", id="prompt-error")
-            with VerticalScroll(id="prompt-preview-scroll"):
-                yield Static("", id="prompt-preview")
+            yield Static("", id="prompt-preview")
             yield Static(Text("enter: continue   esc: cancel"), id="prompt-hint")
 
     def on_mount(self) -> None:
-        self.query_one("#prompt-preview-scroll").display = False
+        self.query_one("#prompt-preview").display = False
 
     @property
     def has_preview(self) -> bool:
-        """Whether the Command is shown (`enter` then sends it)."""
+        """Whether the Command is shown (whole: `enter` then sends it)."""
         return self._preview is not None
 
-    def show_preview(self, preview: Preview, hint: str) -> None:
-        """Show what `enter` will send, re-rendered as the text changes."""
+    def show_preview(self, preview: Preview, hint: str, *, whole: bool = True) -> None:
+        """Show what `enter` will send, re-rendered as the text changes. `whole=False`:
+        the preview is cut (too long for the screen), so `enter` continues to the
+        confirm, where all of it can be read."""
         self._preview = preview
-        self.query_one("#prompt-preview-scroll").display = True
+        self._whole = whole
+        self.query_one("#prompt-preview").display = True
         self.query_one("#prompt-hint", Static).update(Text(hint))
         self._render_preview(self.query_one("#prompt-input", Input).value)
 
@@ -79,7 +82,7 @@ class PromptScreen(ModalScreen[str | None]):
             self.query_one("#prompt-error", Static).update(
                 Text("Required: type something, or esc to cancel."))
             return
-        self.previewed = self._preview is not None
+        self.previewed = self._preview is not None and self._whole
         self.dismiss(text)
 
     @on(Input.Changed, "#prompt-input")

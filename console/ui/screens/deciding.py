@@ -223,14 +223,25 @@ class DecidingMixin(ScreenBase):
         if plan.warnings or self.app.screen is not prompt:
             return  # a plan with warnings needs the confirm's explicit Y
         body = self._plan_body(attempt, plan)
-        verb = "respond" if attempt.verb == "respond" else attempt.verb
+        verb = attempt.verb
+        # The box must keep its input and hint on screen (80x24: ~12 lines for the
+        # Command); a longer Command is cut here and read whole in the confirm.
+        room = max(4, self.app.size.height - 12)
+        whole = len(body.plain.splitlines()) <= room
 
         def render(text: str) -> Text:
             shown = json.dumps(self._redactor.redact_text(text) or "...",
                                ensure_ascii=False)[1:-1]
-            return splice(body, _TYPED, inert(shown))
+            out = splice(body, _TYPED, inert(shown))
+            if whole:
+                return out
+            cut = Text("\n").join(out.split("\n")[:room - 1])
+            cut.append("\n... (enter shows the whole Command to confirm)", style="italic")
+            return cut
 
-        prompt.show_preview(render, f"enter: {verb}, sending this Command   esc: cancel")
+        hint = (f"enter: {verb}, sending this Command   esc: cancel" if whole
+                else "enter: continue to the whole Command   esc: cancel")
+        prompt.show_preview(render, hint, whole=whole)
 
     def action_edit(self) -> None:
         target = self._target("edit")
