@@ -176,7 +176,7 @@ def drive(source: Path, db: Path, ids: Sequence[str], *, flow: str) -> Tally:
                 tally.text_chars += len(REASON)
                 if flow == "after":
                     # read it: the Command, with the reason in it
-                    term.wait_for(r"(?s)Command\(.*outside the change window.*enter: reject, "
+                    term.wait_for(r"(?s)Command\(.*rejected: outside.*enter: reject, "
                                   r"sending this Command")
                     term.key("Enter")
                     sent = 2
