@@ -12,7 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from console.core.durations import parse_duration
-from console.core.errors import ConflictError, ConsoleError, NotPendingError, UsageError
+from console.core.errors import (
+    ConflictError,
+    ConsoleError,
+    NotPendingError,
+    PolicyRefused,
+    UsageError,
+)
 from console.core.filter_query import cli_filter
 from console.core.inert import inert
 from console.core.ledger.rows import DecisionType, LedgerRow
@@ -44,8 +50,20 @@ number from 1 (as `show` lists them), its interrupt id, or a unique prefix of th
 
 
 def add_decision_commands(command: Command) -> None:
-    approve = command("approve", "approve a pause (optionally with edits)")
-    approve.add_argument("thread", help="thread id")
+    approve = command("approve", "approve a pause (optionally with edits), or all matching "
+                      "pauses where [policy] bulk_approve allows it")
+    approve.add_argument("thread", nargs="?", help="thread id")
+    approve.add_argument("--all", action="store_true", help="approve every pending thread "
+                         "matching the filters at the gates [policy] bulk_approve names "
+                         "(needs --yes)")
+    approve.add_argument("--node", help="with --all: only pauses at this node")
+    approve.add_argument("--older-than", metavar="D",
+                         help="with --all: only pauses older than D")
+    approve.add_argument("--search", metavar="TEXT", help="with --all: the TUI's / filter "
+                         "(text, graph:NAME node:NAME older:2h)")
+    approve.add_argument("--yes", action="store_true", help="confirm --all")
+    approve.add_argument("--concurrency", type=int, default=8, help="with --all: parallel "
+                         "approvals")
     _decision_options(approve)
     approve.add_argument("--edit", metavar="JSON", help="state update applied through reducers")
     approve.add_argument("--edit-action", action="append", default=[], metavar="N=JSON",
@@ -212,6 +230,11 @@ def _print(settings: Settings, data: dict[str, Any], text: str,
 async def run_approve(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.ledger.decisions import DecisionInput
 
+    if args.all:
+        return await _approve_all(args, settings)
+    if not args.thread:
+        raise UsageError("Name a thread to approve, or use --all with filters and --yes.")
+
     edit = _json_arg(args.edit, "--edit")
     resume = _json_arg(args.resume, "--resume")
     actions = _action_edits(args.edit_action)
@@ -223,6 +246,44 @@ async def run_approve(args: argparse.Namespace, settings: Settings) -> int:
                            resume=resume, has_resume=args.resume is not None, force=args.force,
                            items=items, only_items=only)
     return await _decide_one(args, settings, args.thread, choice)
+
+
+async def _approve_all(args: argparse.Namespace, settings: Settings) -> int:
+    """`approve --all [filters] --yes`: the bulk approve of `core.ledger.bulk`."""
+    from console.core.ledger.bulk import approve_many, bulk_plan
+    from console.core.ledger.reconcile import is_stalled_after_decision
+    from console.session import decider_for, store_session
+
+    if args.thread:
+        raise UsageError("approve --all takes filters, not a thread id: drop the thread, or "
+                         "--all.")
+    single = [flag for flag, given in (
+        ("--edit", args.edit), ("--edit-action", args.edit_action), ("--resume", args.resume),
+        ("--expect", args.expect), ("--idempotency-key", args.idempotency_key)) if given]
+    if single or getattr(args, "item", None) or getattr(args, "approve_item", None):
+        raise UsageError(f"approve --all approves as is: {', '.join(single) or 'items'} "
+                         "name one pause; approve that thread on its own.")
+    if not args.yes:
+        raise UsageError("--all approves every matching pause: add --yes to confirm.")
+    async with store_session(settings) as store:
+        decider = decider_for(store, settings)
+        if not decider.policy.bulk_approve:
+            raise PolicyRefused("Bulk approve is off: [policy] bulk_approve names no graph or "
+                                "gate; nothing was written. Approve threads one by one, or "
+                                "name the gates where it is allowed.")
+        flt = cli_filter(graph=args.graph_filter, node=args.node,
+                         older_than=args.older_than, search=args.search)
+        pauses = [t for t in await store.pending(flt) if not is_stalled_after_decision(t)]
+        plan = bulk_plan(decider, pauses, DecisionType.APPROVE)
+        if not plan.groups:
+            why = "; ".join(f"{len(r.thread_ids)}: {r.reason}" for r in plan.refusals)
+            raise PolicyRefused(f"No matching pause may be bulk-approved "
+                                f"({why or 'none is pending'}) Nothing was written.")
+        # Every match goes to the core, which refuses what the plan refused (policy
+        # refusals audited) and approves the rest, each exactly once.
+        results = await approve_many(decider, pauses, concurrency=args.concurrency,
+                                     progress=None if settings.json else _progress)
+    return _bulk_report(settings, results)
 
 
 async def run_respond(args: argparse.Namespace, settings: Settings) -> int:
@@ -330,7 +391,7 @@ def _bulk_report(settings: Settings, results: list[BulkResult]) -> int:
             for r in results]}))
     else:
         for r in results:
-            if r.status not in ("rejected", "queued"):
+            if r.status not in ("rejected", "approved", "queued"):
                 print(f"{r.status:<11} {inert(r.thread_id, limit=40)}: "
                       f"{sink.text(r.message, keep=(r.thread_id,))}")
         print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing")

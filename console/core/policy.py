@@ -20,6 +20,8 @@ Configured in the `[policy]` table of the config file:
     approvals = 2                     # distinct approvals before the resume runs
 
     # and, in [policy]: reveal = ["@security"] lets them see redacted values (audited)
+    # and bulk_approve = ["tutorial", "after/prepare_payment"]: the graphs ("GRAPH") and
+    # gates ("GRAPH/NODE") where marked pauses may be approved together (off by default)
 
 A rejection by any reviewer allowed to reject is final, whatever `approvals` says.
 """
@@ -69,6 +71,8 @@ class Policy:
     four_eyes: bool = False
     requester_key: str = "requested_by"
     reveal: tuple[str, ...] = ()  # who may see a redacted value (each reveal is audited)
+    # (graph, node or None) where bulk approve is allowed; empty: bulk approve is off
+    bulk_approve: tuple[tuple[str, str | None], ...] = ()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policy:
@@ -87,6 +91,7 @@ class Policy:
             four_eyes=bool(table.get("four_eyes", False)),
             requester_key=str(table.get("requester_key", "requested_by")),
             reveal=tuple(map(str, table.get("reveal", ()))),
+            bulk_approve=_bulk_gates(table.get("bulk_approve", ())),
         )
 
     def check(self, reviewer: str, pause: PendingThread, action: str) -> Verdict:
@@ -114,6 +119,19 @@ class Policy:
                                   "(policy `reveal` does not name them).")
         return Verdict(True, "allowed")
 
+    def may_bulk_approve(self, pause: PendingThread) -> Verdict:
+        """Whether `pause` may be approved with others (`[policy] bulk_approve` names its
+        graph, or its graph and node). Who may approve it is `check`'s to say."""
+        where = f"{pause.graph or '?'}/{','.join(pause.nodes) or '?'}"
+        if not self.bulk_approve:
+            return Verdict(False, "Bulk approve is off: [policy] bulk_approve names no graph "
+                                  "or gate; approve threads one by one, or name the gates "
+                                  "where it is allowed.")
+        for graph, node in self.bulk_approve:
+            if graph in (ANYONE, pause.graph) and (node is None or node in pause.nodes):
+                return Verdict(True, "allowed")
+        return Verdict(False, f"{where} is not named in [policy] bulk_approve.")
+
     def allowed_actions(self, reviewer: str, pause: PendingThread) -> dict[str, Verdict]:
         """Every action's verdict, for a UI that hides or disables what is forbidden."""
         return {action: self.check(reviewer, pause, action) for action in ACTIONS}
@@ -125,6 +143,19 @@ class Policy:
             if entry.startswith("@") and reviewer in self.groups.get(entry[1:], frozenset()):
                 return True
         return False
+
+
+def _bulk_gates(raw: Any) -> tuple[tuple[str, str | None], ...]:
+    """`["GRAPH", "GRAPH/NODE"]` -> ((graph, None), (graph, node)); a typo is an error."""
+    entries = [raw] if isinstance(raw, str) else list(raw)
+    gates: list[tuple[str, str | None]] = []
+    for entry in entries:
+        graph, _, node = str(entry).partition("/")
+        if not graph or (_ and not node):
+            raise UsageError(f"[policy] bulk_approve entry {entry!r} must be GRAPH or "
+                             "GRAPH/NODE.")
+        gates.append((graph, node or None))
+    return tuple(gates)
 
 
 def _rule(raw: Any, index: int, groups: Mapping[str, frozenset[str]]) -> Rule:

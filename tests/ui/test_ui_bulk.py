@@ -3,6 +3,7 @@ the confirm dialog counts what is hidden; one failure never stops the rest."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from console.core.ledger.rows import DecisionType
 from console.core.store.base import CheckpointStore
 from console.settings import Settings
 from console.ui.modals.bulk import BulkProgressScreen, BulkRejectScreen, bar
+from console.ui.modals.confirm import ConfirmScreen
 from console.ui.screens.main import MainScreen
 
 SIZES = [(80, 24), (160, 50)]
@@ -88,10 +90,13 @@ async def test_bulk_reject_counts_hidden_marks_and_one_failure_never_stops_the_r
         shown = len(screen.table.rows)
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, BulkRejectScreen))
-        text = screen_text(app)
-        assert f"{total} marked threads will be rejected" in text
-        assert f"{total - shown} of them hidden by the filter." in text
         breakdown = app.screen.summary().plain  # scrolls at 80x24
+        # Up front (issue 16): how many cannot be rejected, and why, one line per reason.
+        assert f"{total} marked threads: {total - 1} will be rejected" in breakdown
+        assert "1 cannot be rejected and stay marked:" in breakdown
+        schema_line = next(line for line in breakdown.splitlines() if "schema-" in line)
+        assert "expects a value matching its response schema" in schema_line
+        assert f"{total - shown} of them hidden by the filter." in breakdown
         assert "tutorial/approval" in breakdown and "schema/choose_refund" in breakdown
         # Someone else approves one of them meanwhile: it must fail alone, as a conflict.
         other = Decider(store, current_origin("alice"))
@@ -102,7 +107,8 @@ async def test_bulk_reject_counts_hidden_marks_and_one_failure_never_stops_the_r
         assert "A reason is required." in screen_text(app)
         await pilot.press(*"duplicate run", "enter")
         await settle(pilot)
-        assert "Reject" in screen_text(app) and "'duplicate run'?" in screen_text(app)
+        assert f"Reject {total - 1} threads with reason 'duplicate run'?" in _flat(
+            screen_text(app))
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, BulkProgressScreen))
         progress = app.screen
@@ -118,6 +124,9 @@ async def test_bulk_reject_counts_hidden_marks_and_one_failure_never_stops_the_r
         summary = screen_text(app)
         assert "Conflict (moved on or decided elsewhere) (1)" in progress_text(progress)
         assert f"Rejected ({total - 2})" in progress_text(progress)
+        # the refusal: one line with its reason and thread, not one per thread
+        refused = [line for line in progress_text(progress).splitlines() if schema in line]
+        assert len(refused) == 1 and "response schema" in refused[0]
         assert bar(total, total) in summary
         await pilot.press("escape")
         await decided(pilot)
@@ -128,6 +137,10 @@ async def test_bulk_reject_counts_hidden_marks_and_one_failure_never_stops_the_r
         rows = await ledger_db(store).rows(statuses=["applied"])
         assert sum(1 for r in rows if r.decision == "reject") == total - 2
         assert all(r.reason == "duplicate run" for r in rows if r.decision == "reject")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
 
 
 def progress_text(progress: BulkProgressScreen) -> str:
@@ -148,3 +161,58 @@ async def test_bulk_reject_with_nothing_marked_says_so(
         await pilot.press("R")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_bulk_approve_is_off_by_default_and_says_so(
+    store: CheckpointStore, settings: Settings
+) -> None:
+    app = build_app(store, settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("asterisk", "A")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)  # nothing opens
+        assert any("Bulk approve is off: [policy] bulk_approve names no graph" in n.message
+                   for n in app._notifications)
+    assert not await ledger_db(store).installed()
+
+
+async def test_bulk_approve_where_policy_allows_it(
+    store: CheckpointStore, settings: Settings
+) -> None:
+    """`[policy] bulk_approve = ["tutorial"]`: `*` marks all, `A` shows what will be
+    approved (tutorial/approval, its Command) and what not (one line per reason), `y`
+    approves each tutorial thread once; the rest stay marked and pending."""
+    settings = replace(settings, raw={"policy": {"bulk_approve": ["tutorial"]}})
+    app = build_app(store, settings)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        tutorial = [t.thread_id for t in screen.all_threads if t.graph == "tutorial"]
+        await pilot.press("asterisk")
+        total = len(screen.marks)
+        await pilot.press("A")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        body = app.screen.body.plain
+        assert f"{total} marked threads: {len(tutorial)} will be approved" in body
+        assert f"{total - len(tutorial)} will not be approved and stay marked:" in body
+        assert "is not named in [policy] bulk_approve" in body
+        group = body[body.index("tutorial/approval"):]
+        assert f'{len(tutorial)} x Command(resume={{"<interrupt 1>": "approved"}}' in _flat(
+            group)
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, BulkProgressScreen))
+        progress = app.screen
+        await until(pilot, lambda: progress.done, timeout=60, what="the bulk approve")
+        statuses = {r.thread_id: r.status for r in progress.results}
+        assert [t for t, s in statuses.items() if s == "approved"] == tutorial
+        assert all(s == "refused" for t, s in statuses.items() if t not in tutorial)
+        await pilot.press("escape")
+        await decided(pilot)
+        assert len(screen.marks) == total - len(tutorial)
+        assert not set(tutorial) & {t.thread_id for t in screen.all_threads}
+    rows = await ledger_db(store).rows()
+    assert sorted((r.thread_id, r.decision, r.status) for r in rows) == [
+        (t, "approve", "applied") for t in sorted(tutorial)]
+    for thread_id in tutorial:
+        assert (await store.bundle(thread_id)).values["status"] == "executed"

@@ -11,7 +11,16 @@ import asyncio
 from typing import Any
 
 import pytest
-from ui_support import build_app, decided, main_screen, screen_text, select_graph, settle, until
+from ui_support import (
+    build_app,
+    decided,
+    main_screen,
+    previewed,
+    screen_text,
+    select_graph,
+    settle,
+    until,
+)
 
 from console.core.errors import ConsoleError
 from console.core.ledger.apply import Decider, Outcome, current_origin
@@ -94,10 +103,11 @@ async def test_reject_asks_for_a_reason_and_sends_it(
         await settle(pilot)
         assert isinstance(app.screen, PromptScreen)
         assert "Required" in screen_text(app)
-        await pilot.press(*"too risky", "enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(*"too risky")
+        await previewed(pilot)  # the box shows the Command with the reason as typed
         assert '"rejected: too risky"' in screen_text(app)
-        await pilot.press("y")
+        assert "enter: reject, sending this Command" in screen_text(app)
+        await pilot.press("enter")  # no second y/n: r, the reason, enter
         await decided(pilot)
         rows = await _ledger(store, thread.thread_id)
         assert [(r.decision, r.status, r.reason) for r in rows] == [
@@ -113,10 +123,10 @@ async def test_respond_on_an_inbox_request(store: CheckpointStore, settings: Set
         thread = await select_graph(pilot, "inbox")
         await pilot.press("m")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen))
-        await pilot.press(*"call me first", "enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert '"type": "response"' in app.screen.body.plain
-        await pilot.press("y")
+        await pilot.press(*"call me first")
+        await previewed(pilot)
+        assert '"type": "response"' in screen_text(app)
+        await pilot.press("enter")
         await decided(pilot)
         rows = await _ledger(store, thread.thread_id)
         assert [(r.decision, r.status) for r in rows] == [("respond", "applied")]

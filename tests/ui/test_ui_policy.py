@@ -20,6 +20,7 @@ from ui_support import (
     main_screen,
     notifications,
     open_ui_store,
+    previewed,
     screen_lines,
     screen_text,
     seed_threads,
@@ -119,8 +120,10 @@ async def _reject(pilot: Any, reason: str) -> None:
     app = pilot.app
     await pilot.press("r")
     await until(pilot, lambda: isinstance(app.screen, PromptScreen), what="the reason")
-    await pilot.press(*reason, "enter")
-    await _confirm(pilot)
+    await pilot.press(*reason)
+    await previewed(pilot)
+    await pilot.press("enter")  # the reason box showed the Command: no second y/n
+    await decided(pilot)
 
 
 async def _nothing_opens(pilot: Any, *keys: str) -> None:
@@ -238,8 +241,11 @@ async def test_two_approvals_distinct_reviewers_resume_once(policy_db: str) -> N
         await _approve(pilot)
         assert any("Approval 1 of 2 recorded for raw-000" in n for n in notifications(app))
         assert "last: approve approval_recorded: raw-000" in screen.status.plain
-        # still pending, still selected, and the pane says where the approvals stand
+        # still pending; the next undecided thread opened (issue 16: the flow goes on),
+        # and back on it, the pane says where the approvals stand
         assert "raw-000" in [t.thread_id for t in screen.all_threads]
+        assert screen.table.selected.thread_id != "raw-000"
+        await _select(pilot, "raw-000")
         shown = _pane(app)
         assert "you approved this pause: 1 of 2 approvals recorded." in shown
         assert "another reviewer approves" in shown
@@ -302,7 +308,8 @@ async def test_bulk_reject_counts_the_marks_policy_refuses(policy_db: str) -> No
         shown = _flat(screen_text(app))
         assert "rejected 2" in shown and "refused 1" in shown
         assert "Refused (1)" in shown
-        assert "before-000: dave may not reject at before/act (allowed: alice)." in shown
+        # one line per reason, with its threads (issue 16: not two lines per refusal)
+        assert "1 dave may not reject at before/act (allowed: alice). (before-000)" in shown
         await pilot.press("escape")
         await decided(pilot)
         assert [m.thread_id for m in screen.marks] == ["before-000"]  # kept, not rejected

@@ -31,6 +31,7 @@ from ui_support import (
     decided,
     main_screen,
     open_ui_store,
+    previewed,
     screen_lines,
     seed_threads,
     settle,
@@ -358,12 +359,13 @@ async def test_no_planted_secret_on_any_screen(vault_db: str) -> None:
             await pilot.press("r")
             await until(pilot, lambda: isinstance(app.screen, PromptScreen))
             captures.take(app, "reject prompt")
-            await pilot.press(*f"see {SK}", "enter")
-            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-            captures.take(app, "reject confirm")
-            await pilot.press("n")
+            await pilot.press(*f"see {SK}")
+            await previewed(pilot)  # the Command, with the reason as typed, redacted
+            captures.take(app, "reject prompt with its Command",
+                          typed=[app.screen.query_one(Input)])
+            await pilot.press("escape")
             await settle(pilot)
-            captures.take(app, "after 'Nothing was sent.'")
+            captures.take(app, "after esc: nothing was sent")
 
             # a failed resume whose exception quotes secrets: the error the reviewer reads
             await _select(pilot, "vault-fail")

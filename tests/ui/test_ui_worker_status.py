@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_support import build_app, decided, main_screen, screen_lines, screen_text, settle, until
+from ui_support import (
+    build_app,
+    decided,
+    main_screen,
+    previewed,
+    screen_lines,
+    screen_text,
+    settle,
+    until,
+)
 from ui_support import notifications as notes
 
 from console.core.dburl import parse_db_url
@@ -185,9 +194,9 @@ async def test_queued_then_applied_or_failed_live(
         await select(pilot, "refuses-000")
         await pilot.press("r")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen), what="the prompt")
-        await pilot.press(*"not today", "enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirm")
-        await pilot.press("y")
+        await pilot.press(*"not today")
+        await previewed(pilot)
+        await pilot.press("enter")
         await decided(pilot)
         await until(pilot, lambda: flags_of(app, "refuses-000") == " q", what="queued again")
         rows = await ledger_rows(console_store, "refuses-000")

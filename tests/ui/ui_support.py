@@ -134,6 +134,14 @@ async def select_graph(pilot: Any, graph: str, index: int = 0) -> Any:
     return thread
 
 
+async def previewed(pilot: Any) -> None:
+    """Wait until the reason box shows the Command its `enter` sends."""
+    from console.ui.modals.prompt import PromptScreen
+
+    await until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen)
+                and pilot.app.screen.has_preview, what="the Command in the reason box")
+
+
 async def decided(pilot: Any) -> None:
     """Wait until no decision is running and its messages are handled."""
     screen = main_screen(pilot.app)

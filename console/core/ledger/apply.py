@@ -591,7 +591,9 @@ class BulkTarget:
 @dataclass(frozen=True, slots=True)
 class BulkResult:
     thread_id: str
-    status: str  # rejected | queued | stalled | conflict | failed | not_pending | refused
+    # rejected | approved | approval_recorded | queued | stalled | conflict | failed |
+    # not_pending | refused
+    status: str
     message: str
 
 
@@ -607,16 +609,30 @@ async def reject_many(
     progress: Progress | None = None,
 ) -> list[BulkResult]:
     """Reject many threads with bounded parallelism; one failure never stops the rest."""
+    return await decide_many(decider, targets, DecisionInput(DecisionType.REJECT, reason=reason),
+                             concurrency=concurrency, progress=progress)
+
+
+async def decide_many(
+    decider: Decider,
+    targets: Sequence[BulkTarget],
+    choice: DecisionInput,
+    *,
+    concurrency: int = 8,
+    progress: Progress | None = None,
+) -> list[BulkResult]:
+    """The same decision on many threads, each through `Decider.decide` (its policy,
+    four-eyes and N-of-M checks, its ledger claim), with bounded parallelism; one failure
+    never stops the rest. Results are in the order of `targets`."""
     await decider.ensure_ledger()
     gate = asyncio.Semaphore(max(1, concurrency))
     done = 0
     results: list[BulkResult | None] = [None] * len(targets)
-    choice = DecisionInput(DecisionType.REJECT, reason=reason)
 
     async def one(index: int, target: BulkTarget) -> None:
         nonlocal done
         async with gate:
-            result = await _reject_one(decider, target, choice)
+            result = await _decide_one(decider, target, choice)
         results[index] = result
         done += 1
         if progress is not None:
@@ -628,7 +644,10 @@ async def reject_many(
     return [r for r in results if r is not None]
 
 
-async def _reject_one(decider: Decider, target: BulkTarget, choice: DecisionInput) -> BulkResult:
+_DONE_WORD = {DecisionType.REJECT: "rejected", DecisionType.APPROVE: "approved"}
+
+
+async def _decide_one(decider: Decider, target: BulkTarget, choice: DecisionInput) -> BulkResult:
     try:
         outcome = await decider.decide(target.thread_id, choice, expect=target.checkpoint_id)
     except ConflictError as exc:
@@ -640,7 +659,8 @@ async def _reject_one(decider: Decider, target: BulkTarget, choice: DecisionInpu
     except Exception as exc:  # one failure never stops the rest
         return BulkResult(target.thread_id, "failed", f"{type(exc).__name__}: {exc}")
     # Queued is not done: a worker has yet to apply it (and may find a conflict).
-    status = {"applied": "rejected", "queued": "queued"}.get(outcome.status, outcome.status)
+    done = _DONE_WORD.get(choice.decision, "applied")
+    status = {"applied": done, "queued": "queued"}.get(outcome.status, outcome.status)
     return BulkResult(target.thread_id, status, outcome.message)
 
 

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.core.ledger.apply import BulkResult
+from console.core.ledger.bulk import BulkPlan
 from console.core.redact import Redactor
 from console.ui.cell_text import one_line
 from console.ui.widgets.inputs import Input
@@ -23,7 +24,7 @@ from console.ui.widgets.scrollbars import use_cell_scrollbars
 
 # Result statuses in the order the summary lists them: what needs a look first.
 STATUS_ORDER = ("failed", "conflict", "not_pending", "refused", "stalled", "queued",
-                "rejected")
+                "approval_recorded", "rejected", "approved")
 STATUS_TITLES = {
     "failed": "Failed",
     "conflict": "Conflict (moved on or decided elsewhere)",
@@ -32,8 +33,13 @@ STATUS_TITLES = {
     "stalled": "Delivered, but the run stopped",
     # worker mode: recorded, not applied yet; never counted as rejected
     "queued": "Queued for a worker",
+    "approval_recorded": "Approval recorded, waiting for more approvers",
     "rejected": "Rejected",
+    "approved": "Approved",
 }
+# Statuses whose lines need no message: the title says it all.
+_QUIET = ("rejected", "approved", "queued")
+MAX_REFUSED_IDS = 3
 BAR_WIDTH = 40
 MAX_GATES = 20
 
@@ -50,11 +56,24 @@ def _redactor(screen: ModalScreen[Any]) -> Redactor:
     return found if isinstance(found, Redactor) else Redactor()
 
 
-def counts_line(results: Sequence[BulkResult]) -> str:
+def counts_line(results: Sequence[BulkResult], done_word: str = "rejected") -> str:
     counts = Counter(r.status for r in results)
     return " | ".join(f"{status.replace('_', ' ')} {counts[status]}"
                       for status in STATUS_ORDER
-                      if counts[status] or (status == "rejected" and not counts["queued"]))
+                      if counts[status] or (status == done_word and not counts["queued"]))
+
+
+def refusal_lines(refusals: Sequence[tuple[str, Sequence[str]]], redactor: Redactor) -> Text:
+    """One line per reason: how many, why, and the first few threads."""
+    out = Text()
+    for reason, ids in refusals:
+        shown = ", ".join(one_line(i) for i in ids[:MAX_REFUSED_IDS])
+        more = f" and {len(ids) - MAX_REFUSED_IDS} more" if len(ids) > MAX_REFUSED_IDS else ""
+        # The section says nothing was sent; the core's closing sentence would only wrap.
+        said = reason.removesuffix(" Nothing was written.")
+        out.append(f"  {len(ids):>5}  ", style="bold")
+        out.append(f"{one_line(redactor.redact_text(said))} ({shown}{more})\n")
+    return out
 
 
 class BulkRejectScreen(ModalScreen[str | None]):
@@ -68,9 +87,12 @@ class BulkRejectScreen(ModalScreen[str | None]):
     ]
 
     def __init__(self, count: int, breakdown: Sequence[tuple[str, int]], *, hidden: int,
-                 stale: int, gone: int = 0) -> None:
+                 stale: int, gone: int = 0,
+                 refusals: Sequence[tuple[str, Sequence[str]]] = ()) -> None:
         super().__init__()
         self.count = count
+        self.refusals = refusals  # (reason, thread ids) that cannot be rejected
+        self.refused = sum(len(ids) for _, ids in refusals)
         self.breakdown = breakdown
         self.hidden = hidden
         self.stale = stale
@@ -78,10 +100,22 @@ class BulkRejectScreen(ModalScreen[str | None]):
         self.reason = ""
         self.confirming = False
 
+    @property
+    def will(self) -> int:
+        """How many marked pauses the rejection will be sent to."""
+        return self.count - self.refused
+
     def summary(self) -> Text:
         out = Text()
         out.append(f"{self.count} marked thread{'s' if self.count != 1 else ''}", style="bold")
-        out.append(" will be rejected, each on the checkpoint it was marked on.\n")
+        if self.refused:
+            out.append(f": {self.count - self.refused} will be rejected, each on the checkpoint "
+                       "it was marked on; ")
+            out.append(f"{self.refused} cannot be rejected", style="bold")
+            out.append(" and stay marked:\n")
+            out.append_text(refusal_lines(self.refusals, _redactor(self)))
+        else:
+            out.append(" will be rejected, each on the checkpoint it was marked on.\n")
         if self.hidden:
             out.append(f"{self.hidden} of them hidden by the filter.\n", style="bold")
         else:
@@ -129,7 +163,7 @@ class BulkRejectScreen(ModalScreen[str | None]):
         # Redacted like every echo of data: a reason can quote what it is about.
         shown = one_line(_redactor(self).redact_text(reason))
         self.query_one("#bulk-error", Static).update(Text(
-            f"Reject {self.count} thread{'s' if self.count != 1 else ''} with reason "
+            f"Reject {self.will} thread{'s' if self.will != 1 else ''} with reason "
             f"{shown!r}?", style="bold"))
         self.query_one("#bulk-hint", Static).update(
             Text("y: reject them all   n: change the reason   esc: cancel"))
@@ -166,21 +200,24 @@ class BulkProgressScreen(ModalScreen[None]):
         Binding("pageup", "scroll(-10)", "Page up", show=False, id="progress.pgup"),
     ]
 
-    def __init__(self, total: int, reason: str, redactor: Redactor) -> None:
+    def __init__(self, total: int, reason: str, redactor: Redactor, *,
+                 verb: str = "Rejecting", done_word: str = "rejected") -> None:
         super().__init__()
         self.total = total
         self.reason = reason
         self.redactor = redactor
+        self.verb = verb
+        self.done_word = done_word
         self.results: list[BulkResult] = []
         self.done = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="progress-box"):
             reason = one_line(self.redactor.redact_text(self.reason))
-            yield Static(Text(f"Rejecting {self.total} thread{'s' if self.total != 1 else ''}"
-                              f": {reason}"), id="progress-title")
+            title = f"{self.verb} {self.total} thread{'s' if self.total != 1 else ''}"
+            yield Static(Text(f"{title}: {reason}" if reason else title), id="progress-title")
             yield Static(Text(bar(0, self.total)), id="progress-bar")
-            yield Static(Text(counts_line([])), id="progress-counts")
+            yield Static(Text(counts_line([], self.done_word)), id="progress-counts")
             with VerticalScroll(id="progress-scroll"):
                 yield Static("", id="progress-results")
             yield Static(Text("running; one failure never stops the rest..."),
@@ -193,7 +230,7 @@ class BulkProgressScreen(ModalScreen[None]):
         out = Text()
         out.append(f"{result.status.replace('_', ' '):<11} ", style="bold")
         out.append(one_line(result.thread_id))
-        if result.status not in ("rejected", "queued"):
+        if result.status not in _QUIET:
             said = self.redactor.redact_text(result.message, keep=(result.thread_id,))
             out.append(": " + one_line(said))
         out.append("\n")
@@ -205,7 +242,8 @@ class BulkProgressScreen(ModalScreen[None]):
         if not self.is_mounted:
             return
         self.query_one("#progress-bar", Static).update(Text(bar(done, total)))
-        self.query_one("#progress-counts", Static).update(Text(counts_line(self.results)))
+        self.query_one("#progress-counts", Static).update(
+            Text(counts_line(self.results, self.done_word)))
         text = Text()
         for item in self.results[-200:]:
             text.append_text(self._line(item))
@@ -221,16 +259,23 @@ class BulkProgressScreen(ModalScreen[None]):
             if not group:
                 continue
             grouped.append(f"{STATUS_TITLES[status]} ({len(group)})\n", style="bold underline")
-            for item in group:
-                grouped.append_text(self._line(item))
+            if status == "refused":  # one line per reason, not one per thread
+                reasons: dict[str, list[str]] = {}
+                for item in group:
+                    reasons.setdefault(item.message, []).append(item.thread_id)
+                grouped.append_text(refusal_lines(list(reasons.items()), self.redactor))
+            else:
+                for item in group:
+                    grouped.append_text(self._line(item))
             grouped.append("\n")
         others = [r for r in results if r.status not in STATUS_ORDER]
         for item in others:
             grouped.append_text(self._line(item))
         if not self.is_mounted:
             return
-        self.query_one("#progress-bar", Static).update(Text(bar(len(results), self.total)))
-        self.query_one("#progress-counts", Static).update(Text(counts_line(results)))
+        self.query_one("#progress-bar", Static).update(Text(bar(self.total, self.total)))
+        self.query_one("#progress-counts", Static).update(
+            Text(counts_line(results, self.done_word)))
         self.query_one("#progress-results", Static).update(grouped)
         self.query_one("#progress-hint", Static).update(
             Text("done   esc/enter: close   j/k: scroll"))
@@ -238,7 +283,7 @@ class BulkProgressScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         if not self.done:
-            self.notify("Still rejecting: the summary follows when all are done.",
+            self.notify(f"Still {self.verb.lower()}: the summary follows when all are done.",
                         severity="warning", markup=False)
             return
         self.dismiss(None)
@@ -246,3 +291,43 @@ class BulkProgressScreen(ModalScreen[None]):
     def action_scroll(self, lines: int) -> None:
         self.query_one("#progress-scroll", VerticalScroll).scroll_relative(y=lines,
                                                                            animate=False)
+
+
+def bulk_approve_text(plan: BulkPlan, *, count: int, hidden: int, stale: int,
+                      redactor: Redactor) -> Text:
+    """The bulk approve confirm: what will be approved by graph/node with the exact
+    Command per group, and what will not, one line per reason."""
+    from console.ui.plan_text import PREVIEW_LIMITS
+    from console.ui.pretty import KEY_STYLE, pretty
+
+    will = len(plan.thread_ids)
+    out = Text()
+    out.append(f"{count} marked thread{'s' if count != 1 else ''}: {will} will be approved",
+               style="bold")
+    out.append(", each on the checkpoint it was marked on, through the ledger (four-eyes "
+               "and required approvals hold per thread).\n")
+    if plan.refusals:
+        out.append(f"{plan.refused} will not be approved", style="bold")
+        out.append(" and stay marked:\n")
+        out.append_text(refusal_lines([(r.reason, r.thread_ids) for r in plan.refusals],
+                                      redactor))
+    if hidden:
+        out.append(f"{hidden} of the marked threads hidden by the filter.\n", style="bold")
+    if stale:
+        out.append(f"{stale} moved on since marked: they will fail as conflicts.\n",
+                   style="bold")
+    for group in plan.groups[:MAX_GATES]:
+        out.append(f"\n{len(group.thread_ids):>5}  {one_line(group.graph)}/"
+                   f"{one_line(group.node)}\n", style="bold")
+        for command, times in group.commands:
+            out.append(f"       {times} x ", style=KEY_STYLE)
+            out.append("Command(")
+            shown = {k: v for k, v in command.items() if v is not None or k == "resume"}
+            for index, (key, value) in enumerate(shown.items()):
+                out.append(f"{', ' if index else ''}{key}=")
+                out.append_text(pretty(value, redactor=redactor, limits=PREVIEW_LIMITS))
+            out.append(")\n")
+    if len(plan.groups) > MAX_GATES:
+        rest = sum(len(g.thread_ids) for g in plan.groups[MAX_GATES:])
+        out.append(f"\n{rest:>5}  ... in {len(plan.groups) - MAX_GATES} more gates\n")
+    return out

@@ -1,7 +1,14 @@
-"""A one-line text prompt (a rejection's reason, a response's message)."""
+"""A one-line text prompt (a rejection's reason, a response's message).
+
+With a preview (`show_preview`), the prompt is also the decision's last look: it shows
+the exact Command with the text as typed, so `enter` can send it without a second y/n
+(a rejection is `r`, the reason, `enter`). Until the preview has arrived, `enter` only
+continues to the usual confirm.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -13,6 +20,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.ui.widgets.inputs import Input
+
+Preview = Callable[[str], Text]  # the Command with this text in it
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -31,6 +40,9 @@ class PromptScreen(ModalScreen[str | None]):
         self.required = required
         self.value = value
         self.placeholder = placeholder
+        self._preview: Preview | None = None
+        self._whole = False
+        self.previewed = False  # whether the text was submitted under its Command
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-box"):
@@ -39,7 +51,30 @@ class PromptScreen(ModalScreen[str | None]):
             yield Input(self.value, placeholder=self.placeholder, id="prompt-input",
                         compact=True, select_on_focus=False)  # keep typed-ahead keys
             yield Static("", id="prompt-error")
+            yield Static("", id="prompt-preview")
             yield Static(Text("enter: continue   esc: cancel"), id="prompt-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt-preview").display = False
+
+    @property
+    def has_preview(self) -> bool:
+        """Whether the Command is shown (whole: `enter` then sends it)."""
+        return self._preview is not None
+
+    def show_preview(self, preview: Preview, hint: str, *, whole: bool = True) -> None:
+        """Show what `enter` will send, re-rendered as the text changes. `whole=False`:
+        the preview is cut (too long for the screen), so `enter` continues to the
+        confirm, where all of it can be read."""
+        self._preview = preview
+        self._whole = whole
+        self.query_one("#prompt-preview").display = True
+        self.query_one("#prompt-hint", Static).update(Text(hint))
+        self._render_preview(self.query_one("#prompt-input", Input).value)
+
+    def _render_preview(self, value: str) -> None:
+        if self._preview is not None:
+            self.query_one("#prompt-preview", Static).update(self._preview(value.strip()))
 
     @on(Input.Submitted, "#prompt-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -49,12 +84,14 @@ class PromptScreen(ModalScreen[str | None]):
             self.query_one("#prompt-error", Static).update(
                 Text("Required: type something, or esc to cancel."))
             return
+        self.previewed = self._preview is not None and self._whole
         self.dismiss(text)
 
     @on(Input.Changed, "#prompt-input")
     def _changed(self, event: Input.Changed) -> None:
         event.stop()
         self.query_one("#prompt-error", Static).update("")
+        self._render_preview(event.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

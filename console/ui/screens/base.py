@@ -169,6 +169,10 @@ class ScreenBase(Screen[None]):
         """Load the selected thread into the detail pane (implemented by the main screen)."""
         raise NotImplementedError
 
+    def own_approval_recorded(self, pause: PendingThread, message: str) -> None:
+        """This reviewer's approval of `pause` waits for more approvers (implemented by
+        the deciding mixin, which keeps them)."""
+
     def set_busy(self, what: str | None) -> None:
         """Say what a decision worker is doing (None: idle); keys follow."""
         self.busy = what

@@ -42,6 +42,23 @@ from console.ui.screens.base import ScreenBase, bundle_key
 
 DECISION_GROUP = "decision"
 CONFLICT_GROUP = "conflict"
+PREVIEW_GROUP = "decision preview"
+# Stands in for the reason while the reason box plans the Command (`splice` puts the
+# typed text in its place): plain ASCII that no redaction rule or escaping changes.
+_TYPED = "TYPED-REASON-GOES-HERE"
+
+
+def splice(body: Text, marker: str, text: str) -> Text:
+    """`body` with each `marker` replaced by `text`, keeping the styles around it."""
+    out = Text()
+    plain = body.plain
+    start = 0
+    while (found := plain.find(marker, start)) >= 0:
+        out.append_text(body[start:found])
+        out.append(text)
+        start = found + len(marker)
+    out.append_text(body[start:])
+    return out
 
 _DOING = {"approve": "approving", "reject": "rejecting", "respond": "responding to",
           "edit": "applying an edit to", "decide items": "deciding the items of"}
@@ -157,20 +174,74 @@ class DecidingMixin(ScreenBase):
                        "action (required):", DecisionType.RESPOND)
 
     def _ask_text(self, action: str, title: str, label: str, decision: DecisionType) -> None:
+        """The reason (or message) box, which is also the decision's last look: the
+        Command is planned while the reviewer types and shown with the text in it, so
+        `enter` sends it (2 keys and the text). `enter` before the plan has arrived goes
+        on to the usual y/n confirm: nothing is sent unseen."""
         target = self._target(action)
         if target is None:
             return
         thread, seen, ids = target
-        self._attempt = Attempt(thread, seen, ids, DecisionInput(decision), action)
+        asked = Attempt(thread, seen, ids, DecisionInput(decision), action)
+        self._attempt = asked
+        prompt = PromptScreen(f"{title} {one_line(thread.thread_id)}", label)
 
         def answered(text: str | None) -> None:
+            self.workers.cancel_group(self, PREVIEW_GROUP)
             if not text:
                 self._attempt = None
                 return
-            self._start(Attempt(thread, seen, ids, DecisionInput(decision, reason=text), action))
+            attempt = Attempt(thread, seen, ids, DecisionInput(decision, reason=text), action)
+            if prompt.previewed:
+                self._attempt = attempt
+                self._run_decide(attempt)
+            else:
+                self._start(attempt)
 
-        name = one_line(thread.thread_id)
-        self.app.push_screen(PromptScreen(f"{title} {name}", label), answered)
+        self.app.push_screen(prompt, answered)
+        self._preview_in(prompt, asked)
+
+    @work(name="preview decision", group=PREVIEW_GROUP, exclusive=True, exit_on_error=False)
+    async def _preview_in(self, prompt: PromptScreen, attempt: Attempt) -> None:
+        """Plan `attempt` with a stand-in text and show its Command in `prompt`."""
+        choice = replace(attempt.choice, reason=_TYPED, force=True)
+        try:
+            pause, plan = await self._decider.plan(
+                attempt.thread_id, choice, expect=attempt.pause_id,
+                expect_pause=interrupts_key(attempt.seen_ids))
+            if pause.interrupt_ids != attempt.seen_ids:
+                raise ConflictError(pause_changed(attempt.thread_id, attempt.seen_ids,
+                                                  pause.interrupt_ids))
+        except ConflictError as exc:
+            self.show_conflict(attempt.thread_id, attempt.seen, attempt.seen_ids, str(exc))
+            return
+        except ConsoleError as exc:
+            if self.app.screen is prompt:
+                prompt.dismiss(None)
+            self._failed(attempt, exc)
+            return
+        if plan.warnings or self.app.screen is not prompt:
+            return  # a plan with warnings needs the confirm's explicit Y
+        body = self._plan_body(attempt, plan)
+        verb = attempt.verb
+        # The box must keep its input and hint on screen (80x24: ~12 lines for the
+        # Command); a longer Command is cut here and read whole in the confirm.
+        room = max(4, self.app.size.height - 12)
+        whole = len(body.plain.splitlines()) <= room
+
+        def render(text: str) -> Text:
+            shown = json.dumps(self._redactor.redact_text(text) or "...",
+                               ensure_ascii=False)[1:-1]
+            out = splice(body, _TYPED, inert(shown))
+            if whole:
+                return out
+            cut = Text("\n").join(out.split("\n")[:room - 1])
+            cut.append("\n... (enter shows the whole Command to confirm)", style="italic")
+            return cut
+
+        hint = (f"enter: {verb}, sending this Command   esc: cancel" if whole
+                else "enter: continue to the whole Command   esc: cancel")
+        prompt.show_preview(render, hint, whole=whole)
 
     def action_edit(self) -> None:
         target = self._target("edit")
@@ -305,17 +376,7 @@ class DecidingMixin(ScreenBase):
         finally:
             self.set_busy(None)
         forced = bool(plan.warnings)
-        body = Text()
-        name = one_line(attempt.thread_id)
-        body.append(f"{attempt.verb} {name} @ {attempt.seen}\n", style="bold")
-        thread = attempt.thread
-        body.append(f"{one_line(thread.graph or '?')} / {one_line(', '.join(thread.nodes))}")
-        if attempt.choice.reason:
-            # A respond sends its text to the graph as the answer; a reject's is a reason.
-            body.append("\nmessage: " if attempt.verb == "respond" else "\nreason: ")
-            body.append(one_line(self._redactor.redact_text(attempt.choice.reason)))
-        body.append("\n\n")
-        body.append_text(plan_text(plan, self._redactor))
+        body = self._plan_body(attempt, plan)
 
         def confirmed(yes: bool | None) -> None:
             if not yes:
@@ -329,6 +390,22 @@ class DecidingMixin(ScreenBase):
         title = ("Respond to this thread?" if attempt.verb == "respond"
                  else f"{attempt.verb.capitalize()} this thread?")
         self.app.push_screen(ConfirmScreen(title, body, needs_force=forced), confirmed)
+
+    def _plan_body(self, attempt: Attempt, plan: Plan) -> Text:
+        """What the confirm (or the reason box) shows: the pause, then the Command."""
+        body = Text()
+        name = one_line(attempt.thread_id)
+        body.append(f"{attempt.verb} {name} @ {attempt.seen}\n", style="bold")
+        thread = attempt.thread
+        body.append(f"{one_line(thread.graph or '?')} / {one_line(', '.join(thread.nodes))}")
+        reason = attempt.choice.reason
+        if reason and reason != _TYPED:
+            # A respond sends its text to the graph as the answer; a reject's is a reason.
+            body.append("\nmessage: " if attempt.verb == "respond" else "\nreason: ")
+            body.append(one_line(self._redactor.redact_text(reason)))
+        body.append("\n\n")
+        body.append_text(plan_text(plan, self._redactor))
+        return body
 
     @work(name="decide", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
     async def _decide(self, attempt: Attempt) -> None:
@@ -391,8 +468,7 @@ class DecidingMixin(ScreenBase):
             self._open_decisions.pop(ref, None)
             self._own_moves.discard(ref)
         if outcome.status == "approval_recorded":
-            self._own_approvals[(thread_id, attempt.seen, attempt.seen_ids)] = approval_note(
-                outcome.message, self.action_states(attempt.thread)["approve"].approvals_needed)
+            self.own_approval_recorded(attempt.thread, outcome.message)
             self._redraw_actions(thread_id)
         self.table.refresh_rows([thread_id])
         title = {"applied": "Done", "queued": "Recorded", "approval_recorded": "Recorded",
@@ -402,6 +478,14 @@ class DecidingMixin(ScreenBase):
                     severity="warning" if outcome.status == "replayed" else "information")
         self.status.set(last=f"{attempt.verb} {outcome.status}: {thread_id}")
         self.refresh_bindings()
+        self.after_decision(attempt.thread, outcome.status)
+
+    def after_decision(self, thread: PendingThread, status: str) -> None:
+        """What follows a decision on `thread` (the flow mixin opens the next one)."""
+
+    def own_approval_recorded(self, pause: PendingThread, message: str) -> None:
+        self._own_approvals[(pause.thread_id, pause.checkpoint_id, pause.interrupt_ids)] = \
+            approval_note(message, self.action_states(pause)["approve"].approvals_needed)
 
     def _redraw_actions(self, thread_id: str) -> None:
         """Show the selected thread again so its actions say what changed (the main

@@ -43,7 +43,8 @@ from console.ui.keys import key_rows
 from console.ui.modals.error import report_error
 from console.ui.modals.help import Section
 from console.ui.screens.base import BUNDLE_CACHE_SIZE, bundle_key
-from console.ui.screens.deciding import CONFLICT_GROUP, DECISION_GROUP, DecidingMixin
+from console.ui.screens.deciding import CONFLICT_GROUP, DECISION_GROUP
+from console.ui.screens.flow import FLOW_ACTIONS, FLOW_BINDINGS, FlowMixin
 from console.ui.screens.live import LIVE_GROUP, QUEUE_GROUP, LiveMixin
 from console.ui.screens.marking import FLAG_LEGEND, MarkingMixin
 from console.ui.screens.presence import PresenceMixin
@@ -80,6 +81,8 @@ MARK_BINDINGS: list[BindingType] = [
     Binding("U", "unmark_all", "Unmark all", show=False, id="main.unmark_all"),
     Binding("R", "reject_marked", "Bulk reject", tooltip="Reject marked threads",
             id="main.reject_marked"),
+    Binding("A", "approve_marked", "Bulk approve marked threads (where [policy] "
+            "bulk_approve allows it)", show=False, id="main.approve_marked"),
 ]
 VIEW_BINDINGS: list[BindingType] = [
     Binding("slash", "open_filter", "Filter", key_display="/", id="main.filter"),
@@ -89,7 +92,7 @@ VIEW_BINDINGS: list[BindingType] = [
 ]
 
 
-class MainScreen(LiveMixin, MarkingMixin, DecidingMixin, PresenceMixin):
+class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
     """Triage: pick a paused thread from the queue, read its review bundle, decide."""
 
     AUTO_FOCUS = "#queue"
@@ -97,7 +100,7 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin, PresenceMixin):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (TALL, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
-        *DECISION_BINDINGS, *MARK_BINDINGS, *VIEW_BINDINGS, *TAB_BINDINGS]
+        *DECISION_BINDINGS, *FLOW_BINDINGS, *MARK_BINDINGS, *VIEW_BINDINGS, *TAB_BINDINGS]
 
     def compose(self) -> ComposeResult:
         sla = self._settings.sla_seconds
@@ -245,6 +248,9 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin, PresenceMixin):
         thread = self.table.selected
         if thread is None or self.detail.shows(thread):
             return
+        if self._bundle_target == thread and any(
+                w.is_running for w in self.workers if w.group == BUNDLE_GROUP):
+            return  # already on its way (opened by a key, then the cursor came to rest)
         key = (thread.thread_id, thread.checkpoint_id, thread.interrupt_ids)
         cached = self._bundles.get(key)
         if cached is not None:
@@ -330,6 +336,10 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin, PresenceMixin):
             if self.busy or thread is None:
                 return None
             return None if self.items_refusal(thread) else True
+        if action in FLOW_ACTIONS:
+            return True if self.is_mounted and self.flow_allowed() else None
+        if action == "approve_marked":
+            return None if self.busy else True  # the action says why it cannot run
         if action == "reject_marked":
             if self._settings.reviewer in self._policy.read_only:
                 return None
@@ -410,7 +420,9 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin, PresenceMixin):
         app = self.app
         return [
             ("Deciding on the selected thread", key_rows(app, DECISION_BINDINGS, keymap)),
-            ("Marks and bulk reject", key_rows(app, MARK_BINDINGS, keymap)),
+            ("Next thread (from the detail or the queue)",
+             key_rows(app, FLOW_BINDINGS, keymap)),
+            ("Marks, bulk reject and bulk approve", key_rows(app, MARK_BINDINGS, keymap)),
             ("Everywhere", key_rows(app, [*VIEW_BINDINGS, *app.BINDINGS], keymap)),
             ("Queue", key_rows(app, QueueTable.BINDINGS, keymap)),
             ("Detail pane", key_rows(app, DetailPane.BINDINGS, keymap)),
@@ -428,7 +440,8 @@ class MainScreen(LiveMixin, MarkingMixin, DecidingMixin, PresenceMixin):
     def palette_commands(self) -> list[tuple[str, str, str, bool]]:
         """(title, help, action, enabled) for the command palette, one per key."""
         out = []
-        for group in (DECISION_BINDINGS, MARK_BINDINGS, VIEW_BINDINGS, TAB_BINDINGS):
+        for group in (DECISION_BINDINGS, FLOW_BINDINGS, MARK_BINDINGS, VIEW_BINDINGS,
+                      TAB_BINDINGS):
             for binding in group:
                 assert isinstance(binding, Binding)
                 if binding.action == "back":

@@ -1,4 +1,9 @@
-"""Marks and bulk reject: `space`, `v`, `*`, `U`, then `R` with one reason.
+"""Marks, bulk reject and bulk approve: `space`, `v`, `*`, `U`, then `R` with one reason,
+or `A` where `[policy] bulk_approve` allows it.
+
+Both dialogs say up front which marked pauses the decision cannot be made on, and why,
+one line per reason (`core.ledger.bulk.bulk_plan`: a schema pause takes a value, policy
+refuses, bulk approve is not allowed at that gate); those are not sent and stay marked.
 
 Marks live in a `MarkBook` by thread and checkpoint (never by row), so they survive the
 filter and every refresh; `reject_many` gets each mark's checkpoint as its `expect`, so
@@ -13,9 +18,16 @@ from collections.abc import Sequence
 from textual import work
 
 from console.core.ledger.apply import BulkResult, BulkTarget, reject_many
+from console.core.ledger.bulk import approve_many, bulk_plan
+from console.core.ledger.rows import DecisionType
 from console.core.models import PendingThread
 from console.ui.marks import Mark
-from console.ui.modals.bulk import BulkProgressScreen, BulkRejectScreen
+from console.ui.modals.bulk import (
+    BulkProgressScreen,
+    BulkRejectScreen,
+    bulk_approve_text,
+)
+from console.ui.modals.confirm import ConfirmScreen
 from console.ui.screens.base import ScreenBase
 from console.ui.screens.deciding import DECISION_GROUP
 from console.ui.screens.decision_status import DECISION_FLAGS, DECISION_LEGEND
@@ -124,9 +136,11 @@ class MarkingMixin(ScreenBase):
         marks = list(self.marks)
         heads = {t.thread_id: t.checkpoint_id for t in self._all}
         shown = {t.thread_id for t in self.table.rows}
+        plan = bulk_plan(self._decider, self._marked_pauses(marks), DecisionType.REJECT)
         dialog = BulkRejectScreen(
             len(marks), self.marks.breakdown(),
-            hidden=self.marks.hidden(shown), stale=self.marks.stale(heads))
+            hidden=self.marks.hidden(shown), stale=self.marks.stale(heads),
+            refusals=[(r.reason, r.thread_ids) for r in plan.refusals])
 
         def confirmed(reason: str | None) -> None:
             if reason:
@@ -136,8 +150,17 @@ class MarkingMixin(ScreenBase):
 
         self.app.push_screen(dialog, confirmed)
 
+    def _marked_pauses(self, marks: list[Mark]) -> list[PendingThread]:
+        """The pause each mark was made on (a mark keeps its row; else the queue's)."""
+        rows = {t.thread_id: t for t in self._all} if any(m.thread is None for m in marks) \
+            else {}
+        found = (m.thread or rows.get(m.thread_id) for m in marks)
+        return [p for p in found if p is not None]
+
     @work(name="bulk reject", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
     async def _bulk_reject(self, marks: list[Mark], reason: str) -> None:
+        # All are sent, those the dialog said cannot be rejected too: the core refuses
+        # them, writing nothing but the audit of a policy refusal.
         targets = [BulkTarget(m.thread_id, m.expect) for m in marks]
         progress = BulkProgressScreen(len(targets), reason, self._redactor)
         await self.app.push_screen(progress)
@@ -160,29 +183,105 @@ class MarkingMixin(ScreenBase):
         progress.finish(results)
         self._bulk_done(marks, results)
 
-    def _bulk_done(self, marks: list[Mark], results: list[BulkResult]) -> None:
+    def _bulk_done(self, marks: list[Mark], results: list[BulkResult], *,
+                   verb: str = "reject") -> None:
         by_thread = {m.thread_id: m for m in marks}
-        # queued (worker mode) is recorded, not done: it is said apart below
-        done = [r.thread_id for r in results if r.status in ("rejected", "queued")]
+        done_word = "approved" if verb == "approve" else "rejected"
+        # queued (worker mode) is recorded, not done: it is said apart below; a recorded
+        # approval waiting for more approvers is this reviewer's part done (unmarked)
+        done = [r.thread_id for r in results
+                if r.status in (done_word, "queued", "approval_recorded")]
+        gone = {r.thread_id for r in results if r.status == done_word}
         queued = sum(1 for r in results if r.status == "queued")
+        recorded = sum(1 for r in results if r.status == "approval_recorded")
         for result in results:
             mark = by_thread.get(result.thread_id)
-            if result.status not in ("rejected", "queued") and mark is not None:
+            if result.thread_id not in gone and mark is not None:
                 self._own_moves.discard((mark.thread_id, mark.checkpoint_id))
         self.marks.remove(done)
         for thread_id in done:
             self.drafts.discard_thread(thread_id)
-        gone = set(done)
         self._all = [t for t in self._all if t.thread_id not in gone]
         self.apply_filter()
         self._marks_changed()
         kept = len(results) - len(done)
-        note = f"; {kept} not rejected stay marked" if kept else ""
-        what = (f"{len(done) - queued} of {len(results)} rejected, {queued} queued for a worker"
-                if queued else f"{len(done)} of {len(results)} rejected")
-        self.status.set(last=f"bulk reject: {what}")
-        told = what if queued else f"{len(done)} of {len(results)} threads rejected"
-        self.notify(f"{told}{note}.",
-                    title="Bulk reject", severity="warning" if kept else "information",
-                    markup=False)
+        note = f"; {kept} not {done_word} stay marked" if kept else ""
+        extra = [f"{queued} queued for a worker"] if queued else []
+        if recorded:
+            extra.append(f"{recorded} approvals recorded, waiting for more approvers")
+        what = ", ".join([f"{len(gone)} of {len(results)} {done_word}", *extra])
+        self.status.set(last=f"bulk {verb}: {what}")
+        told = what if extra else f"{len(gone)} of {len(results)} threads {done_word}"
+        self.notify(f"{told}{note}.", title=f"Bulk {verb}",
+                    severity="warning" if kept else "information", markup=False)
         self.reload()
+
+    # --- bulk approve -------------------------------------------------------------------
+
+    def action_approve_marked(self) -> None:
+        """`A`: approve the marked pauses where `[policy] bulk_approve` allows it."""
+        if self.busy:
+            self.notify(f"Wait: {self.busy}.", severity="warning", markup=False)
+            return
+        if not self._policy.bulk_approve:
+            self.notify("Bulk approve is off: [policy] bulk_approve names no graph or gate. "
+                        "Approve threads one by one, or ask for the gates to be named.",
+                        title="No bulk approve", severity="warning", markup=False)
+            return
+        if not self.marks:
+            self.notify("Nothing is marked: mark threads with space, v or * first.",
+                        severity="warning", markup=False)
+            return
+        marks = list(self.marks)
+        plan = bulk_plan(self._decider, self._marked_pauses(marks), DecisionType.APPROVE)
+        if not plan.groups:
+            why = "; ".join(f"{len(r.thread_ids)}: {r.reason}" for r in plan.refusals)
+            self.notify(f"None of the {len(marks)} marked threads may be bulk-approved ({why})",
+                        title="No bulk approve", severity="warning", markup=False)
+            return
+        heads = {t.thread_id: t.checkpoint_id for t in self._all}
+        shown = {t.thread_id for t in self.table.rows}
+        body = bulk_approve_text(plan, count=len(marks), hidden=self.marks.hidden(shown),
+                                 stale=self.marks.stale(heads), redactor=self._redactor)
+        will = len(plan.thread_ids)
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.set_busy(f"approving {will} marked threads")
+                self._bulk_approve(marks)
+
+        self.app.push_screen(ConfirmScreen(f"Approve {will} marked threads?", body,
+                                           yes_label=f"approve {will}"), confirmed)
+
+    @work(name="bulk approve", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
+    async def _bulk_approve(self, marks: list[Mark]) -> None:
+        # All marked pauses go to the core: it approves where bulk approve is allowed and
+        # refuses the rest (four-eyes, rights: audited), as the dialog said up front.
+        chosen = marks
+        pauses = self._marked_pauses(chosen)
+        progress = BulkProgressScreen(len(pauses), "", self._redactor, verb="Approving",
+                                      done_word="approved")
+        await self.app.push_screen(progress)
+        self.set_busy(f"approving {len(pauses)} marked threads")
+        refs = {(m.thread_id, m.checkpoint_id) for m in chosen}
+        self._own_moves.update(refs)
+
+        def advance(result: BulkResult, done: int, total: int) -> None:
+            progress.advance(result, done, total)
+            self.status.set(busy=f"approving marked threads {done}/{total}")
+
+        try:
+            results = await approve_many(
+                self._decider, pauses, expects={m.thread_id: m.expect for m in chosen},
+                concurrency=BULK_CONCURRENCY, progress=advance)
+        except BaseException:
+            self._own_moves.difference_update(refs)
+            raise
+        finally:
+            self.set_busy(None)
+        for result in results:
+            if result.status == "approval_recorded":
+                pause = next(p for p in pauses if p.thread_id == result.thread_id)
+                self.own_approval_recorded(pause, result.message)
+        progress.finish(results)
+        self._bulk_done(marks, results, verb="approve")
