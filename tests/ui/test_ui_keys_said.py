@@ -16,7 +16,6 @@ from ui_support import (
 
 from console.core.store.base import CheckpointStore
 from console.settings import Settings
-from console.ui.modals.confirm import ConfirmScreen
 from console.ui.modals.help import HelpScreen
 from console.ui.modals.prompt import PromptScreen
 
@@ -76,11 +75,12 @@ async def test_the_respond_preview_says_respond_to_and_message(
         await select_graph(pilot, "tutorial")
         await pilot.press("m")
         await until(pilot, lambda: isinstance(app.screen, PromptScreen), what="the prompt")
-        await pilot.press(*"use plan B", "enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the preview")
+        await pilot.press(*"use plan B")
+        # the reason box is the preview (the next-thread flow): the Command with the text
+        await until(pilot, lambda: "Command(" in screen_text(app), what="the preview")
         text = screen_text(app)
-        assert "Respond to this thread?" in text and "message: use plan B" in text
-        assert "reason:" not in text
+        assert "Respond to tutorial-" in text and "Message sent back" in text
+        assert "use plan B" in text and "reason:" not in text
 
 
 async def test_a_load_during_our_bulk_reject_does_not_call_its_threads_gone(
