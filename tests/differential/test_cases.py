@@ -136,3 +136,30 @@ async def test_rejecting_an_agents_tools_breakpoint_ends_the_run(open_case: Any)
     await decider.decide("t", DecisionInput(DecisionType.REJECT, reason="no"))
     assert (await case.graph.aget_state(case.config("t"))).next == ()
     assert case.sink.counts("t") == {}
+
+
+@pytest.mark.parametrize("setup", [False, True], ids=["no setup", "setup first"])
+async def test_a_failed_entrypoint_leaves_no_question_of_its_tasks(
+    open_case: Any, setup: bool
+) -> None:
+    """Functional API, parallel @tasks: t1 fails while t2 and t3 ask. The entrypoint
+    raises the failure instead of asking again, so `aget_state` shows no question; the
+    tasks' own interrupt writes must not show as one, with the graph (not listed) or
+    without it (stalled, no interrupts), and reading the queue must not fail (a Postgres
+    status row with interrupt writes and no question made the whole queue raise)."""
+    from tests.differential.shapes import Flow
+
+    shape = Flow("flow", 0, (("t1", 0), ("t2", 1), ("t3", 1)), True, 0)
+    case = await open_case(shape, setup=setup)
+    await case.invoke("t", first_input(case.shape, 0, 3), fail="t1")
+    state = await case.graph.aget_state(case.config("t"))
+    assert state.next and not state.interrupts  # the run failed; LangGraph asks nothing
+    await case.check("t")
+    assert [p.thread_id for p in await case.store.pending()] == []
+    bare = await open_store(case.store.location, GraphRegistry(), grace_seconds=0)
+    try:
+        for pause in [await bare.pending_thread("t"), *await bare.pending()]:
+            assert pause is not None and pause.kind.value == "stalled"
+            assert pause.interrupts == ()
+    finally:
+        await bare.close()

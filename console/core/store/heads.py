@@ -486,8 +486,9 @@ def shape_of(
                          False, paths, None if all(keep) else keep)
         # only `@task` calls asked (their entrypoint failed instead of asking again): no
         # question is pending, and none of theirs is shown
+        # (their paths stay, so a row's interrupt writes still line up with `keep`)
         return _breakpoint_shape(info, graph, pending, parent_tokens, tokens,
-                                 failed)._replace(keep=keep)
+                                 failed)._replace(paths=paths, keep=keep)
     return _breakpoint_shape(info, graph, pending, parent_tokens, tokens, failed)
 
 
