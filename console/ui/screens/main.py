@@ -37,6 +37,7 @@ from console.core.ledger.rows import LedgerRow
 from console.core.models import PendingThread
 from console.core.store.heads import matches
 from console.ui.actions import ACTIONS, actions_text
+from console.ui.cell_text import one_line
 from console.ui.errors import describe_error
 from console.ui.filter_query import SYNTAX_HINT, parse_filter
 from console.ui.keys import key_rows
@@ -358,6 +359,30 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
     def action_reload(self) -> None:
         self.reload()
 
+    @work(name="reconcile", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
+    async def action_reconcile(self) -> None:
+        """Settle decisions a crashed console, CLI or worker left in flight, as
+        `hitl-console reconcile` does: from what the thread's rows say, never re-running
+        anything (palette only: rare, and not for a stray key)."""
+        from console.core.ledger.reconcile import reconcile
+
+        try:
+            settled = await reconcile(self._decider)
+        except Exception as exc:
+            report_error(self.app, exc, redactor=self._redactor)
+            return
+        if not settled:
+            self.notify("Nothing to reconcile: no decision was left in flight.",
+                        title="Reconcile", markup=False)
+            return
+        lines = [f"#{s.row.id} {one_line(s.row.thread_id)}: {s.status}: "
+                 f"{one_line(self._redactor.redact_text(s.outcome))}" for s in settled]
+        self.notify("\n".join(lines[:5]) + (f"\n... and {len(lines) - 5} more"
+                                              if len(lines) > 5 else ""),
+                    title=f"Reconciled {len(settled)}", markup=False, timeout=10)
+        self.status.set(last=f"reconcile: {len(settled)} settled")
+        self.reload()
+
     def action_switch_pane(self) -> None:
         if self.table.has_focus:
             if self.one_pane:
@@ -458,4 +483,8 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
                 key = self.app.get_key_display(binding)
                 help_text = f"key {key}" + (f"; unavailable: {why}" if why else "")
                 out.append((binding.description, help_text, binding.action, enabled))
+        out.append(("Reconcile in-flight decisions",
+                    "settle decisions a crashed console or CLI left in flight, from the "
+                    "threads' rows (like `hitl-console reconcile`)", "reconcile",
+                    self.ledger_unavailable is None))
         return out
