@@ -376,8 +376,13 @@ async def run_reject(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _progress(result: BulkResult, done: int, total: int) -> None:
-    print(f"\r{done}/{total} {result.status:<11} {inert(result.thread_id, limit=40)}",
-          end="" if done < total else "\n", file=sys.stderr, flush=True)
+    """One line redrawn in place on a terminal; into a file or pipe (a log, CI), whole
+    lines at every tenth and at the end, never carriage returns."""
+    line = f"{done}/{total} {result.status:<11} {inert(result.thread_id, limit=40)}"
+    if sys.stderr.isatty():
+        print(f"\r{line}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    elif done == total or done % max(1, total // 10) == 0:
+        print(line, file=sys.stderr, flush=True)
 
 
 def _bulk_report(settings: Settings, results: list[BulkResult]) -> int:

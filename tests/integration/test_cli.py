@@ -174,12 +174,21 @@ async def test_bulk_reject_and_expire(seeded: str) -> None:
     dry = run("expire", "--older-than", "1h", "--dry-run", "--db", seeded, "--json",
               *DEMO_GRAPHS)
     would = json.loads(dry.stdout)["would_expire"]
+    dry_text = run("expire", "--older-than", "1h", "--dry-run", "--db", seeded, *DEMO_GRAPHS)
+    assert dry_text.stdout.splitlines() == [*would, f"{len(would)} would expire"]
     expired = run("expire", "--older-than", "1h", "--db", seeded, "--json", *DEMO_GRAPHS)
     assert expired.returncode == 0, expired.stdout + expired.stderr
     assert json.loads(expired.stdout)["counts"].get("rejected", 0) == len(would)
     lines = run("audit", "--db", seeded, "--json").stdout.splitlines()
     audit = [json.loads(line) for line in lines]
     assert sum(r["reason"] == "approval timeout" for r in audit) == len(would)
+    # text output into a pipe: progress as whole lines, no carriage returns
+    left = json.loads(run("pending", "--db", seeded, "--json", *DEMO_GRAPHS).stdout)
+    others = [r["thread_id"] for r in left
+              if r["graph"] in ("hitl_agent", "hitl_agent_js", "subgraph", "tutorial")][:2]
+    piped = run("reject", *others, "--db", seeded, "--reason", "batch", *DEMO_GRAPHS)
+    assert piped.returncode == 0 and "\r" not in piped.stderr, piped.stderr
+    assert len(others) == 2 and "2/2 rejected" in piped.stderr and "2 rejected" in piped.stdout
 
 
 def test_help_for_every_command(capsys: pytest.CaptureFixture[str]) -> None:
