@@ -186,9 +186,12 @@ async def test_bulk_reject_and_expire(seeded: str) -> None:
     left = json.loads(run("pending", "--db", seeded, "--json", *DEMO_GRAPHS).stdout)
     others = [r["thread_id"] for r in left
               if r["graph"] in ("hitl_agent", "hitl_agent_js", "subgraph", "tutorial")][:2]
-    piped = run("reject", *others, "--db", seeded, "--reason", "batch", *DEMO_GRAPHS)
-    assert piped.returncode == 0 and "\r" not in piped.stderr, piped.stderr
-    assert len(others) == 2 and "2/2 rejected" in piped.stderr and "2 rejected" in piped.stdout
+    piped = subprocess.run(  # bytes: text mode would turn a "\r" into a newline
+        [sys.executable, "-m", "console", "reject", *others, "--db", seeded, "--reason",
+         "batch", *DEMO_GRAPHS], capture_output=True, cwd=ROOT, timeout=120, check=False)
+    assert piped.returncode == 0 and b"\r" not in piped.stderr, piped.stderr
+    assert len(others) == 2 and b"2/2 rejected" in piped.stderr
+    assert b"2 rejected" in piped.stdout
 
 
 def test_help_for_every_command(capsys: pytest.CaptureFixture[str]) -> None:
