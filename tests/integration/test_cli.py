@@ -152,6 +152,9 @@ async def test_decisions_through_the_cli(seeded: str) -> None:
     replace = run("approve", "email-0000", "--db", seeded, "--edit",
                   '{"attachments": []}', *DEMO_GRAPHS)
     assert replace.returncode == 2 and "--force" in replace.stderr
+    retyped = run("approve", "hitl_agent-0002", "--db", seeded, "--edit", '{"labels": 5}',
+                  *DEMO_GRAPHS)  # a set[str] channel given a number
+    assert retyped.returncode == 2 and "an int where the state holds a set" in retyped.stderr
     no_reason = run("reject", "email-0000", "--db", seeded, *DEMO_GRAPHS)
     assert no_reason.returncode == 2
     respond = run("respond", "hitl_agent-0002", "--db", seeded, "-m", "call me", *DEMO_GRAPHS)

@@ -66,6 +66,17 @@ class UpdateEffect:
     replaces_collection: bool
     before: Any
     after: Any
+    changes_type: bool = False  # a value of another kind (an int where a set was)
+
+    def warning(self) -> str | None:
+        """Why this update needs `--force`, or None."""
+        if self.changes_type:
+            return (f"update of {self.key!r} puts {_a(type(self.after).__name__)} where the "
+                    f"state holds {_a(type(self.before).__name__)}")
+        if self.replaces_collection:
+            return (f"update of {self.key!r} replaces the whole {type(self.before).__name__} "
+                    "(the channel has no reducer)")
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,16 +130,11 @@ def plan_decision(
             f"Thread {pause.thread_id!r} cannot be read ({pause.error}); nothing was "
             "written. Pass the application's serializer with --serde, or repair its rows.")
     effects = update_effects(choice.state_update, values, graph) if choice.state_update else ()
-    replacing = [e for e in effects if e.replaces_collection]
-    warnings = tuple(
-        f"update of {e.key!r} replaces the whole {type(e.before).__name__} "
-        "(the channel has no reducer)"
-        for e in replacing
-    )
-    if replacing and not choice.force:
+    warnings = tuple(w for e in effects if (w := e.warning()) is not None)
+    if warnings and not choice.force:
         raise DecisionRefused(
-            f"{warnings[0].capitalize()}: earlier items would be lost. Nothing was written; "
-            "check the edit, then confirm with --force."
+            f"{warnings[0].capitalize()}: earlier items or their type would be lost. Nothing "
+            "was written; check the edit, then confirm with --force."
         )
     update = dict(choice.state_update) if choice.state_update else None
     if pause.kind is not PauseKind.INTERRUPT:
@@ -486,12 +492,34 @@ def update_effects(
         effects.append(UpdateEffect(
             key=key,
             reducer=getattr(operator, "__name__", "reducer") if operator else "replace",
-            replaces_collection=operator is None and isinstance(before, list | dict)
+            replaces_collection=operator is None and isinstance(before, _COLLECTIONS)
             and bool(before),
             before=before,
             after=after,
+            changes_type=operator is None and _other_kind(before, after),
         ))
     return tuple(effects)
+
+
+_COLLECTIONS = (list, dict, set, frozenset, tuple)
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
+def _other_kind(before: Any, after: Any) -> bool:
+    """Whether `after` is a different kind of value than `before` (a number for a set, a
+    string for a list); None on either side and int/float are the same kind."""
+    if before is None or after is None:
+        return False
+    numbers = (int, float)
+    if isinstance(before, numbers) and isinstance(after, numbers):
+        return isinstance(before, bool) != isinstance(after, bool)
+    for kinds in (str, bool, numbers, (list, tuple), (dict,), (set, frozenset)):
+        if isinstance(before, kinds):
+            return not isinstance(after, kinds)
+    return False
 
 
 def _through_channel(channel: Any, before: Any, new: Any) -> Any:
