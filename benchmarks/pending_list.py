@@ -86,9 +86,16 @@ SERDE_CHOICE = "safe"
 
 def store_serde() -> Any:
     if SERDE_CHOICE == "langgraph":
+        # the store decodes listing and review with `display_decoder()`: LangGraph's own
+        # serializer in its place is the unsafe baseline
         from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-        return JsonPlusSerializer()
+        from console.core.serde import SafeSerializer
+
+        serde = SafeSerializer()
+        baseline = JsonPlusSerializer()
+        serde.display_decoder = lambda: baseline  # type: ignore[method-assign]
+        return serde
     return None  # the store's default: the safe serializer
 
 
