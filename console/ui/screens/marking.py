@@ -13,7 +13,7 @@ on a state nobody saw. One failure never stops the rest.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from textual import work
 
@@ -163,25 +163,35 @@ class MarkingMixin(ScreenBase):
         # them, writing nothing but the audit of a policy refusal.
         targets = [BulkTarget(m.thread_id, m.expect) for m in marks]
         progress = BulkProgressScreen(len(targets), reason, self._redactor)
+        results = await self._run_bulk(
+            marks, progress, "rejecting", lambda advance: reject_many(
+                self._decider, targets, reason, concurrency=BULK_CONCURRENCY,
+                progress=advance))
+        progress.finish(results)
+        self._bulk_done(marks, results)
+
+    async def _run_bulk(
+        self, marks: list[Mark], progress: BulkProgressScreen, doing: str,
+        run: Callable[[Callable[[BulkResult, int, int], None]], Awaitable[list[BulkResult]]],
+    ) -> list[BulkResult]:
+        """One bulk decision on the marks: the progress dialog, the busy state, and the
+        marks' pauses counted as this console's own moves while it runs."""
         await self.app.push_screen(progress)
-        self.set_busy(f"rejecting {len(targets)} marked threads")
+        self.set_busy(f"{doing} {progress.total} marked threads")
         refs = {(m.thread_id, m.checkpoint_id) for m in marks}
         self._own_moves.update(refs)
 
         def advance(result: BulkResult, done: int, total: int) -> None:
             progress.advance(result, done, total)
-            self.status.set(busy=f"rejecting marked threads {done}/{total}")
+            self.status.set(busy=f"{doing} marked threads {done}/{total}")
 
         try:
-            results = await reject_many(self._decider, targets, reason,
-                                        concurrency=BULK_CONCURRENCY, progress=advance)
+            return await run(advance)
         except BaseException:
             self._own_moves.difference_update(refs)
             raise
         finally:
             self.set_busy(None)
-        progress.finish(results)
-        self._bulk_done(marks, results)
 
     def _bulk_done(self, marks: list[Mark], results: list[BulkResult], *,
                    verb: str = "reject") -> None:
@@ -257,28 +267,13 @@ class MarkingMixin(ScreenBase):
     async def _bulk_approve(self, marks: list[Mark]) -> None:
         # All marked pauses go to the core: it approves where bulk approve is allowed and
         # refuses the rest (four-eyes, rights: audited), as the dialog said up front.
-        chosen = marks
-        pauses = self._marked_pauses(chosen)
+        pauses = self._marked_pauses(marks)
         progress = BulkProgressScreen(len(pauses), "", self._redactor, verb="Approving",
                                       done_word="approved")
-        await self.app.push_screen(progress)
-        self.set_busy(f"approving {len(pauses)} marked threads")
-        refs = {(m.thread_id, m.checkpoint_id) for m in chosen}
-        self._own_moves.update(refs)
-
-        def advance(result: BulkResult, done: int, total: int) -> None:
-            progress.advance(result, done, total)
-            self.status.set(busy=f"approving marked threads {done}/{total}")
-
-        try:
-            results = await approve_many(
-                self._decider, pauses, expects={m.thread_id: m.expect for m in chosen},
-                concurrency=BULK_CONCURRENCY, progress=advance)
-        except BaseException:
-            self._own_moves.difference_update(refs)
-            raise
-        finally:
-            self.set_busy(None)
+        results = await self._run_bulk(
+            marks, progress, "approving", lambda advance: approve_many(
+                self._decider, pauses, expects={m.thread_id: m.expect for m in marks},
+                concurrency=BULK_CONCURRENCY, progress=advance))
         for result in results:
             if result.status == "approval_recorded":
                 pause = next(p for p in pauses if p.thread_id == result.thread_id)
