@@ -204,14 +204,9 @@ class DecidingMixin(ScreenBase):
     @work(name="preview decision", group=PREVIEW_GROUP, exclusive=True, exit_on_error=False)
     async def _preview_in(self, prompt: PromptScreen, attempt: Attempt) -> None:
         """Plan `attempt` with a stand-in text and show its Command in `prompt`."""
-        choice = replace(attempt.choice, reason=_TYPED, force=True)
         try:
-            pause, plan = await self._decider.plan(
-                attempt.thread_id, choice, expect=attempt.pause_id,
-                expect_pause=interrupts_key(attempt.seen_ids))
-            if pause.interrupt_ids != attempt.seen_ids:
-                raise ConflictError(pause_changed(attempt.thread_id, attempt.seen_ids,
-                                                  pause.interrupt_ids))
+            plan = await self._plan_seen(attempt, replace(attempt.choice, reason=_TYPED,
+                                                          force=True))
         except ConflictError as exc:
             self.show_conflict(attempt.thread_id, attempt.seen, attempt.seen_ids, str(exc))
             return
@@ -357,16 +352,22 @@ class DecidingMixin(ScreenBase):
         self.set_busy(f"{_DOING.get(attempt.verb, attempt.verb)} {attempt.thread_id}")
         self._decide(attempt)
 
+    async def _plan_seen(self, attempt: Attempt, choice: DecisionInput) -> Plan:
+        """The plan of `choice` for the pause the reviewer read; a ConflictError if the
+        thread moved on or asks other questions now."""
+        pause, plan = await self._decider.plan(
+            attempt.thread_id, choice, expect=attempt.pause_id,
+            expect_pause=interrupts_key(attempt.seen_ids))
+        if pause.interrupt_ids != attempt.seen_ids:
+            raise ConflictError(pause_changed(attempt.thread_id, attempt.seen_ids,
+                                              pause.interrupt_ids))
+        return plan
+
     @work(name="plan decision", group=DECISION_GROUP, exclusive=True, exit_on_error=False)
     async def _plan(self, attempt: Attempt) -> None:
         self.set_busy(f"checking {attempt.verb} of {attempt.thread_id}")
         try:
-            pause, plan = await self._decider.plan(
-                attempt.thread_id, replace(attempt.choice, force=True),
-                expect=attempt.pause_id, expect_pause=interrupts_key(attempt.seen_ids))
-            if pause.interrupt_ids != attempt.seen_ids:
-                raise ConflictError(pause_changed(attempt.thread_id, attempt.seen_ids,
-                                                  pause.interrupt_ids))
+            plan = await self._plan_seen(attempt, replace(attempt.choice, force=True))
         except ConflictError as exc:
             self.show_conflict(attempt.thread_id, attempt.seen, attempt.seen_ids, str(exc))
             return
