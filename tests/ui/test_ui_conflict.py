@@ -188,3 +188,38 @@ async def test_a_conflict_found_by_refresh_closes_the_pending_confirm(
         assert screen.busy is None and screen.check_action("reject", ()) is not False
         rows = await ledger_db(store).rows(thread_id=thread.thread_id)
         assert [r.reviewer for r in rows] == ["alice"]
+
+
+async def test_a_filter_left_one_thread_a_cli_approve_still_says_who(
+    store: CheckpointStore, settings: Settings, queue_db: Path
+) -> None:
+    """Issue 16: with a filter that leaves one thread, its detail open, a CLI approve
+    emptied the table and the detail said only "No pending thread matches the filter":
+    the reviewer must be told who moved it, as without a filter."""
+    app = build_app(store, settings, poll_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        await until(pilot, lambda: screen.loads >= 1, what="the first load")
+        thread = next(t for t in screen.all_threads if t.graph == "tutorial")
+        await pilot.press("slash")
+        for char in thread.thread_id:
+            await pilot.press(char)
+        await pilot.press("enter")  # keep the filter, back to the queue
+        await settle(pilot)
+        assert [t.thread_id for t in screen.table.rows] == [thread.thread_id]
+        await pilot.press("enter")  # read it
+        await until(pilot, lambda: screen.detail.checkpoint_id == thread.checkpoint_id,
+                    what="the detail")
+        await cli_approve(queue_db, thread.thread_id, "tutorial")
+        await until(pilot, lambda: isinstance(app.screen, ConflictScreen), timeout=30,
+                    what="the who/what dialog")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Its head changed while you had it open" in text
+        body = app.screen.query_one("#conflict-body").render()
+        assert "alice approve applied -> " in str(getattr(body, "plain", body))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the dialog")
+        await settle(pilot)
+        assert "No pending thread matches the filter" in screen_text(app)
+        assert screen.table.row_count == 0

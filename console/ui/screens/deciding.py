@@ -597,6 +597,9 @@ class DecidingMixin(ScreenBase):
     def _conflict_chosen(self, info: ConflictInfo, attempt: Attempt | None,
                          choice: ConflictChoice | None) -> None:
         self._attempt = None
+        if self.table.selected is None:
+            # the detail was kept for the dialog (`_show_empty`): nothing is left to read
+            self.detail.show_message(self.table.empty_text)
         if choice == "reload":
             self.reload()
             return

@@ -152,7 +152,7 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         self.table.replace_rows(shown, empty_text=empty, measure=False)
         if not shown:
             # An empty table highlights nothing, so no Highlighted message says this.
-            self.detail.show_message(empty)
+            self._show_empty()
         self._counts_changed()
         self.refresh_bindings()
 
@@ -177,8 +177,16 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
             added = [t for t in added if matches(t, query.filter, now)]
         self.table.change_rows(removed, added)
         if not self.table.row_count:
-            self.detail.show_message(self.table.empty_text)
+            self._show_empty()
         self._counts_changed()
+
+    def _show_empty(self) -> None:
+        """The detail says the queue (as filtered) is empty, unless the reviewer is
+        reading a thread there: `check_watched` then says who moved it first (with a
+        filter that left one thread, a CLI approve emptied the table and the words
+        replaced the detail before any dialog), and the words follow the dialog."""
+        if self.watched() is None:
+            self.detail.show_message(self.table.empty_text)
 
     def _counts_changed(self) -> None:
         shown, total = self.table.row_count, len(self._all)
