@@ -23,6 +23,7 @@ from console.core.jsonable import to_jsonable
 from console.core.ledger.apply import Outcome
 from console.core.ledger.decisions import DecisionInput, Plan
 from console.core.ledger.rows import DecisionType, LedgerRow, interrupts_key
+from console.core.ledger.status import describe
 from console.core.models import PendingThread, ReviewBundle
 from console.core.pause_id import pause_id
 from console.core.reveal import reveal_value
@@ -551,6 +552,39 @@ class DecidingMixin(ScreenBase):
     @work(name="conflict", group=CONFLICT_GROUP, exclusive=True, exit_on_error=False)
     async def _load_conflict(self, thread_id: str, seen: str, seen_ids: tuple[str, ...],
                              message: str) -> None:
+        followed: list[LedgerRow] = []  # the decision in flight the dialog follows
+
+        async def read() -> ConflictInfo:
+            info = await self._conflict_info(thread_id, seen, seen_ids, message)
+            if info.applying is not None:
+                followed[:] = [info.applying]
+            elif followed:
+                # settled since: the core's sentence ("is applying") is out of date
+                row = next((r for r in info.rows if r.id == followed[0].id), followed[0])
+                words = describe(row, info.read_at or self._clock()).text
+                info = replace(info, message=f"Conflict on {thread_id}: {words}. Nothing "
+                               "of yours was sent.")
+            return info
+
+        info = await read()
+        self._conflicts_shown.add((thread_id, seen, seen_ids))
+        attempt = self._attempt if self._attempt and self._attempt.thread_id == thread_id else None
+        draft = self.drafts.get((thread_id, seen))
+        if attempt is not None:
+            what = "your draft" if attempt.via_form else f"your {attempt.verb}"
+        elif draft is not None:
+            what = "your draft"
+        else:
+            what = ""
+        screen = ConflictScreen(info, self._redactor, what=what or None, reread=read)
+        self._close_decision_dialogs()
+        # the dialog's latest reading decides (it follows a decision still in flight)
+        self.app.push_screen(
+            screen, lambda choice: self._conflict_chosen(screen.info, attempt, choice))
+
+    async def _conflict_info(self, thread_id: str, seen: str, seen_ids: tuple[str, ...],
+                             message: str) -> ConflictInfo:
+        """Who moved the thread (the ledger) and where it is now (its head's bundle)."""
         rows: tuple[LedgerRow, ...] = ()
         new = None
         try:
@@ -563,26 +597,15 @@ class DecidingMixin(ScreenBase):
         except NotPendingError:
             new = None
         seen_bundle = self._bundles.get((thread_id, seen, seen_ids))
-        info = ConflictInfo(
+        return ConflictInfo(
             thread_id=thread_id,
             seen_checkpoint=seen,
             message=message,
             rows=rows,
             seen_values=seen_bundle.values if seen_bundle is not None else None,
             new=new,
+            read_at=self._clock(),
         )
-        self._conflicts_shown.add((thread_id, seen, seen_ids))
-        attempt = self._attempt if self._attempt and self._attempt.thread_id == thread_id else None
-        draft = self.drafts.get((thread_id, seen))
-        if attempt is not None:
-            what = "your draft" if attempt.via_form else f"your {attempt.verb}"
-        elif draft is not None:
-            what = "your draft"
-        else:
-            what = ""
-        screen = ConflictScreen(info, self._redactor, what=what or None)
-        self._close_decision_dialogs()
-        self.app.push_screen(screen, lambda choice: self._conflict_chosen(info, attempt, choice))
 
     def _close_decision_dialogs(self) -> None:
         """The dialogs of a decision on a pause that is gone (a y/n, a prompt, the form)
