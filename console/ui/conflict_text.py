@@ -81,8 +81,12 @@ def conflict_text(info: ConflictInfo, redactor: Redactor) -> Text:
     out = Text()
     out.append(one_line(info.thread_id), style="bold")
     applying = info.applying
-    out.append(" is being decided by someone else.\n" if applying is not None
-               else " moved on since you looked at it.\n")
+    if applying is not None:
+        out.append(" is being decided by someone else.\n")
+    elif info.new_head == info.seen_checkpoint:
+        out.append(": its questions changed at the same checkpoint since you looked at it.\n")
+    else:
+        out.append(" moved on since you looked at it.\n")
     out.append(one_line(redactor.redact_text(info.message, keep=(info.thread_id,))) + "\n\n")
     out.append("you saw  ", style=KEY_STYLE)
     out.append(info.seen_checkpoint + "\n")

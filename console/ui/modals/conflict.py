@@ -73,6 +73,8 @@ class ConflictScreen(ModalScreen[ConflictChoice]):
     def title_text(self) -> str:
         if self.info.applying is not None:
             return "Conflict: another decision is being applied"
+        if self.info.new_head == self.info.seen_checkpoint:
+            return "Conflict: the questions changed"
         return "Conflict: the thread moved on"
 
     @property

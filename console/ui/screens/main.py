@@ -35,6 +35,7 @@ from textual.worker import Worker, WorkerState
 
 from console.core.ledger.rows import LedgerRow
 from console.core.models import PendingThread
+from console.core.pause_id import new_question
 from console.core.store.heads import matches
 from console.ui.actions import ACTIONS, actions_text
 from console.ui.cell_text import one_line
@@ -221,8 +222,13 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         if (thread_id, seen, seen_ids) in self._conflicts_shown:
             return  # the reviewer was told already that this pause is gone
         self._conflicts_shown.add((thread_id, seen, seen_ids))
-        self.show_conflict(thread_id, seen, seen_ids, "Its head changed while you had it "
-                           "open; nothing of yours was sent.")
+        if row is not None and row.checkpoint_id == seen:
+            # The same checkpoint, other questions: answered elsewhere, then asked again
+            # (or some of several answered by id). Nothing wrote a new head.
+            message = new_question(thread_id, row, seen_ids=seen_ids)
+        else:
+            message = "Its head changed while you had it open; nothing of yours was sent."
+        self.show_conflict(thread_id, seen, seen_ids, message)
 
     def _tick(self) -> None:
         self.table.refresh()
