@@ -262,6 +262,10 @@ class LiveMixin(DecisionStatusMixin):
                         continue
                     changed = await self.watch_decisions(changed)  # settled by workers
                     changed = await self._with_open_thread(changed)
+                    if changed is not None:
+                        # breakpoints whose grace period ended: time alone made them
+                        # pending, and no feed (LISTEN included) reports that
+                        changed |= set(self._store.due_breakpoints())
                     if self.outage_since is not None:
                         changed = None  # back after an outage: read everything
                     elif changed is not None and not changed:
