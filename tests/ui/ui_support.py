@@ -87,7 +87,7 @@ def screen_text(app: App[Any]) -> str:
     return "\n".join(screen_lines(app))
 
 
-LOOPS = ("live", "conflict follow")  # worker groups that run until something happens
+LOOPS = ("live", "conflict follow", "presence listen")  # workers that run until told
 
 
 async def settle(pilot: Any, rounds: int = 3) -> None:
