@@ -48,6 +48,14 @@ class ConflictInfo:
         return unsettled_on(self.rows, self.seen_checkpoint)
 
     @property
+    def settling(self) -> bool:
+        """Whether the thread is between states: another decision is unsettled, or the
+        question seen was answered and the run has not written its next checkpoint."""
+        return self.applying is not None or (
+            self.new is not None and self.new.checkpoint_id == self.seen_checkpoint
+            and self.new.pending is None)
+
+    @property
     def still_pending(self) -> bool:
         """Whether the new head waits for a human again (a draft can be re-applied):
         never while another decision is in flight, which would only conflict again."""
@@ -83,7 +91,8 @@ def conflict_text(info: ConflictInfo, redactor: Redactor) -> Text:
     applying = info.applying
     if applying is not None:
         out.append(" is being decided by someone else.\n")
-    elif info.new_head == info.seen_checkpoint:
+    elif info.new is not None and info.new.checkpoint_id == info.seen_checkpoint \
+            and info.new.pending is not None:
         out.append(": its questions changed at the same checkpoint since you looked at it.\n")
     else:
         out.append(" moved on since you looked at it.\n")

@@ -89,7 +89,9 @@ async def test_live_refresh_shows_the_conflict_without_a_key_press(
         await cli_approve(queue_db, thread.thread_id, "tutorial")
         await until(pilot, lambda: isinstance(app.screen, ConflictScreen), timeout=30,
                     what="the live refresh to notice")
-        assert "Its head changed while you had it open" in screen_text(app)
+        # a refresh may catch alice's approve mid-apply: the dialog follows it to the end
+        await until(pilot, lambda: "Its head changed while you had it open" in screen_text(app),
+                    what="the dialog to say the head moved")
         assert "(nothing to re-apply" not in screen_text(app)  # only reading: no re-apply
         await pilot.press("escape")  # cancel
         await settle(pilot)
@@ -213,11 +215,14 @@ async def test_a_filter_left_one_thread_a_cli_approve_still_says_who(
         await cli_approve(queue_db, thread.thread_id, "tutorial")
         await until(pilot, lambda: isinstance(app.screen, ConflictScreen), timeout=30,
                     what="the who/what dialog")
-        await settle(pilot)
-        text = screen_text(app)
-        assert "Its head changed while you had it open" in text
-        body = app.screen.query_one("#conflict-body").render()
-        assert "alice approve applied -> " in str(getattr(body, "plain", body))
+
+        def body() -> str:
+            shown = app.screen.query_one("#conflict-body").render()
+            return str(getattr(shown, "plain", shown))
+
+        await until(pilot, lambda: "alice approve applied -> " in body(),
+                    what="the ledger row, settled")
+        assert "Its head changed while you had it open" in screen_text(app)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the dialog")
         await settle(pilot)

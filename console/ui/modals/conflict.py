@@ -3,7 +3,8 @@
 When the pause is taken by a decision that is still being applied (two consoles pressed
 `y` together: the loser's claim is refused while the winner's resume runs), the dialog
 says who is applying it, offers no re-apply (it could only conflict again), and re-reads
-the ledger and the head every `follow_seconds` until that decision settles.
+the ledger and the head every `follow_seconds` until that decision settles (likewise while
+an answer given elsewhere is running and the head has not moved yet).
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ class ConflictScreen(ModalScreen[ConflictChoice]):
     def title_text(self) -> str:
         if self.info.applying is not None:
             return "Conflict: another decision is being applied"
-        if self.info.new_head == self.info.seen_checkpoint:
+        new = self.info.new
+        if new is not None and new.checkpoint_id == self.info.seen_checkpoint \
+                and new.pending is not None:
             return "Conflict: the questions changed"
         return "Conflict: the thread moved on"
 
@@ -94,7 +97,7 @@ class ConflictScreen(ModalScreen[ConflictChoice]):
 
     def on_mount(self) -> None:
         use_cell_scrollbars(self.query_one("#conflict-scroll", VerticalScroll))
-        if self._reread is not None and self.info.applying is not None:
+        if self._reread is not None and self.info.settling:
             self._follow()
 
     @work(name="follow decision", group="conflict follow", exclusive=True,
@@ -103,7 +106,7 @@ class ConflictScreen(ModalScreen[ConflictChoice]):
         """Re-read until the decision in flight settles, then show how it ended (and,
         if the graph asks again, offer the re-apply)."""
         assert self._reread is not None
-        while self.info.applying is not None:
+        while self.info.settling:
             await asyncio.sleep(self._follow_seconds)
             try:
                 info = await self._reread()

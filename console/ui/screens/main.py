@@ -35,7 +35,6 @@ from textual.worker import Worker, WorkerState
 
 from console.core.ledger.rows import LedgerRow
 from console.core.models import PendingThread
-from console.core.pause_id import new_question
 from console.core.store.heads import matches
 from console.ui.actions import ACTIONS, actions_text
 from console.ui.cell_text import one_line
@@ -222,13 +221,9 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         if (thread_id, seen, seen_ids) in self._conflicts_shown:
             return  # the reviewer was told already that this pause is gone
         self._conflicts_shown.add((thread_id, seen, seen_ids))
-        if row is not None and row.checkpoint_id == seen:
-            # The same checkpoint, other questions: answered elsewhere, then asked again
-            # (or some of several answered by id). Nothing wrote a new head.
-            message = new_question(thread_id, row, seen_ids=seen_ids)
-        else:
-            message = "Its head changed while you had it open; nothing of yours was sent."
-        self.show_conflict(thread_id, seen, seen_ids, message)
+        # The words come from the dialog's own read (`moved_words`): by then the head may
+        # have moved, or the same checkpoint asks again.
+        self.show_conflict(thread_id, seen, seen_ids, None)
 
     def _tick(self) -> None:
         self.table.refresh()
