@@ -213,7 +213,7 @@ class ChangeFeed(abc.ABC):
 # --- Postgres: LISTEN / NOTIFY -------------------------------------------------------------
 
 
-async def _listen(conninfo: str) -> psycopg.AsyncConnection[Any]:
+async def _listen(conninfo: str, channel: str = NOTIFY_CHANNEL) -> psycopg.AsyncConnection[Any]:
     import psycopg  # a SQLite console never loads the driver
 
     conn = await psycopg.AsyncConnection.connect(
@@ -228,7 +228,7 @@ async def _listen(conninfo: str) -> psycopg.AsyncConnection[Any]:
         keepalives_count=3,
     )
     try:
-        await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        await conn.execute(f"LISTEN {channel}")
     except BaseException:
         await conn.close()
         raise
@@ -239,12 +239,14 @@ class _NotifyFeed(ChangeFeed):
     mode: FeedMode = "notify"
 
     def __init__(
-        self, conninfo: str, conn: psycopg.AsyncConnection[Any], poll_interval: float
+        self, conninfo: str, conn: psycopg.AsyncConnection[Any], poll_interval: float,
+        channel: str = NOTIFY_CHANNEL,
     ) -> None:
         super().__init__(poll_interval)
         self._conninfo = conninfo
         self._conn: psycopg.AsyncConnection[Any] | None = conn
-        self.detail = f"LISTEN {NOTIFY_CHANNEL}"
+        self._channel = channel
+        self.detail = f"LISTEN {channel}"
 
     @property
     def backend_pid(self) -> int | None:
@@ -257,7 +259,7 @@ class _NotifyFeed(ChangeFeed):
             conn = self._conn
             if conn is None:
                 try:
-                    conn = await _listen(self._conninfo)
+                    conn = await _listen(self._conninfo, self._channel)
                 except Exception as exc:  # any failure: keep trying, never die
                     self._lost(exc)
                     await asyncio.sleep(backoff)
@@ -555,6 +557,24 @@ async def open_change_feed(
     return feed
 
 
+async def open_listener(store: CheckpointStore, channel: str) -> ChangeFeed | None:
+    """A feed of the payloads NOTIFY sends on `channel` (Postgres; its own connection,
+    reopened with backoff, `wait` says None after a reopen), or None where there is no
+    LISTEN (SQLite, a hot standby, an unreachable server): the caller polls instead."""
+    if store.location.backend != "postgres":
+        return None
+    try:
+        conn = await _listen(store.location.target, channel)
+    except Exception as exc:
+        if not is_driver_error(exc):
+            raise
+        log.info("LISTEN %s failed: %s", channel, _first_line(exc))
+        return None
+    feed = _NotifyFeed(store.location.target, conn, 1.0, channel)
+    feed._start()
+    return feed
+
+
 def _tuple_row() -> Any:
     from psycopg.rows import tuple_row
 
@@ -596,4 +616,5 @@ __all__ = [
     "checkpoint_id_floor",
     "checkpoint_time",
     "open_change_feed",
+    "open_listener",
 ]

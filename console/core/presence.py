@@ -7,6 +7,13 @@ and one that dies drops out within one lease. Presence is advice for people ("al
 reading this"); it never decides anything: two consoles on one pause are still settled
 by the ledger's one-claim index.
 
+On Postgres, `setup` also installs triggers that NOTIFY `PRESENCE_CHANNEL` (payload: the
+console id) when a row appears, goes, or changes its thread, checkpoint or draft (not on
+a bare heartbeat): a console listening there reads the others again at once, so another
+console's open, move, close or draft shows within a second. Polling every heartbeat stays
+the fallback (and the only way on SQLite); a lapsed lease writes nothing, so it shows
+with the next poll.
+
 Times are epoch seconds (the same in both databases, no time-zone parsing), from the
 console's clock: consoles on hosts whose clocks differ by more than a lease can miss
 each other, which costs a hint, never a decision.
@@ -29,6 +36,8 @@ LEASE_SECONDS = 30.0  # a row without a heartbeat this long is gone
 HEARTBEAT_SECONDS = 10.0  # how often a console renews its row (a third of the lease)
 FORGET_AFTER_SECONDS = 3600.0  # dead rows are deleted by the next console that beats
 
+PRESENCE_CHANNEL = "hitl_console_presence"
+
 _COLUMNS = ("console_id, reviewer, client_host, thread_id, checkpoint_id, draft, opened_at,"
             " heartbeat_at, lease_seconds")
 
@@ -49,7 +58,33 @@ def presence_statements(backend: str) -> list[str]:
             heartbeat_at {real} NOT NULL,
             lease_seconds {real} NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS hitl_presence_thread ON hitl_presence (thread_id)",
+        *(_PG_NOTIFY if backend == "postgres" else []),
     ]
+
+
+# Postgres: NOTIFY when what others see changes (one statement per item: `install`).
+_PG_NOTIFY = [
+    f"""CREATE OR REPLACE FUNCTION hitl_presence_notify() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            PERFORM pg_notify('{PRESENCE_CHANNEL}', OLD.console_id);
+        ELSE
+            PERFORM pg_notify('{PRESENCE_CHANNEL}', NEW.console_id);
+        END IF;
+        RETURN NULL;
+    END $$""",
+    "DROP TRIGGER IF EXISTS hitl_presence_change ON hitl_presence",
+    """CREATE TRIGGER hitl_presence_change AFTER INSERT OR DELETE ON hitl_presence
+    FOR EACH ROW EXECUTE FUNCTION hitl_presence_notify()""",
+    "DROP TRIGGER IF EXISTS hitl_presence_move ON hitl_presence",
+    # a heartbeat alone changes nothing anyone sees: no notification for it
+    """CREATE TRIGGER hitl_presence_move AFTER UPDATE ON hitl_presence FOR EACH ROW
+    WHEN (OLD.thread_id IS DISTINCT FROM NEW.thread_id
+          OR OLD.checkpoint_id IS DISTINCT FROM NEW.checkpoint_id
+          OR OLD.draft IS DISTINCT FROM NEW.draft)
+    EXECUTE FUNCTION hitl_presence_notify()""",
+]
 
 
 async def install_presence(store: CheckpointStore) -> list[str]:

@@ -141,9 +141,10 @@ class Redactor:
                 self._key_cache[key] = known
         return known
 
-    def redact(self, value: Any) -> Any:
-        """A JSON-safe copy of `value` with every secret replaced by its fingerprint."""
-        return self._walk(to_jsonable(value))
+    def redact(self, value: Any, *, keep_decimals: bool = False) -> Any:
+        """A JSON-safe copy of `value` with every secret replaced by its fingerprint
+        (`keep_decimals`: Decimals stay Decimals, for views that say so)."""
+        return self._walk(to_jsonable(value, keep_decimals=keep_decimals))
 
     def redact_text(self, text: str, keep: Iterable[str] = ()) -> str:
         """Free text with embedded credentials replaced (for errors, logs, summaries).
@@ -198,7 +199,7 @@ class Redactor:
             named = self.named_header(value)
             return {
                 self.redact_text(k): (
-                    self.fingerprint(v) if (self.is_secret_key(k) or k == named)
+                    self.fingerprint(to_jsonable(v)) if (self.is_secret_key(k) or k == named)
                     and v not in (None, "") else self._walk(v)
                 )
                 for k, v in value.items()

@@ -310,8 +310,10 @@ def raw_payload_text(bundle: ReviewBundle, *, redactor: Redactor) -> Text:
     if not bundle.interrupts:
         out.append("No interrupt payload (a breakpoint).", style=NOTE_STYLE)
         return out
-    raw = [{"id": i.id, "value": redactor.redact(i.value)} for i in bundle.interrupts]
-    text = dumps(raw if len(raw) > 1 else raw[0]["value"])
+    raw = [{"id": i.id, "value": redactor.redact(i.value, keep_decimals=True)}
+           for i in bundle.interrupts]
+    # Decimals read as on the cards, `Decimal('330750')`: a number, and not a float.
+    text = dumps(raw if len(raw) > 1 else raw[0]["value"], decimals=True)
     lines = text.split("\n")
     if len(lines) > MAX_RAW_LINES:
         text = "\n".join(lines[:MAX_RAW_LINES])

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
 
 from console.core.ledger.rows import LedgerRow
+from console.core.ledger.status import describe, unsettled_on
 from console.core.models import ReviewBundle
 from console.core.redact import Redactor
 from console.ui.bundle_text import kind_label
@@ -34,15 +35,32 @@ class ConflictInfo:
     rows: tuple[LedgerRow, ...]
     seen_values: dict[str, Any] | None  # None: the reviewer's state was never loaded
     new: ReviewBundle | None  # None: the thread no longer exists
+    read_at: datetime | None = None  # when rows and head were read (for "2s ago")
 
     @property
     def new_head(self) -> str | None:
         return self.new.checkpoint_id if self.new is not None else None
 
     @property
+    def applying(self) -> LedgerRow | None:
+        """Another decision on the pause seen that is still being applied (or waits for
+        a worker): until it settles, the head may look unchanged but is taken."""
+        return unsettled_on(self.rows, self.seen_checkpoint)
+
+    @property
+    def settling(self) -> bool:
+        """Whether the thread is between states: another decision is unsettled, or the
+        question seen was answered and the run has not written its next checkpoint."""
+        return self.applying is not None or (
+            self.new is not None and self.new.checkpoint_id == self.seen_checkpoint
+            and self.new.pending is None)
+
+    @property
     def still_pending(self) -> bool:
-        """Whether the new head waits for a human again (a draft can be re-applied)."""
-        return self.new is not None and self.new.pending is not None
+        """Whether the new head waits for a human again (a draft can be re-applied):
+        never while another decision is in flight, which would only conflict again."""
+        return (self.applying is None and self.new is not None
+                and self.new.pending is not None)
 
 
 def ledger_lines(rows: Sequence[LedgerRow], redactor: Redactor) -> Text:
@@ -70,7 +88,14 @@ def conflict_text(info: ConflictInfo, redactor: Redactor) -> Text:
     """The dialog's body."""
     out = Text()
     out.append(one_line(info.thread_id), style="bold")
-    out.append(" moved on since you looked at it.\n")
+    applying = info.applying
+    if applying is not None:
+        out.append(" is being decided by someone else.\n")
+    elif info.new is not None and info.new.checkpoint_id == info.seen_checkpoint \
+            and info.new.pending is not None:
+        out.append(": its questions changed at the same checkpoint since you looked at it.\n")
+    else:
+        out.append(" moved on since you looked at it.\n")
     out.append(one_line(redactor.redact_text(info.message, keep=(info.thread_id,))) + "\n\n")
     out.append("you saw  ", style=KEY_STYLE)
     out.append(info.seen_checkpoint + "\n")
@@ -80,7 +105,14 @@ def conflict_text(info: ConflictInfo, redactor: Redactor) -> Text:
     else:
         out.append(info.new.checkpoint_id)
         pause = info.new.pending
-        if pause is None:
+        if applying is not None:
+            now = info.read_at or datetime.now(UTC)
+            words = one_line(redactor.redact_text(describe(applying, now).text))
+            out.append(f"  not settled: {words} ({applying.status})\n")
+            out.append("  This dialog follows it until the ledger settles it; nothing can "
+                       "be re-applied meanwhile (it would only conflict again).\n",
+                       style=NOTE_STYLE)
+        elif pause is None:
             out.append("  not waiting for a human\n")
         else:
             out.append(f"  waiting again: {kind_label(pause.kind, pause.convention)} at "

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from console.core.jsonable import to_jsonable
+from console.core.jsonable import decimal_text, to_jsonable
 from console.core.redact import Redactor
 
 # Shown as \uXXXX inside JSON strings (still valid JSON): C1 controls, bidi overrides and
@@ -23,10 +25,30 @@ _UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 PLACEHOLDER = re.compile("«redacted:[0-9a-f]{8}»")
 
 
-def dumps(value: Any) -> str:
-    """Indented JSON of an already redacted value, with invisible characters escaped."""
-    text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
+def dumps(value: Any, *, decimals: bool = False) -> str:
+    """Indented JSON of an already redacted value, with invisible characters escaped.
+
+    `decimals`: Decimals left in `value` are written `Decimal('330750')`, as the cards
+    show them, for a view that is read (the edit form's JSON stays JSON: it passes False).
+    """
+    if decimals:
+        # Each Decimal stands in as a string with a fresh nonce (data cannot forge it),
+        # then that quoted string is replaced by `Decimal('...')`.
+        nonce = secrets.token_hex(8)
+
+        def stand_in(item: Any) -> str:
+            if isinstance(item, Decimal):
+                return f"{nonce}:{item}"
+            raise TypeError(f"{type(item).__name__} is not JSON")
+
+        text = json.dumps(to_jsonable(value, keep_decimals=True), indent=2,
+                          ensure_ascii=False, default=stand_in)
+        text = re.sub(f'"{nonce}:([^"]*)"', lambda m: decimal_text(Decimal(m.group(1))),
+                      text)
+    else:
+        text = json.dumps(to_jsonable(value), indent=2, ensure_ascii=False)
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from uuid import UUID
 from rich.text import Text
 
 from console.core.inert import inert
-from console.core.jsonable import to_jsonable
+from console.core.jsonable import decimal_text, to_jsonable
 from console.core.redact import Redactor
 
 KEY_STYLE = "bold"
@@ -83,7 +83,7 @@ class _Normaliser:
         if isinstance(value, int | float):
             return _Raw(repr(value) if isinstance(value, float) else str(value))
         if isinstance(value, Decimal):
-            return _Raw(str(value))
+            return _Raw(decimal_text(value))
         if isinstance(value, str):
             return self.string(value)
         if isinstance(value, enum.Enum):

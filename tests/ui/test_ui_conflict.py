@@ -89,7 +89,9 @@ async def test_live_refresh_shows_the_conflict_without_a_key_press(
         await cli_approve(queue_db, thread.thread_id, "tutorial")
         await until(pilot, lambda: isinstance(app.screen, ConflictScreen), timeout=30,
                     what="the live refresh to notice")
-        assert "Its head changed while you had it open" in screen_text(app)
+        # a refresh may catch alice's approve mid-apply: the dialog follows it to the end
+        await until(pilot, lambda: "Its head changed while you had it open" in screen_text(app),
+                    what="the dialog to say the head moved")
         assert "(nothing to re-apply" not in screen_text(app)  # only reading: no re-apply
         await pilot.press("escape")  # cancel
         await settle(pilot)
@@ -188,3 +190,41 @@ async def test_a_conflict_found_by_refresh_closes_the_pending_confirm(
         assert screen.busy is None and screen.check_action("reject", ()) is not False
         rows = await ledger_db(store).rows(thread_id=thread.thread_id)
         assert [r.reviewer for r in rows] == ["alice"]
+
+
+async def test_a_filter_left_one_thread_a_cli_approve_still_says_who(
+    store: CheckpointStore, settings: Settings, queue_db: Path
+) -> None:
+    """Issue 16: with a filter that leaves one thread, its detail open, a CLI approve
+    emptied the table and the detail said only "No pending thread matches the filter":
+    the reviewer must be told who moved it, as without a filter."""
+    app = build_app(store, settings, poll_interval=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        await until(pilot, lambda: screen.loads >= 1, what="the first load")
+        thread = next(t for t in screen.all_threads if t.graph == "tutorial")
+        await pilot.press("slash")
+        for char in thread.thread_id:
+            await pilot.press(char)
+        await pilot.press("enter")  # keep the filter, back to the queue
+        await settle(pilot)
+        assert [t.thread_id for t in screen.table.rows] == [thread.thread_id]
+        await pilot.press("enter")  # read it
+        await until(pilot, lambda: screen.detail.checkpoint_id == thread.checkpoint_id,
+                    what="the detail")
+        await cli_approve(queue_db, thread.thread_id, "tutorial")
+        await until(pilot, lambda: isinstance(app.screen, ConflictScreen), timeout=30,
+                    what="the who/what dialog")
+
+        def body() -> str:
+            shown = app.screen.query_one("#conflict-body").render()
+            return str(getattr(shown, "plain", shown))
+
+        await until(pilot, lambda: "alice approve applied -> " in body(),
+                    what="the ledger row, settled")
+        assert "Its head changed while you had it open" in screen_text(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), what="the dialog")
+        await settle(pilot)
+        assert "No pending thread matches the filter" in screen_text(app)
+        assert screen.table.row_count == 0

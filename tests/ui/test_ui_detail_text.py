@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 
@@ -10,8 +11,11 @@ from ui_support import SEED_NOW, SLA_SECONDS
 
 from console.core.models import PendingThread
 from console.core.redact import Redactor
+from console.core.sink import Sink
 from console.core.store.base import CheckpointStore
-from console.ui.bundle_text import allowed_decisions, bundle_text
+from console.core.views import bundle_view
+from console.ui.bundle_text import allowed_decisions, bundle_text, payload_tab_text
+from console.ui.json_text import dumps
 from console.ui.pretty import Limits, pretty, pretty_fields
 
 REDACTOR = Redactor(key=b"ui-tests")
@@ -101,7 +105,7 @@ def test_pretty_is_bounded_and_inert() -> None:
     }
     text = pretty_fields(value, redactor=None, limits=Limits(string=20, items=10))
     plain = text.plain
-    assert "amount: 12.50" in plain
+    assert "amount: Decimal('12.50')" in plain
     assert 'tags: ["a", "b"]' in plain
     assert "(+980 chars)" in plain
     assert "... 90 items omitted ..." in plain and "99" in plain  # the newest are kept
@@ -142,3 +146,35 @@ async def test_secrets_in_the_demo_never_reach_the_pane(store: CheckpointStore) 
         assert not re.search(r"\bsk-[A-Za-z0-9]{16}", text)
         assert "eyJ" not in text and "PRIVATE KEY" not in text
         assert "redacted:" in text
+
+
+async def test_a_decimal_reads_the_same_on_the_card_and_in_raw_json(
+    store: CheckpointStore,
+) -> None:
+    """Issue 16: `330750` on the card, `"330750"` in raw JSON. Both now say Decimal, with
+    its exact digits; JSON that is parsed (`show --json`) keeps the digits as a string."""
+    thread = next(t for t in await store.pending(now=SEED_NOW) if t.graph == "schema")
+    bundle = await store.bundle(thread.thread_id, now=SEED_NOW)
+    paid = bundle.interrupts[0].value["amount_paid"]
+    assert isinstance(paid, Decimal)
+    card = payload_tab_text(bundle, redactor=REDACTOR).plain
+    raw = payload_tab_text(bundle, redactor=REDACTOR, raw=True).plain
+    assert "Raw JSON" in raw and "Raw JSON" not in card
+    for text in (card, raw):
+        assert f"Decimal('{paid}')" in text
+        assert f'"{paid}"' not in text
+    shown = bundle_view(bundle, REDACTOR)
+    data = json.loads(Sink(REDACTOR).json(shown))
+    assert data["interrupts"][0]["value"]["amount_paid"] == str(paid)  # exact, still JSON
+
+
+def test_a_secret_decimal_has_one_fingerprint_in_every_view() -> None:
+    value = {"api_key": Decimal("12.50"), "amount": Decimal("1E+3"), "note": "x"}
+    card = pretty(value, redactor=REDACTOR).plain
+    raw = dumps(REDACTOR.redact(value, keep_decimals=True), decimals=True)
+    mark = REDACTOR.fingerprint("12.50")
+    machine = json.dumps(REDACTOR.redact(value), ensure_ascii=False)
+    assert mark in card and mark in raw and mark in machine
+    assert "Decimal('1E+3')" in card and "Decimal('1E+3')" in raw
+    # a string that looks like the stand-in is data, not a Decimal
+    assert "Decimal" not in dumps({"s": "0:5"}, decimals=True)

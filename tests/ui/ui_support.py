@@ -87,14 +87,18 @@ def screen_text(app: App[Any]) -> str:
     return "\n".join(screen_lines(app))
 
 
+LOOPS = ("live", "conflict follow", "presence listen")  # workers that run until told
+
+
 async def settle(pilot: Any, rounds: int = 3) -> None:
     """Wait for workers *and* the messages they post (a load starts a detail fetch).
 
-    The live-refresh loop never completes by design, so it is not waited for (and
-    never handed to `wait_for_complete`, whose timeout would cancel it).
+    The live-refresh loop never completes by design, nor does a conflict dialog's look
+    at a decision in flight until it settles, so they are not waited for (and never
+    handed to `wait_for_complete`, whose timeout would cancel them).
     """
     for _ in range(rounds):
-        workers = [w for w in pilot.app.workers if w.group != "live"]
+        workers = [w for w in pilot.app.workers if w.group not in LOOPS]
         if workers:
             # A failed worker is the app's to report; tests assert on what the reviewer sees.
             with contextlib.suppress(WorkerFailed, WorkerCancelled):

@@ -18,6 +18,9 @@ from console.core.ledger.rows import DecisionStatus, LedgerRow, interrupts_key
 
 # How the header colours a status (the UI maps tones to styles; words carry the meaning).
 PENDING, DONE, BAD = "pending", "done", "bad"
+# Statuses of a decision that is recorded but not settled: it holds its pause, and any
+# other decision on that pause conflicts until it settles.
+UNSETTLED = (DecisionStatus.QUEUED, DecisionStatus.CLAIMED, DecisionStatus.IN_FLIGHT)
 MAX_OUTCOME = 160  # characters of a worker's error kept on one line
 STUCK_SECONDS = 120.0  # an inline apply older than this has probably lost its process
 
@@ -36,6 +39,13 @@ def rows_for_pause(
     """The thread's ledger rows that answer this pause, oldest first."""
     key = interrupts_key(interrupt_ids)
     return [r for r in rows if r.checkpoint_id == checkpoint_id and r.pause_key == key]
+
+
+def unsettled_on(rows: Sequence[LedgerRow], checkpoint_id: str) -> LedgerRow | None:
+    """The newest decision on this checkpoint still being applied (or waiting for a
+    worker), if any: while it runs, the pause looks unchanged, but it is taken."""
+    found = [r for r in rows if r.checkpoint_id == checkpoint_id and r.status in UNSETTLED]
+    return found[-1] if found else None
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:

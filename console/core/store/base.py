@@ -6,7 +6,7 @@ import abc
 import contextlib
 import gc
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -130,6 +130,26 @@ class CheckpointStore(abc.ABC):
         self._codec: SerdeCodec | None = None
         self._shapes = ShapeClassifier(registry)
         self.queue_sources: list[QueueSource] = []
+        # Heads read as breakpoints (or stalls) too young to list, by thread: when paused.
+        # Nothing is written when their grace period ends, so no change feed reports
+        # them: `due_breakpoints` says when to read them again.
+        self.young: dict[str, datetime] = {}
+
+    def due_breakpoints(self, now: datetime | None = None) -> list[str]:
+        """Threads last read as too young to list whose grace period has ended by `now`
+        (forgotten here: reading them again records them anew if they still are)."""
+        now = now or datetime.now(UTC)
+        grace = timedelta(seconds=self.grace_seconds)
+        due = [t for t, paused_at in self.young.items() if paused_at + grace <= now]
+        for thread_id in due:
+            del self.young[thread_id]
+        return due
+
+    def next_grace_deadline(self) -> datetime | None:
+        """When the first of those becomes due (None: none is waiting)."""
+        if not self.young:
+            return None
+        return min(self.young.values()) + timedelta(seconds=self.grace_seconds)
 
     @property
     def serde(self) -> SafeSerializer:
@@ -280,19 +300,20 @@ class CheckpointStore(abc.ABC):
         heads = await self.head_states(flt, after=after, limit=limit)
         shapes, grace, codec = self.shapes, self.grace_seconds, self.codec
         with gc_paused():
-            pauses = [classify(head, shapes, now=now, grace_seconds=grace, codec=codec)
-                      for head in heads]
+            pauses = [classify(head, shapes, now=now, grace_seconds=grace, codec=codec,
+                               young=self.young) for head in heads]
         last = (heads[-1].paused_at, heads[-1].thread_id) if heads else None
         return pauses, len(heads), last
 
     async def pending_thread(self, thread_id: str) -> PendingThread | None:
         """The thread's pause at its head, or None if it is not waiting for a human."""
         heads = await self.head_states(PendingFilter(), thread_ids=[thread_id])
+        self.young.pop(thread_id, None)  # read anew: recorded again if still young
         if not heads:
             return None
         pause = classify(
             heads[0], self.shapes, now=datetime.now(UTC), grace_seconds=self.grace_seconds,
-            codec=self.codec,
+            codec=self.codec, young=self.young,
         )
         if (pause is not None and pause.kind in (PauseKind.BEFORE, PauseKind.AFTER)
                 and self.registry):

@@ -274,9 +274,10 @@ def classify(
     now: datetime,
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
     codec: SerdeCodec,
+    young: dict[str, datetime] | None = None,
 ) -> PendingThread | None:
     """The pending pause this head represents, or None if it is not waiting for a human:
-    its `Shape` (memoized by `shapes`), then `pause_of`.
+    its `Shape` (memoized by `shapes`), then `pause_of` (`young`: see there).
 
     Interrupt payloads are not decoded here unless the convention needs it: the row
     decodes them on first access.
@@ -287,7 +288,8 @@ def classify(
     raw = head.raw_pending()
     shape = _shape_of_head(head, shapes, raw)
     return pause_of(shape, head.thread_id, head.checkpoint_id, head.paused_at, raw,
-                    head.metadata, now=now, grace_seconds=grace_seconds, codec=codec)
+                    head.metadata, now=now, grace_seconds=grace_seconds, codec=codec,
+                    young=young)
 
 
 def pause_of(
@@ -301,9 +303,12 @@ def pause_of(
     now: datetime,
     grace_seconds: float,
     codec: SerdeCodec,
+    young: dict[str, datetime] | None = None,
 ) -> PendingThread | None:
     """The per-row rest of classification once the head's `Shape` is known: the grace
     period of a stalled head and the convention of interrupt payloads; the row stays lazy.
+    A stalled head still in its grace period is noted in `young` (thread -> paused_at):
+    time alone will make it pending, with no write to tell anyone.
     (Called once per queue row: kept flat.)"""
     kind = shape.kind
     if kind is None:
@@ -317,6 +322,8 @@ def pause_of(
             return PendingThread.unreadable(thread_id, checkpoint_id, paused_at,
                                             unreadable_reason(exc), shape.graph)
     elif shape.stalled and (now - paused_at).total_seconds() < grace_seconds:
+        if young is not None:
+            young[thread_id] = paused_at
         return None  # young: most likely still running
     else:
         convention = shape.convention or Convention.BREAKPOINT

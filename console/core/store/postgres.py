@@ -635,7 +635,7 @@ class PostgresStore(CheckpointStore):
         """Classify packed rows (`_QUEUE_ROWS`, `_NO_SETUP_ROWS`: `ts_text`, the pause
         time is the checkpoint's `ts` text); payloads stay raw. `shared` makes equal
         metadata texts and serializer names one object each."""
-        shapes, grace, codec = self.shapes, self.grace_seconds, self.codec
+        shapes, grace, codec, young = self.shapes, self.grace_seconds, self.codec, self.young
         pauses: list[PendingThread | None] = []
         append = pauses.append
         for (thread_id, checkpoint_id, paused_at, packed, metadata, tasks, blob, blobs,
@@ -672,7 +672,7 @@ class PostgresStore(CheckpointStore):
             append(pause_of(shape, thread_id, checkpoint_id,
                             parse_ts(paused_at) if ts_text else paused_at, raw,
                             None if metadata is None else shared[metadata],
-                            now=now, grace_seconds=grace, codec=codec))
+                            now=now, grace_seconds=grace, codec=codec, young=young))
         return pauses
 
     @property

@@ -23,8 +23,9 @@ from console.core.jsonable import to_jsonable
 from console.core.ledger.apply import Outcome
 from console.core.ledger.decisions import DecisionInput, Plan
 from console.core.ledger.rows import DecisionType, LedgerRow, interrupts_key
+from console.core.ledger.status import describe
 from console.core.models import PendingThread, ReviewBundle
-from console.core.pause_id import pause_id
+from console.core.pause_id import new_question, pause_id
 from console.core.reveal import reveal_value
 from console.ui.actions import ActionState, approval_note, needs_value, with_own_approval
 from console.ui.cell_text import one_line
@@ -94,6 +95,19 @@ def pause_changed(thread_id: str, seen: tuple[str, ...], now: tuple[str, ...]) -
     return (f"Conflict on {thread_id}: {answered} of the {len(seen)} interrupts you saw {were} "
             f"answered elsewhere; {len(now)} still wait{'s' if len(now) == 1 else ''}. "
             "Nothing was sent; decide again on what is left.")
+
+
+def moved_words(info: ConflictInfo, seen_ids: tuple[str, ...]) -> str:
+    """What a refresh found, as read now: the head moved; the questions at the same
+    checkpoint changed (asked again, or some answered by id); or the question was
+    answered and the run has not written its next checkpoint yet."""
+    new = info.new
+    if new is None or new.checkpoint_id != info.seen_checkpoint:
+        return "Its head changed while you had it open; nothing of yours was sent."
+    if new.pending is not None:
+        return new_question(info.thread_id, new.pending, seen_ids=seen_ids)
+    return ("Its question was answered elsewhere while you had it open and the run has "
+            "not reached its next checkpoint yet; nothing of yours was sent.")
 
 
 class DecidingMixin(ScreenBase):
@@ -544,13 +558,50 @@ class DecidingMixin(ScreenBase):
     # --- conflicts ----------------------------------------------------------------------
 
     def show_conflict(self, thread_id: str, seen: str, seen_ids: tuple[str, ...],
-                      message: str) -> None:
-        """Load who moved the thread and what changed, then ask what to do."""
+                      message: str | None) -> None:
+        """Load who moved the thread and what changed, then ask what to do. `message`:
+        the core's sentence, or None when a refresh found it (the words then say what
+        each read of the thread shows)."""
         self._load_conflict(thread_id, seen, seen_ids, message)
 
     @work(name="conflict", group=CONFLICT_GROUP, exclusive=True, exit_on_error=False)
     async def _load_conflict(self, thread_id: str, seen: str, seen_ids: tuple[str, ...],
-                             message: str) -> None:
+                             message: str | None) -> None:
+        followed: list[LedgerRow] = []  # the decision in flight the dialog follows
+
+        async def read() -> ConflictInfo:
+            info = await self._conflict_info(thread_id, seen, seen_ids, message or "")
+            if message is None:
+                info = replace(info, message=moved_words(info, seen_ids))
+            if info.applying is not None:
+                followed[:] = [info.applying]
+            elif followed and message is not None:
+                # settled since: the core's sentence ("is applying") is out of date
+                row = next((r for r in info.rows if r.id == followed[0].id), followed[0])
+                words = describe(row, info.read_at or self._clock()).text
+                info = replace(info, message=f"Conflict on {thread_id}: {words}. Nothing "
+                               "of yours was sent.")
+            return info
+
+        info = await read()
+        self._conflicts_shown.add((thread_id, seen, seen_ids))
+        attempt = self._attempt if self._attempt and self._attempt.thread_id == thread_id else None
+        draft = self.drafts.get((thread_id, seen))
+        if attempt is not None:
+            what = "your draft" if attempt.via_form else f"your {attempt.verb}"
+        elif draft is not None:
+            what = "your draft"
+        else:
+            what = ""
+        screen = ConflictScreen(info, self._redactor, what=what or None, reread=read)
+        self._close_decision_dialogs()
+        # the dialog's latest reading decides (it follows a decision still in flight)
+        self.app.push_screen(
+            screen, lambda choice: self._conflict_chosen(screen.info, attempt, choice))
+
+    async def _conflict_info(self, thread_id: str, seen: str, seen_ids: tuple[str, ...],
+                             message: str) -> ConflictInfo:
+        """Who moved the thread (the ledger) and where it is now (its head's bundle)."""
         rows: tuple[LedgerRow, ...] = ()
         new = None
         try:
@@ -563,26 +614,15 @@ class DecidingMixin(ScreenBase):
         except NotPendingError:
             new = None
         seen_bundle = self._bundles.get((thread_id, seen, seen_ids))
-        info = ConflictInfo(
+        return ConflictInfo(
             thread_id=thread_id,
             seen_checkpoint=seen,
             message=message,
             rows=rows,
             seen_values=seen_bundle.values if seen_bundle is not None else None,
             new=new,
+            read_at=self._clock(),
         )
-        self._conflicts_shown.add((thread_id, seen, seen_ids))
-        attempt = self._attempt if self._attempt and self._attempt.thread_id == thread_id else None
-        draft = self.drafts.get((thread_id, seen))
-        if attempt is not None:
-            what = "your draft" if attempt.via_form else f"your {attempt.verb}"
-        elif draft is not None:
-            what = "your draft"
-        else:
-            what = ""
-        screen = ConflictScreen(info, self._redactor, what=what or None)
-        self._close_decision_dialogs()
-        self.app.push_screen(screen, lambda choice: self._conflict_chosen(info, attempt, choice))
 
     def _close_decision_dialogs(self) -> None:
         """The dialogs of a decision on a pause that is gone (a y/n, a prompt, the form)
@@ -597,6 +637,9 @@ class DecidingMixin(ScreenBase):
     def _conflict_chosen(self, info: ConflictInfo, attempt: Attempt | None,
                          choice: ConflictChoice | None) -> None:
         self._attempt = None
+        if self.table.selected is None:
+            # the detail was kept for the dialog (`_show_empty`): nothing is left to read
+            self.detail.show_message(self.table.empty_text)
         if choice == "reload":
             self.reload()
             return

@@ -43,6 +43,10 @@ WARM_UP_DELAY = 0.3
 _THREAD_ID = attrgetter("thread_id")
 
 
+def _identity(pause: PendingThread | None) -> tuple[str, tuple[str, ...]] | None:
+    return None if pause is None else (pause.checkpoint_id, pause.interrupt_ids)
+
+
 class LiveMixin(DecisionStatusMixin):
     """The queue's data: loads, live refresh, outages."""
 
@@ -145,6 +149,25 @@ class LiveMixin(DecisionStatusMixin):
                 added.append(pause)
         return removed, added
 
+    async def _with_open_thread(self, changed: set[str] | None) -> set[str] | None:
+        """`changed` plus the thread the reviewer has open if its pause is not the one
+        shown: one query a tick. A graph that asks again writes no checkpoint, and on a
+        head older than the polling feed's write window nothing else would see the new
+        question; the pause identity (checkpoint and interrupt ids) is what is compared."""
+        open_thread = self.detail.thread_id if self.is_mounted else None
+        if changed is None or not open_thread or open_thread in changed:
+            return changed
+        try:
+            pause = await self._store.pending_thread(open_thread)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            return changed  # the next load says so
+        shown = self.thread_by_id(open_thread)
+        if _identity(pause) == _identity(shown):
+            return changed
+        return changed | {open_thread}
+
     def thread_by_id(self, thread_id: str) -> PendingThread | None:
         """The queue's current version of a thread, if it is pending.
 
@@ -238,6 +261,11 @@ class LiveMixin(DecisionStatusMixin):
                             f"{feed.problem or 'the connection was lost'}."))
                         continue
                     changed = await self.watch_decisions(changed)  # settled by workers
+                    changed = await self._with_open_thread(changed)
+                    if changed is not None:
+                        # breakpoints whose grace period ended: time alone made them
+                        # pending, and no feed (LISTEN included) reports that
+                        changed |= set(self._store.due_breakpoints())
                     if self.outage_since is not None:
                         changed = None  # back after an outage: read everything
                     elif changed is not None and not changed:

@@ -152,7 +152,7 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         self.table.replace_rows(shown, empty_text=empty, measure=False)
         if not shown:
             # An empty table highlights nothing, so no Highlighted message says this.
-            self.detail.show_message(empty)
+            self._show_empty()
         self._counts_changed()
         self.refresh_bindings()
 
@@ -177,8 +177,16 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
             added = [t for t in added if matches(t, query.filter, now)]
         self.table.change_rows(removed, added)
         if not self.table.row_count:
-            self.detail.show_message(self.table.empty_text)
+            self._show_empty()
         self._counts_changed()
+
+    def _show_empty(self) -> None:
+        """The detail says the queue (as filtered) is empty, unless the reviewer is
+        reading a thread there: `check_watched` then says who moved it first (with a
+        filter that left one thread, a CLI approve emptied the table and the words
+        replaced the detail before any dialog), and the words follow the dialog."""
+        if self.watched() is None:
+            self.detail.show_message(self.table.empty_text)
 
     def _counts_changed(self) -> None:
         shown, total = self.table.row_count, len(self._all)
@@ -213,8 +221,9 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         if (thread_id, seen, seen_ids) in self._conflicts_shown:
             return  # the reviewer was told already that this pause is gone
         self._conflicts_shown.add((thread_id, seen, seen_ids))
-        self.show_conflict(thread_id, seen, seen_ids, "Its head changed while you had it "
-                           "open; nothing of yours was sent.")
+        # The words come from the dialog's own read (`moved_words`): by then the head may
+        # have moved, or the same checkpoint asks again.
+        self.show_conflict(thread_id, seen, seen_ids, None)
 
     def _tick(self) -> None:
         self.table.refresh()
