@@ -36,6 +36,8 @@ class Settings:
     mouse: bool = True
     keymap: dict[str, str] = field(default_factory=dict)
     serde: str | None = None  # --serde: `aes` or module:attr of the app's serializer
+    # --api-key / LANGGRAPH_API_KEY for an Agent Server; never printed (repr=False)
+    api_key: str | None = field(default=None, repr=False)
     raw: dict[str, Any] = field(default_factory=dict)  # the whole config file, for policy etc.
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -61,6 +63,7 @@ def load_settings(
     json_output: bool = False,
     no_mouse: bool = False,
     serde: str | None = None,
+    api_key: str | None = None,
     env: dict[str, str] | None = None,
 ) -> Settings:
     """Build Settings; a missing default config file is fine, a missing named one is not."""
@@ -96,6 +99,7 @@ def load_settings(
         json=json_output,
         mouse=False if no_mouse else None,
         serde=serde or env.get("HITL_SERDE") or None,
+        api_key=(api_key or env.get("LANGGRAPH_API_KEY") or "").strip() or None,
     )
 
 
