@@ -70,12 +70,14 @@ async def store_session(
         grace_seconds=settings.grace_seconds,
         create=create,
         serde=serializer_for(settings),
+        api_key=settings.api_key,
     )
-    # Runs that stopped after a delivered decision stay listed (as `stalled`, with why).
-    from console.core.ledger.db import ledger_db
-    from console.core.ledger.reconcile import StalledDecisions
+    if store.location.backend != "server":  # a server's queue has no ledger rows of ours
+        # Runs that stopped after a delivered decision stay listed (as `stalled`, with why).
+        from console.core.ledger.db import ledger_db
+        from console.core.ledger.reconcile import StalledDecisions
 
-    store.queue_sources.append(StalledDecisions(ledger_db(store)))
+        store.queue_sources.append(StalledDecisions(ledger_db(store)))
     try:
         yield store
     finally:
