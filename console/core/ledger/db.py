@@ -130,6 +130,9 @@ class LedgerDB(abc.ABC):
     def _now_param(self) -> Any:
         return None
 
+    async def close(self) -> None:
+        """Release a connection of the ledger's own (one it shares with a store: none)."""
+
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         """One statement of a table kept next to the ledger (`console.core.presence`),
         committed on its own; its rows as dicts."""

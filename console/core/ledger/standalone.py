@@ -163,9 +163,6 @@ class NoLedger(LedgerDB):
     async def newest_decision_id(self) -> int:
         return 0
 
-    async def close(self) -> None:
-        return None
-
 
 StandaloneLedger = StandalonePostgresLedger | StandaloneSqliteLedger | NoLedger
 
