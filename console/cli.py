@@ -21,7 +21,8 @@ from console.settings import DEMO_DB, Settings, load_settings
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 EPILOG = """\
-database: --db URL or HITL_DB: postgresql://..., sqlite:///path, or a .sqlite/.db path.
+database: --db URL or HITL_DB: postgresql://..., sqlite:///path, a .sqlite/.db path, or
+  a LangGraph Agent Server's http(s)://host:port (API key: --api-key or LANGGRAPH_API_KEY).
 exit codes: 0 done, 1 error, 2 usage, 3 conflict, 4 not found or not pending, 5 policy.
 """
 
@@ -58,7 +59,11 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default: Any = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("common options")
     group.add_argument("--db", default=default, metavar="URL",
-                       help="checkpoint database (default: HITL_DB)")
+                       help="checkpoint database, or an Agent Server's http(s) URL "
+                       "(default: HITL_DB)")
+    group.add_argument("--api-key", default=default, metavar="KEY", dest="api_key",
+                       help="API key of an Agent Server deployment (default: "
+                       "LANGGRAPH_API_KEY; `langgraph dev` needs none); never printed")
     group.add_argument("--graph", action="append", default=default, metavar="NAME=module:attr",
                        dest="graphs",
                        help="load a compiled graph (repeatable; default: the graphs of "
@@ -181,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(
             config=args.config, db=args.db, graphs=specs, reviewer=args.reviewer,
             json_output=as_json, no_mouse=bool(getattr(args, "no_mouse", False)),
-            serde=args.serde, ledger_db=getattr(args, "ledger_db", None),
+            serde=args.serde, api_key=args.api_key,
+            ledger_db=getattr(args, "ledger_db", None),
         )
         if command == "demo" and not settings.db:
             settings = settings.with_overrides(db=DEMO_DB)

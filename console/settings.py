@@ -36,6 +36,8 @@ class Settings:
     mouse: bool = True
     keymap: dict[str, str] = field(default_factory=dict)
     serde: str | None = None  # --serde: `aes` or module:attr of the app's serializer
+    # --api-key / LANGGRAPH_API_KEY for an Agent Server; never printed (repr=False)
+    api_key: str | None = field(default=None, repr=False)
     # --ledger-db: where an Agent Server source keeps its decision ledger
     ledger_db: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)  # the whole config file, for policy etc.
@@ -63,6 +65,7 @@ def load_settings(
     json_output: bool = False,
     no_mouse: bool = False,
     serde: str | None = None,
+    api_key: str | None = None,
     ledger_db: str | None = None,
     env: dict[str, str] | None = None,
 ) -> Settings:
@@ -100,6 +103,7 @@ def load_settings(
         json=json_output,
         mouse=False if no_mouse else None,
         serde=serde or env.get("HITL_SERDE") or None,
+        api_key=(api_key or env.get("LANGGRAPH_API_KEY") or "").strip() or None,
         ledger_db=ledger_db or env.get("HITL_LEDGER_DB") or None,
     )
 
