@@ -132,6 +132,7 @@ class LedgerDB(abc.ABC):
 
     async def close(self) -> None:
         """Release a connection of the ledger's own (one it shares with a store: none)."""
+        return None
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         """One statement of a table kept next to the ledger (`console.core.presence`),
