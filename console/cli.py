@@ -78,6 +78,14 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                        help="the application's checkpoint serializer: `aes` (LangGraph's "
                        "EncryptedSerializer, key in LANGGRAPH_AES_KEY) or module:attr "
                        "(default: HITL_SERDE, [console] serde)")
+    group.add_argument("--ledger-db", default=default, metavar="URL",
+                       help="with an Agent Server (--db http(s)://...): a Postgres or SQLite "
+                       "database for the decision ledger (default: HITL_LEDGER_DB, [console] "
+                       "ledger_db): each pause is then claimed once across consoles, audited, "
+                       "with four-eyes and --idempotency-key. Without it a busy thread (HTTP "
+                       "409) or an answer to a question no longer waiting is still a conflict "
+                       "(exit 3) and nothing is forked, but nothing is audited and a decision "
+                       "racing another client's at a breakpoint is reported, not prevented")
     group.add_argument("--worker-mode", action="store_true", default=default,
                        help="only record decisions; `hitl-console worker` applies them "
                        "(default: HITL_WORKER_MODE, [console] worker_mode)")
@@ -179,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config=args.config, db=args.db, graphs=specs, reviewer=args.reviewer,
             json_output=as_json, no_mouse=bool(getattr(args, "no_mouse", False)),
             serde=args.serde, api_key=args.api_key,
+            ledger_db=getattr(args, "ledger_db", None),
         )
         if command == "demo" and not settings.db:
             settings = settings.with_overrides(db=DEMO_DB)
