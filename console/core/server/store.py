@@ -95,6 +95,8 @@ class ServerStore(CheckpointStore):
         self._nodes: dict[str, tuple[str, ...]] = {}
         # rows listed without get_state that still need it (the feed reports them)
         self.provisional: dict[str, str] = {}  # thread id -> updated_at
+        # the search records of rows listed without a checkpoint id, until read exactly
+        self._records: dict[str, Mapping[str, Any]] = {}
 
     @classmethod
     async def open(
@@ -179,8 +181,7 @@ class ServerStore(CheckpointStore):
             rows = [row for row in [await self._listed(t, after) for t in page]
                     if row is not None]
             if needs_names:
-                rows = await self._read_rows(
-                    rows, [r.thread_id for r in rows if r.thread_id in self.provisional])
+                rows = await self.name_rows(rows)
             for row in rows:
                 if matches(row, flt, now):
                     found.setdefault(row.thread_id, row)
@@ -201,6 +202,7 @@ class ServerStore(CheckpointStore):
         known = self._exact.get(thread_id)
         if known is not None and known[0] == stamp:
             return known[1]
+        self._records[thread_id] = thread
         interrupts = thread_interrupts(thread.get("interrupts"))
         if interrupts:
             candidates = await self._node_names(thread.get("metadata"))
@@ -217,6 +219,12 @@ class ServerStore(CheckpointStore):
         --json` prints them."""
         return await self._read_rows(rows, [r.thread_id for r in rows if not r.checkpoint_id])
 
+    async def name_rows(self, rows: list[PendingThread]) -> list[PendingThread]:
+        """`rows` with the provisional ones read (their nodes named), the rest as listed:
+        what a node or text filter needs, and all that Agent Inbox's listing reads."""
+        return await self._read_rows(
+            rows, [r.thread_id for r in rows if r.thread_id in self.provisional])
+
     async def _read_rows(self, rows: list[PendingThread], todo: list[str]
                          ) -> list[PendingThread]:
         """`rows`, those named in `todo` read with `get_state` (at most
@@ -227,6 +235,11 @@ class ServerStore(CheckpointStore):
 
         async def read(thread_id: str) -> PendingThread | None:
             async with gate:
+                # the search's own record when there is one: one request, not two (a
+                # thread that moved meanwhile is reported by the feed and read again)
+                listed = self._records.get(thread_id)
+                if listed is not None:
+                    return await self._exact_row(listed)
                 return await self.pending_thread(thread_id)
 
         exact = dict(zip(todo, await asyncio.gather(*(read(t) for t in todo)), strict=True))
@@ -244,6 +257,12 @@ class ServerStore(CheckpointStore):
         if thread is None:
             self.provisional.pop(thread_id, None)
             return None
+        return await self._exact_row(thread)
+
+    async def _exact_row(self, thread: Mapping[str, Any]) -> PendingThread | None:
+        """The pause of a thread as read by search or `threads.get`, from `get_state`."""
+        thread_id = str(thread["thread_id"])
+        self._records.pop(thread_id, None)
         row = None
         if thread.get("status") == INTERRUPTED:
             try:
