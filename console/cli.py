@@ -21,7 +21,8 @@ from console.settings import DEMO_DB, Settings, load_settings
 Handler = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 EPILOG = """\
-database: --db URL or HITL_DB: postgresql://..., sqlite:///path, or a .sqlite/.db path.
+database: --db URL or HITL_DB: postgresql://..., sqlite:///path, a .sqlite/.db path, or
+  a LangGraph Agent Server's http(s)://host:port (API key: --api-key or LANGGRAPH_API_KEY).
 exit codes: 0 done, 1 error, 2 usage, 3 conflict, 4 not found or not pending, 5 policy.
 """
 
@@ -58,7 +59,11 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default: Any = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("common options")
     group.add_argument("--db", default=default, metavar="URL",
-                       help="checkpoint database (default: HITL_DB)")
+                       help="checkpoint database, or an Agent Server's http(s) URL "
+                       "(default: HITL_DB)")
+    group.add_argument("--api-key", default=default, metavar="KEY", dest="api_key",
+                       help="API key of an Agent Server deployment (default: "
+                       "LANGGRAPH_API_KEY; `langgraph dev` needs none); never printed")
     group.add_argument("--graph", action="append", default=default, metavar="NAME=module:attr",
                        dest="graphs",
                        help="load a compiled graph (repeatable; default: the graphs of "
@@ -73,6 +78,14 @@ def _common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
                        help="the application's checkpoint serializer: `aes` (LangGraph's "
                        "EncryptedSerializer, key in LANGGRAPH_AES_KEY) or module:attr "
                        "(default: HITL_SERDE, [console] serde)")
+    group.add_argument("--ledger-db", default=default, metavar="URL",
+                       help="with an Agent Server (--db http(s)://...): a Postgres or SQLite "
+                       "database for the decision ledger (default: HITL_LEDGER_DB, [console] "
+                       "ledger_db): each pause is then claimed once across consoles, audited, "
+                       "with four-eyes and --idempotency-key. Without it a busy thread (HTTP "
+                       "409) or an answer to a question no longer waiting is still a conflict "
+                       "(exit 3) and nothing is forked, but nothing is audited and a decision "
+                       "racing another client's at a breakpoint is reported, not prevented")
     group.add_argument("--worker-mode", action="store_true", default=default,
                        help="only record decisions; `hitl-console worker` applies them "
                        "(default: HITL_WORKER_MODE, [console] worker_mode)")
@@ -173,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(
             config=args.config, db=args.db, graphs=specs, reviewer=args.reviewer,
             json_output=as_json, no_mouse=bool(getattr(args, "no_mouse", False)),
-            serde=args.serde,
+            serde=args.serde, api_key=args.api_key,
+            ledger_db=getattr(args, "ledger_db", None),
         )
         if command == "demo" and not settings.db:
             settings = settings.with_overrides(db=DEMO_DB)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from console.settings import Settings
 
 if TYPE_CHECKING:
     from console.core.ledger.apply import Decider
+    from console.core.ledger.db import LedgerDB
     from console.core.serde import SafeSerializer
 
 
@@ -44,13 +46,45 @@ def sink_for(settings: Settings) -> Sink:
     return Sink(redactor_for(settings))
 
 
+# The `--ledger-db` ledger of each open Agent Server store: one connection per session,
+# closed with the store (`store_session`).
+_SERVER_LEDGERS: weakref.WeakKeyDictionary[CheckpointStore, LedgerDB] = \
+    weakref.WeakKeyDictionary()
+
+
 def decider_for(store: CheckpointStore, settings: Settings) -> Decider:
-    """The decision path for this reviewer, with the config's policy and templates."""
+    """The decision path for this reviewer, with the config's policy and templates: a
+    `ServerDecider` (ledger in `--ledger-db`, if any) when the store is an Agent Server."""
     from console.core.ledger.apply import Decider, current_origin
 
-    return Decider(store, current_origin(settings.reviewer, settings.ssh_origin),
-                   templates=settings.raw.get("templates", {}),
-                   policy=Policy.from_config(settings.raw))
+    origin = current_origin(settings.reviewer, settings.ssh_origin)
+    templates = settings.raw.get("templates", {})
+    policy = Policy.from_config(settings.raw)
+    if store.location.backend == "server":
+        from console.core.server.decide import ServerDecider
+
+        return ServerDecider(store, origin, templates=templates, policy=policy,
+                             ledger=server_ledger(store, settings))
+    return Decider(store, origin, templates=templates, policy=policy)
+
+
+def server_ledger(store: CheckpointStore, settings: Settings) -> LedgerDB:
+    """The ledger `--ledger-db` names for this server store (one per store, connected on
+    first use), or a `NoLedger` saying how to configure one."""
+    found = _SERVER_LEDGERS.get(store)
+    if found is None:
+        from console.core.ledger.standalone import standalone_ledger
+
+        found = _SERVER_LEDGERS[store] = standalone_ledger(settings.ledger_db)
+    return found
+
+
+def _refuse_misplaced_ledger(settings: Settings, backend: str) -> None:
+    if settings.ledger_db and backend != "server":
+        raise UsageError(
+            "--ledger-db (HITL_LEDGER_DB, [console] ledger_db) is for an Agent Server "
+            "source; a checkpoint database keeps its decision ledger beside its "
+            "checkpoints. Drop it, or point --db at the server.")
 
 
 @asynccontextmanager
@@ -64,22 +98,32 @@ async def store_session(
     if not settings.db:
         raise UsageError("No database given: pass --db URL or set HITL_DB "
                          "(or run `hitl-console demo` to try it on a demo queue).")
+    location = parse_db_url(settings.db)
+    _refuse_misplaced_ledger(settings, location.backend)
     store = await open_store(
-        parse_db_url(settings.db),
+        location,
         registry if registry is not None else registry_for(settings),
         grace_seconds=settings.grace_seconds,
         create=create,
         serde=serializer_for(settings),
+        api_key=settings.api_key,
     )
-    # Runs that stopped after a delivered decision stay listed (as `stalled`, with why).
-    from console.core.ledger.db import ledger_db
-    from console.core.ledger.reconcile import StalledDecisions
+    if location.backend != "server":
+        # Runs that stopped after a delivered decision stay listed (as `stalled`, with
+        # why). (On a server, such a run's thread is the server's `error` status.)
+        from console.core.ledger.db import ledger_db
+        from console.core.ledger.reconcile import StalledDecisions
 
-    store.queue_sources.append(StalledDecisions(ledger_db(store)))
+        store.queue_sources.append(StalledDecisions(ledger_db(store)))
     try:
         yield store
     finally:
-        await store.close()
+        ledger = _SERVER_LEDGERS.pop(store, None)
+        try:
+            if ledger is not None:
+                await ledger.close()
+        finally:
+            await store.close()
 
 
 async def named_thread(store: CheckpointStore, given: str) -> str:

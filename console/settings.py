@@ -36,6 +36,10 @@ class Settings:
     mouse: bool = True
     keymap: dict[str, str] = field(default_factory=dict)
     serde: str | None = None  # --serde: `aes` or module:attr of the app's serializer
+    # --api-key / LANGGRAPH_API_KEY for an Agent Server; never printed (repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    # --ledger-db: where an Agent Server source keeps its decision ledger
+    ledger_db: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)  # the whole config file, for policy etc.
 
     def with_overrides(self, **changes: Any) -> Settings:
@@ -61,6 +65,8 @@ def load_settings(
     json_output: bool = False,
     no_mouse: bool = False,
     serde: str | None = None,
+    api_key: str | None = None,
+    ledger_db: str | None = None,
     env: dict[str, str] | None = None,
 ) -> Settings:
     """Build Settings; a missing default config file is fine, a missing named one is not."""
@@ -85,6 +91,7 @@ def load_settings(
         mouse=bool(console_cfg.get("mouse", True)),
         keymap={str(k): str(v) for k, v in raw.get("keymap", {}).items()},
         serde=str(console_cfg["serde"]) if console_cfg.get("serde") else None,
+        ledger_db=str(console_cfg["ledger_db"]) if console_cfg.get("ledger_db") else None,
         config_path=path if path.is_file() else None,
         raw=raw,
     )
@@ -96,6 +103,8 @@ def load_settings(
         json=json_output,
         mouse=False if no_mouse else None,
         serde=serde or env.get("HITL_SERDE") or None,
+        api_key=(api_key or env.get("LANGGRAPH_API_KEY") or "").strip() or None,
+        ledger_db=ledger_db or env.get("HITL_LEDGER_DB") or None,
     )
 
 

@@ -106,6 +106,11 @@ class LedgerDB(abc.ABC):
     mark = "%s"  # the driver's parameter marker
     json_cast = ""  # how a JSON text parameter becomes the column's type
     now_sql = "now()"
+    # Whether the thread's checkpoints are in this database: a claim then also requires
+    # the head to be the pause. A ledger kept apart from them (an Agent Server's, in
+    # `--ledger-db`) has no head to read: its claim is the one-claim index alone, and
+    # the caller supplies the head a decision left (`finish(new_head=...)`).
+    heads = True
 
     @abc.abstractmethod
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -123,6 +128,10 @@ class LedgerDB(abc.ABC):
     async def installed(self) -> bool: ...
 
     def _now_param(self) -> Any:
+        return None
+
+    async def close(self) -> None:
+        """Release a connection of the ledger's own (one it shares with a store: none)."""
         return None
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
@@ -150,14 +159,18 @@ class LedgerDB(abc.ABC):
         if created is not None:
             values.append(created)
             placeholders.append(m)
+        # (SQLite needs a WHERE before an upsert's ON CONFLICT in INSERT ... SELECT)
+        where, params = "1 = 1", list(values)
+        if self.heads:
+            where = f"{_HEAD.format(m=m)} = {m}"
+            params += [request.thread_id, request.checkpoint_ns, request.checkpoint_id]
         sql = (
             "INSERT INTO hitl_decisions (thread_id, checkpoint_ns, checkpoint_id, pause_key,"
             " decision, status, reviewer, reason, edits, resume, idempotency_key, client_host,"
             f" ssh_origin, client_pid, apply_mode, graph{', created_at' if created else ''})"
-            f" SELECT {', '.join(placeholders)} WHERE {_HEAD.format(m=m)} = {m}"
+            f" SELECT {', '.join(placeholders)} WHERE {where}"
             f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}"
         )
-        params = [*values, request.thread_id, request.checkpoint_ns, request.checkpoint_id]
         try:
             rows = await self._fetch(sql, params)
         except Exception as exc:
@@ -181,29 +194,33 @@ class LedgerDB(abc.ABC):
             f" AND status IN ({_CLAIMING})",
             (request.thread_id, request.checkpoint_ns, request.checkpoint_id, request.pause_key))
         head = await self._fetch(f"SELECT {_HEAD.format(m=m)} AS head",
-                                 (request.thread_id, request.checkpoint_ns))
+                                 (request.thread_id, request.checkpoint_ns)) \
+            if self.heads else []
         return ClaimResult(row=None, conflict_with=_row(holder[0]) if holder else None,
                            current_head=head[0]["head"] if head else None)
 
     async def finish(
         self, decision_id: int, status: str, outcome: str | None,
-        *, only_if_status: str | None = None,
+        *, only_if_status: str | None = None, new_head: str | None = None,
     ) -> str | None:
-        """Settle a decision, recording the thread's head now; returns that head (or None
-        if the guard did not match)."""
+        """Settle a decision, recording the thread's head now (read from the checkpoints
+        here, else `new_head`); returns that head (or None if the guard did not match)."""
         m = self.mark
         guard = f" AND status = {m}" if only_if_status else ""
-        params: list[Any] = [status, ledger_text(outcome), decision_id]
-        if only_if_status:
-            params.append(only_if_status)
+        params: list[Any] = [status, ledger_text(outcome)]
         now = f"{m}" if self._now_param() is not None else self.now_sql
         if self._now_param() is not None:
-            params.insert(2, self._now_param())
+            params.append(self._now_param())
+        head_sql = _NEW_HEAD
+        if not self.heads:
+            head_sql = m
+            params.append(new_head)
+        params.append(decision_id)
+        if only_if_status:
+            params.append(only_if_status)
         rows = await self._fetch(
             f"UPDATE hitl_decisions SET status = {m}, outcome = {m}, finished_at = {now},"
-            " new_checkpoint_id = (SELECT max(c.checkpoint_id) FROM checkpoints c"
-            "   WHERE c.thread_id = hitl_decisions.thread_id"
-            "   AND c.checkpoint_ns = hitl_decisions.checkpoint_ns)"
+            f" new_checkpoint_id = {head_sql}"
             f" WHERE id = {m}{guard} RETURNING new_checkpoint_id", params)
         return rows[0]["new_checkpoint_id"] if rows else None
 
