@@ -44,7 +44,8 @@ async def run_pending(args: argparse.Namespace, settings: Settings) -> int:
     redactor = redactor_for(settings)
     sink = Sink(redactor)
     async with store_session(settings) as store:
-        threads = await store.pending(flt, limit=args.limit)
+        # every printed row exact: its checkpoint and pause_id are what --expect takes
+        threads = await store.complete(await store.pending(flt, limit=args.limit))
     if settings.json:
         emit_json([pending_view(t, redactor) for t in threads], sink)
         return 0

@@ -106,6 +106,7 @@ async def store_session(
         grace_seconds=settings.grace_seconds,
         create=create,
         serde=serializer_for(settings),
+        api_key=settings.api_key,
     )
     if location.backend != "server":
         # Runs that stopped after a delivered decision stay listed (as `stalled`, with

@@ -507,6 +507,12 @@ async def open_change_feed(
     """
     if poll_interval <= 0:
         raise ValueError(f"poll_interval must be > 0, got {poll_interval}")
+    if store.location.backend == "server":  # an Agent Server: poll its API
+        from console.core.server.feed import open_server_feed
+        from console.core.server.store import ServerStore
+
+        assert isinstance(store, ServerStore)
+        return await open_server_feed(store, poll_interval)
     feed: _PollingFeed
     if store.location.backend == "postgres":
         pool: AsyncConnectionPool[Any] | None = getattr(store, "pool", None)

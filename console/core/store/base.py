@@ -259,6 +259,12 @@ class CheckpointStore(abc.ABC):
         found.sort(key=_SORT_KEY)
         return found if limit is None else found[:limit]
 
+    async def complete(self, rows: list[PendingThread]) -> list[PendingThread]:
+        """`rows` as exact as the source can make them. A database's rows are exact
+        already; an Agent Server's listing leaves what only a per-thread read can say (a
+        breakpoint's node, an inline row's checkpoint) to this call."""
+        return rows
+
     async def _with_sources(
         self, found: list[PendingThread], flt: PendingFilter, after: Cursor | None,
         now: datetime,

@@ -282,6 +282,13 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         while len(self._bundles) > BUNDLE_CACHE_SIZE:
             self._bundles.popitem(last=False)
         selected = self.table.selected
+        if selected is not None and selected.thread_id == thread.thread_id \
+                and not selected.checkpoint_id and bundle.pending is not None \
+                and bundle.pending.interrupt_ids == selected.interrupt_ids:
+            # A row listed before its checkpoint was known (an Agent Server's listing):
+            # the bundle read it, so the row becomes the exact pause, not a moved one.
+            self.apply_changes([selected], [bundle.pending])
+            selected = self.table.selected
         if selected is not None and selected.thread_id == thread.thread_id:
             if bundle_key(bundle) != (selected.thread_id, selected.checkpoint_id,
                                       selected.interrupt_ids):

@@ -1,0 +1,89 @@
+"""The TUI opened on a real `langgraph dev`: the queue lists every pause form, the
+breakpoints' nodes arrive through the live feed, the detail shows a payload with secrets
+redacted, and a thread answered elsewhere leaves the queue by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from textual.worker import WorkerCancelled, WorkerFailed
+
+from console.core.dburl import parse_db_url
+from console.core.graphs import GraphRegistry
+from console.core.store import open_store
+from console.settings import Settings
+from console.ui.app import make_app
+from tests.server.conftest import ServerFixture, answer, pending_ids, run_until_paused
+
+JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ"
+       ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")
+
+
+async def until(pilot: Any, predicate: Any, timeout: float = 30.0, what: str = "") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await pilot.pause(0.05)
+
+
+async def settle(pilot: Any) -> None:
+    for _ in range(3):
+        workers = [w for w in pilot.app.workers if w.group != "live"]
+        if workers:
+            with contextlib.suppress(WorkerFailed, WorkerCancelled):
+                await asyncio.wait_for(pilot.app.workers.wait_for_complete(workers), 20)
+        await pilot.pause()
+
+
+async def test_tui_on_a_server(langgraph_server: ServerFixture, paused: dict[str, str],
+                               server_client: Any) -> None:
+    secret = await run_until_paused(server_client, "raw", inputs={"topic": JWT})
+    store = await open_store(parse_db_url(langgraph_server.url), GraphRegistry())
+    settings = Settings(db=langgraph_server.url, reviewer="alice")
+    app = make_app(store, settings, detail_delay=0, tick_interval=0, poll_interval=0.2,
+                   presence_interval=0)
+    app.animation_level = "none"
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            from console.ui.screens.main import MainScreen
+
+            screen = app.screen_stack[0]
+            assert isinstance(screen, MainScreen)
+            await until(pilot, lambda: screen.loads >= 1, what="the first load")
+            listed = {t.thread_id: t for t in screen.all_threads}
+            assert set(paused.values()) | {secret} <= set(listed)
+            # breakpoints are listed at once, then named by the feed in the background
+            await until(pilot, lambda: {t.thread_id: t for t in screen.all_threads}[
+                paused["before"]].nodes == ("act",), what="the breakpoint's node")
+            # the detail of an Agent Inbox question
+            assert screen.table.select_thread(paused["inbox"])
+            await settle(pilot)
+            await until(pilot, lambda: screen.detail.thread_id == paused["inbox"]
+                        and "wire" in screen.detail.plain, what="the inbox detail")
+            assert "moved on" not in screen.detail.plain.lower()
+            # a secret in state never reaches the screen
+            assert screen.table.select_thread(secret)
+            await settle(pilot)
+            await until(pilot, lambda: screen.detail.thread_id == secret,
+                        what="the secret thread's detail")
+            seen = []
+            for tab in ("2", "3", "4", "1"):
+                await pilot.press(tab)
+                await settle(pilot)
+                seen.append(screen.detail.plain)
+                assert JWT not in screen.detail.plain
+                assert JWT[:40] not in app.export_screenshot()
+            assert "topic" in seen[1]  # the state tab was shown, its value hidden
+            # answered elsewhere: the row leaves by itself (live refresh by polling)
+            gone = paused["raw"]
+            [interrupt_id] = await pending_ids(server_client, gone)
+            await answer(server_client, gone, "raw", {interrupt_id: "approved"})
+            await until(pilot, lambda: gone not in {t.thread_id for t in screen.all_threads},
+                        what="the answered thread to leave")
+            assert "polling" in screen.status.plain
+    finally:
+        await store.close()
