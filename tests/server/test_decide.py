@@ -254,3 +254,25 @@ async def test_four_processes_approve_fifty_pauses_each_once(
         mine = [r for r in rows if r["thread_id"] in set(threads)]
         assert sorted(r["thread_id"] for r in mine) == sorted(threads)
         assert {r["status"] for r in mine} == {"applied"}
+
+
+async def test_bulk_reject_and_approve_from_the_listed_queue(
+    langgraph_server: ServerFixture, server_client: Any,
+) -> None:
+    """Bulk decisions take each listed row's pause_id as what the reviewer saw."""
+    from console.core.ledger.apply import BulkTarget, reject_many
+    from console.core.ledger.bulk import approve_many
+    from console.core.models import PendingFilter
+
+    rejected = await paused_threads(server_client, "raw", 3)
+    approved = await paused_threads(server_client, "before", 3)
+    raw = {"policy": {"bulk_approve": ["before"]}}
+    async with deciding(langgraph_server.url, raw=raw) as decider:
+        listed = {t.thread_id: t for t in await decider.store.pending(PendingFilter())}
+        results = await reject_many(decider, [BulkTarget(t, pause_id_of(listed[t]))
+                                              for t in rejected], "bulk no")
+        assert {r.status for r in results} == {"rejected"}, results
+        done = await approve_many(decider, [listed[t] for t in approved])
+        assert {r.status for r in done} == {"approved"}, done
+    assert all(_ran(langgraph_server, t, "act") == 0 for t in rejected)
+    assert all(_ran(langgraph_server, t, "act") == 1 for t in approved)

@@ -56,7 +56,13 @@ from console.core.ledger.rows import (
 )
 from console.core.ledger.standalone import NoLedger, install_standalone
 from console.core.models import PauseKind, PendingThread
-from console.core.pause_id import Expectation, new_question, parse_expect, pause_id_of
+from console.core.pause_id import (
+    SEPARATOR,
+    Expectation,
+    new_question,
+    parse_expect,
+    pause_id_of,
+)
 from console.core.policy import Policy
 from console.core.store.base import CheckpointStore
 
@@ -68,7 +74,8 @@ STRICT_RESUME = "__pregel_strict_resume"
 _END = "__end__"
 _RUNNING = ("pending", "running")
 _FINISHED = ("success", "interrupted")
-NO_FORK = ("Nothing was sent to the server.")
+NO_FORK = "Nothing was sent to the server."
+_ANY = "00000000-0000-0000-0000-000000000000"  # parses as a checkpoint id; replaced
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,13 +194,20 @@ class ServerDecider(Decider):
         expect_pause: str | None,
     ) -> tuple[PendingThread, Plan, ServerRead]:
         _refuse_unstorable_id(thread_id)
-        expectation = parse_expect(expect) if expect is not None else None
+        # A row listed from `threads.search` has no checkpoint id (the search does not
+        # give it): its pause_id is `:<digest>`, and the questions alone name the pause
+        # (interrupt ids hash the task, whose id derives from its checkpoint).
+        questions_only = expect is not None and expect.strip().startswith(SEPARATOR)
+        expectation = parse_expect(f"{_ANY}{expect.strip()}" if questions_only else expect) \
+            if expect is not None else None
         seen = await self.read(thread_id)
         pause = seen.pause
         head = _checkpoint_of(seen.state)
         if head is None:
             raise NotPendingError(
                 f"Thread {thread_id!r} was not found on {self.store.location.display()}.")
+        if questions_only and expectation is not None:
+            expectation = dataclasses.replace(expectation, checkpoint_id=head)
         if expectation is not None and expectation.checkpoint_id != head:
             await self._raise_stale(thread_id, expectation.checkpoint_id, head)
         if pause is None:
