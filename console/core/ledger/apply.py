@@ -146,6 +146,12 @@ class Decider:
         self.ledger: LedgerDB = ledger_db(store)
         self._ledger_ready = False
 
+    @property
+    def has_ledger(self) -> bool:
+        """Whether decisions are claimed, audited and keyed in a ledger (always, beside
+        the checkpoints; an Agent Server's decider only with `--ledger-db`)."""
+        return True
+
     async def ensure_ledger(self) -> None:
         """Install the ledger on first use (idempotent), with a clear error if we may not."""
         if self._ledger_ready:

@@ -153,7 +153,9 @@ class ScreenBase(Screen[None]):
             thread,
             policy=self._policy,
             reviewer=self._settings.reviewer,
-            graph_loaded=self._store.registry.get(thread.graph) is not None,
+            # an Agent Server runs its graphs itself: the console needs none loaded
+            graph_loaded=self._store.location.backend == "server"
+            or self._store.registry.get(thread.graph) is not None,
             worker_mode=self._decider.worker_mode,
         )
 

@@ -434,7 +434,10 @@ class DecidingMixin(ScreenBase):
         try:
             outcome = await self._decider.decide(
                 attempt.thread_id, attempt.choice, expect=attempt.pause_id,
-                expect_pause=interrupts_key(attempt.seen_ids), idempotency_key=attempt.key)
+                expect_pause=interrupts_key(attempt.seen_ids),
+                # no ledger (an Agent Server without --ledger-db) keeps no key: a retry
+                # is still refused there, its question being consumed
+                idempotency_key=attempt.key if self._decider.has_ledger else None)
         except BaseException as exc:
             self._own_moves.discard(ref)
             self._open_decisions.pop(ref, None)
