@@ -73,6 +73,13 @@ SEARCH_FIELDS: list[ThreadSelectField] = [
     "thread_id", "updated_at", "status", "metadata", "interrupts"]
 PROVISIONAL_SUMMARY = "paused at a breakpoint (its node is being read)"
 INTERRUPTED: Final = "interrupted"
+# A run that failed leaves its thread `error`; a question that still waits there (a
+# refused strict resume, a run that failed before taking the answer) is pending all the
+# same. Such a thread's search result carries its `interrupts`, so only those with
+# some are listed (a failed run with nothing waiting costs no `get_state`; a breakpoint
+# left behind a failed run is not listed: the search cannot tell it from a crash).
+ERROR: Final = "error"
+WAITING: Final = (INTERRUPTED, ERROR)
 
 
 class ServerStore(CheckpointStore):
@@ -161,7 +168,8 @@ class ServerStore(CheckpointStore):
         limit: int | None = None,
         now: datetime | None = None,
     ) -> list[PendingThread]:
-        """Pending threads, oldest first (paused_at = the thread's `updated_at`).
+        """Pending threads, oldest first (paused_at = the thread's `updated_at`): the
+        `interrupted` ones, and the `error` ones whose question still waits (`WAITING`).
 
         Rows only a `get_state` can name are provisional unless read before; a node or
         text filter needs the names, so those rows are read first (`complete`)."""
@@ -170,23 +178,26 @@ class ServerStore(CheckpointStore):
         needs_names = bool(flt.node or flt.search)
         size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit + 16)
         found: dict[str, PendingThread] = {}
-        offset = 0
-        while True:
-            with self.client.failures("read the queue"):
-                page = await self.client.sdk.threads.search(
-                    status=INTERRUPTED, limit=size, offset=offset, sort_by="updated_at",
-                    sort_order="asc", select=SEARCH_FIELDS,
-                    metadata={"graph_id": flt.graph} if flt.graph else None)
-            offset += len(page)
-            rows = [row for row in [await self._listed(t, after) for t in page]
-                    if row is not None]
-            if needs_names:
-                rows = await self.name_rows(rows)
-            for row in rows:
-                if matches(row, flt, now):
-                    found.setdefault(row.thread_id, row)
-            if len(page) < size or (limit is not None and len(found) >= limit):
-                break
+        for status in WAITING:
+            offset, taken = 0, 0
+            while True:
+                with self.client.failures("read the queue"):
+                    page = await self.client.sdk.threads.search(
+                        status=status, limit=size, offset=offset, sort_by="updated_at",
+                        sort_order="asc", select=SEARCH_FIELDS,
+                        metadata={"graph_id": flt.graph} if flt.graph else None)
+                offset += len(page)
+                listed = [t for t in page if status == INTERRUPTED or t.get("interrupts")]
+                rows = [row for row in [await self._listed(t, after) for t in listed]
+                        if row is not None]
+                if needs_names:
+                    rows = await self.name_rows(rows)
+                for row in rows:
+                    if matches(row, flt, now) and row.thread_id not in found:
+                        found[row.thread_id] = row
+                        taken += 1
+                if len(page) < size or (limit is not None and taken >= limit):
+                    break
         rows = sorted(found.values(), key=PendingThread.sort_key)
         return rows if limit is None else rows[:limit]
 
@@ -264,11 +275,14 @@ class ServerStore(CheckpointStore):
         thread_id = str(thread["thread_id"])
         self._records.pop(thread_id, None)
         row = None
-        if thread.get("status") == INTERRUPTED:
+        if thread.get("status") in WAITING:
             try:
                 state = await self._state(thread_id)
                 row = state_row(thread, state, self._info(thread), await self._ran(
                     thread_id, thread, state))
+                if row is not None and thread.get("status") == ERROR \
+                        and row.kind is not PauseKind.INTERRUPT:
+                    row = None  # a failed run's next tasks: nothing waits for a human
             except NotPendingError:
                 row = None
             except (DatabaseUnavailable, RightsMissing):
@@ -315,10 +329,13 @@ class ServerStore(CheckpointStore):
         if history and _checkpoint_id(history[0]) != head_id:
             return None  # the thread moved between the reads
         pause = None
-        if thread.get("status") == INTERRUPTED:
+        if thread.get("status") in WAITING:
             ran = tuple(str(n) for n in history[1].get("next") or ()) if len(history) > 1 \
                 else ()
             pause = state_row(thread, state, self._info(thread), ran)
+            if pause is not None and thread.get("status") == ERROR \
+                    and pause.kind is not PauseKind.INTERRUPT:
+                pause = None
             self._exact[thread_id] = (str(thread.get("updated_at")), pause)
             self.provisional.pop(thread_id, None)
         parent = history[1] if len(history) > 1 else None
