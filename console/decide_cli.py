@@ -491,12 +491,16 @@ def _audit_record(row: LedgerRow) -> dict[str, Any]:
 
 
 async def run_reconcile(args: argparse.Namespace, settings: Settings) -> int:
-    from console.core.ledger.reconcile import reconcile
     from console.session import decider_for, store_session
 
+    lease = parse_duration(args.lease)
     async with store_session(settings) as store:
-        settled = await reconcile(decider_for(store, settings),
-                                  lease_seconds=parse_duration(args.lease))
+        decider = decider_for(store, settings)
+        why = decider.nothing_to_reconcile
+        if why is not None:
+            _print(settings, {"settled": [], "note": why}, why)
+            return 0
+        settled = await decider.reconcile(lease_seconds=lease)
     _print(settings, {"settled": [
         {"id": s.row.id, "thread_id": s.row.thread_id, "status": s.status,
          "delivery": s.truth.delivery.value, "head": s.truth.head,

@@ -102,6 +102,9 @@ async def run_worker_command(args: argparse.Namespace, settings: Settings) -> in
 
     if not settings.db:
         raise UsageError("No database given: pass --db URL or set HITL_DB.")
+    from console.core.server.reconcile import refuse_workers
+
+    refuse_workers(settings.db)
     if args.limit is not None and (args.limit < 1 or not args.once):
         raise UsageError("--limit N needs --once and N >= 1.")
     options = WorkerOptions(
@@ -167,8 +170,10 @@ async def run_workers(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.graphs import GraphRegistry
     from console.core.ledger.db import database_error, ledger_db
     from console.core.ledger.rows import QueueDepth
+    from console.core.server.reconcile import refuse_workers
     from console.session import store_session
 
+    refuse_workers(settings.db)
     async with store_session(settings, registry=GraphRegistry()) as store:
         ledger = ledger_db(store)  # read only: `workers` never installs anything
         try:

@@ -132,3 +132,47 @@ async def test_another_client_answers_first_the_tui_shows_a_conflict(
     finally:
         await store.close()
     assert _ran(langgraph_server, thread_id) == 1  # the other client's, not a second
+
+
+async def test_palette_reconcile_on_a_server(
+    langgraph_server: ServerFixture, server_client: Any, tmp_path: Any,
+) -> None:
+    from tests.server.test_server_reconcile import _in_flight
+
+    url = langgraph_server.url
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    thread_id = await run_until_paused(server_client, "raw")
+    row_id = await _in_flight(url, ledger, thread_id)
+    # the console that claimed it died: its pid is gone
+    import sqlite3
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    with sqlite3.connect(tmp_path / "ledger.db") as db:
+        db.execute("UPDATE hitl_decisions SET client_pid = ? WHERE id = ?",
+                   (int(dead.stdout), row_id))
+    for settings in (Settings(db=url, reviewer="alice"),
+                     Settings(db=url, reviewer="alice", ledger_db=ledger)):
+        store = await open_store(parse_db_url(url), GraphRegistry())
+        app = make_app(store, settings, detail_delay=0, tick_interval=0, poll_interval=0,
+                       presence_interval=0)
+        app.animation_level = "none"
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                screen = app.screen_stack[0]
+                assert isinstance(screen, MainScreen)
+                await until(pilot, lambda s=screen: s.loads >= 1, what="the first load")
+                screen.action_reconcile()
+                await settle(pilot)
+                notes = [n.message for n in app._notifications]
+                assert not isinstance(app.screen, ErrorModal), _text(app)
+                if settings.ledger_db is None:
+                    assert any("Nothing to reconcile" in n and "--ledger-db" in n
+                               for n in notes), notes
+                else:
+                    assert any(f"#{row_id} {thread_id}: failed" in n for n in notes), notes
+        finally:
+            await store.close()
+    assert await pending_ids(server_client, thread_id)  # nothing was sent

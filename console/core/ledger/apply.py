@@ -39,7 +39,13 @@ from console.core.ledger.decisions import (
     plan_decision,
     update_effects,
 )
-from console.core.ledger.reconcile import Delivery, delivery_of, settled_outcome
+from console.core.ledger.reconcile import (
+    Delivery,
+    Settled,
+    delivery_of,
+    reconcile,
+    settled_outcome,
+)
 from console.core.ledger.rows import (
     CLAIMING_STATUSES,
     ClaimRequest,
@@ -151,6 +157,15 @@ class Decider:
         """Whether decisions are claimed, audited and keyed in a ledger (always, beside
         the checkpoints; an Agent Server's decider only with `--ledger-db`)."""
         return True
+
+    @property
+    def nothing_to_reconcile(self) -> str | None:
+        """Why `reconcile` has nothing to look at here (None: it has the ledger)."""
+        return None
+
+    async def reconcile(self, *, lease_seconds: float = 600.0) -> list[Settled]:
+        """Settle abandoned in-flight decisions (`ledger.reconcile.reconcile`)."""
+        return await reconcile(self, lease_seconds=lease_seconds)
 
     async def ensure_ledger(self) -> None:
         """Install the ledger on first use (idempotent), with a clear error if we may not."""

@@ -46,6 +46,7 @@ from console.core.ledger.apply import (
 )
 from console.core.ledger.db import LedgerDB, database_error
 from console.core.ledger.decisions import DecisionInput, DecisionRefused, Plan, plan_decision
+from console.core.ledger.reconcile import Settled
 from console.core.ledger.rows import (
     CLAIMING_STATUSES,
     ClaimResult,
@@ -148,6 +149,31 @@ class ServerDecider(Decider):
     async def close(self) -> None:
         """Close the ledger's connection (the store closes the server's)."""
         await self.ledger.close()
+
+    @property
+    def nothing_to_reconcile(self) -> str | None:
+        from console.core.server.reconcile import NO_LEDGER_TO_RECONCILE
+
+        return None if self.has_ledger else NO_LEDGER_TO_RECONCILE
+
+    async def reconcile(self, *, lease_seconds: float = 600.0) -> list[Settled]:
+        """Settle abandoned in-flight rows of `--ledger-db` from the server's state."""
+        from console.core.server.reconcile import reconcile_server
+
+        if not self.has_ledger:
+            return []
+        return await reconcile_server(self, lease_seconds=lease_seconds)
+
+    async def store_thread(self, thread_id: str) -> Mapping[str, Any] | None:
+        """The server's record of a thread (status, interrupts); None if it is gone."""
+        try:
+            return dict(await self._call(self.client.threads.get(thread_id), thread_id))
+        except NotPendingError:
+            return None
+
+    async def state_of(self, thread_id: str) -> Mapping[str, Any]:
+        """LangGraph's `get_state` of a thread, through the server."""
+        return dict(await self._call(self.client.threads.get_state(thread_id), thread_id))
 
     # ------------------------------------------------------------------ reading
 

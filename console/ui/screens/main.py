@@ -380,10 +380,12 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         """Settle decisions a crashed console, CLI or worker left in flight, as
         `hitl-console reconcile` does: from what the thread's rows say, never re-running
         anything (palette only: rare, and not for a stray key)."""
-        from console.core.ledger.reconcile import reconcile
-
+        why = self._decider.nothing_to_reconcile
+        if why is not None:
+            self.notify(why, title="Reconcile", markup=False)
+            return
         try:
-            settled = await reconcile(self._decider)
+            settled = await self._decider.reconcile()
         except Exception as exc:
             report_error(self.app, exc, redactor=self._redactor)
             return
