@@ -24,8 +24,8 @@ from operator import attrgetter
 from textual import work
 
 from console.core.errors import DatabaseUnavailable
-from console.core.ledger.apply import warm_up
 from console.core.models import PendingThread
+from console.ui.deferred import DEFERRED_MODULES, warm_up
 from console.ui.errors import describe_error
 from console.ui.live import INCREMENTAL_LIMIT, Feed, feed_label, is_outage, open_feed, retry_delay
 from console.ui.screens.decision_status import DecisionStatusMixin
@@ -36,9 +36,9 @@ WARM_UP_GROUP = "warm-up"
 # The first load shows this many rows as soon as they are read (a store that pages in
 # SQL reads them in a few ms) and reads the rest after: the first frame is the queue.
 FIRST_PAGE = 500
-# Seconds after the queue is first shown before what a decision needs (LangGraph) is
-# imported in a thread: the first frames are drawn without competing with it, and the
-# first decision does not wait for it.
+# Seconds after the queue is first shown before the dialogs and what a decision needs
+# (LangGraph) are imported in a thread (`deferred`): the first frames are drawn without
+# competing with it, and neither the first key nor the first decision waits for it.
 WARM_UP_DELAY = 0.3
 _THREAD_ID = attrgetter("thread_id")
 
@@ -74,11 +74,19 @@ class LiveMixin(DecisionStatusMixin):
     async def load_queue(self, changed: set[str] | None) -> bool:
         """Load everything (`changed` None) or re-read the changed threads; False if the
         database could not be reached (the outage is shown; other errors propagate)."""
+        try:
+            return await self._load_queue(changed)
+        finally:
+            # `hitl-console tui` starts with the cyclic GC off (`commands.run_tui`): on
+            # again once the first load has ended, however it ended.
+            gc.enable()
+
+    async def _load_queue(self, changed: set[str] | None) -> bool:
         async with self._load_lock:
             full = changed is None or not self._loaded or len(changed) > INCREMENTAL_LIMIT
             try:
                 if full:
-                    threads = await self._read_all()
+                    threads = await self._read_all(first_page=not self._loaded)
                 else:
                     assert changed is not None
                     removed, added = await self._read_changed(changed)
@@ -106,23 +114,32 @@ class LiveMixin(DecisionStatusMixin):
 
     async def _read_all(self, *, first_page: bool = False) -> list[PendingThread]:
         """The whole queue; on the first load, the first page is shown as soon as it is
-        read, then the rest is read after it (only where the store pages in SQL: another
-        store reads everything for a page anyway)."""
+        read (with its decision flags), then the rest is read after it (only where the
+        store pages in SQL: another store reads everything for a page anyway)."""
         now = self._clock()
-        if first_page and self._store.pages_in_sql:
-            threads = await self._store.pending(now=now, limit=FIRST_PAGE)
-            if len(threads) >= FIRST_PAGE:
-                self._all = list(threads)
-                self.apply_filter(measure=True)
-                threads += await self._store.pending(now=now, after=threads[-1].sort_key())
-        else:
+        if not (first_page and self._store.pages_in_sql):
             threads = await self._store.pending(now=now)
+            await self.read_open_decisions()
+            return threads
+        threads = await self._store.pending(now=now, limit=FIRST_PAGE)
         await self.read_open_decisions()
-        return threads
+        if len(threads) < FIRST_PAGE:
+            return threads  # that was the whole queue
+        self._all = list(threads)
+        self.apply_filter(measure=True)
+        self.status.set(state="first page")  # the count is the page's, not the queue's
+        rest = await self._store.pending(now=now, after=threads[-1].sort_key())
+        # Two reads, not one snapshot: a thread of the first page that paused again in
+        # between is in the rest too, under its new pause; keep that one only.
+        again = {t.thread_id for t in rest}
+        if again.intersection(t.thread_id for t in threads):
+            threads = [t for t in threads if t.thread_id not in again]
+        return threads + rest
 
     def _warm_up(self) -> None:
-        if "langgraph.types" in sys.modules and "console.core.serde" in sys.modules:
-            return  # a loaded graph or a decision brought them already
+        if all(name in sys.modules for name in (
+                *DEFERRED_MODULES, "langgraph.types", "console.core.serde")):
+            return  # a loaded graph, a decision and the dialogs brought them already
         self.run_worker(warm_up, name="warm up", group=WARM_UP_GROUP, thread=True,
                         exit_on_error=False)
 
@@ -246,6 +263,7 @@ class LiveMixin(DecisionStatusMixin):
                 if not await self.load_queue(changed):
                     await asyncio.sleep(retry_delay(self._failures, self._options.retry_delays))
         finally:
+            gc.enable()  # if the loop failed before its first load (see `load_queue`)
             self._live_running = False
             self._feed = None
             if feed is not None:

@@ -7,7 +7,7 @@ bundle and the thread's ledger rows. Texts are `rich.text.Text` built by
 Cost on a slow link and a big state, by design:
 - only the tab shown is built; the others are built when first shown for this bundle
   (a diff of a long history is not computed for a reviewer reading the payload);
-- the header is always `HEADER_LINES` lines, so a new thread repaints the pane without
+- the header is always `bundle_text.HEADER_LINES` lines, so a new thread repaints the pane without
   changing any widget's size; the pane's own size comes from the screen's stylesheet;
 - tabs are a one-line strip of plain text (Textual's `Tabs` is two lines with an
   animated underline drawn in box glyphs: a sixth of an 11-row pane at 80x24, bytes on
@@ -30,17 +30,13 @@ from console.core.ledger.rows import LedgerRow
 from console.core.ledger.status import pause_status
 from console.core.models import PendingThread, ReviewBundle
 from console.core.redact import Redactor
-from console.ui.bundle_text import (
-    HEADER_LINES,
-    header_text,
-    payload_tab_text,
-    state_text,
-)
 from console.ui.cell_text import one_line
 from console.ui.clock import Clock, utc_now
-from console.ui.diff_text import diff_tab_text
-from console.ui.timeline_text import history_tab_text
 from console.ui.widgets.scrollbars import use_cell_scrollbars
+
+# The renderers (`bundle_text`, `diff_text`, `timeline_text`: pretty printers, the diff)
+# are imported where a bundle is first shown, not with the pane: the first frame is the
+# queue, and the screen's warm-up imports them in the background right after it.
 
 ERROR_STYLE = "bold"
 TABS = ("payload", "diff", "state", "history")
@@ -205,6 +201,10 @@ class DetailPane(Vertical, can_focus=True):
         if bundle is None:
             return Text()
         redactor = self._redactor
+        from console.ui.bundle_text import payload_tab_text, state_text
+        from console.ui.diff_text import diff_tab_text
+        from console.ui.timeline_text import history_tab_text
+
         if tab == "payload":
             return payload_tab_text(bundle, redactor=redactor, actions=self._actions,
                                     raw=self._raw)
@@ -296,6 +296,8 @@ class DetailPane(Vertical, can_focus=True):
     def _bundle_header(self) -> Text:
         bundle = self._bundle
         assert bundle is not None
+        from console.ui.bundle_text import header_text
+
         status = None
         if bundle.pending is not None:
             status = pause_status(self._decisions, bundle.checkpoint_id,
@@ -341,8 +343,8 @@ class DetailPane(Vertical, can_focus=True):
     def _set_header(self, text: Text) -> None:
         self._header = text
         if self.is_mounted:
-            # The header's height is fixed (HEADER_LINES): no layout needed.
+            # The header's height is fixed (`bundle_text.HEADER_LINES`): no layout needed.
             self.query_one("#detail-header", Static).update(text, layout=False)
 
 
-__all__ = ["HEADER_LINES", "TABS", "TAB_BINDINGS", "DetailPane"]
+__all__ = ["TABS", "TAB_BINDINGS", "DetailPane"]
