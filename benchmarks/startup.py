@@ -16,6 +16,13 @@ What is timed (each from the launch of a fresh process):
 Targets (issue 17): TUI first frame <= 300 ms and <= 1.75x the bare Textual app;
 `pending` <= 150 ms; `show` <= 200 ms; first approve <= 1 s. Exit status 1 if one fails.
 Timings depend on the machine's load: the load average is printed with them.
+
+Every launch runs with bytecode caches, as an installed console does (pip compiles at
+install; a checkout writes `__pycache__` on first run): they are written to a directory
+of the run (PYTHONPYCACHEPREFIX) by each figure's uncounted first launch, for Textual and
+the bare app alike. An environment with PYTHONDONTWRITEBYTECODE=1 would otherwise compile
+every console module from source at every launch (~100 ms) while site-packages keeps its
+caches; `--no-bytecode-cache` measures that case.
 """
 
 from __future__ import annotations
@@ -70,10 +77,16 @@ def _load() -> str:
         return "load ?"
 
 
+PYCACHE: Path | None = None  # where launches keep their bytecode (None: as the caller's)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(COLUMNS), LINES=str(LINES),
                PYTHONPATH=str(ROOT), HITL_REVIEWER="bench", TEXTUAL_ANIMATIONS="none")
     env.pop("NO_COLOR", None)
+    if PYCACHE is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     return env
 
 
@@ -159,9 +172,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pg-pending", type=int, default=15_000,
                         help="pending threads seeded into Postgres (0 skips Postgres)")
     parser.add_argument("--keep", action="store_true", help="keep the files and database")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="launch with the caller's PYTHONDONTWRITEBYTECODE and cache")
     args = parser.parse_args(argv)
 
+    global PYCACHE
     work = Path(tempfile.mkdtemp(prefix="hitl-startup-"))
+    if not args.no_bytecode_cache:
+        PYCACHE = work / "pycache"
     demo = work / "demo.sqlite"
     print(f"seeding the SQLite demo ({_load()})", flush=True)
     subprocess.run(console("demo", "--no-tui", "--db", str(demo)), env=_env(), cwd=str(ROOT),
@@ -221,7 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bare = results["bare textual"][0]
     plain = results["python -c pass"][0]
     failed = False
-    print(f"\nmedians of {args.runs} launches at {COLUMNS}x{LINES} ({_load()})")
+    cache = "no bytecode cache" if PYCACHE is None else "bytecode cached"
+    print(f"\nmedians of {args.runs} launches at {COLUMNS}x{LINES}, {cache} ({_load()})")
     print(f"{'':<18} {'median':>9} {'x bare':>7} {'x python':>9}  {'target':<18} result   runs")
     for name, (med, times) in results.items():
         target = TARGETS.get(name)
