@@ -132,16 +132,16 @@ def _row_pattern(thread_id: str) -> str:
     return re.escape(thread_id[:12])
 
 
-async def seed_postgres(admin: str, pending: int) -> tuple[str, str]:
-    """A database of `pending` paused threads (every pause form of `_seed`), set up."""
+async def seed_postgres(admin: str, dbname: str, pending: int) -> str:
+    """A fresh database `dbname` of `pending` paused threads (every pause form of
+    `_seed`), set up; its postgresql:// URL. The caller drops it, also on failure."""
     import _seed as seed
     import pending_list as bench
 
     from console.core.dburl import parse_db_url
     from console.core.store import open_store
 
-    dbname = f"bench_startup_{os.getpid()}"
-    url = bench.pg_url(admin, dbname)
+    url = bench.pg_url(admin, dbname)  # conninfo, for psycopg and the saver
     await bench.admin_exec(admin, f"DROP DATABASE IF EXISTS {dbname}")
     await bench.admin_exec(admin, f"CREATE DATABASE {dbname}")
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -155,12 +155,13 @@ async def seed_postgres(admin: str, pending: int) -> tuple[str, str]:
     with seed.Seeder(templates, workers=2) as seeder:
         seeder.postgres(url, plans)
     await bench.pg_exec(url, "VACUUM ANALYZE")
-    store = await open_store(parse_db_url(url))
+    uri = bench.pg_uri(admin, dbname)  # what the console is given
+    store = await open_store(parse_db_url(uri))
     try:
         await store.setup()
     finally:
         await store.close()
-    return dbname, url
+    return uri
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -193,15 +194,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     pg_db: str | None = None
     pg_url = ""
     pg_first = ""
-    if args.pg_pending > 0:
-        print(f"seeding Postgres with {args.pg_pending} pending threads ({_load()})", flush=True)
-        pg_db, pg_url = asyncio.run(seed_postgres(args.pg, args.pg_pending))
-        pg_rows = _json(console("pending", "--json", "--limit", "1", "--db", pg_url))
-        assert isinstance(pg_rows, list) and pg_rows
-        pg_first = pg_rows[0]["thread_id"]
-
     results: dict[str, tuple[float, list[float]]] = {}
     try:
+        if args.pg_pending > 0:
+            print(f"seeding Postgres with {args.pg_pending} pending threads ({_load()})",
+                  flush=True)
+            pg_db = f"bench_startup_{os.getpid()}"
+            pg_url = asyncio.run(seed_postgres(args.pg, pg_db, args.pg_pending))
+            pg_rows = _json(console("pending", "--json", "--limit", "1", "--db", pg_url))
+            assert isinstance(pg_rows, list) and pg_rows
+            pg_first = pg_rows[0]["thread_id"]
+            print(f"  {pg_url}: first row {pg_first} ({_load()})", flush=True)
         print(f"timing {args.runs} launches each ({_load()})", flush=True)
         bare_file = work / "bare.py"
         bare_file.write_text(BARE_APP)

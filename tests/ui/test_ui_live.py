@@ -80,3 +80,47 @@ async def test_loads_never_overlap(
         await until(pilot, lambda: running == 0)
         assert most == 1
         assert app.is_running
+
+
+async def test_first_load_shows_the_first_page_then_the_rest(
+    store: CheckpointStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a store that pages in SQL (SQLite after setup), the first load shows the
+    queue's first page as soon as it is read, says the rest is coming, then reads the
+    rest after it and shows the whole queue (issue 17: the first frame is the queue)."""
+    from console.ui.screens import live
+
+    await store.setup()
+    assert store.pages_in_sql
+    everything = [t.thread_id for t in await store.pending()]
+    page = 5
+    assert len(everything) > page
+    monkeypatch.setattr(live, "FIRST_PAGE", page)
+    real = store.pending
+    asked: list[tuple[int | None, bool]] = []
+    rest_asked = asyncio.Event()
+    release = asyncio.Event()
+
+    async def paged(*args: Any, **kwargs: Any) -> Any:
+        asked.append((kwargs.get("limit"), kwargs.get("after") is not None))
+        if kwargs.get("after") is not None:
+            rest_asked.set()
+            await release.wait()  # the first page stays on screen meanwhile
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "pending", paged)
+    app = build_app(store, settings, poll_interval=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        await until(pilot, rest_asked.is_set, what="the read of the rest")
+        await pilot.pause()  # not `settle`: it would time the held read out and cancel it
+        assert [t.thread_id for t in screen.table.rows] == everything[:page]
+        assert f"first {page} pending, loading the rest..." in screen.status.plain
+        assert screen.loads == 0
+        release.set()
+        await until(pilot, lambda: screen.loads >= 1, what="the whole first load")
+        await settle(pilot)
+        assert [t.thread_id for t in screen.table.rows] == everything
+        assert f"{len(everything)} pending" in screen.status.plain
+        assert "loading the rest" not in screen.status.plain
+    assert asked[:2] == [(page, False), (None, True)]
