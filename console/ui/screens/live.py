@@ -52,7 +52,8 @@ class LiveMixin(DecisionStatusMixin):
 
     def start_loading(self) -> None:
         """First load: through the live loop when live refresh is on (the feed must be
-        open before the first full load, so nothing committed meanwhile is missed)."""
+        open before the first full load, so nothing committed meanwhile is missed).
+        Either way the queue's first page is shown before it (`_first_page`)."""
         if self._options.poll_interval > 0:
             self._live()
         else:
@@ -69,7 +70,33 @@ class LiveMixin(DecisionStatusMixin):
     # is cancelled before it starts then leaves no un-awaited coroutine behind.
     @work(name="pending queue", group=QUEUE_GROUP, exclusive=True, exit_on_error=False)
     async def _fetch_queue(self) -> None:
+        if not self._loaded:
+            await self._first_page()
         await self.load_queue(None)
+
+    async def _first_page(self) -> None:
+        """Before the first full load: the queue's first page on screen as soon as it is
+        read, the rest said to be coming (only where the store pages in SQL: another
+        store reads everything for a page anyway).
+
+        The full load that follows reads the whole queue again, after the change feed
+        is open (Postgres: ~20 ms of LISTEN connection and inspection), in one read: it
+        alone is the queue's state, this page is what the first frame shows meanwhile.
+        A failure here is left to that load to report."""
+        if self._loaded or not self._store.pages_in_sql:
+            return
+        async with self._load_lock:
+            try:
+                page = await self._store.pending(now=self._clock(), limit=FIRST_PAGE)
+                await self.read_open_decisions()
+            except Exception:
+                return
+            if self._loaded or not page:
+                return
+            self._all = page
+            self.apply_filter(measure=True)
+            if len(page) >= FIRST_PAGE:
+                self.status.set(state="first page")  # the count is the page's
 
     async def load_queue(self, changed: set[str] | None) -> bool:
         """Load everything (`changed` None) or re-read the changed threads; False if the
@@ -86,7 +113,7 @@ class LiveMixin(DecisionStatusMixin):
             full = changed is None or not self._loaded or len(changed) > INCREMENTAL_LIMIT
             try:
                 if full:
-                    threads = await self._read_all(first_page=not self._loaded)
+                    threads = await self._read_all()
                 else:
                     assert changed is not None
                     removed, added = await self._read_changed(changed)
@@ -112,29 +139,10 @@ class LiveMixin(DecisionStatusMixin):
                 self.after_load(full=full)
             return True
 
-    async def _read_all(self, *, first_page: bool = False) -> list[PendingThread]:
-        """The whole queue; on the first load, the first page is shown as soon as it is
-        read (with its decision flags), then the rest is read after it (only where the
-        store pages in SQL: another store reads everything for a page anyway)."""
-        now = self._clock()
-        if not (first_page and self._store.pages_in_sql):
-            threads = await self._store.pending(now=now)
-            await self.read_open_decisions()
-            return threads
-        threads = await self._store.pending(now=now, limit=FIRST_PAGE)
+    async def _read_all(self) -> list[PendingThread]:
+        threads = await self._store.pending(now=self._clock())
         await self.read_open_decisions()
-        if len(threads) < FIRST_PAGE:
-            return threads  # that was the whole queue
-        self._all = list(threads)
-        self.apply_filter(measure=True)
-        self.status.set(state="first page")  # the count is the page's, not the queue's
-        rest = await self._store.pending(now=now, after=threads[-1].sort_key())
-        # Two reads, not one snapshot: a thread of the first page that paused again in
-        # between is in the rest too, under its new pause; keep that one only.
-        again = {t.thread_id for t in rest}
-        if again.intersection(t.thread_id for t in threads):
-            threads = [t for t in threads if t.thread_id not in again]
-        return threads + rest
+        return threads
 
     def _warm_up(self) -> None:
         if all(name in sys.modules for name in (
@@ -230,6 +238,7 @@ class LiveMixin(DecisionStatusMixin):
         feed: Feed | None = None
         self._live_running = True
         try:
+            await self._first_page()  # before the feed is open: see there
             while True:
                 changed: set[str] | None = None
                 if feed is None:
