@@ -33,9 +33,10 @@ from console.ui.screens.decision_status import DecisionStatusMixin
 QUEUE_GROUP = "queue"
 LIVE_GROUP = "live"
 WARM_UP_GROUP = "warm-up"
-# The first load shows this many rows as soon as they are read (a store that pages in
-# SQL reads them in a few ms) and reads the rest after: the first frame is the queue.
-FIRST_PAGE = 500
+# The first frame shows this many rows as soon as they are read (a store that pages in
+# SQL reads them in a few ms), before the whole queue is read: more than any terminal
+# shows, and no more (each row is decoded, classified and measured before that frame).
+FIRST_PAGE = 100
 # Seconds after the queue is first shown before the dialogs and what a decision needs
 # (LangGraph) are imported in a thread (`deferred`): the first frames are drawn without
 # competing with it, and neither the first key nor the first decision waits for it.
