@@ -13,6 +13,9 @@ What is timed (each from the launch of a fresh process):
 - the first approve after start: `hitl-console approve THREAD --graph ...` on a copy of
   the demo, to its exit (LangGraph, the graph and the saver are all loaded for it).
 
+The launches go in rounds (one of each figure per round, after one uncounted launch of
+each), so a change of the machine's load during the run weighs on every figure alike.
+
 Targets (issue 17): TUI first frame <= 300 ms and <= 1.75x the bare Textual app;
 `pending` <= 150 ms; `show` <= 200 ms; first approve <= 1 s. Exit status 1 if one fails.
 Timings depend on the machine's load: the load average is printed with them.
@@ -111,10 +114,18 @@ def run_to_exit(argv: Sequence[str]) -> float:
     return time.perf_counter() - start
 
 
-def median_of(runs: int, once: Callable[[int], float]) -> tuple[float, list[float]]:
-    once(-1)  # warm the page cache (not counted)
-    times = [once(i) for i in range(runs)]
-    return statistics.median(times), times
+def medians_of(runs: int, figures: dict[str, Callable[[int], float]]
+               ) -> dict[str, tuple[float, list[float]]]:
+    """Each figure's median of `runs` launches, launched in rounds (one launch of each
+    figure per round), so that a change of the machine's load over the run weighs on
+    every figure alike and the ratios stay comparable."""
+    for once in figures.values():
+        once(-1)  # warm the page cache and the bytecode caches (not counted)
+    times: dict[str, list[float]] = {name: [] for name in figures}
+    for index in range(runs):
+        for name, once in figures.items():
+            times[name].append(once(index))
+    return {name: (statistics.median(found), found) for name, found in times.items()}
 
 
 def console(*args: str) -> list[str]:
@@ -208,20 +219,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"timing {args.runs} launches each ({_load()})", flush=True)
         bare_file = work / "bare.py"
         bare_file.write_text(BARE_APP)
-        results["python -c pass"] = median_of(args.runs,
-                                              lambda _: run_to_exit([PY, "-c", "pass"]))
-        results["bare textual"] = median_of(
-            args.runs, lambda _: pty_first([PY, str(bare_file)], "bare textual ready"))
-        results["tui sqlite demo"] = median_of(args.runs, lambda _: pty_first(
-            console("tui", "--no-mouse", "--db", str(demo)), _row_pattern(first_row)))
-        if pg_url:
-            results["tui postgres"] = median_of(args.runs, lambda _: pty_first(
-                console("tui", "--no-mouse", "--db", pg_url), _row_pattern(pg_first)))
-        results["pending"] = median_of(
-            args.runs, lambda _: run_to_exit(console("pending", "--db", str(demo))))
-        results["show"] = median_of(
-            args.runs, lambda _: run_to_exit(console("show", shown, "--db", str(demo))))
-
         def approve(index: int) -> float:
             copy = work / f"approve-{index + 1}.sqlite"
             shutil.copy(demo, copy)  # each launch approves a pause of its own copy
@@ -230,7 +227,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "approve", thread, "--graph", "tutorial=console.demo.graphs:build_tutorial",
                 "--db", str(copy)))
 
-        results["first approve"] = median_of(args.runs, approve)
+        figures: dict[str, Callable[[int], float]] = {
+            "python -c pass": lambda _: run_to_exit([PY, "-c", "pass"]),
+            "bare textual": lambda _: pty_first([PY, str(bare_file)], "bare textual ready"),
+            "tui sqlite demo": lambda _: pty_first(
+                console("tui", "--no-mouse", "--db", str(demo)), _row_pattern(first_row)),
+        }
+        if pg_url:
+            figures["tui postgres"] = lambda _: pty_first(
+                console("tui", "--no-mouse", "--db", pg_url), _row_pattern(pg_first))
+        figures["pending"] = lambda _: run_to_exit(console("pending", "--db", str(demo)))
+        figures["show"] = lambda _: run_to_exit(console("show", shown, "--db", str(demo)))
+        figures["first approve"] = approve
+        results.update(medians_of(args.runs, figures))
     finally:
         if pg_db is not None and not args.keep:
             import pending_list as bench
