@@ -34,8 +34,15 @@ from console.core.errors import (
     unreadable_reason,
 )
 from console.core.graphs import GraphRegistry
+from console.core.inside import Level, level_tokens, newest_per_namespace
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
-from console.core.pauses import PUSH_MARK, UNREADABLE_MARK, expand_push, send_nodes_of_blob
+from console.core.pauses import (
+    PUSH_MARK,
+    UNREADABLE_MARK,
+    expand_push,
+    light_unpackb,
+    send_nodes_of_blob,
+)
 from console.core.store.base import (
     CheckpointStore,
     Cursor,
@@ -287,6 +294,39 @@ if TYPE_CHECKING:
 
 # One root checkpoint with the blobs of its channel values, as LangGraph's
 # AsyncPostgresSaver reads it (its SELECT_SQL), without its pending writes.
+# Every subgraph checkpoint saved after a root head (by the head's own tasks), for
+# `nested_levels`: ids only; the newest of each namespace and its parent are read apart.
+_NESTED_AFTER_HEAD = """
+    SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id,
+           c.metadata->>'step'
+    FROM unnest(%(threads)s::text[], %(ids)s::text[]) AS k(thread_id, head)
+    JOIN checkpoints c
+      ON c.thread_id = k.thread_id AND c.checkpoint_ns > '' AND c.checkpoint_id > k.head
+"""
+
+# The chosen subgraph checkpoints, with the blobs that hold `Send` packets or an input
+# (the saver keeps non-primitive channel values apart; 'empty' marks an empty channel).
+_NESTED_CHECKPOINTS = """
+    SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.checkpoint,
+           b.channels, b.types, b.blobs
+    FROM unnest(%(t)s::text[], %(n)s::text[], %(i)s::text[]) AS k(t, n, i)
+    JOIN checkpoints c ON c.thread_id = k.t AND c.checkpoint_ns = k.n AND c.checkpoint_id = k.i
+    LEFT JOIN LATERAL (
+        SELECT array_agg(b.channel) AS channels, array_agg(b.type) AS types,
+               array_agg(b.blob) AS blobs
+        FROM checkpoint_blobs b
+        WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+          AND b.channel IN ('__pregel_tasks', '__start__') AND b.type <> 'empty'
+          AND b.version = c.checkpoint->'channel_versions'->>b.channel) b ON true
+"""
+
+_NESTED_WRITES = """
+    SELECT w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_path, w.channel
+    FROM unnest(%(t)s::text[], %(n)s::text[], %(i)s::text[]) AS k(t, n, i)
+    JOIN checkpoint_writes w
+      ON w.thread_id = k.t AND w.checkpoint_ns = k.n AND w.checkpoint_id = k.i
+"""
+
 _CHECKPOINTS_SQL = """
 SELECT checkpoint_id, parent_checkpoint_id, checkpoint, metadata,
     (SELECT array_agg(array[bl.channel::bytea, bl.type::bytea, bl.blob])
@@ -555,7 +595,7 @@ class PostgresStore(CheckpointStore):
             raise self._queue_failure(exc) from exc
         if count >= TRIM_AFTER_ROWS:
             release_freed_memory()  # psycopg's result buffers (the cursors are gone)
-        return pauses, count, last
+        return await self.settle(pauses), count, last
 
     async def _whole_queue(
         self, query: str, params: dict[str, Any], now: datetime
@@ -712,6 +752,64 @@ class PostgresStore(CheckpointStore):
             elif channel not in CONTROL_CHANNELS:
                 head.add_output_write(task_id, path)
         return head
+
+    async def nested_levels(self, heads: Sequence[tuple[str, str]]) -> dict[str, list[Level]]:
+        threads, ids = [t for t, _ in heads], [c for _, c in heads]
+        try:
+            async with self.pool.connection() as conn:
+                cur = conn.cursor(row_factory=tuple_row)
+                await cur.execute(_NESTED_AFTER_HEAD, {"threads": threads, "ids": ids})
+                by_thread: dict[str, list[tuple[str, str, str | None, Any]]] = {}
+                for thread_id, ns, checkpoint_id, parent_id, step in await cur.fetchall():
+                    by_thread.setdefault(thread_id, []).append(
+                        (ns, checkpoint_id, parent_id, int(step) if step is not None
+                         and step.lstrip("-").isdigit() else None))
+                chosen = {thread_id: newest_per_namespace(found)
+                          for thread_id, found in by_thread.items()}
+                wanted = [(t, ns, i) for t, levels in chosen.items()
+                          for ns, newest, parent in levels for i in (newest, parent)
+                          if i is not None]
+                keys = {"t": [k[0] for k in wanted], "n": [k[1] for k in wanted],
+                        "i": [k[2] for k in wanted]}
+                await cur.execute(_NESTED_CHECKPOINTS, keys)
+                found_rows = await cur.fetchall()
+                tokens = {(t, ns, i): self._level_tokens(checkpoint, zip(
+                              channels or (), types or (), blobs or (), strict=True))
+                          for t, ns, i, checkpoint, channels, types, blobs in found_rows}
+                levels: dict[tuple[str, str, str], Level] = {}
+                out: dict[str, list[Level]] = {}
+                for thread_id, found in chosen.items():
+                    for ns, newest, parent in found:
+                        own = tokens.get((thread_id, ns, newest))
+                        if own is None:
+                            continue  # unreadable: not stopped
+                        level = Level(ns, newest, own,
+                                      tokens.get((thread_id, ns, parent or "")) or ())
+                        levels[(thread_id, ns, newest)] = level
+                        out.setdefault(thread_id, []).append(level)
+                await cur.execute(_NESTED_WRITES, {
+                    "t": [k[0] for k in levels], "n": [k[1] for k in levels],
+                    "i": [k[2] for k in levels]})
+                for thread_id, ns, checkpoint_id, task_path, channel in await cur.fetchall():
+                    levels[(thread_id, ns, checkpoint_id)].add_write(task_path or "", channel)
+        except psycopg.Error as exc:
+            raise self._queue_failure(exc) from exc
+        return out
+
+    def _level_tokens(self, checkpoint: Any, blobs: Any) -> tuple[str, ...] | None:
+        """A subgraph checkpoint's tokens (`inside.level_tokens`) from its JSON and its
+        `__pregel_tasks` / `__start__` blobs; None if unreadable."""
+        try:
+            values = dict(checkpoint["channel_values"])
+            for channel, type_, blob in blobs:
+                if channel == "__pregel_tasks":
+                    values[channel] = (light_unpackb(blob) if type_ == "msgpack"
+                                       else self.decoder.loads_typed((type_, blob)))
+                else:
+                    values[channel] = True
+            return level_tokens({**checkpoint, "channel_values": values})
+        except Exception:  # a hostile or corrupt row: read as not stopped
+            return None
 
     async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
         async with self.pool.connection() as conn:
