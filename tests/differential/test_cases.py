@@ -262,3 +262,58 @@ async def test_a_subgraph_that_did_not_stop_is_not_paused_inside(
         assert (await store.bundle("t")).pending is None
     finally:
         await store.close()
+
+
+async def test_an_exit_after_breakpoint_on_a_send_target_leaves_no_trace(
+    open_case: Any,
+) -> None:
+    """The premise of the runner's one exemption (its comment in `runner.py`): with
+    durability "exit", a run that stops after `Send` targets in `interrupt_after` saves
+    nothing that says so. The stream says it stopped at a breakpoint; the head's parent
+    is not the step before, and the targets' `versions_seen` hold no version (a PUSH task's
+    trigger is no channel). If LangGraph ever records it, this fails and the exemption
+    must go (the 10k run: ~10 threads)."""
+    case = await open_case(Graph("pushed", ((Node("n1", 1),), (Node("n2"),), (Node("n3"),)),
+                                 ("send", "static"), after=("n2",)))
+    config = case.config("t")
+    await case.invoke("t", first_input(case.shape, 0, 2))  # n1 asks (saved: a parent)
+    state = await case.graph.aget_state(config)
+    last: Any = None
+    async for last in case.graph.astream(Command(resume={i.id: "approved"
+                                                         for i in state.interrupts}),
+                                         config, durability="exit", stream_mode="updates"):
+        pass
+    assert last == {"__interrupt__": ()}  # LangGraph ended the run after n2
+    state = await case.graph.aget_state(config)
+    parent = await case.graph.aget_state(state.parent_config)
+    assert state.next == ("n3",) and parent.next == ("n1",)
+    assert parent.metadata["step"] != state.metadata["step"] - 1
+    stored = await case.store.checkpoint("t")
+    assert stored is not None
+    assert not stored.checkpoint["versions_seen"].get("n2")
+    await case.check("t")  # the oracle's rule 3: not listed
+    assert await case.store.pending_thread("t") is None
+
+
+@pytest.mark.parametrize("setup", [False, True], ids=["no setup", "setup first"])
+async def test_an_exit_after_breakpoint_past_an_earlier_pause_is_listed(
+    open_case: Any, setup: bool
+) -> None:
+    """n1 asks; answered with durability "exit", the run goes through n1 and n2 and
+    stops after n2 (interrupt_after). The head's saved parent is the pause at n1, two
+    steps back, so its tasks do not say what ran last; n2's `versions_seen` does (a PULL
+    task's trigger is a channel). Listed `after n2` on both backends (Postgres read it
+    only when no parent was saved at all)."""
+    case = await open_case(Graph("later", ((Node("n1", 1),), (Node("n2"),), (Node("n3"),)),
+                                 ("static", "static"), after=("n2",)), setup=setup)
+    await case.invoke("t", first_input(case.shape, 0, 1))
+    state = await case.graph.aget_state(case.config("t"))
+    await case.invoke("t", Command(resume={i.id: "approved" for i in state.interrupts}),
+                      durability="exit")
+    assert (await case.graph.aget_state(case.config("t"))).next == ("n3",)
+    assert {a.text() for a in await _all_reads(case, "t")} == {
+        "after nodes=['n2'] next=['n3']"}
+    if not setup:  # and from the rows setup computes over what was written
+        await case.store.setup()
+        assert {a.text() for a in await _all_reads(case, "t")} == {
+            "after nodes=['n2'] next=['n3']"}

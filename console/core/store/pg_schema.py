@@ -154,6 +154,19 @@ def last_ran_sql(seen: str) -> str:
     )"""
 
 
+def ran_past_gap_sql(parent_step: str, step: str, seen: str) -> str:
+    """`last_ran_sql` when the saved parent is not the step just before the head, else
+    none: durability "exit" saves only a run's last checkpoint, whose parent (the
+    previous run's) holds tasks that ran steps earlier; what ran last then comes from
+    `versions_seen`, as `pauses.tokens_of_checkpoint` (SQLite's reader) takes it.
+    `parent_step`, `step`: the two metadata `step` values as jsonb (anything but two
+    numbers reads as no gap: never an error in an application's insert)."""
+    return (f"CASE WHEN jsonb_typeof({parent_step}) = 'number' "
+            f"AND jsonb_typeof({step}) = 'number' "
+            f"AND ({parent_step})::numeric < ({step})::numeric - 1 "
+            f"THEN {last_ran_sql(seen)} ELSE '{{}}'::text[] END")
+
+
 def push_blob_sql(tokens: str, versions: str, thread: str, column: str) -> str:
     """The `__pregel_tasks` blob's `column` (type or blob) when `tokens` hold PUSH_MARK
     (NULL otherwise): the reader names the PUSH tasks from its packets."""
@@ -233,9 +246,11 @@ SELECT c.thread_id, c.checkpoint_id,
        n.next_nodes,
        c.metadata->>'graph_id' AS graph_id,
        c.parent_checkpoint_id,
-       CASE WHEN p.checkpoint IS NULL AND cardinality(n.next_nodes) > 0
-            THEN {last_ran_sql("(c.checkpoint->'versions_seen')")}
-            ELSE pn.parent_next_nodes END AS parent_next_nodes,
+       CASE WHEN cardinality(n.next_nodes) = 0 THEN pn.parent_next_nodes
+            WHEN p.checkpoint IS NULL THEN {last_ran_sql("(c.checkpoint->'versions_seen')")}
+            ELSE pn.parent_next_nodes || {ran_past_gap_sql(
+                "(p.metadata->'step')", "(c.metadata->'step')",
+                "(c.checkpoint->'versions_seen')")} END AS parent_next_nodes,
        CASE WHEN cardinality(n.next_nodes) > 0 THEN c.metadata::text END AS metadata_json,
        coalesce(w.done_nodes, '{{}}') AS done_nodes,
        coalesce(f.failed_nodes, '{{}}') AS failed_nodes,
@@ -377,6 +392,8 @@ BEGIN
             parent_next_nodes = CASE
                 WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_next_nodes
                 WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.next_nodes
+                    || {ran_past_gap_sql("(s.metadata_json::jsonb->'step')",
+                                         "(NEW.metadata->'step')", "ck_seen")}
                 END,
             metadata_json = EXCLUDED.metadata_json,
             push_type = EXCLUDED.push_type,
@@ -417,7 +434,8 @@ BEGIN
     IF moved AND NEW.parent_checkpoint_id IS NOT NULL THEN
         -- a new thread row, or a head whose parent was not the previous head (a fork)
         UPDATE {STATUS_TABLE} s
-        SET parent_next_nodes = pn.nxt,
+        SET parent_next_nodes = pn.nxt || {ran_past_gap_sql(
+                "(p.metadata->'step')", "(NEW.metadata->'step')", "ck_seen")},
             parent_push_type = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",
                                               "p.thread_id", "type")},
             parent_push_blob = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",

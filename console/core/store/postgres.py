@@ -75,6 +75,7 @@ from console.core.store.pg_schema import (
     next_nodes_sql,
     node_of_path_sql,
     push_blob_sql,
+    ran_past_gap_sql,
     setup_statements,
 )
 from console.core.store.pool import POOL_TIMEOUT_SECONDS, ConsolePool
@@ -115,12 +116,14 @@ candidates AS MATERIALIZED (
            c.metadata->>'graph_id' AS graph_id,
            c.checkpoint->'channel_versions' AS versions,
            c.checkpoint->'versions_seen' AS versions_seen,
+           c.metadata->'step' AS step,
            {next_nodes} AS next_nodes
     FROM head_rows c
 )
 SELECT cand.*,
        {push_type} AS push_type, {push_blob} AS push_blob,
-       CASE WHEN %(with_parent)s THEN coalesce(pn.parent_next_nodes, {ran}) END
+       CASE WHEN %(with_parent)s THEN CASE WHEN pn.parent_next_nodes IS NULL THEN {ran}
+                                          ELSE pn.parent_next_nodes || {ran_past_gap} END END
            AS parent_next_nodes,
        {parent_push_type} AS parent_push_type,
        {parent_push_blob} AS parent_push_blob,
@@ -183,8 +186,10 @@ candidates AS MATERIALIZED (
 SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
        concat('=' || (cand.metadata->>'graph_id'), E'\\x1e', {joined_sql("cand.next_nodes")},
               E'\\x1e', w.done, E'\\x1e',
-              {joined_sql("CASE WHEN %(with_parent)s THEN coalesce(p.next_nodes, "
-                          + last_ran_sql("cand.seen") + ") END")}, E'\\x1e',
+              {joined_sql("CASE WHEN %(with_parent)s THEN CASE WHEN p.next_nodes IS NULL "
+                          "THEN " + last_ran_sql("cand.seen") + " ELSE p.next_nodes || "
+                          + ran_past_gap_sql("p.step", "(cand.metadata->'step')", "cand.seen")
+                          + " END END")}, E'\\x1e',
               '=' || w.paths, E'\\x1e', w.failed) AS shape,
        cand.metadata::text AS metadata_json,
        w.task_ids || E'\\x1e' || w.types AS tasks,
@@ -196,7 +201,7 @@ SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
 FROM candidates cand
 -- the parent's triggers are the nodes that just ran: only interrupt_after needs them
 LEFT JOIN LATERAL (
-    SELECT pn.next_nodes,
+    SELECT pn.next_nodes, p.metadata->'step' AS step,
            {push_blob_sql("pn.next_nodes", _PARENT_VERSIONS, "p.thread_id", "type")} AS push_type,
            {push_blob_sql("pn.next_nodes", _PARENT_VERSIONS, "p.thread_id", "blob")} AS push_blob
     FROM checkpoints p
@@ -498,6 +503,8 @@ class PostgresStore(CheckpointStore):
             heads=_HEADS_BY_SCAN.format(thread_clause=thread_clause),
             next_nodes=next_nodes_sql("c.checkpoint", "c.thread_id"),
             ran=last_ran_sql("(cand.versions_seen)"),
+            ran_past_gap=ran_past_gap_sql("(p.metadata->'step')", "cand.step",
+                                          "(cand.versions_seen)"),
             parent_next=parent_next,
             push_type=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "type"),
             push_blob=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob"),
