@@ -278,12 +278,10 @@ async def test_an_exit_after_breakpoint_on_a_send_target_leaves_no_trace(
     config = case.config("t")
     await case.invoke("t", first_input(case.shape, 0, 2))  # n1 asks (saved: a parent)
     state = await case.graph.aget_state(config)
-    last: Any = None
-    async for last in case.graph.astream(Command(resume={i.id: "approved"
-                                                         for i in state.interrupts}),
-                                         config, durability="exit", stream_mode="updates"):
-        pass
-    assert last == {"__interrupt__": ()}  # LangGraph ended the run after n2
+    chunks = [chunk async for chunk in case.graph.astream(
+        Command(resume={i.id: "approved" for i in state.interrupts}), config,
+        durability="exit", stream_mode="updates")]
+    assert chunks[-1] == {"__interrupt__": ()}  # LangGraph ended the run after n2
     state = await case.graph.aget_state(config)
     parent = await case.graph.aget_state(state.parent_config)
     assert state.next == ("n3",) and parent.next == ("n1",)
