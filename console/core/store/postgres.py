@@ -306,7 +306,8 @@ _NESTED_AFTER_HEAD = """
            c.metadata->>'step'
     FROM unnest(%(threads)s::text[], %(ids)s::text[]) AS k(thread_id, head)
     JOIN checkpoints c
-      ON c.thread_id = k.thread_id AND c.checkpoint_ns > '' AND c.checkpoint_id > k.head
+      ON c.thread_id = k.thread_id AND c.checkpoint_ns > ''
+     AND c.checkpoint_id COLLATE "C" > k.head COLLATE "C"
 """
 
 # The chosen subgraph checkpoints, with the blobs that hold `Send` packets or an input
