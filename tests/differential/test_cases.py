@@ -315,3 +315,21 @@ async def test_an_exit_after_breakpoint_past_an_earlier_pause_is_listed(
         await case.store.setup()
         assert {a.text() for a in await _all_reads(case, "t")} == {
             "after nodes=['n2'] next=['n3']"}
+
+
+@pytest.mark.parametrize("setup", [False, True], ids=["no setup", "setup first"])
+async def test_send_packets_of_a_state_update_are_head_tasks(
+    open_case: Any, setup: bool
+) -> None:
+    """A checkpoint saved by `aupdate_state(..., as_node="n1")` (how the console skips a
+    breakpoint on reject) runs n1's `Send` edge: its packets are head tasks, though its
+    `updated_channels` is JSON null (Postgres read null as "no packets written": the 10k
+    run's "reject: pause not visible"). Listed `before n2` (interrupt_before=[n2])."""
+    case = await open_case(Graph("upd", ((Node("n1"),), (Node("n2"),)), ("send",),
+                                 before=("n1", "n2")), setup=setup)
+    await case.invoke("t", first_input(case.shape, 0, 2))
+    await case.graph.aupdate_state(case.config("t"), None, as_node="n1")
+    assert (await case.graph.aget_state(case.config("t"))).next == ("n2", "n2")
+    await case.check("t")
+    assert {a.text() for a in await _all_reads(case, "t")} == {
+        "before nodes=['n2'] next=['n2']"}

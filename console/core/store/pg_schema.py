@@ -98,7 +98,9 @@ def next_nodes_of_parts_sql(
     start_held = blob_held_sql("__start__", versions, thread)
     # PUSH mark, sorted PULL nodes, then the `__start__` subscriber; the subqueries for
     # packets and an input run only for heads whose last step wrote them (rare)
-    push = (f"CASE WHEN ({updated} IS NULL OR {updated} ? '__pregel_tasks') "
+    # `updated_channels` missing, or JSON null (`aupdate_state` saves it so): not known
+    unknown = f"jsonb_typeof({updated}) IS DISTINCT FROM 'array'"
+    push = (f"CASE WHEN ({unknown} OR {updated} ? '__pregel_tasks') "
             f"AND {versions} ? '__pregel_tasks' AND {tasks_held} "
             f"THEN ARRAY['{PUSH_MARK}'] ELSE '{{}}'::text[] END")
     pull = f"""ARRAY(
@@ -109,7 +111,7 @@ def next_nodes_of_parts_sql(
               AND t.version COLLATE "C" >
                   coalesce({seen}->substr(t.key, 11)->>t.key, '') COLLATE "C"
             ORDER BY substr(t.key, 11) COLLATE "C")"""
-    start = f"""CASE WHEN ({updated} IS NULL OR {updated} ? '__start__')
+    start = f"""CASE WHEN ({unknown} OR {updated} ? '__start__')
               AND {versions} ? '__start__' THEN ARRAY(
             SELECT s.node
             FROM (SELECT coalesce(

@@ -107,8 +107,9 @@ head_rows AS MATERIALIZED (
     -- cheap test first: no "branch:to:" key among the values, no packets and no input
     -- written in the last step mean no head task
     WHERE strpos((c.checkpoint->'channel_values')::text, '"branch:to:') > 0
-       OR coalesce((c.checkpoint->'updated_channels') ?| ARRAY['__pregel_tasks', '__start__'],
-                   true)
+       -- (`updated_channels` missing or JSON null, as `aupdate_state` saves it: not known)
+       OR jsonb_typeof(c.checkpoint->'updated_channels') IS DISTINCT FROM 'array'
+       OR (c.checkpoint->'updated_channels') ?| ARRAY['__pregel_tasks', '__start__']
 ),
 candidates AS MATERIALIZED (
     SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id,
@@ -178,7 +179,9 @@ candidates AS MATERIALIZED (
     -- cheap test first: no "branch:to:" key among the values, no packets and no input
     -- written in the last step mean no head task
     WHERE strpos(c.vals::text, '"branch:to:') > 0
-       OR coalesce(c.updated ?| ARRAY['__pregel_tasks', '__start__'], true)
+       -- (`updated_channels` missing or JSON null, as `aupdate_state` saves it: not known)
+       OR jsonb_typeof(c.updated) IS DISTINCT FROM 'array'
+       OR c.updated ?| ARRAY['__pregel_tasks', '__start__']
        -- damaged parts: listed as unreadable (`next_nodes_of_parts_sql`)
        OR jsonb_typeof(c.vals) IS DISTINCT FROM 'object'
        OR jsonb_path_exists(c.updated, '$[*] ? (@.type() == "object" || @.type() == "array")')
