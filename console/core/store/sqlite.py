@@ -767,7 +767,7 @@ class SqliteStore(CheckpointStore):
             newest_keys = json.dumps([list(key) for key in levels])
             async with self.conn.execute(_NESTED_WRITES, (newest_keys,)) as cur:
                 for thread_id, ns, checkpoint_id, task_path, channel in await cur.fetchall():
-                    levels[(thread_id, ns, checkpoint_id)].add_write(task_path, channel)
+                    levels[(thread_id, ns, checkpoint_id)].add_write(task_path or "", channel)
         return out
 
     def _level_tokens(self, type_: str, blob: bytes) -> tuple[str, ...] | None:
