@@ -13,9 +13,19 @@ What is timed (each from the launch of a fresh process):
 - the first approve after start: `hitl-console approve THREAD --graph ...` on a copy of
   the demo, to its exit (LangGraph, the graph and the saver are all loaded for it).
 
+The launches go in rounds (one of each figure per round, after one uncounted launch of
+each), so a change of the machine's load during the run weighs on every figure alike.
+
 Targets (issue 17): TUI first frame <= 300 ms and <= 1.75x the bare Textual app;
 `pending` <= 150 ms; `show` <= 200 ms; first approve <= 1 s. Exit status 1 if one fails.
 Timings depend on the machine's load: the load average is printed with them.
+
+Every launch runs with bytecode caches, as an installed console does (pip compiles at
+install; a checkout writes `__pycache__` on first run): they are written to a directory
+of the run (PYTHONPYCACHEPREFIX) by each figure's uncounted first launch, for Textual and
+the bare app alike. An environment with PYTHONDONTWRITEBYTECODE=1 would otherwise compile
+every console module from source at every launch (~100 ms) while site-packages keeps its
+caches; `--no-bytecode-cache` measures that case.
 """
 
 from __future__ import annotations
@@ -70,10 +80,16 @@ def _load() -> str:
         return "load ?"
 
 
+PYCACHE: Path | None = None  # where launches keep their bytecode (None: as the caller's)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(COLUMNS), LINES=str(LINES),
                PYTHONPATH=str(ROOT), HITL_REVIEWER="bench", TEXTUAL_ANIMATIONS="none")
     env.pop("NO_COLOR", None)
+    if PYCACHE is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     return env
 
 
@@ -98,10 +114,18 @@ def run_to_exit(argv: Sequence[str]) -> float:
     return time.perf_counter() - start
 
 
-def median_of(runs: int, once: Callable[[int], float]) -> tuple[float, list[float]]:
-    once(-1)  # warm the page cache (not counted)
-    times = [once(i) for i in range(runs)]
-    return statistics.median(times), times
+def medians_of(runs: int, figures: dict[str, Callable[[int], float]]
+               ) -> dict[str, tuple[float, list[float]]]:
+    """Each figure's median of `runs` launches, launched in rounds (one launch of each
+    figure per round), so that a change of the machine's load over the run weighs on
+    every figure alike and the ratios stay comparable."""
+    for once in figures.values():
+        once(-1)  # warm the page cache and the bytecode caches (not counted)
+    times: dict[str, list[float]] = {name: [] for name in figures}
+    for index in range(runs):
+        for name, once in figures.items():
+            times[name].append(once(index))
+    return {name: (statistics.median(found), found) for name, found in times.items()}
 
 
 def console(*args: str) -> list[str]:
@@ -119,16 +143,16 @@ def _row_pattern(thread_id: str) -> str:
     return re.escape(thread_id[:12])
 
 
-async def seed_postgres(admin: str, pending: int) -> tuple[str, str]:
-    """A database of `pending` paused threads (every pause form of `_seed`), set up."""
+async def seed_postgres(admin: str, dbname: str, pending: int) -> str:
+    """A fresh database `dbname` of `pending` paused threads (every pause form of
+    `_seed`), set up; its postgresql:// URL. The caller drops it, also on failure."""
     import _seed as seed
     import pending_list as bench
 
     from console.core.dburl import parse_db_url
     from console.core.store import open_store
 
-    dbname = f"bench_startup_{os.getpid()}"
-    url = bench.pg_url(admin, dbname)
+    url = bench.pg_url(admin, dbname)  # conninfo, for psycopg and the saver
     await bench.admin_exec(admin, f"DROP DATABASE IF EXISTS {dbname}")
     await bench.admin_exec(admin, f"CREATE DATABASE {dbname}")
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -142,12 +166,13 @@ async def seed_postgres(admin: str, pending: int) -> tuple[str, str]:
     with seed.Seeder(templates, workers=2) as seeder:
         seeder.postgres(url, plans)
     await bench.pg_exec(url, "VACUUM ANALYZE")
-    store = await open_store(parse_db_url(url))
+    uri = bench.pg_uri(admin, dbname)  # what the console is given
+    store = await open_store(parse_db_url(uri))
     try:
         await store.setup()
     finally:
         await store.close()
-    return dbname, url
+    return uri
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,9 +184,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pg-pending", type=int, default=15_000,
                         help="pending threads seeded into Postgres (0 skips Postgres)")
     parser.add_argument("--keep", action="store_true", help="keep the files and database")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="launch with the caller's PYTHONDONTWRITEBYTECODE and cache")
     args = parser.parse_args(argv)
 
+    global PYCACHE
     work = Path(tempfile.mkdtemp(prefix="hitl-startup-"))
+    if not args.no_bytecode_cache:
+        PYCACHE = work / "pycache"
     demo = work / "demo.sqlite"
     print(f"seeding the SQLite demo ({_load()})", flush=True)
     subprocess.run(console("demo", "--no-tui", "--db", str(demo)), env=_env(), cwd=str(ROOT),
@@ -175,32 +205,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     pg_db: str | None = None
     pg_url = ""
     pg_first = ""
-    if args.pg_pending > 0:
-        print(f"seeding Postgres with {args.pg_pending} pending threads ({_load()})", flush=True)
-        pg_db, pg_url = asyncio.run(seed_postgres(args.pg, args.pg_pending))
-        pg_rows = _json(console("pending", "--json", "--limit", "1", "--db", pg_url))
-        assert isinstance(pg_rows, list) and pg_rows
-        pg_first = pg_rows[0]["thread_id"]
-
     results: dict[str, tuple[float, list[float]]] = {}
     try:
+        if args.pg_pending > 0:
+            print(f"seeding Postgres with {args.pg_pending} pending threads ({_load()})",
+                  flush=True)
+            pg_db = f"bench_startup_{os.getpid()}"
+            pg_url = asyncio.run(seed_postgres(args.pg, pg_db, args.pg_pending))
+            pg_rows = _json(console("pending", "--json", "--limit", "1", "--db", pg_url))
+            assert isinstance(pg_rows, list) and pg_rows
+            pg_first = pg_rows[0]["thread_id"]
+            print(f"  {pg_url}: first row {pg_first} ({_load()})", flush=True)
         print(f"timing {args.runs} launches each ({_load()})", flush=True)
         bare_file = work / "bare.py"
         bare_file.write_text(BARE_APP)
-        results["python -c pass"] = median_of(args.runs,
-                                              lambda _: run_to_exit([PY, "-c", "pass"]))
-        results["bare textual"] = median_of(
-            args.runs, lambda _: pty_first([PY, str(bare_file)], "bare textual ready"))
-        results["tui sqlite demo"] = median_of(args.runs, lambda _: pty_first(
-            console("tui", "--no-mouse", "--db", str(demo)), _row_pattern(first_row)))
-        if pg_url:
-            results["tui postgres"] = median_of(args.runs, lambda _: pty_first(
-                console("tui", "--no-mouse", "--db", pg_url), _row_pattern(pg_first)))
-        results["pending"] = median_of(
-            args.runs, lambda _: run_to_exit(console("pending", "--db", str(demo))))
-        results["show"] = median_of(
-            args.runs, lambda _: run_to_exit(console("show", shown, "--db", str(demo))))
-
         def approve(index: int) -> float:
             copy = work / f"approve-{index + 1}.sqlite"
             shutil.copy(demo, copy)  # each launch approves a pause of its own copy
@@ -209,7 +227,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "approve", thread, "--graph", "tutorial=console.demo.graphs:build_tutorial",
                 "--db", str(copy)))
 
-        results["first approve"] = median_of(args.runs, approve)
+        figures: dict[str, Callable[[int], float]] = {
+            "python -c pass": lambda _: run_to_exit([PY, "-c", "pass"]),
+            "bare textual": lambda _: pty_first([PY, str(bare_file)], "bare textual ready"),
+            "tui sqlite demo": lambda _: pty_first(
+                console("tui", "--no-mouse", "--db", str(demo)), _row_pattern(first_row)),
+        }
+        if pg_url:
+            figures["tui postgres"] = lambda _: pty_first(
+                console("tui", "--no-mouse", "--db", pg_url), _row_pattern(pg_first))
+        figures["pending"] = lambda _: run_to_exit(console("pending", "--db", str(demo)))
+        figures["show"] = lambda _: run_to_exit(console("show", shown, "--db", str(demo)))
+        figures["first approve"] = approve
+        results.update(medians_of(args.runs, figures))
     finally:
         if pg_db is not None and not args.keep:
             import pending_list as bench
@@ -221,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bare = results["bare textual"][0]
     plain = results["python -c pass"][0]
     failed = False
-    print(f"\nmedians of {args.runs} launches at {COLUMNS}x{LINES} ({_load()})")
+    cache = "no bytecode cache" if PYCACHE is None else "bytecode cached"
+    print(f"\nmedians of {args.runs} launches at {COLUMNS}x{LINES}, {cache} ({_load()})")
     print(f"{'':<18} {'median':>9} {'x bare':>7} {'x python':>9}  {'target':<18} result   runs")
     for name, (med, times) in results.items():
         target = TARGETS.get(name)

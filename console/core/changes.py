@@ -542,18 +542,24 @@ async def open_change_feed(
                 return notify
         feed = _PostgresPollingFeed(pool, poll_interval, write_window, indexed, note)
     else:
+        lite = aiosqlite.connect(store.location.target, timeout=10)
         try:
-            lite = await aiosqlite.connect(store.location.target, timeout=10)
+            await lite
             await lite.execute("PRAGMA query_only = 1")
-        except (sqlite3.Error, OSError) as exc:
+        except BaseException as exc:
+            _stop_sqlite(lite)
+            if not isinstance(exc, (sqlite3.Error, OSError)):
+                raise
             raise DatabaseUnavailable(
                 f"Cannot watch {store.location.display()} for changes: {exc}."
             ) from exc
         feed = _SqlitePollingFeed(lite, poll_interval, write_window)
     try:
         await feed._baseline()
-    except Exception as exc:
+    except BaseException as exc:
         if not (isinstance(exc, sqlite3.Error) or is_driver_error(exc)):
+            if isinstance(feed, _SqlitePollingFeed):
+                _stop_sqlite(feed._conn)  # cancelled: no await; see `_stop_sqlite`
             raise
         await feed._release()
         raise DatabaseUnavailable(
@@ -579,6 +585,14 @@ async def open_listener(store: CheckpointStore, channel: str) -> ChangeFeed | No
     feed = _NotifyFeed(store.location.target, conn, 1.0, channel)
     feed._start()
     return feed
+
+
+def _stop_sqlite(conn: aiosqlite.Connection) -> None:
+    """Close `conn` and end its thread without awaiting (the opening was cancelled, e.g.
+    by a quit right after the first frame): aiosqlite's thread is not a daemon, and one
+    left running keeps the process from exiting."""
+    with contextlib.suppress(Exception):
+        conn.stop()
 
 
 def _tuple_row() -> Any:

@@ -7,11 +7,12 @@ import importlib.util
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from console.core.errors import UsageError
+from console.core.inside import Gates
 
 LANGGRAPH_JSON = "langgraph.json"
 
@@ -33,6 +34,8 @@ class GraphInfo:
     # nodes that run a subgraph with static breakpoints of its own (at any depth): the
     # subgraph stops there and the root head only shows the node as not finished
     nested_breakpoints: frozenset[str] = frozenset()
+    # each subgraph node's own breakpoints, by its path (`mid|inner`): `inside.Inside`
+    subgraph_gates: Mapping[str, Gates] = field(default_factory=dict)
 
     @classmethod
     def of(cls, name: str, graph: Any) -> GraphInfo:
@@ -51,6 +54,7 @@ class GraphInfo:
                 n for n, spec in getattr(graph, "nodes", {}).items()
                 if "__start__" in (getattr(spec, "triggers", None) or ())),
             nested_breakpoints=_nested_breakpoints(graph),
+            subgraph_gates=_subgraph_gates(graph),
         )
 
     def pauses_before(self, node: str) -> bool:
@@ -58,6 +62,22 @@ class GraphInfo:
 
     def pauses_after(self, node: str) -> bool:
         return self.interrupt_after_all or node in self.interrupt_after
+
+
+def _subgraph_gates(graph: Any) -> dict[str, Gates]:
+    """The static breakpoints of every subgraph that is a node (at any depth), by path."""
+    try:
+        subgraphs = list(graph.get_subgraphs(recurse=True))
+    except Exception:  # not a Pregel graph, or one whose subgraphs cannot be listed
+        return {}
+    gates = {}
+    for name, sub in subgraphs:
+        before = getattr(sub, "interrupt_before_nodes", None) or ()
+        after = getattr(sub, "interrupt_after_nodes", None) or ()
+        gates[name] = Gates(frozenset(() if before == "*" else before),
+                            frozenset(() if after == "*" else after),
+                            before == "*", after == "*")
+    return gates
 
 
 def _nested_breakpoints(graph: Any) -> frozenset[str]:

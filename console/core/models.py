@@ -106,6 +106,7 @@ class PendingThread:
         "_nested",
         "_raw_interrupts",
         "_raw_metadata",
+        "_settle",
         "_summary",
         "checkpoint_id",
         "checkpoint_ns",
@@ -141,6 +142,7 @@ class PendingThread:
     _codec: Any
     _error: Any
     _nested: Any
+    _settle: Any
 
     def __init__(
         self,
@@ -175,6 +177,7 @@ class PendingThread:
         setter(self, "_codec", None)
         setter(self, "_error", None)
         setter(self, "_nested", None)
+        setter(self, "_settle", None)
 
     @classmethod
     def lazy(
@@ -235,6 +238,26 @@ class PendingThread:
         _set(self, "_codec", codec)
         _set(self, "_error", None)
         _set(self, "_nested", None)
+        _set(self, "_settle", None)
+        return self
+
+    @property
+    def settle(self) -> Any:
+        """What this breakpoint row still needs its subgraphs' own checkpoints for
+        (`heads.Settle`), None once it is settled (`heads.settled`)."""
+        return self._settle
+
+    def settled_as(self, settle: Any, nodes: tuple[str, ...] | None = None,
+                   summary: str | None = None) -> PendingThread:
+        """This row with its `settle` set (None: settled), and, if given, the nodes and
+        summary of the pause it turned out to be (a breakpoint `before`)."""
+        _set(self, "_settle", settle)
+        if nodes is not None:
+            _set(self, "kind", PauseKind.BEFORE)
+            _set(self, "convention", Convention.BREAKPOINT)
+            _set(self, "nodes", nodes)
+        if summary is not None:
+            _set(self, "_summary", summary)
         return self
 
     def inside(self, nested_checkpoint_id: str) -> PendingThread:

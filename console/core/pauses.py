@@ -26,8 +26,17 @@ Stated in LangGraph's terms (`langgraph/pregel/_algo.py` `prepare_next_tasks`,
    (a subgraph's interrupt is written under the root task that runs the subgraph).
 4. **A static breakpoint** writes nothing: a head whose unfinished tasks include a node in
    the loaded graph's `interrupt_before` (PUSH tasks included), or whose parent's tasks
-   (the ones that just ran) include one in `interrupt_after`. Without the graph, a head with
-   unfinished tasks and no pending interrupt is "stalled" once older than the grace period.
+   (the ones that just ran) include one in `interrupt_after`. When the saved parent is not
+   the step just before (durability "exit" saves only a run's last checkpoint), the PULL
+   nodes that ran last are read from `versions_seen` (`last_ran`), as long as no run went
+   on from the head since (no write of its tasks, no subgraph checkpoint after it); a
+   PUSH task's run is recorded nowhere (its trigger is no channel), so such a stop after
+   a `Send` target cannot be named. Without the graph, a head with unfinished tasks and
+   no pending interrupt is "stalled" once older than the grace period.
+5. **A breakpoint inside a subgraph** writes nothing at the root either: an unfinished
+   head task is paused inside when its subgraph's own newest checkpoint is stopped at
+   that subgraph's breakpoint (`console.core.inside` states it in full, stale errors
+   included).
 
 Writes are matched to head tasks by their stored task path (`task_key`), not by task id:
 a PULL task's id hashes all of its node's trigger channels, which only the graph knows.
@@ -36,7 +45,9 @@ task's.
 
 The backends read the parts (the Postgres SQL in `store/pg_schema.py` computes the same
 trigger test and marks PUSH packets with `PUSH_MARK`; SQLite decodes the checkpoint with
-`tokens_of_checkpoint`), and `store/heads.py` applies points 2-4 through `head_tasks`.
+`tokens_of_checkpoint`), and `store/heads.py` applies points 2-4 through `head_tasks`;
+the rows it marks with a `Settle` get point 5 from the subgraph checkpoints the store
+reads for them (`CheckpointStore.settle`).
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from console.settings import Settings
 from console.ui.clock import Clock, utc_now
 from console.ui.keys import spell_key
 from console.ui.live import RETRY_DELAYS, FeedFactory
-from console.ui.modals.help import HelpScreen
 from console.ui.screens.base import ScreenOptions
 from console.ui.screens.main import MainScreen
 from console.ui.stylesheets import load_stylesheets
@@ -123,6 +122,8 @@ class ConsoleApp(RoutesTypedAhead):
         screen = self.screen
         if not isinstance(screen, MainScreen):
             return  # modals show their own keys
+        from console.ui.modals.help import HelpScreen  # at first `?`, not at start
+
         self.push_screen(HelpScreen(screen.help_sections(self.keymap)))
 
     def action_command_palette(self) -> None:

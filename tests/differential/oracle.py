@@ -83,10 +83,7 @@ async def expected(graph: Any, info: GraphInfo, thread_id: str) -> Truth:
     after = _names(n for n in ran if info.pauses_after(n))
     if after:
         return Truth(Answer(True, "after", after, next_names), stalled, snapshot, origin)
-    # a task that failed (an error, a cancellation included, and no result) did not stop
-    # at its subgraph's breakpoint, whatever that subgraph's state says
-    failed = {t.name for t in state.tasks if t.error is not None and t.result is None}
-    inside = tuple(n for n in await _stopped_inside(graph, config, state) if n not in failed)
+    inside = await _stopped_inside(graph, config, state)
     if inside:
         return Truth(Answer(True, "before", inside, next_names), stalled, snapshot, origin)
     return Truth(NOT_LISTED, stalled, snapshot, origin)
@@ -106,8 +103,9 @@ async def _ran_before(graph: Any, state: Any) -> tuple[str, ...]:
 
 async def _stopped_inside(graph: Any, config: Any, state: Any) -> tuple[str, ...]:
     """The next root tasks whose subgraph (at any depth) is stopped at a breakpoint of
-    its own, read with `aget_state(subgraphs=True)` (a subgraph awaited inside a node
-    function is not one LangGraph can list: it is not seen here)."""
+    its own, read with `aget_state(T, subgraphs=True)` (a subgraph awaited inside a node
+    function is not one LangGraph can list: it is not seen here). The root task's own
+    error does not count: see `_stopped`."""
     if not any(t.state is not None for t in state.tasks):
         return ()
     deep = await graph.aget_state(config, subgraphs=True)
@@ -115,31 +113,44 @@ async def _stopped_inside(graph: Any, config: Any, state: Any) -> tuple[str, ...
     found = []
     for task in deep.tasks:
         sub = subgraphs.get(task.name)
-        if task.name in state.next and sub is not None and isinstance(
-                task.state, StateSnapshot) and await _at_breakpoint(graph, sub, task.state):
+        if task.result is None and sub is not None and isinstance(
+                task.state, StateSnapshot) and await _stopped(graph, sub, task.state):
             found.append(task.name)
     return _names(found)
 
 
-async def _at_breakpoint(root: Any, sub: Any, snapshot: StateSnapshot) -> bool:
+async def _stopped(root: Any, sub: Any, snapshot: StateSnapshot) -> bool:
     """Rule 3 inside a subgraph: its next tasks meet its own interrupt_before, or the
     tasks of its step before meet its interrupt_after; or one of its own subgraphs is.
     Its `next` may be empty: stopped after its last node, it still holds up the task of
-    its parent graph that runs it."""
+    its parent graph that runs it.
+
+    A task that failed (an `error` and no result) after the subgraph stopped means it is
+    not stopped: an unfinished task of its own with an error, unless that task runs a
+    subgraph that is itself stopped. LangGraph keeps a task's error in a fixed write
+    slot (`pregel/_task_status.py`): a run that failed leaves it there while a later run
+    of the same task stops inside its subgraph (which then has a newer checkpoint that
+    shows the stop, and no error of its own). So the error of a task whose subgraph is
+    stopped is older than the stop, at any depth, the root task's included."""
     if snapshot.interrupts:
         return False
     info = GraphInfo.of("", sub)
+    inner = dict(sub.get_subgraphs())
+    below = False
+    for task in snapshot.tasks:
+        if task.result is not None:
+            continue
+        child = inner.get(task.name)
+        stopped = child is not None and isinstance(task.state, StateSnapshot) and \
+            await _stopped(root, child, task.state)
+        if task.error is not None and not stopped:
+            return False
+        below = below or stopped
     if any(info.pauses_before(n) for n in snapshot.next):
         return True
     if any(info.pauses_after(n) for n in await _ran_before(root, snapshot)):
         return True
-    inner = dict(sub.get_subgraphs())
-    for task in snapshot.tasks:
-        child = inner.get(task.name)
-        if child is not None and task.name in snapshot.next and isinstance(
-                task.state, StateSnapshot) and await _at_breakpoint(root, child, task.state):
-            return True
-    return False
+    return below
 
 
 def _origin(state: Any, info: GraphInfo) -> str:

@@ -39,7 +39,10 @@ newest root checkpoint, with the writes of tasks that already finished applied):
      subgraph state (at any depth) meets these same two rules with the subgraph's own
      `interrupt_before/after` ("paused inside" the node; a subgraph stopped after its
      last node counts, though its own `next` is empty: its parent's task is unfinished),
-     unless the task failed (an `error`, a cancellation included, and no result);
+     and none of its own unfinished tasks failed (an `error`, a cancellation included)
+     unless that task's subgraph is itself stopped. The error of a task whose subgraph
+     is stopped is older than the stop: LangGraph keeps a task's error in a fixed write
+     slot, so a run that failed leaves it while a later run stops inside the subgraph;
    - else not listed (a run between steps, or one that failed: the graph says no human
      is needed).
 4. Else (empty registry; grace period 0): listed, kind `stalled`, nodes = the names in
@@ -53,7 +56,10 @@ When it did and `S.next` is not empty, the store with the graph must list the th
 ("breakpoint stop"), even where rule 3 cannot tell: durability "exit" saves no
 checkpoint of the step before, inside a subgraph as at the root, so `interrupt_after`
 leaves no trace `aget_state` shows. There, kind `before` or `after` is accepted whatever
-the nodes.
+the nodes. One such stop cannot be listed by anyone: after `Send` targets in
+`interrupt_after` with durability "exit", nothing stored records that they ran (the
+comment before `runner._compare_lists` proves it from LangGraph's source); the runner
+knows it from the stream's `tasks` events, and exempts exactly that stop.
 
 The fixed seeds below cover at least 300 threads a backend; `benchmarks/differential.py`
 runs the same generator at any scale and prints every mismatch.

@@ -351,3 +351,38 @@ def test_checkpoint_id_time_round_trip() -> None:
     )
     assert checkpoint_time("not-a-uuid") is None
     assert checkpoint_time("00000000-0000-4000-8000-000000000000") is None
+
+
+async def test_opening_cancelled_leaves_no_thread_behind(sqlite_url: str) -> None:
+    """A quit right after the first frame cancels the feed while it opens: the SQLite
+    connection's thread (aiosqlite's, not a daemon) must end, or the process could not
+    exit (the TUI hung on quit when `q` came while the feed opened). The cyclic GC is
+    off, as in the TUI at start-up: nothing may rely on a collection to stop it."""
+    import gc
+    import threading
+
+    store = await open_store(parse_db_url(sqlite_url), GraphRegistry(), create=True)
+    gc.disable()
+    try:
+        # Cancelled at ever later moments: during the connect, the PRAGMA, the baseline.
+        for delay in (0, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.008, 0.013, 0.021, 0.034):
+            before = set(threading.enumerate())
+            task = asyncio.ensure_future(open_change_feed(store, poll_interval=POLL))
+            await asyncio.sleep(0)
+            await asyncio.sleep(delay)
+            if task.done():
+                await task.result().close()
+                continue
+            task.cancel()
+            # Held, as a reference cycle would hold it until a collection: the traceback
+            # keeps the opening's frames, and whatever they hold, alive.
+            with pytest.raises(asyncio.CancelledError) as cancelled:
+                await task
+            deadline = time.monotonic() + PATIENCE
+            while set(threading.enumerate()) - before and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert not set(threading.enumerate()) - before, delay
+            del cancelled
+    finally:
+        gc.enable()
+        await store.close()

@@ -80,3 +80,50 @@ async def test_loads_never_overlap(
         await until(pilot, lambda: running == 0)
         assert most == 1
         assert app.is_running
+
+
+@pytest.mark.parametrize("poll_interval", [0.05, 0], ids=["live", "no-live-refresh"])
+async def test_first_load_shows_the_first_page_then_the_rest(
+    store: CheckpointStore, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    poll_interval: float,
+) -> None:
+    """On a store that pages in SQL (SQLite after setup), the queue's first page is on
+    screen as soon as it is read, saying the rest is coming, before the first full load
+    (which, live, waits for the change feed) reads the whole queue and shows it (issue
+    17: the first frame is the queue), with live refresh on (`hitl-console tui`) or off."""
+    from console.ui.screens import live
+
+    await store.setup()
+    assert store.pages_in_sql
+    everything = [t.thread_id for t in await store.pending()]
+    page = 5
+    assert len(everything) > page
+    monkeypatch.setattr(live, "FIRST_PAGE", page)
+    real = store.pending
+    asked: list[tuple[int | None, bool]] = []
+    full_asked = asyncio.Event()
+    release = asyncio.Event()
+
+    async def paged(*args: Any, **kwargs: Any) -> Any:
+        asked.append((kwargs.get("limit"), kwargs.get("after") is not None))
+        if kwargs.get("limit") is None:
+            full_asked.set()
+            await release.wait()  # the first page stays on screen meanwhile
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "pending", paged)
+    app = build_app(store, settings, poll_interval=poll_interval)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        await until(pilot, full_asked.is_set, what="the full read")
+        await pilot.pause()  # not `settle`: it would time the held read out and cancel it
+        assert [t.thread_id for t in screen.table.rows] == everything[:page]
+        assert f"first {page} pending, loading the rest..." in screen.status.plain
+        assert screen.loads == 0
+        release.set()
+        await until(pilot, lambda: screen.loads >= 1, what="the whole first load")
+        await settle(pilot)
+        assert [t.thread_id for t in screen.table.rows] == everything
+        assert f"{len(everything)} pending" in screen.status.plain
+        assert "loading the rest" not in screen.status.plain
+    assert asked[:2] == [(page, False), (None, False)]

@@ -171,5 +171,15 @@ def test_conflict_dialog(
         thread = main_screen(pilot.app).table.selected
         await _resume_one_branch(sync_store, thread.thread_id)
 
-    before = _before(_select("parallel"), answer_one, ["a"], _wait_for(ConflictScreen))
+    async def footer_final(pilot: Any) -> None:
+        # The footer under the dialog is drawn from the last binding refresh, which races
+        # the dialog's own read and the live reload of the moved thread: wait until the
+        # thread (one question left) may be approved again, then draw it from that state.
+        main = main_screen(pilot.app)
+        await until(pilot, lambda: main.check_action("approve", ()) is True,
+                    what="approve enabled again under the dialog")
+        main.refresh_bindings()
+
+    before = _before(_select("parallel"), answer_one, ["a"], _wait_for(ConflictScreen),
+                     footer_final)
     assert snap_compare(app, terminal_size=size, run_before=before)

@@ -121,18 +121,18 @@ async def _head_state(store: CheckpointStore, thread_id: str) -> HeadState | Non
     return heads[0] if heads else None
 
 
-def _pause(store: CheckpointStore, state: HeadState | None) -> PendingThread | None:
+async def _pause(store: CheckpointStore, state: HeadState | None) -> PendingThread | None:
     """The pause rule at this head, with no grace period: a crashed run is not young."""
     if state is None:
         return None
-    return classify(state, store.shapes, now=datetime.now(UTC), grace_seconds=0.0,
-                    codec=store.codec)
+    return (await store.settle([classify(state, store.shapes, now=datetime.now(UTC),
+                                         grace_seconds=0.0, codec=store.codec)]))[0]
 
 
 async def _at_the_pause(
     store: CheckpointStore, row: LedgerRow, head: str, state: HeadState | None
 ) -> Truth:
-    pause = _pause(store, state)
+    pause = await _pause(store, state)
     moved_inside = await _subgraph_moved_on(store, row, head)
     if moved_inside is not None:
         # the root head stays put while a subgraph runs: the answer reached the task, whose
@@ -179,7 +179,7 @@ async def _past_the_pause(
                 f"{moved}; its last step ended but the run stopped before "
                 f"{', '.join(following)}"))
         return Truth(Delivery.FINISHED, head, detail=f"{moved} and the run finished")
-    pause = _pause(store, state)
+    pause = await _pause(store, state)
     if pause is not None and pause.kind in _REAL_PAUSES:
         return Truth(Delivery.FINISHED, head, again=pause, detail=(
             f"{moved} and the run is paused again ({pause.summary})"))

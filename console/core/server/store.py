@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
     from langgraph_sdk.schema import ThreadSelectField
 
+    from console.core.inside import Level
     from console.core.serde import SafeSerializer
     from console.core.store.heads import HeadState
 
@@ -154,6 +155,9 @@ class ServerStore(CheckpointStore):
 
     async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
         return None
+
+    async def nested_levels(self, heads: Sequence[tuple[str, str]]) -> dict[str, list[Level]]:
+        return {}  # get_state names a stop inside a subgraph itself: no row is left to settle
 
     async def close(self) -> None:
         await self.client.close()

@@ -22,6 +22,7 @@ from console.core.errors import (
 )
 from console.core.graphs import GraphRegistry
 from console.core.inert import inert
+from console.core.inside import Level
 from console.core.models import (
     DEFAULT_GRACE_SECONDS,
     CheckpointRef,
@@ -39,6 +40,7 @@ from console.core.store.heads import (
     matches,
     parse_ts,
     pending_interrupts,
+    settled,
 )
 
 # Checkpoints listed in a bundle's history (History tab). alist decodes each one whole,
@@ -309,7 +311,27 @@ class CheckpointStore(abc.ABC):
             pauses = [classify(head, shapes, now=now, grace_seconds=grace, codec=codec,
                                young=self.young) for head in heads]
         last = (heads[-1].paused_at, heads[-1].thread_id) if heads else None
-        return pauses, len(heads), last
+        return await self.settle(pauses), len(heads), last
+
+    async def settle(self, pauses: list[PendingThread | None]) -> list[PendingThread | None]:
+        """`pauses` with every row that has a `Settle` decided from its thread's subgraph
+        levels newer than its head (`heads.settled`; rows with none stay as they are)."""
+        todo = [i for i, p in enumerate(pauses) if p is not None and p.settle is not None]
+        if not todo:
+            return pauses
+        heads = [(p.thread_id, p.checkpoint_id) for i in todo if (p := pauses[i]) is not None]
+        levels = await self.nested_levels(heads)
+        for i in todo:
+            pause = pauses[i]
+            assert pause is not None
+            pauses[i] = settled(pause, levels.get(pause.thread_id, []),
+                                self.registry.get(pause.graph or ""))
+        return pauses
+
+    @abc.abstractmethod
+    async def nested_levels(self, heads: Sequence[tuple[str, str]]) -> dict[str, list[Level]]:
+        """For each (thread id, root head checkpoint id): the newest checkpoint of every
+        subgraph namespace of the thread saved after that head, as `inside.Level`s."""
 
     async def pending_thread(self, thread_id: str) -> PendingThread | None:
         """The thread's pause at its head, or None if it is not waiting for a human."""
@@ -317,10 +339,10 @@ class CheckpointStore(abc.ABC):
         self.young.pop(thread_id, None)  # read anew: recorded again if still young
         if not heads:
             return None
-        pause = classify(
+        pause = (await self.settle([classify(
             heads[0], self.shapes, now=datetime.now(UTC), grace_seconds=self.grace_seconds,
             codec=self.codec, young=self.young,
-        )
+        )]))[0]
         if (pause is not None and pause.kind in (PauseKind.BEFORE, PauseKind.AFTER)
                 and self.registry):
             nested = await self.newest_nested_checkpoint(thread_id)
@@ -378,8 +400,9 @@ class CheckpointStore(abc.ABC):
         pause = None
         interrupts: tuple[PendingInterrupt, ...] = ()
         if head_state is not None:
-            pause = classify(head_state, self.shapes, now=now, grace_seconds=self.grace_seconds,
-                             codec=self.codec)
+            pause = (await self.settle([classify(
+                head_state, self.shapes, now=now, grace_seconds=self.grace_seconds,
+                codec=self.codec)]))[0]
             interrupts = pause.interrupts if pause is not None else pending_interrupts(
                 head_state, self.shapes, self.codec)
             if pause is not None and pause.error is not None:

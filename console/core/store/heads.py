@@ -20,6 +20,7 @@ import ormsgpack
 from console.core.conventions import detect_convention, summarize_value
 from console.core.errors import unreadable_reason
 from console.core.graphs import GraphInfo, GraphRegistry
+from console.core.inside import Inside, Level
 from console.core.models import (
     DEFAULT_GRACE_SECONDS,
     Convention,
@@ -327,9 +328,10 @@ def pause_of(
         return None  # young: most likely still running
     else:
         convention = shape.convention or Convention.BREAKPOINT
-    return PendingThread.lazy_row(thread_id, checkpoint_id, shape.graph, shape.nodes, kind,
-                                  convention, paused_at, shape.next_nodes, codec, raw,
-                                  raw_metadata, shape.summary)
+    row = PendingThread.lazy_row(thread_id, checkpoint_id, shape.graph, shape.nodes, kind,
+                                 convention, paused_at, shape.next_nodes, codec, raw,
+                                 raw_metadata, shape.summary)
+    return row if shape.settle is None else row.settled_as(shape.settle)
 
 
 # A read of at least this many rows gives its freed heap back to the OS afterwards.
@@ -396,6 +398,19 @@ class Shape(NamedTuple):
     stalled: bool
     paths: tuple[str, ...]
     keep: tuple[bool, ...] | None = None
+    settle: Settle | None = None
+
+
+class Settle(NamedTuple):
+    """What a breakpoint row still needs its subgraphs' own newest checkpoints for
+    (`console.core.inside`; `settled` applies it once the store read them)."""
+
+    # unfinished head nodes whose subgraph has breakpoints of its own: paused inside?
+    candidates: tuple[str, ...]
+    # `interrupt_after` nodes named only by `versions_seen` (durability "exit" saved no
+    # checkpoint of the step before): the row's `after` pause, unless the run has been
+    # resumed from the head since (a subgraph of its tasks checkpointed after it)
+    after: tuple[str, ...] = ()
 
 
 class ShapeClassifier:
@@ -479,7 +494,7 @@ def shape_of(
                                      failed_keys))
     done = set(done_keys)
     pending = tuple(node for key, node in tasks if key not in done)
-    failed = frozenset(node for key, node in tasks if key in failed_keys and key not in done)
+    resumed = bool(done or failed_keys)  # a task of the head has a write
     if not tasks:
         return Shape(None, graph, (), pending, None, None, False, ())
     if paths:
@@ -495,16 +510,16 @@ def shape_of(
         # question is pending, and none of theirs is shown
         # (their paths stay, so a row's interrupt writes still line up with `keep`)
         return _breakpoint_shape(info, graph, pending, parent_tokens, tokens,
-                                 failed)._replace(paths=paths, keep=keep)
-    return _breakpoint_shape(info, graph, pending, parent_tokens, tokens, failed)
+                                 resumed)._replace(paths=paths, keep=keep)
+    return _breakpoint_shape(info, graph, pending, parent_tokens, tokens, resumed)
 
 
 def _breakpoint_shape(
     info: GraphInfo | None, graph: str | None, pending: tuple[str, ...],
-    parent_tokens: tuple[str, ...], tokens: tuple[str, ...], failed: frozenset[str],
+    parent_tokens: tuple[str, ...], tokens: tuple[str, ...], resumed: bool,
 ) -> Shape:
-    """Point 4 of the pause rule: a head with no question (`failed`: the nodes of its
-    unfinished tasks with an `__error__` write)."""
+    """Points 4 and 5 of the pause rule: a head with no question (`resumed`: a task of
+    the head has a write, so a run went on from it since it was saved)."""
     if not pending:
         return Shape(None, graph, (), pending, None, None, False, ())
     if info is not None:
@@ -512,28 +527,52 @@ def _breakpoint_shape(
         if nodes:
             return Shape(PauseKind.BEFORE, graph, nodes, pending, Convention.BREAKPOINT,
                          f"paused before {', '.join(nodes)}", False, ())
-        ran = [*(node for _, node in head_tasks(parent_tokens)), *ran_nodes(tokens),
-               *ran_nodes(parent_tokens)]
-        nodes = tuple(dict.fromkeys(n for n in ran if info.pauses_after(n)))
-        if not nodes:
-            # a failed task (an `__error__` write, no output; one cancelled because a
-            # sibling failed included) did not stop at its subgraph's breakpoint
-            inside = tuple(dict.fromkeys(n for n in pending
-                                         if n in info.nested_breakpoints and n not in failed))
-            if inside:
-                # its subgraph stopped at a breakpoint of its own (or is still running:
-                # only a head idle past the grace period is listed)
-                return Shape(PauseKind.BEFORE, graph, inside, pending, Convention.BREAKPOINT,
-                             f"paused inside {', '.join(inside)} (a subgraph's breakpoint)",
-                             True, ())
-            # the graph says no breakpoint: the run is still going (or crashed)
-            return Shape(None, graph, (), pending, None, None, False, ())
-        return Shape(PauseKind.AFTER, graph, nodes, pending, Convention.BREAKPOINT,
-                     f"paused after {', '.join(nodes)}; next: {', '.join(pending)}",
-                     False, ())
+        nodes = tuple(dict.fromkeys(node for _, node in head_tasks(parent_tokens)
+                                    if info.pauses_after(node)))
+        if nodes:
+            return _after(graph, nodes, pending, None)
+        # a subgraph that stopped at a breakpoint of its own (point 5) is told from one
+        # still running, failed or crashed by its own newest checkpoint: settled later
+        inside = tuple(dict.fromkeys(n for n in pending if n in info.nested_breakpoints))
+        if not resumed:
+            ran = tuple(dict.fromkeys(n for n in (*ran_nodes(tokens), *ran_nodes(parent_tokens))
+                                      if info.pauses_after(n)))
+            if ran:
+                return _after(graph, ran, pending, Settle(inside, ran))
+        if inside:
+            return Shape(PauseKind.BEFORE, graph, inside, pending, Convention.BREAKPOINT,
+                         _inside_summary(inside), False, (), settle=Settle(inside))
+        # the graph says no breakpoint: the run is still going (or crashed)
+        return Shape(None, graph, (), pending, None, None, False, ())
     shown = tuple(dict.fromkeys(pending))
     return Shape(PauseKind.STALLED, graph, shown, pending, Convention.BREAKPOINT,
                  f"paused before {', '.join(shown)} (breakpoint or stalled)", True, ())
+
+
+def _after(graph: str | None, nodes: tuple[str, ...], pending: tuple[str, ...],
+           settle: Settle | None) -> Shape:
+    return Shape(PauseKind.AFTER, graph, nodes, pending, Convention.BREAKPOINT,
+                 f"paused after {', '.join(nodes)}; next: {', '.join(pending)}", False, (),
+                 settle=settle)
+
+
+def _inside_summary(nodes: tuple[str, ...]) -> str:
+    return f"paused inside {', '.join(nodes)} (a subgraph's breakpoint)"
+
+
+def settled(pause: PendingThread, levels: list[Level], info: GraphInfo | None
+            ) -> PendingThread | None:
+    """A row with a `Settle`, decided from its thread's subgraph levels newer than its
+    head (`console.core.inside`): its `after` pause while no run went on from the head,
+    else the nodes paused inside their subgraph, else no pause at all."""
+    settle: Settle = pause.settle
+    if settle.after and not levels:
+        return pause.settled_as(None)
+    inside = Inside(levels, info.subgraph_gates).paused_inside(settle.candidates) \
+        if info is not None and settle.candidates and levels else ()
+    if not inside:
+        return None
+    return pause.settled_as(None, inside, _inside_summary(inside))
 
 
 def graph_id_of(metadata: Mapping[str, Any]) -> str | None:

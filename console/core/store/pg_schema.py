@@ -98,7 +98,9 @@ def next_nodes_of_parts_sql(
     start_held = blob_held_sql("__start__", versions, thread)
     # PUSH mark, sorted PULL nodes, then the `__start__` subscriber; the subqueries for
     # packets and an input run only for heads whose last step wrote them (rare)
-    push = (f"CASE WHEN ({updated} IS NULL OR {updated} ? '__pregel_tasks') "
+    # `updated_channels` missing, or JSON null (`aupdate_state` saves it so): not known
+    unknown = f"jsonb_typeof({updated}) IS DISTINCT FROM 'array'"
+    push = (f"CASE WHEN ({unknown} OR {updated} ? '__pregel_tasks') "
             f"AND {versions} ? '__pregel_tasks' AND {tasks_held} "
             f"THEN ARRAY['{PUSH_MARK}'] ELSE '{{}}'::text[] END")
     pull = f"""ARRAY(
@@ -109,7 +111,7 @@ def next_nodes_of_parts_sql(
               AND t.version COLLATE "C" >
                   coalesce({seen}->substr(t.key, 11)->>t.key, '') COLLATE "C"
             ORDER BY substr(t.key, 11) COLLATE "C")"""
-    start = f"""CASE WHEN ({updated} IS NULL OR {updated} ? '__start__')
+    start = f"""CASE WHEN ({unknown} OR {updated} ? '__start__')
               AND {versions} ? '__start__' THEN ARRAY(
             SELECT s.node
             FROM (SELECT coalesce(
@@ -152,6 +154,19 @@ def last_ran_sql(seen: str) -> str:
         HAVING max(v.version COLLATE "C") = {top}
         ORDER BY 1
     )"""
+
+
+def ran_past_gap_sql(parent_step: str, step: str, seen: str) -> str:
+    """`last_ran_sql` when the saved parent is not the step just before the head, else
+    none: durability "exit" saves only a run's last checkpoint, whose parent (the
+    previous run's) holds tasks that ran steps earlier; what ran last then comes from
+    `versions_seen`, as `pauses.tokens_of_checkpoint` (SQLite's reader) takes it.
+    `parent_step`, `step`: the two metadata `step` values as jsonb (anything but two
+    numbers reads as no gap: never an error in an application's insert)."""
+    return (f"CASE WHEN jsonb_typeof({parent_step}) = 'number' "
+            f"AND jsonb_typeof({step}) = 'number' "
+            f"AND ({parent_step})::numeric < ({step})::numeric - 1 "
+            f"THEN {last_ran_sql(seen)} ELSE '{{}}'::text[] END")
 
 
 def push_blob_sql(tokens: str, versions: str, thread: str, column: str) -> str:
@@ -233,9 +248,11 @@ SELECT c.thread_id, c.checkpoint_id,
        n.next_nodes,
        c.metadata->>'graph_id' AS graph_id,
        c.parent_checkpoint_id,
-       CASE WHEN p.checkpoint IS NULL AND cardinality(n.next_nodes) > 0
-            THEN {last_ran_sql("(c.checkpoint->'versions_seen')")}
-            ELSE pn.parent_next_nodes END AS parent_next_nodes,
+       CASE WHEN cardinality(n.next_nodes) = 0 THEN pn.parent_next_nodes
+            WHEN p.checkpoint IS NULL THEN {last_ran_sql("(c.checkpoint->'versions_seen')")}
+            ELSE pn.parent_next_nodes || {ran_past_gap_sql(
+                "(p.metadata->'step')", "(c.metadata->'step')",
+                "(c.checkpoint->'versions_seen')")} END AS parent_next_nodes,
        CASE WHEN cardinality(n.next_nodes) > 0 THEN c.metadata::text END AS metadata_json,
        coalesce(w.done_nodes, '{{}}') AS done_nodes,
        coalesce(f.failed_nodes, '{{}}') AS failed_nodes,
@@ -377,6 +394,8 @@ BEGIN
             parent_next_nodes = CASE
                 WHEN s.checkpoint_id = EXCLUDED.checkpoint_id THEN s.parent_next_nodes
                 WHEN s.checkpoint_id = EXCLUDED.parent_checkpoint_id THEN s.next_nodes
+                    || {ran_past_gap_sql("(s.metadata_json::jsonb->'step')",
+                                         "(NEW.metadata->'step')", "ck_seen")}
                 END,
             metadata_json = EXCLUDED.metadata_json,
             push_type = EXCLUDED.push_type,
@@ -417,7 +436,8 @@ BEGIN
     IF moved AND NEW.parent_checkpoint_id IS NOT NULL THEN
         -- a new thread row, or a head whose parent was not the previous head (a fork)
         UPDATE {STATUS_TABLE} s
-        SET parent_next_nodes = pn.nxt,
+        SET parent_next_nodes = pn.nxt || {ran_past_gap_sql(
+                "(p.metadata->'step')", "(NEW.metadata->'step')", "ck_seen")},
             parent_push_type = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",
                                               "p.thread_id", "type")},
             parent_push_blob = {push_blob_sql("pn.nxt", "(p.checkpoint->'channel_versions')",

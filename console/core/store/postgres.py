@@ -34,8 +34,15 @@ from console.core.errors import (
     unreadable_reason,
 )
 from console.core.graphs import GraphRegistry
+from console.core.inside import Level, level_tokens, newest_per_namespace
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
-from console.core.pauses import PUSH_MARK, UNREADABLE_MARK, expand_push, send_nodes_of_blob
+from console.core.pauses import (
+    PUSH_MARK,
+    UNREADABLE_MARK,
+    expand_push,
+    light_unpackb,
+    send_nodes_of_blob,
+)
 from console.core.store.base import (
     CheckpointStore,
     Cursor,
@@ -68,6 +75,7 @@ from console.core.store.pg_schema import (
     next_nodes_sql,
     node_of_path_sql,
     push_blob_sql,
+    ran_past_gap_sql,
     setup_statements,
 )
 from console.core.store.pool import POOL_TIMEOUT_SECONDS, ConsolePool
@@ -99,8 +107,9 @@ head_rows AS MATERIALIZED (
     -- cheap test first: no "branch:to:" key among the values, no packets and no input
     -- written in the last step mean no head task
     WHERE strpos((c.checkpoint->'channel_values')::text, '"branch:to:') > 0
-       OR coalesce((c.checkpoint->'updated_channels') ?| ARRAY['__pregel_tasks', '__start__'],
-                   true)
+       -- (`updated_channels` missing or JSON null, as `aupdate_state` saves it: not known)
+       OR jsonb_typeof(c.checkpoint->'updated_channels') IS DISTINCT FROM 'array'
+       OR (c.checkpoint->'updated_channels') ?| ARRAY['__pregel_tasks', '__start__']
 ),
 candidates AS MATERIALIZED (
     SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id,
@@ -108,12 +117,14 @@ candidates AS MATERIALIZED (
            c.metadata->>'graph_id' AS graph_id,
            c.checkpoint->'channel_versions' AS versions,
            c.checkpoint->'versions_seen' AS versions_seen,
+           c.metadata->'step' AS step,
            {next_nodes} AS next_nodes
     FROM head_rows c
 )
 SELECT cand.*,
        {push_type} AS push_type, {push_blob} AS push_blob,
-       CASE WHEN %(with_parent)s THEN coalesce(pn.parent_next_nodes, {ran}) END
+       CASE WHEN %(with_parent)s THEN CASE WHEN pn.parent_next_nodes IS NULL THEN {ran}
+                                          ELSE pn.parent_next_nodes || {ran_past_gap} END END
            AS parent_next_nodes,
        {parent_push_type} AS parent_push_type,
        {parent_push_blob} AS parent_push_blob,
@@ -168,7 +179,9 @@ candidates AS MATERIALIZED (
     -- cheap test first: no "branch:to:" key among the values, no packets and no input
     -- written in the last step mean no head task
     WHERE strpos(c.vals::text, '"branch:to:') > 0
-       OR coalesce(c.updated ?| ARRAY['__pregel_tasks', '__start__'], true)
+       -- (`updated_channels` missing or JSON null, as `aupdate_state` saves it: not known)
+       OR jsonb_typeof(c.updated) IS DISTINCT FROM 'array'
+       OR c.updated ?| ARRAY['__pregel_tasks', '__start__']
        -- damaged parts: listed as unreadable (`next_nodes_of_parts_sql`)
        OR jsonb_typeof(c.vals) IS DISTINCT FROM 'object'
        OR jsonb_path_exists(c.updated, '$[*] ? (@.type() == "object" || @.type() == "array")')
@@ -176,8 +189,10 @@ candidates AS MATERIALIZED (
 SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
        concat('=' || (cand.metadata->>'graph_id'), E'\\x1e', {joined_sql("cand.next_nodes")},
               E'\\x1e', w.done, E'\\x1e',
-              {joined_sql("CASE WHEN %(with_parent)s THEN coalesce(p.next_nodes, "
-                          + last_ran_sql("cand.seen") + ") END")}, E'\\x1e',
+              {joined_sql("CASE WHEN %(with_parent)s THEN CASE WHEN p.next_nodes IS NULL "
+                          "THEN " + last_ran_sql("cand.seen") + " ELSE p.next_nodes || "
+                          + ran_past_gap_sql("p.step", "(cand.metadata->'step')", "cand.seen")
+                          + " END END")}, E'\\x1e',
               '=' || w.paths, E'\\x1e', w.failed) AS shape,
        cand.metadata::text AS metadata_json,
        w.task_ids || E'\\x1e' || w.types AS tasks,
@@ -189,7 +204,7 @@ SELECT cand.thread_id, cand.checkpoint_id, cand.ts,
 FROM candidates cand
 -- the parent's triggers are the nodes that just ran: only interrupt_after needs them
 LEFT JOIN LATERAL (
-    SELECT pn.next_nodes,
+    SELECT pn.next_nodes, p.metadata->'step' AS step,
            {push_blob_sql("pn.next_nodes", _PARENT_VERSIONS, "p.thread_id", "type")} AS push_type,
            {push_blob_sql("pn.next_nodes", _PARENT_VERSIONS, "p.thread_id", "blob")} AS push_blob
     FROM checkpoints p
@@ -287,6 +302,40 @@ if TYPE_CHECKING:
 
 # One root checkpoint with the blobs of its channel values, as LangGraph's
 # AsyncPostgresSaver reads it (its SELECT_SQL), without its pending writes.
+# Every subgraph checkpoint saved after a root head (by the head's own tasks), for
+# `nested_levels`: ids only; the newest of each namespace and its parent are read apart.
+_NESTED_AFTER_HEAD = """
+    SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id,
+           c.metadata->>'step'
+    FROM unnest(%(threads)s::text[], %(ids)s::text[]) AS k(thread_id, head)
+    JOIN checkpoints c
+      ON c.thread_id = k.thread_id AND c.checkpoint_ns > ''
+     AND c.checkpoint_id COLLATE "C" > k.head COLLATE "C"
+"""
+
+# The chosen subgraph checkpoints, with the blobs that hold `Send` packets or an input
+# (the saver keeps non-primitive channel values apart; 'empty' marks an empty channel).
+_NESTED_CHECKPOINTS = """
+    SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.checkpoint,
+           b.channels, b.types, b.blobs
+    FROM unnest(%(t)s::text[], %(n)s::text[], %(i)s::text[]) AS k(t, n, i)
+    JOIN checkpoints c ON c.thread_id = k.t AND c.checkpoint_ns = k.n AND c.checkpoint_id = k.i
+    LEFT JOIN LATERAL (
+        SELECT array_agg(b.channel) AS channels, array_agg(b.type) AS types,
+               array_agg(b.blob) AS blobs
+        FROM checkpoint_blobs b
+        WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+          AND b.channel IN ('__pregel_tasks', '__start__') AND b.type <> 'empty'
+          AND b.version = c.checkpoint->'channel_versions'->>b.channel) b ON true
+"""
+
+_NESTED_WRITES = """
+    SELECT w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_path, w.channel
+    FROM unnest(%(t)s::text[], %(n)s::text[], %(i)s::text[]) AS k(t, n, i)
+    JOIN checkpoint_writes w
+      ON w.thread_id = k.t AND w.checkpoint_ns = k.n AND w.checkpoint_id = k.i
+"""
+
 _CHECKPOINTS_SQL = """
 SELECT checkpoint_id, parent_checkpoint_id, checkpoint, metadata,
     (SELECT array_agg(array[bl.channel::bytea, bl.type::bytea, bl.blob])
@@ -458,6 +507,8 @@ class PostgresStore(CheckpointStore):
             heads=_HEADS_BY_SCAN.format(thread_clause=thread_clause),
             next_nodes=next_nodes_sql("c.checkpoint", "c.thread_id"),
             ran=last_ran_sql("(cand.versions_seen)"),
+            ran_past_gap=ran_past_gap_sql("(p.metadata->'step')", "cand.step",
+                                          "(cand.versions_seen)"),
             parent_next=parent_next,
             push_type=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "type"),
             push_blob=push_blob_sql("cand.next_nodes", "cand.versions", "cand.thread_id", "blob"),
@@ -555,7 +606,7 @@ class PostgresStore(CheckpointStore):
             raise self._queue_failure(exc) from exc
         if count >= TRIM_AFTER_ROWS:
             release_freed_memory()  # psycopg's result buffers (the cursors are gone)
-        return pauses, count, last
+        return await self.settle(pauses), count, last
 
     async def _whole_queue(
         self, query: str, params: dict[str, Any], now: datetime
@@ -712,6 +763,64 @@ class PostgresStore(CheckpointStore):
             elif channel not in CONTROL_CHANNELS:
                 head.add_output_write(task_id, path)
         return head
+
+    async def nested_levels(self, heads: Sequence[tuple[str, str]]) -> dict[str, list[Level]]:
+        threads, ids = [t for t, _ in heads], [c for _, c in heads]
+        try:
+            async with self.pool.connection() as conn:
+                cur = conn.cursor(row_factory=tuple_row)
+                await cur.execute(_NESTED_AFTER_HEAD, {"threads": threads, "ids": ids})
+                by_thread: dict[str, list[tuple[str, str, str | None, Any]]] = {}
+                for thread_id, ns, checkpoint_id, parent_id, step in await cur.fetchall():
+                    by_thread.setdefault(thread_id, []).append(
+                        (ns, checkpoint_id, parent_id, int(step) if step is not None
+                         and step.lstrip("-").isdigit() else None))
+                chosen = {thread_id: newest_per_namespace(found)
+                          for thread_id, found in by_thread.items()}
+                wanted = [(t, ns, i) for t, levels in chosen.items()
+                          for ns, newest, parent in levels for i in (newest, parent)
+                          if i is not None]
+                keys = {"t": [k[0] for k in wanted], "n": [k[1] for k in wanted],
+                        "i": [k[2] for k in wanted]}
+                await cur.execute(_NESTED_CHECKPOINTS, keys)
+                found_rows = await cur.fetchall()
+                tokens = {(t, ns, i): self._level_tokens(checkpoint, zip(
+                              channels or (), types or (), blobs or (), strict=True))
+                          for t, ns, i, checkpoint, channels, types, blobs in found_rows}
+                levels: dict[tuple[str, str, str], Level] = {}
+                out: dict[str, list[Level]] = {}
+                for thread_id, found in chosen.items():
+                    for ns, newest, parent in found:
+                        own = tokens.get((thread_id, ns, newest))
+                        if own is None:
+                            continue  # unreadable: not stopped
+                        level = Level(ns, newest, own,
+                                      tokens.get((thread_id, ns, parent or "")) or ())
+                        levels[(thread_id, ns, newest)] = level
+                        out.setdefault(thread_id, []).append(level)
+                await cur.execute(_NESTED_WRITES, {
+                    "t": [k[0] for k in levels], "n": [k[1] for k in levels],
+                    "i": [k[2] for k in levels]})
+                for thread_id, ns, checkpoint_id, task_path, channel in await cur.fetchall():
+                    levels[(thread_id, ns, checkpoint_id)].add_write(task_path or "", channel)
+        except psycopg.Error as exc:
+            raise self._queue_failure(exc) from exc
+        return out
+
+    def _level_tokens(self, checkpoint: Any, blobs: Any) -> tuple[str, ...] | None:
+        """A subgraph checkpoint's tokens (`inside.level_tokens`) from its JSON and its
+        `__pregel_tasks` / `__start__` blobs; None if unreadable."""
+        try:
+            values = dict(checkpoint["channel_values"])
+            for channel, type_, blob in blobs:
+                if channel == "__pregel_tasks":
+                    values[channel] = (light_unpackb(blob) if type_ == "msgpack"
+                                       else self.decoder.loads_typed((type_, blob)))
+                else:
+                    values[channel] = True
+            return level_tokens({**checkpoint, "channel_values": values})
+        except Exception:  # a hostile or corrupt row: read as not stopped
+            return None
 
     async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
         async with self.pool.connection() as conn:

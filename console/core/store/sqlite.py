@@ -29,6 +29,7 @@ import aiosqlite
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
 from console.core.graphs import GraphRegistry
+from console.core.inside import Level, level_tokens, newest_per_namespace
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
 from console.core.pauses import (
     START_CHANNEL,
@@ -127,6 +128,36 @@ _WRITES_BY_KEY = f"""
     JOIN writes w
       ON w.thread_id = json_extract(k.value, '$[0]') AND w.checkpoint_ns = ''
      AND w.checkpoint_id = json_extract(k.value, '$[1]')
+"""
+
+
+# Every subgraph checkpoint saved after a root head (by the head's own tasks), for
+# `nested_levels`: ids only; the newest of each namespace and its parent are read apart.
+_NESTED_AFTER_HEAD = """
+    SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id,
+           json_extract(CAST(c.metadata AS TEXT), '$.step')
+    FROM json_each(?) AS k
+    JOIN checkpoints c
+      ON c.thread_id = json_extract(k.value, '$[0]') AND c.checkpoint_ns > ''
+     AND c.checkpoint_id > json_extract(k.value, '$[1]')
+"""
+
+_NESTED_CHECKPOINTS = """
+    SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.type, c.checkpoint
+    FROM json_each(?) AS k
+    JOIN checkpoints c
+      ON c.thread_id = json_extract(k.value, '$[0]')
+     AND c.checkpoint_ns = json_extract(k.value, '$[1]')
+     AND c.checkpoint_id = json_extract(k.value, '$[2]')
+"""
+
+_NESTED_WRITES = """
+    SELECT w.thread_id, w.checkpoint_ns, w.checkpoint_id, w.task_path, w.channel
+    FROM json_each(?) AS k
+    JOIN writes w
+      ON w.thread_id = json_extract(k.value, '$[0]')
+     AND w.checkpoint_ns = json_extract(k.value, '$[1]')
+     AND w.checkpoint_id = json_extract(k.value, '$[2]')
 """
 
 
@@ -707,6 +738,47 @@ class SqliteStore(CheckpointStore):
         for head in need:
             parent = self._decoded.get((head.thread_id, head.parent_checkpoint_id or ""))
             head.parent_next_nodes = parent.next_nodes if parent else None
+
+    async def nested_levels(self, heads: Sequence[tuple[str, str]]) -> dict[str, list[Level]]:
+        keys = json.dumps([list(head) for head in heads if not _not_utf8(head)])
+        async with self.lock:
+            async with self.conn.execute(_NESTED_AFTER_HEAD, (keys,)) as cur:
+                rows = await cur.fetchall()
+            by_thread: dict[str, list[tuple[str, str, str | None, Any]]] = {}
+            for thread_id, ns, checkpoint_id, parent_id, step in rows:
+                by_thread.setdefault(thread_id, []).append((ns, checkpoint_id, parent_id, step))
+            chosen = {thread_id: newest_per_namespace(found)
+                      for thread_id, found in by_thread.items()}
+            wanted = [[t, ns, i] for t, levels in chosen.items() for ns, newest, parent in levels
+                      for i in (newest, parent) if i is not None]
+            async with self.conn.execute(_NESTED_CHECKPOINTS, (json.dumps(wanted),)) as cur:
+                tokens = {(t, ns, i): self._level_tokens(type_, blob)
+                          for t, ns, i, type_, blob in await cur.fetchall()}
+            levels: dict[tuple[str, str, str], Level] = {}
+            out: dict[str, list[Level]] = {}
+            for thread_id, found in chosen.items():
+                for ns, newest, parent in found:
+                    own = tokens.get((thread_id, ns, newest))
+                    if own is None:
+                        continue  # unreadable: not stopped
+                    level = Level(ns, newest, own, tokens.get((thread_id, ns, parent or "")) or ())
+                    levels[(thread_id, ns, newest)] = level
+                    out.setdefault(thread_id, []).append(level)
+            newest_keys = json.dumps([list(key) for key in levels])
+            async with self.conn.execute(_NESTED_WRITES, (newest_keys,)) as cur:
+                for thread_id, ns, checkpoint_id, task_path, channel in await cur.fetchall():
+                    levels[(thread_id, ns, checkpoint_id)].add_write(task_path or "", channel)
+        return out
+
+    def _level_tokens(self, type_: str, blob: bytes) -> tuple[str, ...] | None:
+        """A subgraph checkpoint's tokens (`inside.level_tokens`), None if unreadable."""
+        try:
+            checkpoint = light_unpackb(blob) if type_ == "msgpack" else \
+                self.decoder.loads_typed((type_, blob))
+            _check_parts(checkpoint)
+            return level_tokens(checkpoint)
+        except Exception:  # a hostile or corrupt row: read as not stopped
+            return None
 
     async def newest_nested_checkpoint(self, thread_id: str) -> str | None:
         async with self.lock, self.conn.execute(

@@ -55,8 +55,9 @@ from console.ui.json_text import (
 from console.ui.modals.confirm import ConfirmScreen
 from console.ui.plan_text import plan_text
 from console.ui.schema_form import FieldSpec, form_fields, form_value
-from console.ui.widgets.inputs import Input, TextArea
+from console.ui.widgets.inputs import Input
 from console.ui.widgets.scrollbars import use_cell_scrollbars
+from console.ui.widgets.text_area import TextArea
 
 _REQUIRED = re.compile(r"'([^']+)' is a required property")
 Planner = Callable[[DecisionInput], Awaitable[Plan]]

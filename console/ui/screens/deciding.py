@@ -12,34 +12,33 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
 
 from console.core.errors import ConflictError, ConsoleError, NotPendingError
 from console.core.inert import inert
-from console.core.jsonable import to_jsonable
-from console.core.ledger.apply import Outcome
 from console.core.ledger.decisions import DecisionInput, Plan
 from console.core.ledger.rows import DecisionType, LedgerRow, interrupts_key
 from console.core.ledger.status import describe
 from console.core.models import PendingThread, ReviewBundle
 from console.core.pause_id import new_question, pause_id
-from console.core.reveal import reveal_value
 from console.ui.actions import ActionState, approval_note, needs_value, with_own_approval
 from console.ui.cell_text import one_line
-from console.ui.conflict_text import ConflictInfo
 from console.ui.drafts import Draft
 from console.ui.errors import describe_error
-from console.ui.modals.confirm import ConfirmScreen
-from console.ui.modals.conflict import ConflictChoice, ConflictScreen
-from console.ui.modals.edit_form import EditForm, FormResult
-from console.ui.modals.error import ErrorModal, RevealScreen
-from console.ui.modals.items import ItemsScreen
-from console.ui.modals.prompt import PromptScreen
-from console.ui.plan_text import plan_text
 from console.ui.screens.base import ScreenBase, bundle_key
+
+# The dialogs, the Command's renderer and the conflict's are imported where they are
+# first shown: the first frame is the queue (the screen's warm-up imports them in the
+# background right after it, so the first `a` does not wait for them either).
+if TYPE_CHECKING:
+    from console.core.ledger.apply import Outcome
+    from console.ui.conflict_text import ConflictInfo
+    from console.ui.modals.conflict import ConflictChoice
+    from console.ui.modals.edit_form import FormResult
+    from console.ui.modals.prompt import PromptScreen
 
 DECISION_GROUP = "decision"
 CONFLICT_GROUP = "conflict"
@@ -196,6 +195,8 @@ class DecidingMixin(ScreenBase):
         if target is None:
             return
         thread, seen, ids = target
+        from console.ui.modals.prompt import PromptScreen
+
         asked = Attempt(thread, seen, ids, DecisionInput(decision), action)
         self._attempt = asked
         prompt = PromptScreen(f"{title} {one_line(thread.thread_id)}", label)
@@ -285,6 +286,7 @@ class DecidingMixin(ScreenBase):
             self.notify("The thread is still loading.", severity="warning", markup=False)
             return
         self._form_ref = (thread.thread_id, seen, ids)
+        from console.ui.modals.items import ItemsScreen
 
         def closed(result: FormResult | None) -> None:
             self._form_ref = None
@@ -328,6 +330,8 @@ class DecidingMixin(ScreenBase):
             names = getattr(graph.graph, "channels", {})
             channels = sorted(k for k in names if not k.startswith(("__", "branch:")))
         ref = (thread.thread_id, seen)
+        from console.ui.modals.edit_form import EditForm
+
         form = EditForm(
             bundle.pending,
             bundle,
@@ -392,6 +396,7 @@ class DecidingMixin(ScreenBase):
             self.set_busy(None)
         forced = bool(plan.warnings)
         body = self._plan_body(attempt, plan)
+        from console.ui.modals.confirm import ConfirmScreen
 
         def confirmed(yes: bool | None) -> None:
             if not yes:
@@ -419,6 +424,8 @@ class DecidingMixin(ScreenBase):
             body.append("\nmessage: " if attempt.verb == "respond" else "\nreason: ")
             body.append(one_line(self._redactor.redact_text(reason)))
         body.append("\n\n")
+        from console.ui.plan_text import plan_text
+
         body.append_text(plan_text(plan, self._redactor))
         return body
 
@@ -463,6 +470,8 @@ class DecidingMixin(ScreenBase):
         elif attempt.via_form:
             message += " Your draft is kept: press e to open it again."
         self.status.set(last=f"{attempt.verb} failed: {attempt.thread_id}")
+        from console.ui.modals.error import ErrorModal
+
         self.app.push_screen(ErrorModal(f"{title}: {attempt.verb} not done", message))
 
     def _decided(self, attempt: Attempt, outcome: Outcome) -> None:
@@ -539,6 +548,8 @@ class DecidingMixin(ScreenBase):
             if path:
                 self._reveal(bundle, path)
 
+        from console.ui.modals.prompt import PromptScreen
+
         self.app.push_screen(
             PromptScreen(f"Reveal a value of {name}",
                          "Dotted path of the value in the state (each reveal is recorded "
@@ -546,6 +557,10 @@ class DecidingMixin(ScreenBase):
 
     @work(name="reveal", group="reveal", exclusive=True, exit_on_error=False)
     async def _reveal(self, bundle: ReviewBundle, path: str | None) -> None:
+        from console.core.jsonable import to_jsonable
+        from console.core.reveal import reveal_value
+        from console.ui.modals.error import RevealScreen
+
         try:
             value = await reveal_value(self._decider, bundle, path)
         except ConsoleError as exc:
@@ -596,6 +611,8 @@ class DecidingMixin(ScreenBase):
             what = "your draft"
         else:
             what = ""
+        from console.ui.modals.conflict import ConflictScreen
+
         screen = ConflictScreen(info, self._redactor, what=what or None, reread=read)
         self._close_decision_dialogs()
         # the dialog's latest reading decides (it follows a decision still in flight)
@@ -617,6 +634,8 @@ class DecidingMixin(ScreenBase):
         except NotPendingError:
             new = None
         seen_bundle = self._bundles.get((thread_id, seen, seen_ids))
+        from console.ui.conflict_text import ConflictInfo
+
         return ConflictInfo(
             thread_id=thread_id,
             seen_checkpoint=seen,
@@ -631,6 +650,11 @@ class DecidingMixin(ScreenBase):
         """The dialogs of a decision on a pause that is gone (a y/n, a prompt, the form)
         close under the conflict dialog: answering them could only fail again. The form's
         draft is saved on every change, so nothing typed is lost."""
+        from console.ui.modals.confirm import ConfirmScreen
+        from console.ui.modals.edit_form import EditForm
+        from console.ui.modals.items import ItemsScreen
+        from console.ui.modals.prompt import PromptScreen
+
         while len(self.app.screen_stack) > 1 and isinstance(
             self.app.screen, ConfirmScreen | PromptScreen | EditForm | ItemsScreen
         ):

@@ -24,8 +24,8 @@ from operator import attrgetter
 from textual import work
 
 from console.core.errors import DatabaseUnavailable
-from console.core.ledger.apply import warm_up
 from console.core.models import PendingThread
+from console.ui.deferred import DEFERRED_MODULES, warm_up
 from console.ui.errors import describe_error
 from console.ui.live import INCREMENTAL_LIMIT, Feed, feed_label, is_outage, open_feed, retry_delay
 from console.ui.screens.decision_status import DecisionStatusMixin
@@ -33,12 +33,13 @@ from console.ui.screens.decision_status import DecisionStatusMixin
 QUEUE_GROUP = "queue"
 LIVE_GROUP = "live"
 WARM_UP_GROUP = "warm-up"
-# The first load shows this many rows as soon as they are read (a store that pages in
-# SQL reads them in a few ms) and reads the rest after: the first frame is the queue.
-FIRST_PAGE = 500
-# Seconds after the queue is first shown before what a decision needs (LangGraph) is
-# imported in a thread: the first frames are drawn without competing with it, and the
-# first decision does not wait for it.
+# The first frame shows this many rows as soon as they are read (a store that pages in
+# SQL reads them in a few ms), before the whole queue is read: more than any terminal
+# shows, and no more (each row is decoded, classified and measured before that frame).
+FIRST_PAGE = 100
+# Seconds after the queue is first shown before the dialogs and what a decision needs
+# (LangGraph) are imported in a thread (`deferred`): the first frames are drawn without
+# competing with it, and neither the first key nor the first decision waits for it.
 WARM_UP_DELAY = 0.3
 _THREAD_ID = attrgetter("thread_id")
 
@@ -56,7 +57,8 @@ class LiveMixin(DecisionStatusMixin):
 
     def start_loading(self) -> None:
         """First load: through the live loop when live refresh is on (the feed must be
-        open before the first full load, so nothing committed meanwhile is missed)."""
+        open before the first full load, so nothing committed meanwhile is missed).
+        Either way the queue's first page is shown before it (`_first_page`)."""
         if self._options.poll_interval > 0:
             self._live()
         else:
@@ -73,11 +75,45 @@ class LiveMixin(DecisionStatusMixin):
     # is cancelled before it starts then leaves no un-awaited coroutine behind.
     @work(name="pending queue", group=QUEUE_GROUP, exclusive=True, exit_on_error=False)
     async def _fetch_queue(self) -> None:
+        if not self._loaded:
+            await self._first_page()
         await self.load_queue(None)
+
+    async def _first_page(self) -> None:
+        """Before the first full load: the queue's first page on screen as soon as it is
+        read, the rest said to be coming (only where the store pages in SQL: another
+        store reads everything for a page anyway).
+
+        The full load that follows reads the whole queue again, after the change feed
+        is open (Postgres: ~20 ms of LISTEN connection and inspection), in one read: it
+        alone is the queue's state, this page is what the first frame shows meanwhile.
+        A failure here is left to that load to report."""
+        if self._loaded or not self._store.pages_in_sql:
+            return
+        async with self._load_lock:
+            try:
+                page = await self._store.pending(now=self._clock(), limit=FIRST_PAGE)
+                await self.read_open_decisions()
+            except Exception:
+                return
+            if self._loaded or not page:
+                return
+            self._all = page
+            self.apply_filter(measure=True)
+            if len(page) >= FIRST_PAGE:
+                self.status.set(state="first page")  # the count is the page's
 
     async def load_queue(self, changed: set[str] | None) -> bool:
         """Load everything (`changed` None) or re-read the changed threads; False if the
         database could not be reached (the outage is shown; other errors propagate)."""
+        try:
+            return await self._load_queue(changed)
+        finally:
+            # `hitl-console tui` starts with the cyclic GC off (`commands.run_tui`): on
+            # again once the first load has ended, however it ended.
+            gc.enable()
+
+    async def _load_queue(self, changed: set[str] | None) -> bool:
         async with self._load_lock:
             full = changed is None or not self._loaded or len(changed) > INCREMENTAL_LIMIT
             try:
@@ -108,25 +144,15 @@ class LiveMixin(DecisionStatusMixin):
                 self.after_load(full=full)
             return True
 
-    async def _read_all(self, *, first_page: bool = False) -> list[PendingThread]:
-        """The whole queue; on the first load, the first page is shown as soon as it is
-        read, then the rest is read after it (only where the store pages in SQL: another
-        store reads everything for a page anyway)."""
-        now = self._clock()
-        if first_page and self._store.pages_in_sql:
-            threads = await self._store.pending(now=now, limit=FIRST_PAGE)
-            if len(threads) >= FIRST_PAGE:
-                self._all = list(threads)
-                self.apply_filter(measure=True)
-                threads += await self._store.pending(now=now, after=threads[-1].sort_key())
-        else:
-            threads = await self._store.pending(now=now)
+    async def _read_all(self) -> list[PendingThread]:
+        threads = await self._store.pending(now=self._clock())
         await self.read_open_decisions()
         return threads
 
     def _warm_up(self) -> None:
-        if "langgraph.types" in sys.modules and "console.core.serde" in sys.modules:
-            return  # a loaded graph or a decision brought them already
+        if all(name in sys.modules for name in (
+                *DEFERRED_MODULES, "langgraph.types", "console.core.serde")):
+            return  # a loaded graph, a decision and the dialogs brought them already
         self.run_worker(warm_up, name="warm up", group=WARM_UP_GROUP, thread=True,
                         exit_on_error=False)
 
@@ -236,6 +262,7 @@ class LiveMixin(DecisionStatusMixin):
         feed: Feed | None = None
         self._live_running = True
         try:
+            await self._first_page()  # before the feed is open: see there
             while True:
                 changed: set[str] | None = None
                 if feed is None:
@@ -274,6 +301,7 @@ class LiveMixin(DecisionStatusMixin):
                 if not await self.load_queue(changed):
                     await asyncio.sleep(retry_delay(self._failures, self._options.retry_delays))
         finally:
+            gc.enable()  # if the loop failed before its first load (see `load_queue`)
             self._live_running = False
             self._feed = None
             if feed is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from bisect import bisect_left
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -41,8 +41,6 @@ from console.ui.cell_text import one_line
 from console.ui.errors import describe_error
 from console.ui.filter_query import SYNTAX_HINT, parse_filter
 from console.ui.keys import key_rows
-from console.ui.modals.error import report_error
-from console.ui.modals.help import Section
 from console.ui.screens.base import BUNDLE_CACHE_SIZE, bundle_key
 from console.ui.screens.deciding import CONFLICT_GROUP, DECISION_GROUP
 from console.ui.screens.flow import FLOW_ACTIONS, FLOW_BINDINGS, FlowMixin
@@ -54,6 +52,9 @@ from console.ui.widgets.detail import TAB_BINDINGS, DetailPane
 from console.ui.widgets.filter_bar import FilterBar
 from console.ui.widgets.queue_table import QueueTable
 from console.ui.widgets.status_line import StatusInfo, StatusLine
+
+if TYPE_CHECKING:
+    from console.ui.modals.help import Section
 
 BUNDLE_GROUP = "bundle"
 SEARCH_GROUP = "search index"
@@ -316,6 +317,8 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         if event.state is not WorkerState.ERROR or worker.error is None:
             return
         error = worker.error
+        from console.ui.modals.error import report_error  # on a failure, not at start
+
         if worker.group == BUNDLE_GROUP:
             # One thread failed to load: say so where the thread would be; the queue
             # is still usable, so no modal. (The group is exclusive, so the failed
@@ -380,6 +383,8 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         """Settle decisions a crashed console, CLI or worker left in flight, as
         `hitl-console reconcile` does: from what the thread's rows say, never re-running
         anything (palette only: rare, and not for a stray key)."""
+        from console.ui.modals.error import report_error
+
         why = self._decider.nothing_to_reconcile
         if why is not None:
             self.notify(why, title="Reconcile", markup=False)

@@ -14,24 +14,23 @@ on a state nobody saw. One failure never stops the rest.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from textual import work
 
 from console.core.ledger.apply import BulkResult, BulkTarget, reject_many
-from console.core.ledger.bulk import approve_many, bulk_plan
 from console.core.ledger.rows import DecisionType
 from console.core.models import PendingThread
 from console.ui.marks import Mark
-from console.ui.modals.bulk import (
-    BulkProgressScreen,
-    BulkRejectScreen,
-    bulk_approve_text,
-)
-from console.ui.modals.confirm import ConfirmScreen
 from console.ui.screens.base import ScreenBase
 from console.ui.screens.deciding import DECISION_GROUP
 from console.ui.screens.decision_status import DECISION_FLAGS, DECISION_LEGEND
 from console.ui.screens.presence import PRESENCE_FLAG
+
+# The bulk dialogs and the bulk plan are imported where they are first used: the first
+# frame is the queue (the screen's warm-up imports them in the background after it).
+if TYPE_CHECKING:
+    from console.ui.modals.bulk import BulkProgressScreen
 
 BULK_CONCURRENCY = 8
 MARK_FLAGS = {"marked": "*", "stale": "?"}
@@ -136,6 +135,9 @@ class MarkingMixin(ScreenBase):
         marks = list(self.marks)
         heads = {t.thread_id: t.checkpoint_id for t in self._all}
         shown = {t.thread_id for t in self.table.rows}
+        from console.core.ledger.bulk import bulk_plan
+        from console.ui.modals.bulk import BulkRejectScreen
+
         plan = bulk_plan(self._decider, self._marked_pauses(marks), DecisionType.REJECT)
         dialog = BulkRejectScreen(
             len(marks), self.marks.breakdown(),
@@ -162,6 +164,8 @@ class MarkingMixin(ScreenBase):
         # All are sent, those the dialog said cannot be rejected too: the core refuses
         # them, writing nothing but the audit of a policy refusal.
         targets = [BulkTarget(m.thread_id, m.expect) for m in marks]
+        from console.ui.modals.bulk import BulkProgressScreen
+
         progress = BulkProgressScreen(len(targets), reason, self._redactor)
         results = await self._run_bulk(
             marks, progress, "rejecting", lambda advance: reject_many(
@@ -243,6 +247,10 @@ class MarkingMixin(ScreenBase):
                         severity="warning", markup=False)
             return
         marks = list(self.marks)
+        from console.core.ledger.bulk import bulk_plan
+        from console.ui.modals.bulk import bulk_approve_text
+        from console.ui.modals.confirm import ConfirmScreen
+
         plan = bulk_plan(self._decider, self._marked_pauses(marks), DecisionType.APPROVE)
         if not plan.groups:
             why = "; ".join(f"{len(r.thread_ids)}: {r.reason}" for r in plan.refusals)
@@ -268,6 +276,9 @@ class MarkingMixin(ScreenBase):
         # All marked pauses go to the core: it approves where bulk approve is allowed and
         # refuses the rest (four-eyes, rights: audited), as the dialog said up front.
         pauses = self._marked_pauses(marks)
+        from console.core.ledger.bulk import approve_many
+        from console.ui.modals.bulk import BulkProgressScreen
+
         progress = BulkProgressScreen(len(pauses), "", self._redactor, verb="Approving",
                                       done_word="approved")
         results = await self._run_bulk(

@@ -1,9 +1,6 @@
-"""The console's own widgets."""
+"""The console's own widgets.
 
-from console.ui.widgets.banner import Banner
-from console.ui.widgets.detail import DetailPane
-from console.ui.widgets.filter_bar import FilterBar
-from console.ui.widgets.queue_table import QueueTable
-from console.ui.widgets.status_line import StatusInfo, StatusLine
-
-__all__ = ["Banner", "DetailPane", "FilterBar", "QueueTable", "StatusInfo", "StatusLine"]
+Nothing is re-exported here: importing one widget module (the queue table, for the
+first frame) must not import the others (the edit form's text area, the detail pane's
+renderers), which load after the first frame.
+"""

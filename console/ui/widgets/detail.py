@@ -7,8 +7,11 @@ bundle and the thread's ledger rows. Texts are `rich.text.Text` built by
 Cost on a slow link and a big state, by design:
 - only the tab shown is built; the others are built when first shown for this bundle
   (a diff of a long history is not computed for a reviewer reading the payload);
-- the header is always `HEADER_LINES` lines, so a new thread repaints the pane without
+- the header is always `bundle_text.HEADER_LINES` lines, so a new thread repaints the pane without
   changing any widget's size; the pane's own size comes from the screen's stylesheet;
+- a tab's body (a scroll and its text) is mounted when the tab is first shown: the
+  first frame (the queue; at 80x24 the pane is not even on screen) styles and lays out
+  one body, not four;
 - tabs are a one-line strip of plain text (Textual's `Tabs` is two lines with an
   animated underline drawn in box glyphs: a sixth of an 11-row pane at 80x24, bytes on
   every switch, and glyphs some ssh fonts lack); the bodies sit in a `ContentSwitcher`,
@@ -30,17 +33,13 @@ from console.core.ledger.rows import LedgerRow
 from console.core.ledger.status import pause_status
 from console.core.models import PendingThread, ReviewBundle
 from console.core.redact import Redactor
-from console.ui.bundle_text import (
-    HEADER_LINES,
-    header_text,
-    payload_tab_text,
-    state_text,
-)
 from console.ui.cell_text import one_line
 from console.ui.clock import Clock, utc_now
-from console.ui.diff_text import diff_tab_text
-from console.ui.timeline_text import history_tab_text
 from console.ui.widgets.scrollbars import use_cell_scrollbars
+
+# The renderers (`bundle_text`, `diff_text`, `timeline_text`: pretty printers, the diff)
+# are imported where a bundle is first shown, not with the pane: the first frame is the
+# queue, and the screen's warm-up imports them in the background right after it.
 
 ERROR_STYLE = "bold"
 TABS = ("payload", "diff", "state", "history")
@@ -60,6 +59,13 @@ TAB_BINDINGS: list[BindingType] = [
             show=False, id="detail.tab_previous"),
     Binding("J", "detail_raw", "Payload: cards / raw JSON", show=False, id="detail.raw_json"),
 ]
+
+
+class TabBody(VerticalScroll, can_focus=False):
+    """One tab's body: its text in a scroll with whole-cell scrollbars."""
+
+    def on_mount(self) -> None:
+        use_cell_scrollbars(self)
 
 
 class DetailPane(Vertical, can_focus=True):
@@ -103,19 +109,28 @@ class DetailPane(Vertical, can_focus=True):
         self._raw = False
         # Built tab texts for the bundle shown; a tab missing here is built when shown.
         self._built: dict[str, Text] = {}
+        # Each tab's text widget, from when its body is first mounted (`_text`).
+        self._texts: dict[str, Static] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(self._header, id="detail-header")
         yield Static(self._strip(), id="detail-tabs")
         with ContentSwitcher(initial=f"detail-{self._tab}", id="detail-body"):
-            for tab in TABS:
-                with VerticalScroll(id=f"detail-{tab}", can_focus=False):
-                    yield Static("", id=f"detail-{tab}-text")
+            text = self._texts[self._tab] = Static("", id=f"detail-{self._tab}-text")
+            yield TabBody(text, id=f"detail-{self._tab}")
 
     def on_mount(self) -> None:
-        for scroll in self.query(VerticalScroll):
-            use_cell_scrollbars(scroll)
         self._show_tab()
+
+    def _text(self, tab: str) -> Static:
+        """`tab`'s text widget, its body mounted (hidden) if this is its first use."""
+        text = self._texts.get(tab)
+        if text is None:
+            text = self._texts[tab] = Static("", id=f"detail-{tab}-text")
+            body = TabBody(text, id=f"detail-{tab}")
+            body.display = False  # until the switcher shows it
+            self.query_one(ContentSwitcher).mount(body)
+        return text
 
     # --- scrolling: the active tab's body -------------------------------------------
     # Without animation: every animation frame is bytes on a slow ssh link, and key
@@ -124,7 +139,7 @@ class DetailPane(Vertical, can_focus=True):
     @property
     def body(self) -> VerticalScroll:
         """The scroll of the tab shown."""
-        return self.query_one(f"#detail-{self._tab}", VerticalScroll)
+        return self.query_one(f"#detail-{self._tab}", TabBody)
 
     def action_line_down(self) -> None:
         self.body.scroll_relative(y=1, animate=False)
@@ -189,6 +204,7 @@ class DetailPane(Vertical, can_focus=True):
         if not self.is_mounted:
             return
         self.query_one("#detail-tabs", Static).update(self._strip(), layout=False)
+        self._text(self._tab)  # its body exists before the switcher shows it
         self.query_one(ContentSwitcher).current = f"detail-{self._tab}"
         self._fill(self._tab)
 
@@ -198,13 +214,17 @@ class DetailPane(Vertical, can_focus=True):
             return
         text = self._build(tab)
         self._built[tab] = text
-        self.query_one(f"#detail-{tab}-text", Static).update(text)
+        self._text(tab).update(text)
 
     def _build(self, tab: str) -> Text:
         bundle = self._bundle
         if bundle is None:
             return Text()
         redactor = self._redactor
+        from console.ui.bundle_text import payload_tab_text, state_text
+        from console.ui.diff_text import diff_tab_text
+        from console.ui.timeline_text import history_tab_text
+
         if tab == "payload":
             return payload_tab_text(bundle, redactor=redactor, actions=self._actions,
                                     raw=self._raw)
@@ -265,7 +285,7 @@ class DetailPane(Vertical, can_focus=True):
         if self.is_mounted:
             self._fill(self._tab)
             if not same_thread:
-                for scroll in self.query(VerticalScroll):
+                for scroll in self.query(TabBody):
                     scroll.scroll_home(animate=False)
 
     def show_decisions(self, decisions: Sequence[LedgerRow]) -> None:
@@ -296,6 +316,8 @@ class DetailPane(Vertical, can_focus=True):
     def _bundle_header(self) -> Text:
         bundle = self._bundle
         assert bundle is not None
+        from console.ui.bundle_text import header_text
+
         status = None
         if bundle.pending is not None:
             status = pause_status(self._decisions, bundle.checkpoint_id,
@@ -335,14 +357,14 @@ class DetailPane(Vertical, can_focus=True):
         self._built.clear()
         self._set_header(text)
         if self.is_mounted:
-            for tab in TABS:
-                self.query_one(f"#detail-{tab}-text", Static).update("")
+            for body_text in self._texts.values():  # a body not mounted yet shows nothing
+                body_text.update("")
 
     def _set_header(self, text: Text) -> None:
         self._header = text
         if self.is_mounted:
-            # The header's height is fixed (HEADER_LINES): no layout needed.
+            # The header's height is fixed (`bundle_text.HEADER_LINES`): no layout needed.
             self.query_one("#detail-header", Static).update(text, layout=False)
 
 
-__all__ = ["HEADER_LINES", "TABS", "TAB_BINDINGS", "DetailPane"]
+__all__ = ["TABS", "TAB_BINDINGS", "DetailPane"]

@@ -1,4 +1,5 @@
-"""Input and TextArea that apply their own keys in the order they arrive.
+"""An Input that applies its own keys in the order they arrive (`text_area` does the same
+for the TextArea).
 
 Textual's Input types a character in its own `_on_key`, but an editing key such as
 backspace is a binding that runs only after the key has bubbled up to the app. When
@@ -13,7 +14,6 @@ from __future__ import annotations
 from textual import events
 from textual.widget import Widget
 from textual.widgets import Input as _Input
-from textual.widgets import TextArea as _TextArea
 
 
 async def run_own_binding(widget: Widget, event: events.Key) -> None:
@@ -31,9 +31,3 @@ class Input(_Input):
     async def _on_key(self, event: events.Key) -> None:
         await run_own_binding(self, event)
 
-
-class TextArea(_TextArea):
-    """`textual.widgets.TextArea` whose editing keys are not overtaken by typed characters."""
-
-    async def _on_key(self, event: events.Key) -> None:
-        await run_own_binding(self, event)

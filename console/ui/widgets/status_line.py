@@ -28,7 +28,9 @@ class StatusInfo:
     total: int | None = None  # None until the first load
     shown: int | None = None
     refreshed_at: datetime | None = None
-    state: str = "loading"  # "loading", "ok", "error" (never loaded) or "stale"
+    # "loading", "first page" (shown while the rest is read), "ok", "error" (never
+    # loaded) or "stale"
+    state: str = "loading"
     marked: int = 0
     busy: str | None = None  # what a decision worker is doing
     live: str = "off"  # "live", "polling 1s", "reconnecting", "off"
@@ -70,6 +72,8 @@ class StatusLine(Static):
             out.append(SEPARATOR)
         if info.total is None:
             count = "not loaded" if info.state == "error" else "loading..."
+        elif info.state == "first page":
+            count = f"first {info.total} pending, loading the rest..."
         elif info.shown is not None and info.shown != info.total:
             count = f"{info.shown} of {info.total} shown"
         else:
