@@ -414,7 +414,8 @@ class Decider:
                 ClaimResult(row=None, conflict_with=latest, current_head=head)))
 
     async def _check_same_questions(
-        self, pause: PendingThread, expectation: Expectation | None, expect_pause: str | None
+        self, pause: PendingThread, expectation: Expectation | None, expect_pause: str | None,
+        state: Mapping[str, Any] | None = None,
     ) -> None:
         """A conflict naming the new question if the reviewer read another one here."""
         key = pause_key(pause)
@@ -434,13 +435,19 @@ class Decider:
                 and expectation.digest is None:
             # A bare checkpoint id cannot say which question was read: only the first one
             # asked there is safe to assume.
-            changed = bool(answered) or await answer_recorded(
-                self.store.saver, pause.thread_id, pause.checkpoint_id)
+            changed = bool(answered) or await self._answer_recorded(pause, state)
             if changed and not by:
                 by = " (an answer was recorded there)"
         if changed:
             seen = expect_pause.split(",") if expect_pause else None
             raise ConflictError(new_question(pause.thread_id, pause, by=by, seen_ids=seen))
+
+    async def _answer_recorded(
+        self, pause: PendingThread, state: Mapping[str, Any] | None
+    ) -> bool:
+        """Whether an answer was recorded at the pause's checkpoint (so a bare checkpoint
+        id may name an earlier question); `state` is the source's own read, if any."""
+        return await answer_recorded(self.store.saver, pause.thread_id, pause.checkpoint_id)
 
     async def _raise_stale(self, thread_id: str, expected: str, head: str) -> None:
         rows = await self.ledger.rows(thread_id=thread_id)

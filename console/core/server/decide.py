@@ -41,7 +41,6 @@ from console.core.ledger.apply import (
     _refuse_unstorable_id,
     _replayed,
     describe_conflict,
-    pause_key,
     worker_mode_default,
 )
 from console.core.ledger.db import LedgerDB, database_error
@@ -59,8 +58,6 @@ from console.core.ledger.standalone import NoLedger, install_standalone
 from console.core.models import PauseKind, PendingThread
 from console.core.pause_id import (
     SEPARATOR,
-    Expectation,
-    new_question,
     parse_expect,
     pause_id_of,
 )
@@ -242,7 +239,7 @@ class ServerDecider(Decider):
                 f"Thread {thread_id!r} is not waiting for a human at its head {head}; "
                 "nothing to decide.")
         if expectation is not None or expect_pause is not None:
-            await self._same_questions(pause, seen.state, expectation, expect_pause)
+            await self._check_same_questions(pause, expectation, expect_pause, seen.state)
         if choice.state_update and _nested_tasks(seen.state):
             raise DecisionRefused(
                 f"The pause of {thread_id} is inside a subgraph: through the Agent Server an "
@@ -261,34 +258,11 @@ class ServerDecider(Decider):
             plan = dataclasses.replace(plan, update_ns="")  # the root state, always
         return pause, plan, seen
 
-    async def _same_questions(
-        self, pause: PendingThread, state: Mapping[str, Any],
-        expectation: Expectation | None, expect_pause: str | None,
-    ) -> None:
-        """A conflict naming the new question if the reviewer read another one here."""
-        key = pause_key(pause)
-        answered: list[LedgerRow] = []
-        if await self.ledger.installed():
-            answered = [r for r in await self.ledger.rows(thread_id=pause.thread_id)
-                        if r.checkpoint_id == pause.checkpoint_id and r.pause_key != key
-                        and r.status in CLAIMING_STATUSES]
-        by = ""
-        if answered:
-            row = answered[-1]
-            by = (f" ({row.reviewer} answered the earlier question with {row.decision}, "
-                  f"ledger #{row.id})")
-        changed = (expect_pause is not None and expect_pause != key) or (
-            expectation is not None and not expectation.same_questions(pause))
-        if not changed and expect_pause is None and expectation is not None \
-                and expectation.digest is None:
-            # A bare checkpoint id cannot say which question was read: only a task's
-            # first question (no answer recorded at this checkpoint) is safe to assume.
-            changed = bool(answered) or not _first_questions(state, pause.interrupt_ids)
-            if changed and not by:
-                by = " (an answer was recorded there)"
-        if changed:
-            seen = expect_pause.split(",") if expect_pause else None
-            raise ConflictError(new_question(pause.thread_id, pause, by=by, seen_ids=seen))
+    async def _answer_recorded(
+        self, pause: PendingThread, state: Mapping[str, Any] | None
+    ) -> bool:
+        # no checkpoint rows to read here: the ids the server reports say it
+        return not _first_questions(state or {}, pause.interrupt_ids)
 
     # ------------------------------------------------------------------ deciding
 
