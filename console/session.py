@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -46,12 +45,6 @@ def sink_for(settings: Settings) -> Sink:
     return Sink(redactor_for(settings))
 
 
-# The `--ledger-db` ledger of each open Agent Server store: one connection per session,
-# closed with the store (`store_session`).
-_SERVER_LEDGERS: weakref.WeakKeyDictionary[CheckpointStore, LedgerDB] = \
-    weakref.WeakKeyDictionary()
-
-
 def decider_for(store: CheckpointStore, settings: Settings) -> Decider:
     """The decision path for this reviewer, with the config's policy and templates: a
     `ServerDecider` (ledger in `--ledger-db`, if any) when the store is an Agent Server."""
@@ -70,13 +63,15 @@ def decider_for(store: CheckpointStore, settings: Settings) -> Decider:
 
 def server_ledger(store: CheckpointStore, settings: Settings) -> LedgerDB:
     """The ledger `--ledger-db` names for this server store (one per store, connected on
-    first use), or a `NoLedger` saying how to configure one."""
-    found = _SERVER_LEDGERS.get(store)
-    if found is None:
+    first use and closed with it), or a `NoLedger` saying how to configure one."""
+    from console.core.server.store import ServerStore
+
+    assert isinstance(store, ServerStore)
+    if store.decision_ledger is None:
         from console.core.ledger.standalone import standalone_ledger
 
-        found = _SERVER_LEDGERS[store] = standalone_ledger(settings.ledger_db)
-    return found
+        store.decision_ledger = standalone_ledger(settings.ledger_db)
+    return store.decision_ledger
 
 
 def _refuse_misplaced_ledger(settings: Settings, backend: str) -> None:
@@ -118,12 +113,7 @@ async def store_session(
     try:
         yield store
     finally:
-        ledger = _SERVER_LEDGERS.pop(store, None)
-        try:
-            if ledger is not None:
-                await ledger.close()
-        finally:
-            await store.close()
+        await store.close()
 
 
 async def named_thread(store: CheckpointStore, given: str) -> str:

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from langgraph_sdk.schema import ThreadSelectField
 
     from console.core.inside import Level
+    from console.core.ledger.db import LedgerDB
     from console.core.serde import SafeSerializer
     from console.core.store.heads import HeadState
 
@@ -105,6 +106,8 @@ class ServerStore(CheckpointStore):
         self.provisional: dict[str, str] = {}  # thread id -> updated_at
         # the search records of rows listed without a checkpoint id, until read exactly
         self._records: dict[str, Mapping[str, Any]] = {}
+        # the decision ledger `--ledger-db` names (`session.server_ledger`), closed with us
+        self.decision_ledger: LedgerDB | None = None
 
     @classmethod
     async def open(
@@ -160,7 +163,12 @@ class ServerStore(CheckpointStore):
         return {}  # get_state names a stop inside a subgraph itself: no row is left to settle
 
     async def close(self) -> None:
-        await self.client.close()
+        ledger, self.decision_ledger = self.decision_ledger, None
+        try:
+            if ledger is not None:
+                await ledger.close()  # a SQLite ledger's thread keeps a process alive
+        finally:
+            await self.client.close()
 
     # --- the queue -----------------------------------------------------------------------
 
