@@ -143,13 +143,15 @@ class Decider:
         templates: Mapping[str, Any] | None = None,
         worker_mode: bool | None = None,
         policy: Policy | None = None,
+        ledger: LedgerDB | None = None,
     ) -> None:
         self.store = store
         self.origin = origin
         self.policy = policy or Policy()
         self.templates = templates or {}
         self.worker_mode = worker_mode_default() if worker_mode is None else worker_mode
-        self.ledger: LedgerDB = ledger_db(store)
+        # beside the checkpoints unless given (an Agent Server's lives in --ledger-db)
+        self.ledger: LedgerDB = ledger if ledger is not None else ledger_db(store)
         self._ledger_ready = False
 
     @property

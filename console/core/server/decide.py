@@ -41,7 +41,6 @@ from console.core.ledger.apply import (
     _refuse_unstorable_id,
     _replayed,
     describe_conflict,
-    worker_mode_default,
 )
 from console.core.ledger.db import LedgerDB, database_error
 from console.core.ledger.decisions import DecisionInput, DecisionRefused, Plan, plan_decision
@@ -112,14 +111,8 @@ class ServerDecider(Decider):
         policy: Policy | None = None,
         ledger: LedgerDB | None = None,
     ) -> None:
-        # Not Decider.__init__: its ledger lives in the checkpoint database.
-        self.store = store
-        self.origin = origin
-        self.policy = policy or Policy()
-        self.templates = templates or {}
-        self.worker_mode = worker_mode_default() if worker_mode is None else worker_mode
-        self.ledger = ledger if ledger is not None else NoLedger()
-        self._ledger_ready = False
+        super().__init__(store, origin, templates=templates, worker_mode=worker_mode,
+                         policy=policy, ledger=ledger if ledger is not None else NoLedger())
 
     @property
     def has_ledger(self) -> bool:
