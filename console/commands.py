@@ -209,11 +209,9 @@ async def run_tui(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run_app(store: Any, settings: Settings) -> int:
-    from console.ui.app import make_app
+    from console.ui.app import run_console
 
-    app = make_app(store, settings)
-    await app.run_async(mouse=settings.mouse)
-    return int(app.return_code or 0)
+    return await run_console(store, settings)
 
 
 __all__ = ["registry_for", "run_demo", "run_pending", "run_setup", "run_show", "run_tui"]

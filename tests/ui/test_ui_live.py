@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from test_ui_conflict import cli_approve
-from ui_support import build_app, main_screen, settle, until
+from ui_support import build_app, frozen_clock, main_screen, screen_lines, settle, until
 
 from console.core.store.base import CheckpointStore
 from console.settings import Settings
@@ -127,3 +127,61 @@ async def test_first_load_shows_the_first_page_then_the_rest(
         assert f"{len(everything)} pending" in screen.status.plain
         assert "loading the rest" not in screen.status.plain
     assert asked[:2] == [(page, False), (None, False)]
+
+
+async def test_a_first_page_read_before_start_is_on_the_first_frame(
+    store: CheckpointStore, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`hitl-console tui` reads the first page before the app starts (`read_first_page`)
+    and the app's first frame shows it: no read of the store is needed to draw the rows
+    (issue 17: one frame with rows, not an empty frame and then another)."""
+    from console.ui import app as app_module
+    from console.ui.screens import live
+
+    await store.setup()
+    everything = [t.thread_id for t in await store.pending()]
+    page = 5
+    monkeypatch.setattr(live, "FIRST_PAGE", page)
+    first = await app_module.read_first_page(store, frozen_clock, limit=page)
+    assert [t.thread_id for t in first] == everything[:page]
+    reads_ended = 0
+    release = asyncio.Event()
+    real = store.pending
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads_ended
+        await release.wait()  # no read of the queue ends before the first frame
+        reads_ended += 1
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "pending", held)
+    app = build_app(store, settings, poll_interval=0.05, first_page=first)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main_screen(app)
+        await pilot.pause()
+        assert reads_ended == 0
+        assert [t.thread_id for t in screen.table.rows] == everything[:page]
+        assert any(everything[0][:12] in line for line in screen_lines(app))
+        assert f"first {page} pending, loading the rest..." in screen.status.plain
+        release.set()
+        await until(pilot, lambda: screen.loads >= 1, what="the whole first load")
+        await settle(pilot)
+        assert [t.thread_id for t in screen.table.rows] == everything
+        assert "loading the rest" not in screen.status.plain
+
+
+async def test_a_store_that_cannot_page_gets_no_first_page_read(
+    store: CheckpointStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before `setup` a SQLite store reads everything for any page: nothing is read
+    before the app starts (its first load reads the queue once)."""
+    from console.ui import app as app_module
+
+    if store.pages_in_sql:
+        pytest.fail("this test needs a store before setup")
+
+    async def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("read before the app started")
+
+    monkeypatch.setattr(store, "pending", refused)
+    assert await app_module.read_first_page(store, frozen_clock) == []

@@ -70,6 +70,7 @@ class ScreenBase(Screen[None]):
         decider: Decider,
         policy: Policy,
         options: ScreenOptions,
+        first_page: Sequence[PendingThread] = (),
     ) -> None:
         super().__init__()
         self._store = store
@@ -85,6 +86,7 @@ class ScreenBase(Screen[None]):
         self._search = QueueSearch()  # the filter's per-row texts and recent results
         self._footer_shown: object = None  # what the footer was last told to show
         self._loaded = False  # a queue load has succeeded at least once
+        self._prefetched = first_page  # shown by the first frame (`show_first_page`)
         self._load_lock = asyncio.Lock()  # loads never overlap (manual, live, retry)
         # ledger decisions not finished yet, by pause: "queued" / "in_flight" / "claimed"
         self._open_decisions: dict[tuple[str, str], str] = {}

@@ -53,6 +53,7 @@ class LiveMixin(DecisionStatusMixin):
 
     _feed: Feed | None = None
     _live_running = False
+    _first_page_shown = False
     loads = 0  # successful loads: lets tests wait for a refresh
 
     def start_loading(self) -> None:
@@ -82,7 +83,9 @@ class LiveMixin(DecisionStatusMixin):
     async def _first_page(self) -> None:
         """Before the first full load: the queue's first page on screen as soon as it is
         read, the rest said to be coming (only where the store pages in SQL: another
-        store reads everything for a page anyway).
+        store reads everything for a page anyway). When the CLI read that page before
+        the app started (`read_first_page`), the first frame already shows it
+        (`show_first_page`) and this only adds the open decisions' flags to it.
 
         The full load that follows reads the whole queue again, after the change feed
         is open (Postgres: ~20 ms of LISTEN connection and inspection), in one read: it
@@ -92,16 +95,22 @@ class LiveMixin(DecisionStatusMixin):
             return
         async with self._load_lock:
             try:
-                page = await self._store.pending(now=self._clock(), limit=FIRST_PAGE)
+                page = self._all if self._first_page_shown else await self._store.pending(
+                    now=self._clock(), limit=FIRST_PAGE)
                 await self.read_open_decisions()
             except Exception:
                 return
             if self._loaded or not page:
                 return
-            self._all = page
-            self.apply_filter(measure=True)
-            if len(page) >= FIRST_PAGE:
-                self.status.set(state="first page")  # the count is the page's
+            self.show_first_page(page)
+
+    def show_first_page(self, page: Sequence[PendingThread]) -> None:
+        """The queue's first rows, until the whole queue is read."""
+        self._first_page_shown = True
+        self._all = list(page)
+        self.apply_filter(measure=True)
+        if len(page) >= FIRST_PAGE:
+            self.status.set(state="first page")  # the count is the page's
 
     async def load_queue(self, changed: set[str] | None) -> bool:
         """Load everything (`changed` None) or re-read the changed threads; False if the

@@ -132,6 +132,8 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         # comes a frame (~17 ms at Textual's 60 fps) later and finds it done.
         self.watch(self.filter_bar.input, "value", self._filter_typed, init=False)
         self.detail.show_message("Loading the queue...")
+        if self._prefetched:
+            self.show_first_page(self._prefetched)
         if self._options.tick_interval > 0:
             # Ages only change by the minute past the first one: a slow repaint is enough.
             self.set_interval(self._options.tick_interval, self._tick)
