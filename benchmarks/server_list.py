@@ -83,13 +83,21 @@ async def main() -> None:
     parser.add_argument("--breakpoints", type=float, default=0.2,
                         help="share of threads stopped at a breakpoint (default 0.2)")
     parser.add_argument("--jobs", type=int, default=16, help="server jobs per worker")
+    parser.add_argument("--dev-persistence", action="store_true",
+                        help="keep `langgraph dev`'s pickle-file persistence on (see below)")
     parser.add_argument("--exact", action="store_true",
                         help="also time `complete()`: a get_state for every row")
     args = parser.parse_args()
     from langgraph_sdk import get_client
 
     with tempfile.TemporaryDirectory(prefix="server-list-") as workdir:
-        process, server = start_server(Path(workdir), jobs=args.jobs)
+        # `langgraph dev` (inmem runtime) keeps its state in pickle files, and every
+        # get_state builds a checkpointer that loads them all from disk again
+        # (langgraph_runtime_inmem.checkpoint.Checkpointer with an unpack hook): a
+        # get_state then costs time in proportion to the server's size (~55 ms at 5,000
+        # threads), which no deployment pays. Off unless --dev-persistence.
+        process, server = start_server(Path(workdir), jobs=args.jobs,
+                                       persistence=args.dev_persistence)
         try:
             client = get_client(url=server.url, api_key=None)
             seconds = await seed(client, args.threads, args.breakpoints, args.jobs)
@@ -113,6 +121,18 @@ async def main() -> None:
             provisional = len(store.provisional)
             print(f"console listing (TUI: every row on screen): {list_s * 1000:8.0f} ms, "
                   f"{len(listed)} threads, {provisional} to be named in the background",
+                  flush=True)
+
+            sample = [t.thread_id for t in listed[:50]]
+            costs = []
+            for thread_id in sample:
+                t0 = time.perf_counter()
+                await client.threads.get_state(thread_id)
+                costs.append(time.perf_counter() - t0)
+            costs.sort()
+            print(f"one get_state (median of {len(costs)}, one at a time): "
+                  f"{costs[len(costs) // 2] * 1000:.1f} ms"
+                  f" ({'dev persistence on' if args.dev_persistence else 'dev persistence off'})",
                   flush=True)
 
             t0 = time.perf_counter()

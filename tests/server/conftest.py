@@ -88,11 +88,24 @@ def _wait_ok(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
                 f"its log:\n{_log_tail(log)}", pytrace=False)
 
 
+# `langgraph dev` with its pickle-file persistence off. langgraph-cli 0.4.40 drops the
+# `disable_persistence` key of langgraph.json when it validates it, then sets
+# LANGGRAPH_DISABLE_FILE_PERSISTENCE=false before the in-memory runtime is imported (which
+# reads it at import): importing the runtime's modules first, with the variable set to
+# true, is the one way to have it off.
+_NO_PERSISTENCE_LAUNCH = (
+    "import sys; import langgraph_runtime_inmem.checkpoint, langgraph_runtime_inmem._persistence;"
+    " from langgraph_cli.cli import cli; sys.argv[0] = 'langgraph'; cli()")
+
+
 def start_server(workdir: Path, *, jobs: int = JOBS_PER_WORKER,
                  extra_env: Mapping[str, str] | None = None,
+                 persistence: bool = True,
                  ) -> tuple[subprocess.Popen[bytes], ServerFixture]:
     """Start `langgraph dev` serving every test graph from `workdir`; wait for /ok.
-    The caller stops it with `stop_server` (benchmarks use this too)."""
+    `persistence=False`: without the dev server's pickle files, whose reload makes every
+    `get_state` cost time in proportion to the server's size. The caller stops it with
+    `stop_server` (benchmarks use this too)."""
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.copy(GRAPH_FILE, workdir / "graph.py")
     (workdir / "langgraph.json").write_text(json.dumps({
@@ -111,9 +124,13 @@ def start_server(workdir: Path, *, jobs: int = JOBS_PER_WORKER,
     env = {**os.environ, EFFECTS_ENV: str(effects), "LANGSMITH_TRACING": "false",
            "LANGGRAPH_API_KEY": "", **(extra_env or {})}
     env.pop("LANGGRAPH_API_KEY")
+    launch = [str(binary)]
+    if not persistence:
+        env["LANGGRAPH_DISABLE_FILE_PERSISTENCE"] = "true"
+        launch = [sys.executable, "-c", _NO_PERSISTENCE_LAUNCH]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(binary), "dev", "--host", "127.0.0.1", "--port", str(port), "--no-browser",
+            [*launch, "dev", "--host", "127.0.0.1", "--port", str(port), "--no-browser",
              "--no-reload", "--n-jobs-per-worker", str(jobs)],
             cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopped as a whole

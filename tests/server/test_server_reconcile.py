@@ -76,6 +76,45 @@ async def test_reconcile_settles_in_flight_rows_from_the_server(
                     ids[failed]: "stalled"}
 
 
+async def test_reconcile_settles_breakpoint_decisions_from_where_the_thread_stops(
+    langgraph_server: ServerFixture, server_client: Any, tmp_path: Path,
+) -> None:
+    """A breakpoint has no interrupt id to look for: a decision is delivered when the
+    thread no longer stops at the checkpoint it was made for. One crashed claim whose
+    resume never left stays `failed` (the thread still stops there and may be decided);
+    one whose resume got through is `applied`; nothing is re-sent."""
+    url = langgraph_server.url
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    untouched, delivered = [await run_until_paused(server_client, "before") for _ in range(2)]
+    for thread in (untouched, delivered):
+        assert await pending_ids(server_client, thread) == []  # a breakpoint: no question
+        assert (await server_client.threads.get_state(thread))["next"] == ["act"]
+    ids = {t: await _in_flight(url, ledger, t) for t in (untouched, delivered)}
+    # the crashed console's resume of the breakpoint got through on one thread
+    await server_client.runs.wait(delivered, "before", input=None,
+                                  multitask_strategy="reject")
+    assert (await server_client.threads.get_state(delivered))["next"] == []
+
+    done = cli("reconcile", "--db", url, "--ledger-db", ledger, "--lease", "0s", "--json",
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    settled = {s["thread_id"]: s for s in json.loads(done.stdout)["settled"]}
+    assert {t: (s["status"], s["delivery"]) for t, s in settled.items()} == {
+        untouched: ("failed", "not_delivered"),
+        delivered: ("applied", "finished"),
+    }
+    assert {s["id"] for s in settled.values()} == set(ids.values())
+    assert "still stops at the breakpoint" in settled[untouched]["outcome"]
+    assert (_acts(langgraph_server, untouched), _acts(langgraph_server, delivered)) == (0, 1)
+    # the untouched breakpoint is still listed and can be decided now
+    listed = cli("pending", "--db", url, "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert untouched in {r["thread_id"] for r in json.loads(listed.stdout)}
+    approved = cli("approve", untouched, "--db", url, "--ledger-db", ledger, cwd=tmp_path)
+    assert approved.returncode == 0, approved.stderr
+    assert _acts(langgraph_server, untouched) == 1
+
+
 async def test_commands_without_a_ledger_or_without_use_on_a_server_say_why(
     langgraph_server: ServerFixture, server_client: Any, tmp_path: Path,
 ) -> None:
