@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
+import threading
+import time
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -100,3 +104,39 @@ def throwaway_pg() -> Iterator[Any]:
 
     with throwaway_cluster() as cluster:
         yield cluster
+
+
+# --- threads left running -----------------------------------------------------------------
+# A non-daemon thread still running when the tests end (an aiosqlite connection never
+# closed, say) keeps the interpreter from exiting: the suite passes, then hangs until CI's
+# time limit. Said here instead, with the threads' stacks, and the run fails.
+LEAK_GRACE_SECONDS = 10.0
+# Joined by the interpreter's own exit hook (concurrent.futures' `_python_exit`).
+_JOINED_AT_EXIT = ("ThreadPoolExecutor-", "asyncio_")
+
+
+def _leaked_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate()
+            if t is not threading.main_thread() and t.is_alive() and not t.daemon
+            and not t.name.startswith(_JOINED_AT_EXIT)]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    deadline = time.monotonic() + LEAK_GRACE_SECONDS
+    for thread in _leaked_threads():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    leaked = _leaked_threads()
+    if not leaked:
+        return
+    frames = sys._current_frames()
+    lines = [f"{len(leaked)} non-daemon thread(s) still running after the tests; the "
+             "interpreter would wait for them forever. A test left them (an unclosed "
+             "store, ledger or connection):"]
+    for thread in leaked:
+        lines.append(f"--- {thread.name} ({type(thread).__module__}.{type(thread).__name__})")
+        frame = frames.get(thread.ident or -1)
+        if frame is not None:
+            lines.extend(line.rstrip() for line in traceback.format_stack(frame)[-6:])
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
+    os._exit(3)
