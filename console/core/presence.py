@@ -114,9 +114,11 @@ class Reader:
 class PresenceBoard:
     """This console's presence row, and everyone else's."""
 
-    def __init__(self, store: CheckpointStore, origin: Origin, *,
+    def __init__(self, ledger: LedgerDB, origin: Origin, *,
                  lease_seconds: float = LEASE_SECONDS, console_id: str | None = None) -> None:
-        self._ledger: LedgerDB = ledger_db(store)
+        """`ledger`: the decisions' ledger (`Decider.ledger`), whose database holds the
+        presence table: the checkpoint database's, or an Agent Server's `--ledger-db`."""
+        self._ledger = ledger
         self._origin = origin
         self.lease_seconds = lease_seconds
         self.console_id = console_id or f"{origin.client_host}:{origin.pid}:{uuid.uuid4().hex[:8]}"

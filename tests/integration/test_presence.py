@@ -4,6 +4,7 @@ without a draft, gone when a console leaves or stops beating for one lease."""
 from __future__ import annotations
 
 from console.core.ledger.apply import current_origin
+from console.core.ledger.db import ledger_db
 from console.core.presence import PresenceBoard, install_presence
 from console.core.store import CheckpointStore
 
@@ -11,8 +12,8 @@ from console.core.store import CheckpointStore
 async def test_consoles_see_each_other_until_they_leave_or_die(store: CheckpointStore) -> None:
     await install_presence(store)
     await install_presence(store)  # idempotent, like the rest of setup
-    alice = PresenceBoard(store, current_origin("alice"), lease_seconds=30)
-    bob = PresenceBoard(store, current_origin("bob"), lease_seconds=30)
+    alice = PresenceBoard(ledger_db(store), current_origin("alice"), lease_seconds=30)
+    bob = PresenceBoard(ledger_db(store), current_origin("bob"), lease_seconds=30)
     now = 1_000_000.0
     await alice.beat("t-1", "ck-1", False, now=now)
     await bob.beat(None, None, False, now=now)

@@ -87,3 +87,60 @@ async def test_tui_on_a_server(langgraph_server: ServerFixture, paused: dict[str
             assert "polling" in screen.status.plain
     finally:
         await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _bob(url: str, ledger_db: str | None) -> Any:
+    """Bob's console on the server (presence on, heartbeats 0.2 s apart), loaded."""
+    from console.session import decider_for
+    from console.ui.screens.main import MainScreen
+
+    store = await open_store(parse_db_url(url), GraphRegistry())
+    settings = Settings(db=url, reviewer="bob", ledger_db=ledger_db)
+    app = make_app(store, settings, detail_delay=0, tick_interval=0, poll_interval=0,
+                   presence_interval=0.2, decider=decider_for(store, settings))
+    app.animation_level = "none"
+    try:
+        async with app.run_test(size=(160, 40)) as pilot:
+            screen = app.screen_stack[0]
+            assert isinstance(screen, MainScreen)
+            await until(pilot, lambda: screen.loads >= 1, what="the first load")
+            yield pilot, screen
+    finally:
+        await store.close()
+
+
+async def test_presence_on_a_server_lives_in_the_ledger_database(
+    langgraph_server: ServerFixture, server_client: Any, tmp_path: Any,
+) -> None:
+    """A server has no tables of ours: reviewers see each other through the `--ledger-db`
+    database the team shares (its presence table is installed with the ledger), and
+    without one presence is off, silently, with the queue working the same."""
+    from console.core.ledger.apply import current_origin
+    from console.core.ledger.standalone import install_standalone, standalone_ledger
+    from console.core.presence import PresenceBoard
+
+    thread = await run_until_paused(server_client, "raw")
+    ledger_url = f"sqlite:///{tmp_path / 'team-ledger.sqlite'}"
+    alice_ledger = standalone_ledger(ledger_url)
+    await install_standalone(alice_ledger)
+    alice = PresenceBoard(alice_ledger, current_origin("alice"))
+    try:
+        await alice.beat(thread, None, True)
+        async with _bob(langgraph_server.url, ledger_url) as (pilot, screen):
+            await until(pilot, lambda: screen.presence_beats >= 1, what="a heartbeat")
+            assert [r.reviewer for r in screen.others_reading(thread)] == ["alice"]
+            assert screen.table.select_thread(thread)
+            await until(pilot, lambda: screen.detail.thread_id == thread, what="the detail")
+            beats = screen.presence_beats
+            await until(pilot, lambda: screen.presence_beats > beats, what="bob's beat")
+            seen = await alice.others()
+            assert [(r.reviewer, r.thread_id) for r in seen] == [("bob", thread)]
+
+        async with _bob(langgraph_server.url, None) as (pilot, screen):
+            await until(pilot, lambda: screen._presence_off, what="presence off")
+            assert screen.others_reading(thread) == []
+            assert thread in {t.thread_id for t in screen.all_threads}
+    finally:
+        await alice.leave()
+        await alice_ledger.close()

@@ -12,6 +12,7 @@ from ui_support import build_app, main_screen, screen_text, seed_threads, settle
 
 from console.core.changes import open_listener
 from console.core.ledger.apply import current_origin
+from console.core.ledger.db import ledger_db
 from console.core.presence import PRESENCE_CHANNEL, PresenceBoard, install_presence
 from console.settings import Settings
 from tests import graphs
@@ -26,7 +27,7 @@ async def test_another_reviewer_reading_a_thread_is_shown(db_url: str) -> None:
     store = await open_ui_store(db_url, GRAPHS)
     try:
         await install_presence(store)
-        alice = PresenceBoard(store, current_origin("alice"))
+        alice = PresenceBoard(ledger_db(store), current_origin("alice"))
         await alice.beat("p-1", None, True)  # alice has p-1 open, with a draft
         app = build_app(store, Settings(reviewer="tester", mouse=False),
                         presence_interval=0.2)
@@ -63,7 +64,7 @@ async def test_on_postgres_presence_shows_within_a_second_by_notify(pg_url: str)
     other = await open_ui_store(pg_url, GRAPHS)  # alice's console: its own sessions
     try:
         await install_presence(store)  # setup: the table and its NOTIFY triggers
-        alice = PresenceBoard(other, current_origin("alice"), lease_seconds=90)
+        alice = PresenceBoard(ledger_db(other), current_origin("alice"), lease_seconds=90)
         heard = await open_listener(other, PRESENCE_CHANNEL)
         assert heard is not None
         app = build_app(store, Settings(reviewer="tester", mouse=False),

@@ -183,12 +183,16 @@ def standalone_ledger(url: str | None) -> StandaloneLedger:
 
 
 async def install_standalone(ledger: LedgerDB) -> None:
-    """Create or upgrade the ledger's tables in its own database (idempotent)."""
+    """Create or upgrade the ledger's tables in its own database (idempotent), with the
+    reviewers' presence table (`console.core.presence`) that `setup` adds to a checkpoint
+    database."""
+    from console.core.presence import presence_statements
+
     if isinstance(ledger, NoLedger):
         raise UsageError(NO_LEDGER)
     backend = "postgres" if isinstance(ledger, PostgresLedger) else "sqlite"
     try:
-        await ledger.install(ledger_statements(backend))
+        await ledger.install([*ledger_statements(backend), *presence_statements(backend)])
     except ConsoleError:
         raise
     except Exception as exc:

@@ -48,7 +48,7 @@ class PresenceMixin(ScreenBase):
         interval = self._options.presence_interval
         self.readers: dict[str, list[Reader]] = {}
         if interval > 0:
-            self._presence_board = PresenceBoard(self._store, self._decider.origin,
+            self._presence_board = PresenceBoard(self._decider.ledger, self._decider.origin,
                                                  lease_seconds=max(3 * interval, 1.0))
             self.set_interval(interval, self._presence_tick)
             self.set_interval(min(PRESENCE_WATCH, interval), self._presence_watch)
