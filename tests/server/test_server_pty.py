@@ -7,9 +7,7 @@ looked for a ledger table in the checkpoint database the server does not have.""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.server.conftest import ServerFixture, run_until_paused
-from tests.ui.test_ui_pty import CONSOLE, HEIGHT, WIDTH, Terminal
+from tests.ui.test_ui_pty import CONSOLE, Terminal, running_in_tmux
 
 pytestmark = pytest.mark.slow
 
@@ -27,24 +25,13 @@ pytestmark = pytest.mark.slow
 def console_in_tmux(tmp_path: Path, *args: str) -> Iterator[Terminal]:
     """`hitl-console tui ARGS` in tmux at 80x24 (TERM=xterm NO_COLOR=1); its last words
     (a crash sentence, if any) stay on screen: the pane is kept after it exits."""
-    if shutil.which("tmux") is None:  # what this test proves must not be skipped
-        pytest.fail("tmux is needed to drive the console in a real pty: install it "
-                    "(Debian: apt-get install tmux).", pytrace=False)
     config = tmp_path / "config.toml"  # empty: the developer's config stays out
     config.write_text("")
-    socket = f"hitl-server-pty-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    term = Terminal(socket, "console")
     command = (f"cd {tmp_path} && env -u NO_COLOR -u COLORTERM -u LANGGRAPH_API_KEY "
                f"TERM=xterm NO_COLOR=1 HITL_REVIEWER=pty-tester HITL_CONFIG={config} "
                f"{CONSOLE} tui --no-mouse {' '.join(args)}; echo EXITED $?; sleep 60")
-    term.tmux("-f", "/dev/null", "new-session", "-d", "-s", term.session,
-              "-x", str(WIDTH), "-y", str(HEIGHT), command)
-    try:
+    with running_in_tmux(command, "hitl-server-pty") as term:
         yield term
-    finally:
-        if term.alive():
-            term.tmux("kill-session", "-t", term.session)
-        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
 
 
 def _approve_from_the_keyboard(term: Terminal, thread_id: str) -> None:

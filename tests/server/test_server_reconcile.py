@@ -29,6 +29,14 @@ async def _in_flight(url: str, ledger: str, thread_id: str) -> int:
         return claim.row.id
 
 
+def _reconcile(url: str, ledger: str, cwd: Path) -> dict[str, dict[str, Any]]:
+    """`hitl-console reconcile --lease 0s --json`: what it settled, by thread id."""
+    done = cli("reconcile", "--db", url, "--ledger-db", ledger, "--lease", "0s", "--json",
+               cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    return {s["thread_id"]: s for s in json.loads(done.stdout)["settled"]}
+
+
 def _acts(server: ServerFixture, thread_id: str) -> int:
     return sum(1 for e in server.effects_of(thread_id) if e["node"] == "act")
 
@@ -51,10 +59,7 @@ async def test_reconcile_settles_in_flight_rows_from_the_server(
     assert (await server_client.threads.get(failed))["status"] == "error"
     assert await pending_ids(server_client, failed) == []
 
-    done = cli("reconcile", "--db", url, "--ledger-db", ledger, "--lease", "0s", "--json",
-               cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    settled = {s["thread_id"]: s for s in json.loads(done.stdout)["settled"]}
+    settled = _reconcile(url, ledger, tmp_path)
     assert {t: (s["status"], s["delivery"]) for t, s in settled.items()} == {
         untouched: ("failed", "not_delivered"),
         delivered: ("applied", "finished"),
@@ -95,10 +100,7 @@ async def test_reconcile_settles_breakpoint_decisions_from_where_the_thread_stop
                                   multitask_strategy="reject")
     assert (await server_client.threads.get_state(delivered))["next"] == []
 
-    done = cli("reconcile", "--db", url, "--ledger-db", ledger, "--lease", "0s", "--json",
-               cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    settled = {s["thread_id"]: s for s in json.loads(done.stdout)["settled"]}
+    settled = _reconcile(url, ledger, tmp_path)
     assert {t: (s["status"], s["delivery"]) for t, s in settled.items()} == {
         untouched: ("failed", "not_delivered"),
         delivered: ("applied", "finished"),

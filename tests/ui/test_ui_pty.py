@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -77,31 +78,39 @@ class Terminal:
                               capture_output=True).returncode == 0
 
 
+@contextmanager
+def running_in_tmux(command: str, name: str) -> Iterator[Terminal]:
+    """`command` (a shell line) in a tmux session at 80x24 on a private socket named
+    after `name`; the session and its tmux server are gone afterwards."""
+    if shutil.which("tmux") is None:  # what these tests prove must not be skipped
+        pytest.fail("tmux is needed to drive the console in a real pty: install it "
+                    "(Debian: apt-get install tmux).", pytrace=False)
+    socket = f"{name}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    term = Terminal(socket, "console")
+    term.tmux("-f", "/dev/null", "new-session", "-d", "-s", term.session,
+              "-x", str(WIDTH), "-y", str(HEIGHT), command)
+    try:
+        yield term
+    finally:
+        if term.alive():
+            term.tmux("kill-session", "-t", term.session)
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+
+
 @pytest.fixture
 def terminal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Terminal, Path]]:
     """The demo console in tmux; the environment is `TERM=xterm NO_COLOR=1` unless the
     test passes another one (indirect parametrization)."""
     environment = getattr(request, "param", "TERM=xterm NO_COLOR=1")
-    if shutil.which("tmux") is None:  # what this test proves must not be skipped
-        pytest.fail("tmux is needed to drive the console in a real pty: install it "
-                    "(Debian: apt-get install tmux).", pytrace=False)
     db = tmp_path / "demo.sqlite"
-    socket = f"hitl-ui-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    term = Terminal(socket, "console")
     config = tmp_path / "config.toml"  # empty: the developer's config stays out
     config.write_text("")
     command = (f"cd {tmp_path} && env -u NO_COLOR -u COLORTERM {environment} "
                "HITL_REVIEWER=pty-tester "
                f"HITL_CONFIG={config} "
                f"{CONSOLE} demo --db {db} --threads 26 --no-mouse")  # 2 a demo graph
-    term.tmux("-f", "/dev/null", "new-session", "-d", "-s", term.session,
-              "-x", str(WIDTH), "-y", str(HEIGHT), command)
-    try:
+    with running_in_tmux(command, "hitl-ui-test") as term:
         yield term, db
-    finally:
-        if term.alive():
-            term.tmux("kill-session", "-t", term.session)
-        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
 
 
 def test_approve_one_and_bulk_reject_three_from_the_keyboard(

@@ -13,14 +13,12 @@ and Postgres) and once as the installed `hitl-console tui` in a real pty (tmux, 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_ui_pty import CONSOLE, HEIGHT, WIDTH, Terminal
+from test_ui_pty import CONSOLE, Terminal, running_in_tmux
 from ui_support import build_app, main_screen, open_ui_store, screen_text, settle, until
 
 from console.settings import Settings
@@ -101,20 +99,12 @@ def pty_console(planted_queue: tuple[Path, Path, Path], tmp_path: Path) -> Itera
     db, _, plugins = planted_queue
     config = tmp_path / "config.toml"
     config.write_text("")
-    socket = f"hitl-ui-untrusted-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    term = Terminal(socket, "console")
     command = (f"cd {tmp_path} && env -u COLORTERM TERM=xterm NO_COLOR=1 "
                f"HITL_REVIEWER=pty-tester HITL_CONFIG={config} "
                f"PYTHONPATH={ROOT}{os.pathsep}{plugins} "
                f"{CONSOLE} tui --db {db} --graph raw=tests.graphs:raw --no-mouse")
-    term.tmux("-f", "/dev/null", "new-session", "-d", "-s", term.session,
-              "-x", str(WIDTH), "-y", str(HEIGHT), command)
-    try:
+    with running_in_tmux(command, "hitl-ui-untrusted") as term:
         yield term
-    finally:
-        if term.alive():
-            term.tmux("kill-session", "-t", term.session)
-        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
 
 
 @pytest.mark.slow
