@@ -88,6 +88,9 @@ SUMMARY_SHARE = 0.3  # the summary never gets less than this share of a wide tab
 WIDE_TABLE = 90  # (below this width every cell counts: ids first, then prose)
 NAME_FLOOR = 14  # graph and node names keep this much before the summary gives way
 SUMMARY_FLOOR = 12  # the summary keeps this much before names are cut further
+# A longer id (a UUID: 36) gives way to this width before the summary does: cut in the
+# middle it keeps 10 cells of each end, where generated ids differ.
+ID_FLOOR = 21
 
 
 def layout_columns(width: int, natural: dict[ColumnName, int]) -> list[int]:
@@ -96,10 +99,12 @@ def layout_columns(width: int, natural: dict[ColumnName, int]) -> list[int]:
     Every column gets its natural width (the widest value, within its bounds), the
     summary at least 22 cells (on tables 90 cells or wider, 30% of the width). When that
     does not fit, columns give way in this order: graph, node and kind (widest first)
-    down to 14 cells, the summary down to 12, the names down to their minimum, the rest
-    of the summary, and only then the thread id (cut in the middle). The id is what a
-    reviewer acts on: at 80 columns `hitl_agent-0020` and `hitl_agent_js-0020` are
-    both shown whole, and the prose is cut instead.
+    down to 14 cells, a thread id longer than 21 cells down to 21 (cut in the middle),
+    the summary down to 12, the names down to their minimum, the rest of the summary,
+    and only then the thread id further. The id is what a reviewer acts on: at 80
+    columns `hitl_agent-0020` and `hitl_agent_js-0020` are both shown whole, and the
+    prose is cut instead; a UUID keeps both its ends (`49d3207a-9…-e455473f54c5`), which
+    is where such ids differ, and leaves the summary and names room to be read.
     """
     wanted = [max(c.minimum, min(c.maximum, natural.get(c.name, c.minimum))) for c in COLUMNS]
     index = {c.name: i for i, c in enumerate(COLUMNS)}
@@ -119,6 +124,7 @@ def layout_columns(width: int, natural: dict[ColumnName, int]) -> list[int]:
             wanted[max(shrinkable, key=lambda i: wanted[i])] -= 1
 
     give_way(names, NAME_FLOOR)
+    give_way([index["thread"]], ID_FLOOR)
     give_way([summary], SUMMARY_FLOOR)
     give_way(names, 0)
     give_way([summary], 0)
