@@ -88,3 +88,9 @@ def test_errors_are_sentences(langgraph_server: ServerFixture, tmp_path: Path) -
     # a key passed on the command line is never echoed, even in errors
     keyed = cli("pending", "--db", down, "--api-key", "sk-very-secret-123", cwd=tmp_path)
     assert "sk-very-secret-123" not in keyed.stderr + keyed.stdout
+    # a URL with a path the API does not answer at is a wrong URL, not a missing thread
+    for wrong in (f"{langgraph_server.url}/docs", f"{langgraph_server.url}/nope"):
+        pathed = cli("pending", "--db", wrong, cwd=tmp_path)
+        assert pathed.returncode == 2, pathed.stderr
+        assert "does not answer as a LangGraph Agent Server" in pathed.stderr
+        assert "thread" not in pathed.stderr and "Traceback" not in pathed.stderr

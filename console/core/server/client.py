@@ -18,6 +18,7 @@ from console.core.errors import (
     DatabaseUnavailable,
     NotPendingError,
     RightsMissing,
+    UsageError,
 )
 from console.core.inert import inert
 
@@ -95,7 +96,8 @@ def server_failure(
     not one (a bug, left to the crash report).
 
     Connection refused, timeouts and 5xx/429 are `DatabaseUnavailable` (the TUI retries
-    those); 401/403 `RightsMissing`; 404 `NotPendingError` (exit 4); 409 `ConflictError`
+    those); 401/403 `RightsMissing`; 404 `NotPendingError` (exit 4) for a thread, a
+    `UsageError` (exit 2) for the listing (no Agent Server at that URL); 409 `ConflictError`
     (exit 3: another run holds the thread); other 4xx a plain `ConsoleError`.
     """
     import httpx
@@ -125,6 +127,11 @@ def server_failure(
         return RightsMissing(
             f"The Agent Server at {where} does not let this API key {doing} (HTTP 403: "
             f"{detail}); {kept}; ask the deployment's owner for access.")
+    if status == 404 and thread_id is None:  # the listing itself: no API at this URL
+        return UsageError(
+            f"{where} does not answer as a LangGraph Agent Server (HTTP 404 while trying "
+            f"to {doing}); {kept}; give the URL the deployment's API answers at, as "
+            "`langgraph dev` prints it (e.g. http://127.0.0.1:2024, without /docs).")
     if status == 404:
         return NotPendingError(
             f"The Agent Server at {where} does not know {thread} (HTTP 404: {detail}); "

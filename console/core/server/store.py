@@ -37,7 +37,7 @@ from console.core.models import (
     PendingThread,
     ReviewBundle,
 )
-from console.core.server.client import ServerClient, server_failure
+from console.core.server.client import ServerClient
 from console.core.server.mapping import (
     asking_node,
     graph_of,
@@ -514,7 +514,3 @@ def _ref(item: Mapping[str, Any]) -> CheckpointRef:
         step=step if isinstance(step, int) else None,
         source=source if isinstance(source, str) else None)
 
-
-def server_failure_of(exc: BaseException, store: ServerStore, doing: str) -> ConsoleError | None:
-    """`server_failure` for this store's server (for callers outside `failures`)."""
-    return server_failure(exc, store.location, doing=doing)
