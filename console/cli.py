@@ -268,7 +268,9 @@ def _worker_mode(flag: bool, settings: Settings) -> Iterator[None]:
 def _named_ids(args: argparse.Namespace) -> tuple[str, ...]:
     """The thread ids the command line named: an error quoting them prints them as they
     are (inert, never redacted), so the same command can be run again."""
-    named = [getattr(args, "thread", None), *(getattr(args, "threads", None) or ())]
+    threads = getattr(args, "threads", None)  # `reject THREAD...`; `demo --threads N`
+    named = [getattr(args, "thread", None),
+             *(threads if isinstance(threads, list | tuple) else ())]
     return tuple(t for t in named if isinstance(t, str) and t)
 
 

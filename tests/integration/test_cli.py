@@ -100,6 +100,9 @@ def test_exit_codes_and_errors(tmp_path: Path, sqlite_url: str) -> None:
         (["pending", "--db", str(tmp_path / "missing.sqlite")], 1, "does not exist"),
         (["pending", "--db", "postgresql://root@127.0.0.1:1/x"], 1, "Cannot connect"),
         (["pending", "--db", "--older-than", "soon"], 2, ""),
+        # `demo --threads N` is a count, not thread ids: its errors are sentences too
+        (["demo", "--no-tui", "--threads", "3", "--db", "postgresql://root@127.0.0.1:1/x"],
+         1, "Cannot connect"),
     ]
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as conn:
