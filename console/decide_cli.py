@@ -419,7 +419,7 @@ async def run_expire(args: argparse.Namespace, settings: Settings) -> int:
         threads = [t for t in await store.pending(flt) if not is_stalled_after_decision(t)]
         if args.dry_run:
             _print(settings, {"would_expire": [t.thread_id for t in threads]},
-                   "\n".join(t.thread_id for t in threads) + f"\n{len(threads)} would expire",
+                   "\n".join([*(t.thread_id for t in threads), f"{len(threads)} would expire"]),
                    keep=tuple(t.thread_id for t in threads))
             return 0
         results = await reject_many(
