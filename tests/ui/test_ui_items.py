@@ -162,6 +162,30 @@ async def test_approve_one_reject_the_other(
         assert await main_screen(app)._store.pending_thread(thread) is None
 
 
+async def test_moving_stops_at_the_ends(queue: tuple[str, str]) -> None:
+    """Each decision moves on to the next item; a move past the last item (or above the
+    first) stays there: a wrap-around put the cursor back on an item already decided,
+    and the next key decided it again."""
+    url, _ = queue
+    async with console(url, (80, 24)) as (_app, pilot):
+        dialog = await _open_items(pilot)
+        last = len(dialog.items) - 1
+        assert last >= 1
+        for key in ("j", "down"):
+            while dialog.highlighted < last:
+                await pilot.press("j")
+            await pilot.press(key)
+            assert dialog.highlighted == last
+        for key in ("k", "up"):
+            while dialog.highlighted > 0:
+                await pilot.press("k")
+            await pilot.press(key)
+            assert dialog.highlighted == 0
+        await pilot.press("a")  # approve the first: the cursor moves to the second
+        await pilot.pause()
+        assert dialog.highlighted == 1 and dialog.choices[0].action == "approve"
+
+
 async def test_only_what_an_item_takes_is_offered(queue: tuple[str, str]) -> None:
     url, thread = queue
     async with console(url, (80, 24)) as (app, pilot):

@@ -88,6 +88,10 @@ class ItemsScreen(ModalScreen[FormResult | None]):
         Binding("s", "choose('skip')", "Leave pending", id="items.skip"),
         Binding("j", "move(1)", "Down", show=False, id="items.down"),
         Binding("k", "move(-1)", "Up", show=False, id="items.up"),
+        # the list's own arrows wrap around: `down` on the last item would land on the
+        # first, and the next key decide it (each decision moves on to the next item)
+        Binding("down", "move(1)", "Down", show=False, priority=True),
+        Binding("up", "move(-1)", "Up", show=False, priority=True),
         Binding("ctrl+s", "submit", "Review & submit", priority=True, id="items.submit"),
         Binding("escape", "cancel", "Cancel", id="items.cancel"),
     ]
@@ -164,11 +168,9 @@ class ItemsScreen(ModalScreen[FormResult | None]):
     # --- keys -------------------------------------------------------------------------
 
     def action_move(self, step: int) -> None:
+        """Up or down one item, stopping at the ends (no wrap-around)."""
         options = self.query_one("#items-list", OptionList)
-        if step > 0:
-            options.action_cursor_down()
-        else:
-            options.action_cursor_up()
+        options.highlighted = max(0, min(len(self.items) - 1, self.highlighted + step))
 
     def action_choose(self, action: str) -> None:
         index = self.highlighted
