@@ -72,10 +72,10 @@ def test_columns_fit_the_width() -> None:
             assert widths[5] >= 12  # which keeps room to be read
     wide = layout_columns(200, natural)  # type: ignore[arg-type]
     assert wide[:5] == [2, 4, 13, 24, 6]  # flags, then natural widths, node capped
-    # UUID thread ids (36 cells) give way to 21 (both ends kept) before the summary and
-    # the names do: at 80 columns the names keep 14 cells and the summary its 12
+    # UUID thread ids (36 cells) give way to 24 (both ends kept) before the summary and
+    # the names do: at 80 columns the names keep their 12-14 cells and the summary its 12
     uuids = {"graph": 15, "node": 12, "kind": 7, "thread": 36}
     widths = layout_columns(80, uuids)  # type: ignore[arg-type]
     graph, node, summary, thread = widths[2], widths[3], widths[5], widths[6]
-    assert (graph, node, thread) == (14, 12, 21) and summary >= 12
+    assert (graph, node, thread) == (13, 12, 24) and summary >= 12
     assert layout_columns(120, uuids)[6] == 36  # whole where there is room

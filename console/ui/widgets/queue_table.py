@@ -89,8 +89,9 @@ WIDE_TABLE = 90  # (below this width every cell counts: ids first, then prose)
 NAME_FLOOR = 14  # graph and node names keep this much before the summary gives way
 SUMMARY_FLOOR = 12  # the summary keeps this much before names are cut further
 # A longer id (a UUID: 36) gives way to this width before the summary does: cut in the
-# middle it keeps 10 cells of each end, where generated ids differ.
-ID_FLOOR = 21
+# middle it keeps about 12 cells of each end, where generated ids differ; the demo's
+# longest ids (`map_reduce-partial-0001`) stay whole.
+ID_FLOOR = 24
 
 
 def layout_columns(width: int, natural: dict[ColumnName, int]) -> list[int]:
@@ -99,7 +100,7 @@ def layout_columns(width: int, natural: dict[ColumnName, int]) -> list[int]:
     Every column gets its natural width (the widest value, within its bounds), the
     summary at least 22 cells (on tables 90 cells or wider, 30% of the width). When that
     does not fit, columns give way in this order: graph, node and kind (widest first)
-    down to 14 cells, a thread id longer than 21 cells down to 21 (cut in the middle),
+    down to 14 cells, a thread id longer than 24 cells down to 24 (cut in the middle),
     the summary down to 12, the names down to their minimum, the rest of the summary,
     and only then the thread id further. The id is what a reviewer acts on: at 80
     columns `hitl_agent-0020` and `hitl_agent_js-0020` are both shown whole, and the
