@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common_options(parser, suppress=False)
+    # `tui` is the default command: `hitl-console --no-mouse` means `hitl-console tui
+    # --no-mouse`. (The commands' own flag defaults to SUPPRESS, or its False would
+    # overwrite the True given before the command name.)
+    parser.add_argument("--no-mouse", action="store_true",
+                        help="tui, demo: do not enable mouse tracking (bastions, slow links)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -108,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     tui = command("tui", "open the full-screen console (the default command)")
-    tui.add_argument("--no-mouse", action="store_true",
+    tui.add_argument("--no-mouse", action="store_true", default=argparse.SUPPRESS,
                      help="do not enable mouse tracking (bastions, slow links)")
 
     demo = command("demo", "seed a demo queue and open the console on it")
@@ -116,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-tui", action="store_true", help="seed and print a summary only")
     demo.add_argument("--reset", action="store_true",
                       help="delete the demo SQLite file first and seed again")
-    demo.add_argument("--no-mouse", action="store_true", help="do not enable mouse tracking")
+    demo.add_argument("--no-mouse", action="store_true", default=argparse.SUPPRESS,
+                      help="do not enable mouse tracking")
 
     setup = command("setup", "create the console's tables in the checkpoint database")
     setup.description = (

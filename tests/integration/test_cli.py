@@ -207,3 +207,16 @@ def test_help_for_every_command(capsys: pytest.CaptureFixture[str]) -> None:
             main([command, "--help"])
         assert exit_info.value.code == 0
         assert "--db" in capsys.readouterr().out
+
+
+def test_the_default_command_takes_its_options_without_its_name() -> None:
+    """`tui` is the default command: `hitl-console --no-mouse` is `hitl-console tui
+    --no-mouse` (it was refused as an unrecognized argument), before or after the name."""
+    from console.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["--no-mouse"], ["tui", "--no-mouse"], ["--no-mouse", "tui"],
+                 ["demo", "--no-mouse"]):
+        assert parser.parse_args(argv).no_mouse is True, argv
+    for argv in ([], ["tui"], ["demo"]):
+        assert parser.parse_args(argv).no_mouse is False, argv
