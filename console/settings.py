@@ -73,7 +73,7 @@ def load_settings(
     env = dict(os.environ) if env is None else env
     path = Path(config or env.get("HITL_CONFIG") or DEFAULT_CONFIG).expanduser()
     raw: dict[str, Any] = {}
-    if path.is_file():
+    if path.is_file() or path == Path(os.devnull):  # /dev/null: "no config", explicitly
         try:
             raw = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,16 @@ def test_a_whole_hitl_request_allows_only_what_every_action_allows() -> None:
         "reject"]
     assert allowed_decisions({"action_requests": [{"name": "x", "args": {}}]}, hitl) == [
         "approve", "edit", "reject"]
+
+
+def test_config_dev_null_means_no_config(tmp_path: Path) -> None:
+    """`HITL_CONFIG=/dev/null` (or `--config /dev/null`) is the usual way to say "no
+    config file": it was refused as a file that "does not exist"; a missing path still is."""
+    import os
+
+    from console.settings import load_settings
+
+    assert load_settings(env={"HITL_CONFIG": os.devnull}).raw == {}
+    assert load_settings(config=os.devnull, env={}).raw == {}
+    with pytest.raises(UsageError, match="does not exist"):
+        load_settings(config=str(tmp_path / "missing.toml"), env={})
