@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, ClassVar, cast
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette, SearchIcon
@@ -33,7 +34,7 @@ from console.ui.screens.base import ScreenOptions
 from console.ui.screens.live import FIRST_PAGE
 from console.ui.screens.main import MainScreen
 from console.ui.stylesheets import load_stylesheets
-from console.ui.widgets.typeahead import RoutesTypedAhead
+from console.ui.widgets.typeahead import RoutesTypedAhead, typed_ahead
 
 DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail pane loads
 AGE_TICK = 30.0  # seconds between repaints of the age column
@@ -107,6 +108,16 @@ class ConsoleApp(RoutesTypedAhead):
         self.keymap: dict[str, str] = dict(settings.keymap)
         if self.keymap:
             self.set_keymap(self.keymap)
+
+    async def _on_key(self, event: events.Key) -> None:
+        """After `RoutesTypedAhead`: a refused decision key says why. Here, at the app,
+        rather than on the screen: only now is it known whether the key was typed ahead
+        into the filter (the focus moves after `/` is handled, not when it arrives)."""
+        if typed_ahead(event, self):
+            return
+        screen = self.screen
+        if isinstance(screen, MainScreen) and screen.explain_refused_key(event.key):
+            event.prevent_default()
 
     def get_key_display(self, binding: Binding) -> str:
         """Key names in ASCII (footer, help): `down`, not an arrow glyph."""

@@ -3,6 +3,8 @@ allowed, the help's paging keys, the respond preview's wording."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.containers import VerticalScroll
 from ui_support import (
     build_app,
@@ -102,3 +104,28 @@ async def test_a_load_during_our_bulk_reject_does_not_call_its_threads_gone(
         assert len(screen.marks) == 0
         assert [n for n in notifications(app) if "no longer pending" in n] == [
             ": 1 marked thread(s) are no longer pending: unmarked."]
+
+
+async def test_a_remapped_decision_key_is_said_under_its_new_key_only(queue_db: Any) -> None:
+    """`[keymap] "main.approve" = "y"`: where approving is refused, `y` says why, and `a`
+    (no longer the approve key) says nothing about approving."""
+    from console.core.dburl import parse_db_url
+    from console.core.graphs import GraphRegistry
+    from console.core.store import open_store
+
+    store = await open_store(parse_db_url(str(queue_db)), GraphRegistry())  # none loaded
+    try:
+        settings = Settings(reviewer="tester", mouse=False, keymap={"main.approve": "y"})
+        app = build_app(store, settings)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            await until(pilot, lambda: screen.table.selected is not None, what="a row")
+            await pilot.press("a")
+            await settle(pilot)
+            assert not [n for n in notifications(app) if n.startswith("No approve")]
+            await pilot.press("y")
+            await settle(pilot)
+            assert [n for n in notifications(app) if n.startswith("No approve")]
+    finally:
+        await store.close()

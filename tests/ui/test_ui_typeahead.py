@@ -32,3 +32,29 @@ async def test_a_burst_after_slash_all_lands_in_the_filter(
         assert {t.graph for t in screen.table.rows} == {"tutorial"}
         assert not screen.busy and isinstance(app.screen, type(screen))  # nothing ran
 
+
+
+async def test_a_burst_lands_in_the_filter_where_no_decision_can_run(queue_db: Any) -> None:
+    """With no graph loaded every decision key is refused, with a word of why: the `a`
+    and `r` of a burst typed after `/` must still reach the filter, not be taken as
+    refused decision keys (`/graph:tutorial` became `/gph:tutoil`, with four toasts)."""
+    from ui_support import notifications
+
+    from console.core.dburl import parse_db_url
+    from console.core.graphs import GraphRegistry
+    from console.core.store import open_store
+
+    store = await open_store(parse_db_url(str(queue_db)), GraphRegistry())
+    try:
+        app = build_app(store, Settings(reviewer="tester", mouse=False))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            screen = main_screen(app)
+            assert not screen.check_action("approve", ())  # nothing can be decided
+            _burst(app, "/graph:tutorial")
+            await until(pilot, lambda: screen.filter_bar.input.value == "graph:tutorial",
+                        what=f"the whole burst (got {screen.filter_bar.input.value!r})")
+            await settle(pilot)
+            assert not [n for n in notifications(app) if n.startswith("No ")]
+    finally:
+        await store.close()

@@ -368,14 +368,18 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
             return None if self.busy or not self.marks else True
         return True
 
-    def on_key(self, event: events.Key) -> None:
-        """A decision key that cannot run here says why: `check_action` dims it in the
-        footer, and Textual then drops the key without a word (`m` looked ignored)."""
-        for binding in self._bindings.key_to_bindings.get(event.key, ()):
-            if binding.action in _THREAD_ACTIONS and not self.check_action(binding.action, ()):
-                event.stop()
-                self._target(binding.action)  # tells what stops it, runs nothing
-                return
+    def explain_refused_key(self, key: str) -> bool:
+        """Whether `key` is a decision key that cannot run here; if so, say why (the app
+        calls this for each key no widget took: `check_action` dims a refused decision in
+        the footer, and Textual drops its key without a word, so `m` looked ignored). The
+        key is looked up as the keymap binds it: a key remapped away is no decision key."""
+        bound = self.active_bindings.get(key)
+        if bound is None or bound.node is not self or bound.enabled:
+            return False
+        if bound.binding.action not in _THREAD_ACTIONS:
+            return False
+        self._target(bound.binding.action)  # tells what stops it, runs nothing
+        return True
 
     def action_reload(self) -> None:
         self.reload()

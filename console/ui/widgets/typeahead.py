@@ -14,6 +14,8 @@ still types the `j` into it: the focus moves back only after enter is handled.)
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
 from textual.app import App
 from textual.widgets import Input
@@ -33,6 +35,14 @@ class KeepsTypedAhead:
         setattr(event, _TARGET, self)
 
 
+def typed_ahead(event: events.Key, app: App[Any]) -> bool:
+    """Whether `event` was typed ahead of a focus change: stamped by a widget that has lost
+    the focus since. Such a key belongs to what is focused now (`RoutesTypedAhead`), so
+    nothing on its way up may act on it."""
+    target = getattr(event, _TARGET, None)
+    return target is not None and target is not app.focused and event.is_printable
+
+
 class RoutesTypedAhead(App[None]):
     """Mix in before `App`: a stamped key whose widget lost the focus acts where the
     focus is now: a character is typed into the focused input (or dropped if none has
@@ -40,8 +50,7 @@ class RoutesTypedAhead(App[None]):
     runs the focused widget's bindings as if pressed there. All in arrival order."""
 
     async def _on_key(self, event: events.Key) -> None:
-        target = getattr(event, _TARGET, None)
-        if target is None or target is self.focused or not event.is_printable:
+        if not typed_ahead(event, self):
             return  # App._on_key runs next: the bindings of what is focused now
         event.prevent_default()
         if isinstance(self.focused, Input) and event.character:
