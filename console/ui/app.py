@@ -15,6 +15,7 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette, SearchIcon
+from textual.markup import escape as escape_markup
 from textual.screen import Screen
 from textual.worker import WorkerFailed
 
@@ -155,7 +156,9 @@ class ConsoleApp(RoutesTypedAhead):
                 callback: Callable[[], Any] = (
                     partial(screen.run_action, action) if enabled
                     else partial(self._unavailable, help_text))
-                yield SystemCommand(title, help_text, callback)
+                # The palette reads both as markup: "[policy]" vanished from a title, and
+                # a reason quotes stored data (a graph's name).
+                yield SystemCommand(escape_markup(title), escape_markup(help_text), callback)
             yield SystemCommand("Help: all keys", "key ?", self.action_help)
         yield from super().get_system_commands(screen)
 

@@ -86,6 +86,22 @@ async def test_the_palette_has_every_action_and_runs_it(
         assert "Command(" in screen_text(app)
 
 
+async def test_the_palette_shows_its_texts_as_written(
+    store: CheckpointStore, settings: Settings
+) -> None:
+    """The palette reads titles and help as markup: "[policy]" vanished from "Bulk
+    approve marked threads (where [policy] bulk_approve allows it)"."""
+    app = build_app(store, settings)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: CommandPalette.is_open(app))
+        await pilot.press(*"bulk approve")
+        await pilot.pause(0.5)
+        await settle(pilot)
+        assert "(where [policy] bulk_approve allows it)" in screen_text(app)
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 50)])
 async def test_no_color_dialogs_are_readable_and_ascii_safe(
     store: CheckpointStore, settings: Settings, monkeypatch: pytest.MonkeyPatch,
