@@ -29,54 +29,74 @@ NO_LEDGER = (
 )
 
 
-class StandalonePostgresLedger(PostgresLedger):
+class _OpensOnFirstUse(LedgerDB):
+    """Connects on its first statement, once (concurrent first uses wait for it): building
+    a decider, or a console that never decides, costs no connection. Mixed in before a
+    concrete ledger, whose statements `super()` reaches (mypy sees only LedgerDB's
+    abstract ones, hence the ignores)."""
+
+    _opening: asyncio.Lock
+
+    def _connected(self) -> bool:
+        raise NotImplementedError
+
+    async def _connect(self) -> None:
+        raise NotImplementedError
+
+    async def _open(self) -> None:
+        if self._connected():
+            return
+        async with self._opening:
+            if not self._connected():
+                await self._connect()
+
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        await self._open()
+        return await super()._fetch(sql, params)  # type: ignore[safe-super]
+
+    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        await self._open()
+        return await super()._execute(sql, params)  # type: ignore[safe-super]
+
+    async def install(self, statements: Sequence[str]) -> None:
+        await self._open()
+        await super().install(statements)  # type: ignore[safe-super]
+
+
+class StandalonePostgresLedger(_OpensOnFirstUse, PostgresLedger):
     """The ledger in a Postgres database of its own; its pool opens on first use."""
 
     heads = False
 
-    def __init__(self, location: DatabaseLocation) -> None:  # no store: see open()
+    def __init__(self, location: DatabaseLocation) -> None:  # no store: see _connect
         self.location = location
         self.pool: Any = None
         self._opening = asyncio.Lock()
 
-    async def _open(self) -> None:
-        if self.pool is not None:
-            return
-        async with self._opening:
-            if self.pool is not None:
-                return
-            from psycopg.rows import dict_row
+    def _connected(self) -> bool:
+        return self.pool is not None
 
-            from console.core.store.pool import POOL_TIMEOUT_SECONDS, ConsolePool
-            from console.core.store.postgres import CONNECT_TIMEOUT_SECONDS, _probe
+    async def _connect(self) -> None:
+        from psycopg.rows import dict_row
 
-            await _probe(self.location)
-            pool: Any = ConsolePool(
-                self.location.target, min_size=1, max_size=4, open=False,
-                timeout=POOL_TIMEOUT_SECONDS,
-                kwargs={"autocommit": True, "prepare_threshold": None,
-                        "row_factory": dict_row,
-                        "connect_timeout": int(CONNECT_TIMEOUT_SECONDS)})
-            try:
-                await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
-            except Exception as exc:
-                await pool.close()
-                raise DatabaseUnavailable(
-                    f"Cannot connect to the ledger database {self.location.display()}: "
-                    f"{exc}. Check --ledger-db.") from exc
-            self.pool = pool
+        from console.core.store.pool import POOL_TIMEOUT_SECONDS, ConsolePool
+        from console.core.store.postgres import CONNECT_TIMEOUT_SECONDS, _probe
 
-    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        await self._open()
-        return await super()._fetch(sql, params)
-
-    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        await self._open()
-        return await super()._execute(sql, params)
-
-    async def install(self, statements: Sequence[str]) -> None:
-        await self._open()
-        await super().install(statements)
+        await _probe(self.location)
+        pool: Any = ConsolePool(
+            self.location.target, min_size=1, max_size=4, open=False,
+            timeout=POOL_TIMEOUT_SECONDS,
+            kwargs={"autocommit": True, "prepare_threshold": None,
+                    "row_factory": dict_row,
+                    "connect_timeout": int(CONNECT_TIMEOUT_SECONDS)})
+        try:
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+        except Exception as exc:
+            await pool.close()
+            raise DatabaseUnavailable(
+                f"Cannot connect to the ledger database {self.location.display()}: "
+                f"{exc}. Check --ledger-db.") from exc
+        self.pool = pool
 
     async def close(self) -> None:
         if self.pool is not None:
@@ -84,50 +104,36 @@ class StandalonePostgresLedger(PostgresLedger):
             self.pool = None
 
 
-class StandaloneSqliteLedger(SqliteLedger):
+class StandaloneSqliteLedger(_OpensOnFirstUse, SqliteLedger):
     """The ledger in a SQLite file of its own (created on first use)."""
 
     heads = False
 
-    def __init__(self, location: DatabaseLocation) -> None:  # no store: see open()
+    def __init__(self, location: DatabaseLocation) -> None:  # no store: see _connect
         self.location = location
         self.conn: Any = None
         self.lock = asyncio.Lock()
         self._opening = asyncio.Lock()
 
-    async def _open(self) -> None:
-        if self.conn is not None:
-            return
-        async with self._opening:
-            if self.conn is not None:
-                return
-            import aiosqlite
+    def _connected(self) -> bool:
+        return self.conn is not None
 
-            from console.core.store.sqlite import BUSY_TIMEOUT_MS
+    async def _connect(self) -> None:
+        import aiosqlite
 
-            try:
-                Path(self.location.target).parent.mkdir(parents=True, exist_ok=True)
-                conn = await aiosqlite.connect(self.location.target, timeout=10)
-                await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                # readers never wait for the writer: many consoles share one file
-                await conn.execute("PRAGMA journal_mode = WAL")
-            except (sqlite3.Error, OSError) as exc:
-                raise DatabaseUnavailable(
-                    f"Cannot open the ledger database {self.location.display()}: {exc}. "
-                    "Check --ledger-db.") from exc
-            self.conn = conn
+        from console.core.store.sqlite import BUSY_TIMEOUT_MS
 
-    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        await self._open()
-        return await super()._fetch(sql, params)
-
-    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        await self._open()
-        return await super()._execute(sql, params)
-
-    async def install(self, statements: Sequence[str]) -> None:
-        await self._open()
-        await super().install(statements)
+        try:
+            Path(self.location.target).parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(self.location.target, timeout=10)
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            # readers never wait for the writer: many consoles share one file
+            await conn.execute("PRAGMA journal_mode = WAL")
+        except (sqlite3.Error, OSError) as exc:
+            raise DatabaseUnavailable(
+                f"Cannot open the ledger database {self.location.display()}: {exc}. "
+                "Check --ledger-db.") from exc
+        self.conn = conn
 
     async def close(self) -> None:
         if self.conn is not None:
