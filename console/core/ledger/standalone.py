@@ -77,26 +77,10 @@ class StandalonePostgresLedger(_OpensOnFirstUse, PostgresLedger):
         return self.pool is not None
 
     async def _connect(self) -> None:
-        from psycopg.rows import dict_row
+        from console.core.store.postgres import open_pool
 
-        from console.core.store.pool import POOL_TIMEOUT_SECONDS, ConsolePool
-        from console.core.store.postgres import CONNECT_TIMEOUT_SECONDS, _probe
-
-        await _probe(self.location)
-        pool: Any = ConsolePool(
-            self.location.target, min_size=1, max_size=4, open=False,
-            timeout=POOL_TIMEOUT_SECONDS,
-            kwargs={"autocommit": True, "prepare_threshold": None,
-                    "row_factory": dict_row,
-                    "connect_timeout": int(CONNECT_TIMEOUT_SECONDS)})
-        try:
-            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
-        except Exception as exc:
-            await pool.close()
-            raise DatabaseUnavailable(
-                f"Cannot connect to the ledger database {self.location.display()}: "
-                f"{exc}. Check --ledger-db.") from exc
-        self.pool = pool
+        self.pool = await open_pool(self.location, 4, named="the ledger database ",
+                                    hint="Check --ledger-db.")
 
     async def close(self) -> None:
         if self.pool is not None:

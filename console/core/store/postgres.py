@@ -382,29 +382,7 @@ class PostgresStore(CheckpointStore):
         serde: SafeSerializer | None = None,
     ) -> PostgresStore:
         """Connect, check that this is a checkpointer database, and return the store."""
-        await _probe(location)
-        pool: AsyncConnectionPool[Any] = ConsolePool(
-            location.target,
-            min_size=1,
-            max_size=max_size,
-            open=False,
-            timeout=POOL_TIMEOUT_SECONDS,
-            kwargs={
-                "autocommit": True,
-                "prepare_threshold": None,
-                "row_factory": dict_row,
-                "connect_timeout": int(CONNECT_TIMEOUT_SECONDS),
-            },
-            configure=_configure_connection,
-        )
-        try:
-            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
-        except Exception as exc:
-            await pool.close()
-            raise DatabaseUnavailable(
-                f"Cannot connect to {location.display()}: {_first_line(exc)}. "
-                "Check that the server is running and the URL is right."
-            ) from exc
+        pool = await open_pool(location, max_size)
         store = cls(location, registry, pool, grace_seconds, serde)
         await store.prepare(create=create)
         return store
@@ -872,7 +850,41 @@ def setup_failure(exc: BaseException, where: str) -> ConsoleError:
                             "changed.")
 
 
-async def _probe(location: DatabaseLocation) -> None:
+async def open_pool(
+    location: DatabaseLocation, max_size: int, *, named: str = "",
+    hint: str = "Check that the server is running and the URL is right.",
+) -> AsyncConnectionPool[Any]:
+    """The console's connection pool on `location`, open, one connection made: after a
+    probe connection whose error names the cause at once. `named` (e.g. "the ledger
+    database ") and `hint` word the one sentence a failure is told in."""
+    await _probe(location, named=named, hint=hint)
+    pool: AsyncConnectionPool[Any] = ConsolePool(
+        location.target,
+        min_size=1,
+        max_size=max_size,
+        open=False,
+        timeout=POOL_TIMEOUT_SECONDS,
+        kwargs={
+            "autocommit": True,
+            "prepare_threshold": None,
+            "row_factory": dict_row,
+            "connect_timeout": int(CONNECT_TIMEOUT_SECONDS),
+        },
+        configure=_configure_connection,
+    )
+    try:
+        await pool.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+    except Exception as exc:
+        await pool.close()
+        raise DatabaseUnavailable(
+            f"Cannot connect to {named}{location.display()}: {_first_line(exc)}. {hint}"
+        ) from exc
+    return pool
+
+
+async def _probe(location: DatabaseLocation, *, named: str = "",
+                 hint: str = "Check that the server is running and the URL is right.",
+                 ) -> None:
     """One direct connection first: its error names the cause (refused, auth, no such
     database) at once, where a pool would retry until its timeout."""
     try:
@@ -880,8 +892,7 @@ async def _probe(location: DatabaseLocation) -> None:
             location.target, connect_timeout=int(CONNECT_TIMEOUT_SECONDS))
     except psycopg.Error as exc:
         raise DatabaseUnavailable(
-            f"Cannot connect to {location.display()}: {_first_line(exc)}. "
-            "Check that the server is running and the URL is right."
+            f"Cannot connect to {named}{location.display()}: {_first_line(exc)}. {hint}"
         ) from exc
     await conn.close()
 
