@@ -89,9 +89,11 @@ async def test_live_refresh_shows_the_conflict_without_a_key_press(
         await cli_approve(queue_db, thread.thread_id, "tutorial")
         await until(pilot, lambda: isinstance(app.screen, ConflictScreen), timeout=30,
                     what="the live refresh to notice")
-        # a refresh may catch alice's approve mid-apply: the dialog follows it to the end
-        await until(pilot, lambda: "Its head changed while you had it open" in screen_text(app),
-                    what="the dialog to say the head moved")
+        # a refresh may catch alice's approve mid-apply (her checkpoint written, her ledger
+        # row still in flight): the dialog follows it to the end
+        await until(pilot, lambda: "Its head changed while you had it open" in screen_text(app)
+                    and "in_flight" not in screen_text(app),
+                    what="the dialog to say the head moved, alice's approve settled")
         assert "(nothing to re-apply" not in screen_text(app)  # only reading: no re-apply
         await pilot.press("escape")  # cancel
         await settle(pilot)
