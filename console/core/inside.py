@@ -178,3 +178,38 @@ def newest_per_namespace(
         before = parent is not None and isinstance(step, int) and parent[1] == step - 1
         out.append((ns, newest, parent_id if before else None))
     return out
+
+
+# (thread id, checkpoint namespace, checkpoint id): one subgraph checkpoint a store reads
+LevelKey = tuple[str, str, str]
+Chosen = Mapping[str, Sequence[tuple[str, str, str | None]]]  # `newest_per_namespace`, by thread
+
+
+def checkpoints_to_read(chosen: Chosen) -> list[LevelKey]:
+    """The subgraph checkpoints whose tasks a store reads for `chosen`: each namespace's
+    newest, and its parent where `newest_per_namespace` kept one."""
+    return [(thread_id, ns, checkpoint_id) for thread_id, found in chosen.items()
+            for ns, newest, parent in found for checkpoint_id in (newest, parent)
+            if checkpoint_id is not None]
+
+
+def levels_from(chosen: Chosen, tokens: Mapping[LevelKey, tuple[str, ...] | None]
+                ) -> dict[LevelKey, Level]:
+    """A `Level` for each chosen newest checkpoint that could be read (an unreadable one
+    is not stopped), keyed for the store to add its writes (`Level.add_write`)."""
+    levels: dict[LevelKey, Level] = {}
+    for thread_id, found in chosen.items():
+        for ns, newest, parent in found:
+            own = tokens.get((thread_id, ns, newest))
+            if own is not None:
+                levels[(thread_id, ns, newest)] = Level(
+                    ns, newest, own, tokens.get((thread_id, ns, parent or "")) or ())
+    return levels
+
+
+def levels_by_thread(levels: Mapping[LevelKey, Level]) -> dict[str, list[Level]]:
+    """`CheckpointStore.nested_levels`' answer: each thread's levels, in reading order."""
+    out: dict[str, list[Level]] = {}
+    for (thread_id, _, _), level in levels.items():
+        out.setdefault(thread_id, []).append(level)
+    return out

@@ -33,7 +33,7 @@ from __future__ import annotations
 import enum
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -283,19 +283,27 @@ class Settled:
 
 
 async def reconcile(
-    decider: _Deciding, *, lease_seconds: float = 600.0, now: datetime | None = None
+    decider: _Deciding, *, lease_seconds: float = 600.0, now: datetime | None = None,
+    delivery: Callable[[LedgerRow], Awaitable[Truth | None]] | None = None,
 ) -> list[Settled]:
-    """Settle abandoned in-flight rows from what each thread's rows say; never re-runs."""
+    """Settle abandoned in-flight rows from what became of each decision; never re-runs.
+    `delivery` reads that (None: not settled yet); by default from the thread's
+    checkpoint rows (`delivery_of`), on an Agent Server from its API. The head recorded
+    is the ledger's own reading where it has the checkpoints, else the one `delivery`
+    found (`LedgerDB.finish`)."""
     await decider.ensure_ledger()
     now = now or datetime.now(UTC)
     settled = []
     for row in await decider.ledger.rows(statuses=[DecisionStatus.IN_FLIGHT.value]):
         if not is_abandoned(row, now=now, lease_seconds=lease_seconds):
             continue
-        truth = await delivery_of(decider.store, row)
+        truth = await (delivery(row) if delivery else delivery_of(decider.store, row))
+        if truth is None:
+            continue
         outcome = settled_outcome(truth, "reconciled: the process stopped mid-apply")
         if await decider.ledger.finish(row.id, truth.status.value, outcome,
-                                       only_if_status=DecisionStatus.IN_FLIGHT.value):
+                                       only_if_status=DecisionStatus.IN_FLIGHT.value,
+                                       new_head=truth.head):
             settled.append(Settled(row, truth.status.value, outcome, truth))
     return settled
 

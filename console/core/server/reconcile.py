@@ -19,17 +19,17 @@ later `reconcile` settles it. Nothing is ever re-sent.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from console.core.ledger.reconcile import (
     Delivery,
     Settled,
     Truth,
-    is_abandoned,
-    settled_outcome,
+    reconcile,
 )
-from console.core.ledger.rows import DecisionStatus, LedgerRow
+from console.core.ledger.rows import LedgerRow
 
 if TYPE_CHECKING:
     from console.core.server.decide import ServerDecider
@@ -97,22 +97,10 @@ async def server_delivery(decider: ServerDecider, row: LedgerRow) -> Truth | Non
 
 async def reconcile_server(decider: ServerDecider, *, lease_seconds: float = 600.0,
                            now: datetime | None = None) -> list[Settled]:
-    """Settle abandoned in-flight rows of the `--ledger-db` ledger; never re-sends."""
-    await decider.ensure_ledger()
-    now = now or datetime.now(UTC)
-    settled = []
-    for row in await decider.ledger.rows(statuses=[DecisionStatus.IN_FLIGHT.value]):
-        if not is_abandoned(row, now=now, lease_seconds=lease_seconds):
-            continue
-        truth = await server_delivery(decider, row)
-        if truth is None:
-            continue
-        outcome = settled_outcome(truth, "reconciled: the process stopped mid-apply")
-        if await decider.ledger.finish(row.id, truth.status.value, outcome,
-                                       only_if_status=DecisionStatus.IN_FLIGHT.value,
-                                       new_head=truth.head):
-            settled.append(Settled(row, truth.status.value, outcome, truth))
-    return settled
+    """Settle abandoned in-flight rows of the `--ledger-db` ledger from the server's view
+    (`ledger.reconcile` with `server_delivery`); never re-sends."""
+    return await reconcile(decider, lease_seconds=lease_seconds, now=now,
+                           delivery=partial(server_delivery, decider))
 
 
 def _checkpoint(state: Mapping[str, Any]) -> str | None:

@@ -34,7 +34,14 @@ from console.core.errors import (
     unreadable_reason,
 )
 from console.core.graphs import GraphRegistry
-from console.core.inside import Level, level_tokens, newest_per_namespace
+from console.core.inside import (
+    Level,
+    checkpoints_to_read,
+    level_tokens,
+    levels_by_thread,
+    levels_from,
+    newest_per_namespace,
+)
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter, PendingThread
 from console.core.pauses import (
     PUSH_MARK,
@@ -755,9 +762,7 @@ class PostgresStore(CheckpointStore):
                          and step.lstrip("-").isdigit() else None))
                 chosen = {thread_id: newest_per_namespace(found)
                           for thread_id, found in by_thread.items()}
-                wanted = [(t, ns, i) for t, levels in chosen.items()
-                          for ns, newest, parent in levels for i in (newest, parent)
-                          if i is not None]
+                wanted = checkpoints_to_read(chosen)
                 keys = {"t": [k[0] for k in wanted], "n": [k[1] for k in wanted],
                         "i": [k[2] for k in wanted]}
                 await cur.execute(_NESTED_CHECKPOINTS, keys)
@@ -765,17 +770,7 @@ class PostgresStore(CheckpointStore):
                 tokens = {(t, ns, i): self._level_tokens(checkpoint, zip(
                               channels or (), types or (), blobs or (), strict=True))
                           for t, ns, i, checkpoint, channels, types, blobs in found_rows}
-                levels: dict[tuple[str, str, str], Level] = {}
-                out: dict[str, list[Level]] = {}
-                for thread_id, found in chosen.items():
-                    for ns, newest, parent in found:
-                        own = tokens.get((thread_id, ns, newest))
-                        if own is None:
-                            continue  # unreadable: not stopped
-                        level = Level(ns, newest, own,
-                                      tokens.get((thread_id, ns, parent or "")) or ())
-                        levels[(thread_id, ns, newest)] = level
-                        out.setdefault(thread_id, []).append(level)
+                levels = levels_from(chosen, tokens)
                 await cur.execute(_NESTED_WRITES, {
                     "t": [k[0] for k in levels], "n": [k[1] for k in levels],
                     "i": [k[2] for k in levels]})
@@ -783,7 +778,7 @@ class PostgresStore(CheckpointStore):
                     levels[(thread_id, ns, checkpoint_id)].add_write(task_path or "", channel)
         except psycopg.Error as exc:
             raise self._queue_failure(exc) from exc
-        return out
+        return levels_by_thread(levels)
 
     def _level_tokens(self, checkpoint: Any, blobs: Any) -> tuple[str, ...] | None:
         """A subgraph checkpoint's tokens (`inside.level_tokens`) from its JSON and its

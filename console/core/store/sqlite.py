@@ -29,7 +29,14 @@ import aiosqlite
 from console.core.dburl import DatabaseLocation
 from console.core.errors import DatabaseUnavailable, NotACheckpointDatabase, unreadable_reason
 from console.core.graphs import GraphRegistry
-from console.core.inside import Level, level_tokens, newest_per_namespace
+from console.core.inside import (
+    Level,
+    checkpoints_to_read,
+    level_tokens,
+    levels_by_thread,
+    levels_from,
+    newest_per_namespace,
+)
 from console.core.models import DEFAULT_GRACE_SECONDS, PendingFilter
 from console.core.pauses import (
     START_CHANNEL,
@@ -749,26 +756,16 @@ class SqliteStore(CheckpointStore):
                 by_thread.setdefault(thread_id, []).append((ns, checkpoint_id, parent_id, step))
             chosen = {thread_id: newest_per_namespace(found)
                       for thread_id, found in by_thread.items()}
-            wanted = [[t, ns, i] for t, levels in chosen.items() for ns, newest, parent in levels
-                      for i in (newest, parent) if i is not None]
-            async with self.conn.execute(_NESTED_CHECKPOINTS, (json.dumps(wanted),)) as cur:
+            wanted = json.dumps([list(key) for key in checkpoints_to_read(chosen)])
+            async with self.conn.execute(_NESTED_CHECKPOINTS, (wanted,)) as cur:
                 tokens = {(t, ns, i): self._level_tokens(type_, blob)
                           for t, ns, i, type_, blob in await cur.fetchall()}
-            levels: dict[tuple[str, str, str], Level] = {}
-            out: dict[str, list[Level]] = {}
-            for thread_id, found in chosen.items():
-                for ns, newest, parent in found:
-                    own = tokens.get((thread_id, ns, newest))
-                    if own is None:
-                        continue  # unreadable: not stopped
-                    level = Level(ns, newest, own, tokens.get((thread_id, ns, parent or "")) or ())
-                    levels[(thread_id, ns, newest)] = level
-                    out.setdefault(thread_id, []).append(level)
+            levels = levels_from(chosen, tokens)
             newest_keys = json.dumps([list(key) for key in levels])
             async with self.conn.execute(_NESTED_WRITES, (newest_keys,)) as cur:
                 for thread_id, ns, checkpoint_id, task_path, channel in await cur.fetchall():
                     levels[(thread_id, ns, checkpoint_id)].add_write(task_path or "", channel)
-        return out
+        return levels_by_thread(levels)
 
     def _level_tokens(self, type_: str, blob: bytes) -> tuple[str, ...] | None:
         """A subgraph checkpoint's tokens (`inside.level_tokens`), None if unreadable."""
