@@ -21,6 +21,16 @@ JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI
        ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")
 
 
+def server_app(store: Any, settings: Settings, **options: Any) -> Any:
+    """The app on a server store as these tests drive it: no timer fires mid-test unless
+    `options` turn one on (`poll_interval`, `presence_interval`), no animation."""
+    defaults = {"detail_delay": 0, "tick_interval": 0, "poll_interval": 0,
+                "presence_interval": 0}
+    app = make_app(store, settings, **{**defaults, **options})
+    app.animation_level = "none"
+    return app
+
+
 async def until(pilot: Any, predicate: Any, timeout: float = 30.0, what: str = "") -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -44,9 +54,7 @@ async def test_tui_on_a_server(langgraph_server: ServerFixture, paused: dict[str
     secret = await run_until_paused(server_client, "raw", inputs={"topic": JWT})
     store = await open_store(parse_db_url(langgraph_server.url), GraphRegistry())
     settings = Settings(db=langgraph_server.url, reviewer="alice")
-    app = make_app(store, settings, detail_delay=0, tick_interval=0, poll_interval=0.2,
-                   presence_interval=0)
-    app.animation_level = "none"
+    app = server_app(store, settings, poll_interval=0.2)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             from console.ui.screens.main import MainScreen
@@ -97,9 +105,8 @@ async def _bob(url: str, ledger_db: str | None) -> Any:
 
     store = await open_store(parse_db_url(url), GraphRegistry())
     settings = Settings(db=url, reviewer="bob", ledger_db=ledger_db)
-    app = make_app(store, settings, detail_delay=0, tick_interval=0, poll_interval=0,
-                   presence_interval=0.2, decider=decider_for(store, settings))
-    app.animation_level = "none"
+    app = server_app(store, settings, presence_interval=0.2,
+                     decider=decider_for(store, settings))
     try:
         async with app.run_test(size=(160, 40)) as pilot:
             screen = app.screen_stack[0]

@@ -10,21 +10,17 @@ from console.core.dburl import parse_db_url
 from console.core.graphs import GraphRegistry
 from console.core.store import open_store
 from console.settings import Settings
-from console.ui.app import make_app
 from console.ui.modals.confirm import ConfirmScreen
 from console.ui.modals.conflict import ConflictScreen
 from console.ui.modals.error import ErrorModal
 from console.ui.modals.prompt import PromptScreen
 from console.ui.screens.main import MainScreen
 from tests.server.conftest import ServerFixture, answer, pending_ids, run_until_paused
-from tests.server.test_server_tui import settle, until
+from tests.server.test_server_tui import server_app, settle, until
 
 
 def _app(store: Any, url: str) -> Any:
-    app = make_app(store, Settings(db=url, reviewer="alice"), detail_delay=0,
-                   tick_interval=0, poll_interval=0, presence_interval=0)
-    app.animation_level = "none"
-    return app
+    return server_app(store, Settings(db=url, reviewer="alice"))
 
 
 def _ran(server: ServerFixture, thread_id: str) -> int:
@@ -156,9 +152,7 @@ async def test_palette_reconcile_on_a_server(
     for settings in (Settings(db=url, reviewer="alice"),
                      Settings(db=url, reviewer="alice", ledger_db=ledger)):
         store = await open_store(parse_db_url(url), GraphRegistry())
-        app = make_app(store, settings, detail_delay=0, tick_interval=0, poll_interval=0,
-                       presence_interval=0)
-        app.animation_level = "none"
+        app = server_app(store, settings)
         try:
             async with app.run_test(size=(120, 40)) as pilot:
                 screen = app.screen_stack[0]
