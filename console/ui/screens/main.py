@@ -461,7 +461,7 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
 
     def action_open_filter(self) -> None:
         self._search.prepare(self._all)  # now, so the first keystroke does not pay for it
-        self.filter_bar.open()
+        self.filter_bar.open(back_to=self.table)
 
     @on(FilterBar.Left, "#filter")
     def _filter_left(self, event: FilterBar.Left) -> None:
