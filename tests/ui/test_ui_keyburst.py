@@ -60,3 +60,19 @@ def test_backspace_and_a_character_in_one_write_both_count(
     term.wait_for(r'\{"abcd')
     _burst(term, "BSpace", "X")
     term.wait_for(r'\{"abcX')
+
+
+def test_a_filter_and_two_enters_in_one_write_open_the_thread(
+    terminal: tuple[Terminal, Path],  # noqa: F811
+) -> None:
+    """`/graph:tutorial` enter enter, typed faster than the screen follows: the first
+    enter keeps the filter and gives the focus back at once, so the second opens the
+    thread. (The focus used to move a message later: the second enter went to the
+    filter again and was lost.)"""
+    term, _ = terminal
+    term.wait_for(r"\d+ pending \|", timeout=120)
+    _burst(term, "/graph:tutorial", "Enter", "Enter")
+    screen = term.wait_for(r"graph tutorial \| node approval")
+    assert "SUMMARY" not in screen  # the detail alone: the thread is open
+    _burst(term, "Escape", "Escape")  # back to the queue, then the filter cleared
+    term.wait_for(r"\d+ pending \|")
