@@ -184,6 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "BENCH_PG", "postgresql://root@127.0.0.1:5432/postgres"), help="admin URL")
     parser.add_argument("--pg-pending", type=int, default=15_000,
                         help="pending threads seeded into Postgres (0 skips Postgres)")
+    parser.add_argument("--pg-existing", metavar="URL",
+                        help="time this seeded and set-up database (e.g. one --keep left) "
+                             "instead of seeding one")
     parser.add_argument("--keep", action="store_true", help="keep the files and database")
     parser.add_argument("--no-bytecode-cache", action="store_true",
                         help="launch with the caller's PYTHONDONTWRITEBYTECODE and cache")
@@ -208,11 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     pg_first = ""
     results: dict[str, tuple[float, list[float]]] = {}
     try:
-        if args.pg_pending > 0:
+        if args.pg_existing:
+            pg_url = args.pg_existing
+        elif args.pg_pending > 0:
             print(f"seeding Postgres with {args.pg_pending} pending threads ({_load()})",
                   flush=True)
             pg_db = f"bench_startup_{os.getpid()}"
             pg_url = asyncio.run(seed_postgres(args.pg, pg_db, args.pg_pending))
+        if pg_url:
             pg_rows = _json(console("pending", "--json", "--limit", "1", "--db", pg_url))
             assert isinstance(pg_rows, list) and pg_rows
             pg_first = pg_rows[0]["thread_id"]

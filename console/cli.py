@@ -197,6 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if command == "demo" and not settings.db:
             settings = settings.with_overrides(db=DEMO_DB)
+        if command == "tui":  # forked before any thread or event loop starts
+            from console.first_page import start_reading
+
+            args.first_page_reader = start_reading(settings)
         with _worker_mode(bool(getattr(args, "worker_mode", False)), settings):
             return asyncio.run(_handlers()[command](args, settings))
     except ConsoleError as exc:

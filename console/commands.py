@@ -6,9 +6,11 @@ import argparse
 import gc
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.core.dburl import parse_db_url
 from console.core.durations import format_age
@@ -27,6 +29,9 @@ from console.session import (
     store_session,
 )
 from console.settings import Settings
+
+if TYPE_CHECKING:
+    from console.first_page import FirstPage
 
 
 def emit_json(data: Any, sink: Sink | None = None) -> None:
@@ -202,10 +207,33 @@ async def run_tui(args: argparse.Namespace, settings: Settings) -> int:
     # off until the first queue load has ended (the main screen turns it back on).
     gc.disable()
     try:
+        reader = getattr(args, "first_page_reader", None)  # forked by `cli.main`
+        if reader is not None:
+            from console.ui.app import run_console  # the child reads meanwhile
+
+            page = reader.take()
+            if page is not None:
+                return await _run_late(settings, page, run_console)
         async with store_session(settings) as store:
             return await _run_app(store, settings)
     finally:
         gc.enable()
+
+
+async def _run_late(settings: Settings, page: FirstPage,
+                    run_console: Callable[..., Awaitable[int]]) -> int:
+    """The app on the page a forked child read, with the store opened after the first
+    frame (`LateStore`): the driver's import and the connection are off that frame."""
+    from console.core.store.late import LateStore
+
+    registry = registry_for(settings)
+    late = LateStore(parse_db_url(settings.db or ""), registry,
+                     partial(store_session, settings, registry=registry),
+                     pages_in_sql=page.pages_in_sql)
+    try:
+        return await run_console(late, settings, first_page=page.rows)
+    finally:
+        await late.close()
 
 
 async def _run_app(store: Any, settings: Settings) -> int:

@@ -509,6 +509,7 @@ async def open_change_feed(
     """
     if poll_interval <= 0:
         raise ValueError(f"poll_interval must be > 0, got {poll_interval}")
+    store = await store.ready()  # its pool, below
     if store.location.backend == "server":  # an Agent Server: poll its API
         from console.core.server.feed import open_server_feed
         from console.core.server.store import ServerStore

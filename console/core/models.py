@@ -390,10 +390,24 @@ class PendingThread:
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (PendingThread, (*self._key()[:10], self.metadata, self.next_nodes))
+        """Decoded, without the codec (copies, and the first page a forked child reads:
+        `console.first_page`); an unreadable row keeps its reason."""
+        self.error  # noqa: B018 - decoding first: it can turn the row unreadable
+        return (restore_row, (*self._key()[:10], self.metadata, self.next_nodes,
+                              self._error, self._nested, self._settle))
 
     def __replace__(self, **changes: Any) -> PendingThread:
         return replace(self, **changes)  # type: ignore[type-var]
+
+
+def restore_row(*fields: Any) -> PendingThread:
+    """A row from `PendingThread.__reduce__`."""
+    *public, error, nested, settle = fields
+    row = PendingThread(*public)
+    _set(row, "_error", error)
+    _set(row, "_nested", nested)
+    _set(row, "_settle", settle)
+    return row
 
 
 def _pack(raw: tuple[tuple[str, str, str, Any]]) -> Any:

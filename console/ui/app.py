@@ -26,13 +26,13 @@ from console.core.policy import Policy
 from console.core.presence import HEARTBEAT_SECONDS
 from console.core.redact import Redactor
 from console.core.store.base import CheckpointStore
+from console.first_page import FIRST_PAGE, read_first_page
 from console.session import decider_for, redactor_for
 from console.settings import Settings
 from console.ui.clock import Clock, utc_now
 from console.ui.keys import spell_key
 from console.ui.live import RETRY_DELAYS, FeedFactory
 from console.ui.screens.base import ScreenOptions
-from console.ui.screens.live import FIRST_PAGE
 from console.ui.screens.main import MainScreen
 from console.ui.stylesheets import load_stylesheets
 from console.ui.widgets.typeahead import RoutesTypedAhead, typed_ahead
@@ -200,27 +200,17 @@ class ConsoleApp(RoutesTypedAhead):
 make_app = ConsoleApp
 
 
-async def read_first_page(store: CheckpointStore, clock: Clock = utc_now,
-                          limit: int = FIRST_PAGE) -> list[PendingThread]:
-    """The queue's first page, read before the app starts: its first frame then shows
-    the rows (a frame drawn empty, then again with rows, took ~30 ms more). Empty where
-    the store does not page in SQL (it would read everything for a page) or the read
-    failed: the app's first load then reads the queue, or says why it cannot."""
-    if not store.pages_in_sql:
-        return []
-    try:
-        return await store.pending(now=clock(), limit=limit)
-    except Exception:
-        return []
-
-
-async def run_console(store: CheckpointStore, settings: Settings) -> int:
+async def run_console(store: CheckpointStore, settings: Settings,
+                      first_page: Sequence[PendingThread] | None = None) -> int:
     """Run the console until the reviewer quits, and return its exit status; the caller
-    opens and closes `store`.
+    opens and closes `store`. Its first frame shows `first_page`, read here if not given
+    (`console.first_page`).
 
     Mouse reporting follows `settings.mouse`: off, a terminal over ssh sends nothing on
     every mouse move (textual-notes.md measured 74 KB for 10 moves with it on).
     """
-    app = make_app(store, settings, first_page=await read_first_page(store))
+    if first_page is None:
+        first_page = await read_first_page(store, FIRST_PAGE)
+    app = make_app(store, settings, first_page=first_page)
     await app.run_async(mouse=settings.mouse)
     return int(app.return_code or 0)

@@ -1,6 +1,7 @@
 """Listing and reviewing load neither LangGraph nor LangChain nor pydantic (issue 17),
 nor, on SQLite, the Postgres driver; the TUI's first frame loads none of the screens,
-dialogs and renderers it does not show.
+dialogs and renderers it does not show, and on Postgres not even the driver (a forked
+child read its first page: `console.first_page`).
 
 Importing them is ~0.4 s, most of a console start (the UI modules ~50 ms more). Each
 check runs in a fresh interpreter (this test process has them all loaded) on a real demo
@@ -94,6 +95,50 @@ asyncio.run(main())
 """.replace("HEAVY", repr(HEAVY)).replace("OFF_FIRST_FRAME", repr(OFF_FIRST_FRAME))
 
 
+# `hitl-console tui` on Postgres, as `cli.main` and `commands.run_tui` run it (the child
+# forked before any event loop, the app on a `LateStore`), headless: at the first frame
+# with rows not even the Postgres driver is imported; the store opens after it.
+_TUI_POSTGRES = """
+import asyncio, json, sys
+import console.ui.screens.live as live
+live.WARM_UP_DELAY = 2.0
+from console.first_page import start_reading
+from console.settings import load_settings
+
+settings = load_settings(db=sys.argv[1], reviewer="t")
+reader = start_reading(settings)
+
+async def headless(store, settings, first_page):
+    from console.ui.app import make_app
+
+    app = make_app(store, settings, first_page=first_page)
+    async with app.run_test(size=(80, 24)) as pilot:
+        while not app.screen.table.row_count:
+            await asyncio.sleep(0.005)
+        first = [m for m in HEAVY if m in sys.modules]
+        open_at_first = store.is_open
+        for _ in range(1000):
+            if app.screen.loads:
+                break
+            await pilot.pause(0.01)
+        result = {"heavy": first, "open_at_first": open_at_first, "page": len(first_page),
+                  "loads": app.screen.loads, "open": store.is_open,
+                  "rows": app.screen.table.row_count}
+        app.exit()
+    print(json.dumps(result), file=sys.stderr)
+    return 0
+
+async def main():
+    from console.commands import _run_late
+
+    page = reader.take()
+    assert page is not None, "the child read no page"
+    await _run_late(settings, page, headless)
+
+asyncio.run(main())
+""".replace("HEAVY", repr(HEAVY))
+
+
 def _run(code: str, *args: str) -> dict[str, object]:
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=120, check=False)
@@ -144,3 +189,12 @@ def test_tui_first_frame_loads_only_what_it_shows(demo_file: str) -> None:
     assert result["rows"], result
     assert result["ui"] == [], result
     assert result["cold"] == [], result
+
+
+def test_tui_first_frame_on_postgres_loads_not_even_the_driver(pg_url: str) -> None:
+    subprocess.run([sys.executable, "-m", "console", "demo", "--no-tui", "--threads", "8",
+                    "--db", pg_url], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    result = _run(_TUI_POSTGRES, pg_url)
+    assert result["page"] and result["heavy"] == [], result
+    assert result["open_at_first"] is False, result
+    assert result["loads"] and result["open"] and result["rows"] == result["page"], result

@@ -135,14 +135,14 @@ async def test_a_first_page_read_before_start_is_on_the_first_frame(
     """`hitl-console tui` reads the first page before the app starts (`read_first_page`)
     and the app's first frame shows it: no read of the store is needed to draw the rows
     (issue 17: one frame with rows, not an empty frame and then another)."""
-    from console.ui import app as app_module
+    from console.first_page import read_first_page
     from console.ui.screens import live
 
     await store.setup()
     everything = [t.thread_id for t in await store.pending()]
     page = 5
     monkeypatch.setattr(live, "FIRST_PAGE", page)
-    first = await app_module.read_first_page(store, frozen_clock, limit=page)
+    first = await read_first_page(store, page, now=frozen_clock())
     assert [t.thread_id for t in first] == everything[:page]
     reads_ended = 0
     release = asyncio.Event()
@@ -175,7 +175,7 @@ async def test_a_store_that_cannot_page_gets_no_first_page_read(
 ) -> None:
     """Before `setup` a SQLite store reads everything for any page: nothing is read
     before the app starts (its first load reads the queue once)."""
-    from console.ui import app as app_module
+    from console.first_page import read_first_page
 
     if store.pages_in_sql:
         pytest.fail("this test needs a store before setup")
@@ -184,4 +184,4 @@ async def test_a_store_that_cannot_page_gets_no_first_page_read(
         raise AssertionError("read before the app started")
 
     monkeypatch.setattr(store, "pending", refused)
-    assert await app_module.read_first_page(store, frozen_clock) == []
+    assert await read_first_page(store, now=frozen_clock()) == []

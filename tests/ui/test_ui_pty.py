@@ -237,3 +237,42 @@ def test_a_16_colour_terminal_gets_16_colours_and_a_visible_cursor(
     # Late pauses are flagged in text too, for terminals that show no colour at all.
     assert "!" in term.screen().splitlines()[1]
     term.keys("q")
+
+
+def test_postgres_tui_takes_keys_and_decides_while_its_store_opens(
+        pg_url: str, tmp_path: Path) -> None:
+    """`hitl-console tui` on Postgres, the way a reviewer starts it: the first page comes
+    from a forked child and the store opens after the first frame (issue 17). Keys typed
+    as soon as the rows show are not lost, and the approve lands once, in the ledger."""
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    env = {**os.environ, "HITL_CONFIG": str(config)}
+    subprocess.run([str(CONSOLE), "demo", "--no-tui", "--threads", "12", "--db", pg_url],
+                   check=True, capture_output=True, timeout=120, env=env)
+    command = (f"env TERM=xterm NO_COLOR=1 HITL_REVIEWER=pty-pg HITL_CONFIG={config} "
+               f"{CONSOLE} tui --no-mouse --db '{pg_url}' "
+               "--graph tutorial=console.demo.graphs:build_tutorial")
+    with running_in_tmux(command, "hitl-ui-pg") as term:
+        term.wait_for(r"tutorial-\d+", timeout=60)
+        # at once, as a reviewer who knows the queue types: filter, open, approve
+        term.text("/graph:tutorial")
+        term.keys("Enter", "Enter")
+        screen = term.wait_for(r"graph tutorial \| node approval")
+        term.keys("a")
+        screen = term.wait_for(r"Approve this thread\?")
+        approved = re.search(r"approve (tutorial-\d+) @", screen)
+        assert approved is not None
+        term.keys("y")
+        term.wait_for(r"last: approve applied")
+        term.keys("Escape")
+        term.wait_for(r"SUMMARY")
+        term.keys("q")
+        deadline = time.monotonic() + 30
+        while term.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not term.alive(), "q did not quit:\n" + term.screen()
+    audit = subprocess.run([str(CONSOLE), "audit", "--json", "--db", pg_url],
+                           capture_output=True, text=True, check=True, env=env)
+    rows = [json.loads(line) for line in audit.stdout.splitlines() if line.strip()]
+    assert [(r["decision"], r["status"], r["thread_id"], r["reviewer"]) for r in rows] == [
+        ("approve", "applied", approved.group(1), "pty-pg")]

@@ -577,19 +577,27 @@ class PostgresLedger(LedgerDB):
     json_cast = "::jsonb"
 
     def __init__(self, store: Any) -> None:
-        self.pool = store.pool
+        self._store = store
+        self.pool: Any = None  # the store's, taken at first use: it may still be opening
+
+    async def _bind(self) -> None:
+        if self.pool is None:
+            self.pool = (await self._store.ready()).pool
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        await self._bind()
         async with self.pool.connection() as conn:
             cur = await conn.execute(sql, params)
             return [dict(r) for r in await cur.fetchall()] if cur.description else []
 
     async def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        await self._bind()
         async with self.pool.connection() as conn:
             cur = await conn.execute(sql, params)
             return int(cur.rowcount)
 
     async def install(self, statements: Sequence[str]) -> None:
+        await self._bind()
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hitl_console_setup'))")
             for statement in statements:
@@ -607,13 +615,21 @@ class SqliteLedger(LedgerDB):
     mark = "?"
 
     def __init__(self, store: Any) -> None:
-        self.conn = store.conn
-        self.lock = store.lock
+        self._store = store
+        # the store's, taken at first use: it may still be opening
+        self.conn: Any = None
+        self.lock: Any = None
+
+    async def _bind(self) -> None:
+        if self.conn is None:
+            store = await self._store.ready()
+            self.conn, self.lock = store.conn, store.lock
 
     def _now_param(self) -> Any:
         return datetime.now(UTC).isoformat()
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        await self._bind()
         async with self.lock, self._rollback_on_error():
             async with self.conn.execute(sql, params) as cur:
                 names = [d[0] for d in cur.description or ()]
@@ -623,6 +639,7 @@ class SqliteLedger(LedgerDB):
             return rows
 
     async def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        await self._bind()
         async with self.lock, self._rollback_on_error():
             cur = await self.conn.execute(sql, params)
             await self.conn.commit()
@@ -641,6 +658,7 @@ class SqliteLedger(LedgerDB):
             raise
 
     async def install(self, statements: Sequence[str]) -> None:
+        await self._bind()
         async with self.lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:

@@ -153,6 +153,11 @@ class CheckpointStore(abc.ABC):
             return None
         return min(self.young.values()) + timedelta(seconds=self.grace_seconds)
 
+    async def ready(self) -> CheckpointStore:
+        """This store, open: at once here (`LateStore` opens on the first read). What
+        needs a synchronous attribute of the open store (its pool) awaits this first."""
+        return self
+
     @property
     def serde(self) -> SafeSerializer:
         """The serializer of the write path (built, with LangGraph, when first needed)."""

@@ -25,6 +25,7 @@ from textual import work
 
 from console.core.errors import DatabaseUnavailable
 from console.core.models import PendingThread
+from console.first_page import FIRST_PAGE
 from console.ui.deferred import DEFERRED_MODULES, warm_up
 from console.ui.errors import describe_error
 from console.ui.live import INCREMENTAL_LIMIT, Feed, feed_label, is_outage, open_feed, retry_delay
@@ -33,10 +34,6 @@ from console.ui.screens.decision_status import DecisionStatusMixin
 QUEUE_GROUP = "queue"
 LIVE_GROUP = "live"
 WARM_UP_GROUP = "warm-up"
-# The first frame shows this many rows as soon as they are read (a store that pages in
-# SQL reads them in a few ms), before the whole queue is read: more than any terminal
-# shows, and no more (each row is decoded, classified and measured before that frame).
-FIRST_PAGE = 100
 # Seconds after the queue is first shown before the dialogs and what a decision needs
 # (LangGraph) are imported in a thread (`deferred`): the first frames are drawn without
 # competing with it, and neither the first key nor the first decision waits for it.

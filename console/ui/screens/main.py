@@ -137,6 +137,12 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
         if self._options.tick_interval > 0:
             # Ages only change by the minute past the first one: a slow repaint is enough.
             self.set_interval(self._options.tick_interval, self._tick)
+        # The database work starts once the first frame is on the terminal: on Postgres
+        # it first imports the driver and opens the store (`LateStore`), ~100 ms the
+        # first frame does not wait for.
+        self.call_after_refresh(self._start_database_work)
+
+    def _start_database_work(self) -> None:
         self.start_loading()
         self.start_presence()
 
