@@ -259,7 +259,7 @@ def _worker_mode(flag: bool, settings: Settings) -> Iterator[None]:
     if not (flag or configured):
         yield
         return
-    from console.core.ledger.apply import WORKER_MODE_ENV
+    from console.core.worker_mode import WORKER_MODE_ENV
 
     previous = os.environ.get(WORKER_MODE_ENV)
     if not flag and previous is not None:

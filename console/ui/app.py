@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -20,12 +20,12 @@ from textual.screen import Screen
 from textual.worker import WorkerFailed
 
 from console.core.crash import CrashReport, report_crash
-from console.core.ledger.apply import Decider
 from console.core.models import PendingThread
 from console.core.policy import Policy
 from console.core.presence import HEARTBEAT_SECONDS
 from console.core.redact import Redactor
 from console.core.store.base import CheckpointStore
+from console.core.worker_mode import worker_mode_default
 from console.first_page import FIRST_PAGE, read_first_page
 from console.session import decider_for, redactor_for
 from console.settings import Settings
@@ -36,6 +36,9 @@ from console.ui.screens.base import ScreenOptions
 from console.ui.screens.main import MainScreen
 from console.ui.stylesheets import load_stylesheets
 from console.ui.widgets.typeahead import RoutesTypedAhead, typed_ahead
+
+if TYPE_CHECKING:
+    from console.core.ledger.apply import Decider
 
 DETAIL_DELAY = 0.15  # seconds the cursor must rest before the detail pane loads
 AGE_TICK = 30.0  # seconds between repaints of the age column
@@ -95,7 +98,9 @@ class ConsoleApp(RoutesTypedAhead):
         self.redactor = redactor if redactor is not None else redactor_for(settings)
         self.clock = clock
         self.policy = Policy.from_config(settings.raw)
-        self.decider = decider if decider is not None else decider_for(store, settings)
+        # built on first use, after the first frame: the decision path's import is ~15 ms
+        self._decider = decider
+        self.worker_mode = decider.worker_mode if decider is not None else worker_mode_default()
         self.options = ScreenOptions(
             detail_delay=detail_delay,
             tick_interval=tick_interval,
@@ -130,11 +135,24 @@ class ConsoleApp(RoutesTypedAhead):
             self.settings,
             redactor=self.redactor,
             clock=self.clock,
-            decider=self.decider,
-            policy=self.decider.policy,
+            decider=self.get_decider,
+            policy=self._decider.policy if self._decider is not None else self.policy,
+            worker_mode=self.worker_mode,
             options=self.options,
             first_page=self.first_page,
         )
+
+    @property
+    def decider(self) -> Decider:
+        return self.get_decider()
+
+    def get_decider(self) -> Decider:
+        """The decision path for this reviewer (`session.decider_for`), built when first
+        used: by the first decision, the presence board or the open-decision flags, all
+        after the first frame."""
+        if self._decider is None:
+            self._decider = decider_for(self.store, self.settings)
+        return self._decider
 
     def action_help(self) -> None:
         """Show every key, as remapped by the keymap."""

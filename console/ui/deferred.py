@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import importlib
 
-from console.core.ledger.apply import warm_up as warm_up_decisions
-
 # Most used first: the reason box and the confirm of a decision, the detail pane's texts.
 DEFERRED_MODULES = (
     "console.ui.modals.prompt",
@@ -29,6 +27,7 @@ DEFERRED_MODULES = (
     "console.ui.modals.conflict",
     "console.ui.conflict_text",
     "console.ui.modals.bulk",
+    "console.core.ledger.apply",
     "console.core.ledger.bulk",
     "console.core.reveal",
 )
@@ -39,4 +38,4 @@ def warm_up() -> None:
     the event loop once the queue is on screen."""
     for name in DEFERRED_MODULES:
         importlib.import_module(name)
-    warm_up_decisions()
+    importlib.import_module("console.core.ledger.apply").warm_up()

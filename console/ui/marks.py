@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from console.core.ledger.apply import BulkTarget
 from console.core.models import PendingThread
 from console.core.pause_id import pause_id_of
+
+if TYPE_CHECKING:
+    from console.core.ledger.apply import BulkTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,8 @@ class MarkBook:
 
     def targets(self) -> list[BulkTarget]:
         """What `reject_many` is given: each thread with the checkpoint it was marked on."""
+        from console.core.ledger.apply import BulkTarget  # the decision path, when used
+
         return [BulkTarget(m.thread_id, m.expect) for m in self._marks.values()]
 
     def breakdown(self) -> list[tuple[str, int]]:

@@ -74,6 +74,7 @@ from console.core.pause_id import (
 )
 from console.core.policy import Policy, Verdict
 from console.core.store.base import CheckpointStore
+from console.core.worker_mode import worker_mode_default
 
 if TYPE_CHECKING:
     from langgraph.types import Command
@@ -458,9 +459,6 @@ class Decider:
             thread_id, expected, ClaimResult(row=None, conflict_with=holder, current_head=head)))
 
 
-WORKER_MODE_ENV = "HITL_WORKER_MODE"
-
-
 def lost_mid_apply(row: LedgerRow, exc: BaseException) -> ConsoleError | None:
     """The database went away between the claim and the decision's settlement (None for
     any other failure). The row cannot be written, so it stays `in_flight`, and only the
@@ -473,12 +471,6 @@ def lost_mid_apply(row: LedgerRow, exc: BaseException) -> ConsoleError | None:
         f"being applied ({failure_detail(exc)}); it stays recorded as in flight, so once the "
         "database is back run `hitl-console reconcile` to settle it from the thread's head "
         "(nothing runs twice).")
-
-
-def worker_mode_default() -> bool:
-    """Whether a Decider built without `worker_mode` only records decisions for a worker:
-    `HITL_WORKER_MODE=1` (which `--worker-mode` and `[console] worker_mode` set)."""
-    return os.environ.get(WORKER_MODE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def pause_key(pause: PendingThread | None) -> str:

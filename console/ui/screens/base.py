@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 from textual.timer import Timer
 
-from console.core.ledger.apply import Decider
 from console.core.ledger.rows import LedgerRow
 from console.core.models import PendingThread, ReviewBundle
 from console.core.policy import Policy
@@ -35,6 +35,9 @@ from console.ui.widgets.detail import DetailPane
 from console.ui.widgets.filter_bar import FilterBar
 from console.ui.widgets.queue_table import QueueTable
 from console.ui.widgets.status_line import StatusLine
+
+if TYPE_CHECKING:
+    from console.core.ledger.apply import Decider
 
 BUNDLE_CACHE_SIZE = 64  # a pause never changes, so a cached bundle stays true
 PauseKey = tuple[str, str, tuple[str, ...]]  # thread, checkpoint, pending interrupt ids
@@ -67,8 +70,9 @@ class ScreenBase(Screen[None]):
         *,
         redactor: Redactor,
         clock: Clock,
-        decider: Decider,
+        decider: Callable[[], Decider],
         policy: Policy,
+        worker_mode: bool,
         options: ScreenOptions,
         first_page: Sequence[PendingThread] = (),
     ) -> None:
@@ -77,7 +81,8 @@ class ScreenBase(Screen[None]):
         self._settings = settings
         self._redactor = redactor
         self._clock = clock
-        self._decider = decider
+        self._get_decider = decider  # built on first use (`ConsoleApp.get_decider`)
+        self._worker_mode = worker_mode
         self._policy = policy
         self._options = options
         # the queue
@@ -145,7 +150,11 @@ class ScreenBase(Screen[None]):
 
     @property
     def decider(self) -> Decider:
-        return self._decider
+        return self._get_decider()
+
+    @property
+    def _decider(self) -> Decider:
+        return self._get_decider()
 
     # --- shared behaviour -----------------------------------------------------------
 
@@ -158,7 +167,7 @@ class ScreenBase(Screen[None]):
             # an Agent Server runs its graphs itself: the console needs none loaded
             graph_loaded=self._store.location.backend == "server"
             or self._store.registry.get(thread.graph) is not None,
-            worker_mode=self._decider.worker_mode,
+            worker_mode=self._worker_mode,
         )
 
     def reload(self) -> None:

@@ -19,7 +19,6 @@ from textual import work
 
 from console.core.errors import ConflictError, ConsoleError, NotPendingError
 from console.core.inert import inert
-from console.core.ledger.decisions import DecisionInput, Plan
 from console.core.ledger.rows import DecisionType, LedgerRow, interrupts_key
 from console.core.ledger.status import describe
 from console.core.models import PendingThread, ReviewBundle
@@ -35,6 +34,7 @@ from console.ui.screens.base import ScreenBase, bundle_key
 # background right after it, so the first `a` does not wait for them either).
 if TYPE_CHECKING:
     from console.core.ledger.apply import Outcome
+    from console.core.ledger.decisions import DecisionInput, Plan
     from console.ui.conflict_text import ConflictInfo
     from console.ui.modals.conflict import ConflictChoice
     from console.ui.modals.edit_form import FormResult
@@ -176,6 +176,8 @@ class DecidingMixin(ScreenBase):
                         markup=False)
             self.open_form(thread, seen, ids)
             return
+        from console.core.ledger.decisions import DecisionInput
+
         self._start(Attempt(thread, seen, ids, DecisionInput(DecisionType.APPROVE), "approve"))
 
     def action_reject(self) -> None:
@@ -195,6 +197,7 @@ class DecidingMixin(ScreenBase):
         if target is None:
             return
         thread, seen, ids = target
+        from console.core.ledger.decisions import DecisionInput
         from console.ui.modals.prompt import PromptScreen
 
         asked = Attempt(thread, seen, ids, DecisionInput(decision), action)

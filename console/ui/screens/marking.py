@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from console.core.ledger.apply import BulkResult, BulkTarget, reject_many
 from console.core.ledger.rows import DecisionType
 from console.core.models import PendingThread
 from console.ui.marks import Mark
@@ -30,6 +29,7 @@ from console.ui.screens.presence import PRESENCE_FLAG
 # The bulk dialogs and the bulk plan are imported where they are first used: the first
 # frame is the queue (the screen's warm-up imports them in the background after it).
 if TYPE_CHECKING:
+    from console.core.ledger.apply import BulkResult
     from console.ui.modals.bulk import BulkProgressScreen
 
 BULK_CONCURRENCY = 8
@@ -163,8 +163,10 @@ class MarkingMixin(ScreenBase):
     async def _bulk_reject(self, marks: list[Mark], reason: str) -> None:
         # All are sent, those the dialog said cannot be rejected too: the core refuses
         # them, writing nothing but the audit of a policy refusal.
-        targets = [BulkTarget(m.thread_id, m.expect) for m in marks]
+        from console.core.ledger.apply import BulkTarget, reject_many
         from console.ui.modals.bulk import BulkProgressScreen
+
+        targets = [BulkTarget(m.thread_id, m.expect) for m in marks]
 
         progress = BulkProgressScreen(len(targets), reason, self._redactor)
         results = await self._run_bulk(
