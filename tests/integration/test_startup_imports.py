@@ -46,6 +46,13 @@ OFF_FIRST_FRAME = (
     "jsonschema",
     "textual.widgets._text_area",
 )
+# What a decision needs: built on first use (`ConsoleApp.get_decider`), after the first
+# frame, when the main screen starts its database work (presence, the decision flags).
+DECISION_PATH = (
+    "console.core.ledger.apply",
+    "console.core.ledger.decisions",
+    "console.core.nested",
+)
 ROOT = Path(__file__).resolve().parents[2]
 
 _CLI = """
@@ -68,6 +75,16 @@ live.WARM_UP_DELAY = 2.0
 from console.session import store_session
 from console.settings import load_settings
 from console.ui.app import make_app
+from console.ui.screens.main import MainScreen
+
+at_first_frame = {}
+start_database_work = MainScreen._start_database_work
+
+def recorded(screen):
+    at_first_frame["decision"] = [m for m in DECISION_PATH if m in sys.modules]
+    start_database_work(screen)
+
+MainScreen._start_database_work = recorded
 
 async def main():
     settings = load_settings(db=sys.argv[1], reviewer="t")
@@ -89,10 +106,11 @@ async def main():
             cold = [m for m in DEFERRED if m not in sys.modules]
             app.exit()
     print(json.dumps({"heavy": first, "ui": ui, "rows": rows, "warmed": warmed,
-                      "cold": cold}), file=sys.stderr)
+                      "cold": cold, **at_first_frame}), file=sys.stderr)
 
 asyncio.run(main())
-""".replace("HEAVY", repr(HEAVY)).replace("OFF_FIRST_FRAME", repr(OFF_FIRST_FRAME))
+""".replace("HEAVY", repr(HEAVY)).replace("OFF_FIRST_FRAME", repr(OFF_FIRST_FRAME)).replace(
+    "DECISION_PATH", repr(DECISION_PATH))
 
 
 # `hitl-console tui` on Postgres, as `cli.main` and `commands.run_tui` run it (the child
@@ -189,6 +207,8 @@ def test_tui_first_frame_loads_only_what_it_shows(demo_file: str) -> None:
     assert result["rows"], result
     assert result["ui"] == [], result
     assert result["cold"] == [], result
+    # nor the decision path: the app's Decider is built after the first frame
+    assert result["decision"] == [], result
 
 
 def test_tui_first_frame_on_postgres_loads_not_even_the_driver(pg_url: str) -> None:

@@ -15,9 +15,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
 
-from ui_support import build_app, decided, demo_registry, main_screen, settle, until
+from ui_support import (
+    build_app,
+    decided,
+    demo_registry,
+    main_screen,
+    screen_text,
+    settle,
+    until,
+)
 
 from console.core.dburl import parse_db_url
+from console.core.errors import DatabaseUnavailable
 from console.core.ledger.db import ledger_db
 from console.core.store import open_store
 from console.core.store.base import CheckpointStore
@@ -89,3 +98,55 @@ async def test_first_frame_and_an_early_approve_before_the_store_opens(
     finally:
         await late.close()
     assert len(opened) == 1
+
+
+async def test_an_opening_that_fails_after_the_first_frame_is_an_outage_then_retried(
+    queue_db: Path, settings: Settings,
+) -> None:
+    """The child read the page, then the database went away before the console's own
+    connection: the first frame's rows stay, marked stale under the outage banner, and
+    the console retries (a new opening) until it is back, without a key."""
+    location = parse_db_url(str(queue_db))
+    registry = demo_registry()
+    ready = await open_store(location, registry)
+    try:
+        await ready.setup()
+        page = await read_first_page(ready)
+    finally:
+        await ready.close()
+    attempts = 0
+    back = asyncio.Event()
+
+    @asynccontextmanager
+    async def flaky() -> AsyncIterator[CheckpointStore]:
+        nonlocal attempts
+        attempts += 1
+        if not back.is_set():
+            raise DatabaseUnavailable(f"Cannot reach {location.display()}: connection "
+                                      "refused.")
+        store = await open_store(location, registry)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+    late = LateStore(location, registry, flaky, pages_in_sql=True)
+    try:
+        app = build_app(cast(CheckpointStore, late), settings, first_page=page,
+                        poll_interval=0.05, retry_delays=(0.05,))
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = main_screen(app)
+            await until(pilot, lambda: screen.outage_since is not None, what="the outage")
+            assert [t.thread_id for t in screen.table.rows] == [t.thread_id for t in page]
+            assert "connection refused" in screen.banner.plain
+            assert "STALE" in screen_text(app)
+            assert f"{len(page)} pending | STALE since start |" in screen.status.plain
+            assert app.return_code is None
+            failed = attempts
+            await until(pilot, lambda: attempts > failed, what="a retry")
+            back.set()
+            await until(pilot, lambda: screen.loads >= 1 and screen.outage_since is None,
+                        what="the queue, once the database is back")
+            assert late.is_open and "connection refused" not in screen.banner.plain
+    finally:
+        await late.close()

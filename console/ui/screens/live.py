@@ -237,10 +237,13 @@ class LiveMixin(DecisionStatusMixin):
             self.outage_since = self._clock()
         self.outage_message = describe_error(error, self._redactor)[1]
         delay = retry_delay(self._failures, self._options.retry_delays)
+        # the first page on screen (read before the app started) is the last queue read:
+        # it stays, marked stale, like a full one
+        shown = self._loaded or self._first_page_shown
         self.banner.show_outage(self.outage_since, self.outage_message,
-                                None if self._live_running else delay, have_queue=self._loaded)
-        self.status.set(state="stale" if self._loaded else "error")
-        if not self._loaded:
+                                None if self._live_running else delay, have_queue=shown)
+        self.status.set(state="stale" if shown else "error")
+        if not shown:
             failed = "The queue could not be loaded yet (retrying; ctrl+r retries now)."
             self.table.replace_rows([], empty_text=failed)
             self.detail.show_message(failed)

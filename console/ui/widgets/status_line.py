@@ -84,7 +84,8 @@ class StatusLine(Static):
         if info.state == "error":
             parts.append("LOAD FAILED")
         elif info.state == "stale":
-            refreshed = _hms(info.refreshed_at) if info.refreshed_at else "never"
+            # never refreshed: only the first page, read as the console started
+            refreshed = _hms(info.refreshed_at) if info.refreshed_at else "start"
             parts.append(f"STALE since {refreshed}")
         # The last outcome before the refresh time: at 80 columns it must be read whole
         # (`last: approve applied:` lost its thread id), the clock can be cut.
