@@ -25,8 +25,9 @@ from ui_support import (
     until,
 )
 
-from console.core.dburl import parse_db_url
+from console.core.dburl import DatabaseLocation, parse_db_url
 from console.core.errors import DatabaseUnavailable
+from console.core.graphs import GraphRegistry
 from console.core.ledger.db import ledger_db
 from console.core.store import open_store
 from console.core.store.base import CheckpointStore
@@ -36,17 +37,24 @@ from console.settings import Settings
 from console.ui.modals.confirm import ConfirmScreen
 
 
+@asynccontextmanager
+async def _opened(location: DatabaseLocation, registry: GraphRegistry
+                  ) -> AsyncIterator[CheckpointStore]:
+    store = await open_store(location, registry)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 async def test_first_frame_and_an_early_approve_before_the_store_opens(
     queue_db: Path, settings: Settings,
 ) -> None:
     location = parse_db_url(str(queue_db))
     registry = demo_registry()
-    ready = await open_store(location, registry)
-    try:
+    async with _opened(location, registry) as ready:
         await ready.setup()
-        page = await read_first_page(ready)
-    finally:
-        await ready.close()
+        page = await read_first_page(ready)  # as the forked child reads it
     assert page
     release = asyncio.Event()
     opened: list[CheckpointStore] = []
@@ -54,12 +62,9 @@ async def test_first_frame_and_an_early_approve_before_the_store_opens(
     @asynccontextmanager
     async def held() -> AsyncIterator[CheckpointStore]:
         await release.wait()
-        store = await open_store(location, registry)
-        opened.append(store)
-        try:
+        async with _opened(location, registry) as store:
+            opened.append(store)
             yield store
-        finally:
-            await store.close()
 
     late = LateStore(location, registry, held, pages_in_sql=True)
     try:
@@ -108,12 +113,9 @@ async def test_an_opening_that_fails_after_the_first_frame_is_an_outage_then_ret
     the console retries (a new opening) until it is back, without a key."""
     location = parse_db_url(str(queue_db))
     registry = demo_registry()
-    ready = await open_store(location, registry)
-    try:
+    async with _opened(location, registry) as ready:
         await ready.setup()
-        page = await read_first_page(ready)
-    finally:
-        await ready.close()
+        page = await read_first_page(ready)  # as the forked child reads it
     attempts = 0
     back = asyncio.Event()
 
@@ -124,11 +126,8 @@ async def test_an_opening_that_fails_after_the_first_frame_is_an_outage_then_ret
         if not back.is_set():
             raise DatabaseUnavailable(f"Cannot reach {location.display()}: connection "
                                       "refused.")
-        store = await open_store(location, registry)
-        try:
+        async with _opened(location, registry) as store:
             yield store
-        finally:
-            await store.close()
 
     late = LateStore(location, registry, flaky, pages_in_sql=True)
     try:
