@@ -8,6 +8,7 @@ in the filter, a reason box and the edit form (an Input and a TextArea).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,17 +63,24 @@ def test_backspace_and_a_character_in_one_write_both_count(
     term.wait_for(r'\{"abcX')
 
 
-def test_a_filter_and_two_enters_in_one_write_open_the_thread(
+def test_a_filter_and_the_keys_after_it_in_one_write_act_on_the_queue(
     terminal: tuple[Terminal, Path],  # noqa: F811
 ) -> None:
-    """`/graph:tutorial` enter enter, typed faster than the screen follows: the first
-    enter keeps the filter and gives the focus back at once, so the second opens the
-    thread. (The focus used to move a message later: the second enter went to the
-    filter again and was lost.)"""
+    """`/graph:tutorial` enter `j` enter, typed faster than the screen follows: enter
+    keeps the filter and gives the focus back at once, and what comes after it acts on
+    the queue: `j` moves to the second match (it is not typed into the filter) and enter
+    opens it. (The focus used to move a message later, and the filter ran the keys that
+    reached it meanwhile: the second enter submitted the filter again and was lost.)"""
     term, _ = terminal
     term.wait_for(r"\d+ pending \|", timeout=120)
-    _burst(term, "/graph:tutorial", "Enter", "Enter")
+    _burst(term, "/graph:tutorial", "Enter", "j", "Enter")
     screen = term.wait_for(r"graph tutorial \| node approval")
     assert "SUMMARY" not in screen  # the detail alone: the thread is open
-    _burst(term, "Escape", "Escape")  # back to the queue, then the filter cleared
+    assert "/graph:tutorial " in screen and "tutorialj" not in screen
+    opened = re.search(r"(tutorial-\d+) \| paused", screen)
+    assert opened is not None
+    term.keys("Escape")  # back to the queue: the thread opened is the second match
+    queue = term.wait_for(r"SUMMARY")
+    assert re.findall(r"tutorial-\d+", queue)[1] == opened.group(1)
+    _burst(term, "Escape")  # the filter cleared
     term.wait_for(r"\d+ pending \|")

@@ -471,7 +471,12 @@ class MainScreen(LiveMixin, MarkingMixin, FlowMixin, PresenceMixin):
 
     @on(FilterBar.Left, "#filter")
     def _filter_left(self, event: FilterBar.Left) -> None:
-        self.table.focus()
+        # `FilterBar.leave` gave the focus back already, while the key was handled; by
+        # now a key typed after it may have moved it on (enter enter: to the detail),
+        # which this late message must not undo
+        focused = self.focused
+        if focused is None or self.filter_bar in focused.ancestors_with_self:
+            self.table.focus()
 
     # --- help and palette -----------------------------------------------------------
 

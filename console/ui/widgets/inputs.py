@@ -26,8 +26,15 @@ async def run_own_binding(widget: Widget, event: events.Key) -> None:
 
 
 class Input(_Input):
-    """`textual.widgets.Input` whose editing keys are not overtaken by typed characters."""
+    """`textual.widgets.Input` whose editing keys are not overtaken by typed characters,
+    and which leaves keys typed after the focus left it to where the focus went."""
 
     async def _on_key(self, event: events.Key) -> None:
+        if self.screen.focused is not self:
+            # Typed ahead of a focus change away from here (the filter's enter, then more
+            # keys, in one write): neither typed nor run here; on its way up the app runs
+            # it where the focus is now, as if it had arrived there.
+            event.prevent_default()
+            return
         await run_own_binding(self, event)
 

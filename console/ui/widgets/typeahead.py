@@ -8,8 +8,9 @@ moved the focus to the filter. Unchecked, `graph:email` would run as the screen'
 
 So the table stamps each key it receives (`KeepsTypedAhead`), and the app
 (`RoutesTypedAhead`) treats a stamped key whose widget has lost the focus as typed into
-what is focused now, in order. (A burst that also leaves the input, `/x` enter `j`,
-still types the `j` into it: the focus moves back only after enter is handled.)
+what is focused now, in order. The other way, a burst that also leaves the input (`/x`
+enter `j`), the input gives the focus back while enter is handled and leaves the keys
+that reach it afterwards to the app (`widgets.inputs.Input`): the `j` moves the cursor.
 """
 
 from __future__ import annotations
