@@ -152,9 +152,7 @@ class ScreenBase(Screen[None]):
     def decider(self) -> Decider:
         return self._get_decider()
 
-    @property
-    def _decider(self) -> Decider:
-        return self._get_decider()
+    _decider = decider  # the name the mixins use
 
     # --- shared behaviour -----------------------------------------------------------
 
